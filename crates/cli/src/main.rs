@@ -1,0 +1,63 @@
+//! `hubsetup`: check IoT Hub connection strings and make SAS tokens from the command line.
+//!
+//! Exit codes: 0 success, 2 bad input (the string or the arguments), 1 any other failure.
+
+mod check;
+mod input;
+mod sas_token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// IoT Hub Setup: check, sign and (soon) verify Azure IoT Hub connection strings.
+///
+/// Connection strings are secrets. Passing one as an argument leaves it in your shell history
+/// and in the process list; prefer piping it on stdin or setting HUBSETUP_CONNECTION_STRING.
+#[derive(Debug, Parser)]
+#[command(name = "hubsetup", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Check(check::Args),
+    SasToken(sas_token::Args),
+}
+
+/// What went wrong, sorted by exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The input is wrong; the user can fix it (exit 2).
+    #[error("{0}")]
+    BadInput(String),
+    /// Something else failed (exit 1).
+    #[error("{0}")]
+    Failure(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::BadInput(_) => ExitCode::from(2),
+            CliError::Failure(_) => ExitCode::from(1),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::SasToken(args) => sas_token::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}

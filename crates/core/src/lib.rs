@@ -1,0 +1,28 @@
+//! The domain of IoT Hub Setup, with no GUI and no knowledge of Tauri or the sandbox.
+//!
+//! - [`connection_string`]: parse, check and format IoT Hub connection strings.
+//! - [`sas`]: make, parse and verify shared access signature tokens.
+//! - [`names`]: Azure's naming rules for hubs and device identities.
+//! - [`cloud`]: the Azure clouds as data (endpoints and host suffixes).
+//! - [`secret`]: the key type that never prints itself and is zeroized on drop.
+
+pub mod cloud;
+pub mod connection_string;
+pub mod names;
+pub mod sas;
+pub mod secret;
+
+pub use cloud::Cloud;
+pub use connection_string::{ConnectionString, ConnectionStringError, Credential, Warning};
+pub use sas::{SasToken, TokenError};
+pub use secret::SharedAccessKey;
+
+/// Every failure of this crate, so callers that do several things can hold one type.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more problems in a connection string; each is its own sentence.
+    #[error("{}", connection_string::describe_all(.0))]
+    ConnectionString(Vec<ConnectionStringError>),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
