@@ -6,8 +6,27 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-/// Debian packages the test run needs (besides the Rust toolchain).
-const TEST_APT_PACKAGES: &[&str] = &["pkg-config"];
+/// Debian packages the test run needs (besides the Rust toolchain). The keychain tests need a
+/// session bus (dbus-x11), a Secret Service (gnome-keyring) and secret-tool (libsecret-tools);
+/// the hand-off tests need gpg (gnupg).
+const TEST_APT_PACKAGES: &[&str] = &[
+    "pkg-config",
+    "python3-venv",
+    "dbus-x11",
+    "gnome-keyring",
+    "libsecret-tools",
+    "gnupg",
+];
+
+/// Runs its arguments inside the private D-Bus session `dbus-run-session` made, with
+/// gnome-keyring's Secret Service unlocked (password "test", keyrings in a temporary folder), so
+/// the keychain tests use a real Secret Service and never the developer's own keyring.
+const WITH_SECRET_SERVICE: &str = r#"keyrings=$(mktemp -d) || exit 1
+echo -n test | XDG_DATA_HOME="$keyrings" gnome-keyring-daemon --unlock --components=secrets >/dev/null || {
+    echo "xtask: gnome-keyring-daemon did not start" >&2; exit 1; }
+"$@"; status=$?
+rm -rf "$keyrings"
+exit $status"#;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,11 +34,13 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str).unwrap_or("30")),
+        Some("bench") => bench(),
         _ => {
             eprintln!(
-                "usage: cargo xtask run [-- hubsetup arguments] | test | fuzz [SECONDS]\n  \
+                "usage: cargo xtask run [-- hubsetup arguments] | test | bench | fuzz [SECONDS]\n  \
                  run   start IoT Hub Setup (for now the hubsetup CLI)\n  \
                  test  install what the tests need, then run lints and every test\n  \
+                 bench print the benchmark figures (release build)\n  \
                  fuzz  fuzz the connection string parser for SECONDS (default 30)"
             );
             return ExitCode::from(2);
@@ -88,9 +109,94 @@ fn test() -> Result<(), String> {
         "warnings",
     ]);
     status(clippy)?;
+    status(cargo_test())?;
+    official_clients()
+}
+
+/// `cargo test --workspace`; on Linux inside [`WITH_SECRET_SERVICE`], telling the keychain tests
+/// (which fail without it) through HUBSETUP_TEST_SECRET_SERVICE that they have one.
+fn cargo_test() -> Command {
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--locked"]);
-    status(tests)
+    if !cfg!(target_os = "linux") {
+        return tests;
+    }
+    let mut session = Command::new("dbus-run-session");
+    session
+        .current_dir(root())
+        .args(["--", "sh", "-c", WITH_SECRET_SERVICE, "sh"])
+        .arg(tests.get_program())
+        .args(tests.get_args())
+        .env("HUBSETUP_TEST_SECRET_SERVICE", "1");
+    session
+}
+
+fn hubsetup_binary(profile: &str) -> PathBuf {
+    target_dir()
+        .join(profile)
+        .join(format!("hubsetup{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The benchmarks, which print their figures; release builds, as users run them.
+fn bench() -> Result<(), String> {
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "--package",
+        "hubsetup-cli",
+        "--locked",
+    ]);
+    status(build)?;
+    let mut bench = cargo();
+    bench.args(["bench", "--package", "hubsetup-sandbox", "--locked"]);
+    bench.env("HUBSETUP_BIN", hubsetup_binary("release"));
+    status(bench)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Microsoft's official IoT clients (Python) against the sandbox, in a virtualenv of their own.
+fn official_clients() -> Result<(), String> {
+    let venv = target_dir().join("official-clients-venv");
+    let python = venv.join(if cfg!(windows) {
+        "Scripts/python.exe"
+    } else {
+        "bin/python"
+    });
+    if !python.exists() {
+        let mut create = Command::new("python3");
+        create.args(["-m", "venv"]).arg(&venv);
+        status(create)?;
+    }
+    let mut install = Command::new(&python);
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+    ]);
+    install.arg(root().join("tests/official_clients/requirements.txt"));
+    status(install)?;
+    let mut build = cargo();
+    build.args(["build", "--package", "hubsetup-cli", "--locked"]);
+    status(build)?;
+    let mut pytest = Command::new(&python);
+    pytest.args([
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/official_clients",
+    ]);
+    pytest.env("HUBSETUP_BIN", hubsetup_binary("debug"));
+    pytest.current_dir(root());
+    status(pytest)
 }
 
 fn fuzz(seconds: &str) -> Result<(), String> {

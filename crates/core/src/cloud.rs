@@ -1,11 +1,11 @@
 //! The Azure clouds as data: where to sign in, where ARM lives and which host suffix IoT hubs
 //! get. Nothing in core hard-codes an endpoint elsewhere; the sandbox is just another `Cloud`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One cloud's endpoints. `extra_root_ca_pem` lets a cloud (the sandbox, or a network behind a
 /// TLS-inspecting proxy) bring a root certificate that clients must trust.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cloud {
     /// A short stable identifier: `public`, `china`, `usgov`, `sandbox`.
     pub id: String,
@@ -16,7 +16,16 @@ pub struct Cloud {
     pub arm_endpoint: String,
     /// The suffix of IoT hub host names, without the leading dot, e.g. `azure-devices.net`.
     pub iot_hub_suffix: String,
+    #[serde(default)]
     pub extra_root_ca_pem: Option<String>,
+    /// Where every host of this cloud is served when it is not found through DNS: the
+    /// sandbox's loopback address. `None` for Azure's clouds.
+    #[serde(default)]
+    pub loopback: Option<std::net::SocketAddr>,
+    /// A name server (UDP) that answers for this cloud's hosts, so that a hub that does not
+    /// exist does not resolve, as in Azure. The sandbox's; `None` means system DNS.
+    #[serde(default)]
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Cloud {
@@ -28,6 +37,8 @@ impl Cloud {
             arm_endpoint: arm.to_owned(),
             iot_hub_suffix: suffix.to_owned(),
             extra_root_ca_pem: None,
+            loopback: None,
+            dns_server: None,
         }
     }
 
@@ -64,6 +75,11 @@ impl Cloud {
         )
     }
 
+    /// A built-in Azure cloud by its `id` (`public`, `china`, `usgov`).
+    pub fn azure(id: &str) -> Option<Cloud> {
+        Cloud::azure_clouds().into_iter().find(|c| c.id == id)
+    }
+
     /// The three Azure clouds, in the order the wizard offers them.
     pub fn azure_clouds() -> Vec<Cloud> {
         vec![Cloud::public(), Cloud::china(), Cloud::us_government()]
@@ -81,6 +97,16 @@ impl Cloud {
     /// The host name of hub `hub` in this cloud.
     pub fn hub_host(&self, hub: &str) -> String {
         format!("{hub}.{}", self.iot_hub_suffix)
+    }
+
+    /// Whether `host` is one of this cloud's: its sign-in or ARM host, or a hub under its
+    /// suffix.
+    pub fn serves(&self, host: &str) -> bool {
+        let host_of = |endpoint: &str| endpoint.split("://").nth(1).unwrap_or(endpoint).trim_end_matches('/').to_ascii_lowercase();
+        let host = host.to_ascii_lowercase();
+        host == host_of(&self.login_endpoint)
+            || host == host_of(&self.arm_endpoint)
+            || host.strip_suffix(&self.iot_hub_suffix.to_ascii_lowercase()).is_some_and(|hub| hub.ends_with('.') && hub.len() > 1)
     }
 }
 
@@ -106,5 +132,11 @@ mod tests {
             Some("x1y")
         );
         assert_eq!(public.hub_host("abc"), "abc.azure-devices.net");
+        assert!(public.serves("management.azure.com"));
+        assert!(public.serves("Login.MicrosoftOnline.com"));
+        assert!(public.serves("hub1.azure-devices.net"));
+        assert!(!public.serves("azure-devices.net"));
+        assert!(!public.serves("hub1.azure-devices.cn"));
+        assert!(!public.serves("evilazure-devices.net"));
     }
 }

@@ -1,0 +1,202 @@
+//! Every way a live test can fail, each with what happened (its `Display`), the likely cause
+//! and what to do, in words a person who is not a developer can act on.
+
+use serde::Serialize;
+
+/// Why the hub did not accept the test message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Unusable(String),
+    #[error("The host {host} could not be found (DNS).")]
+    HostNotFound { host: String },
+    #[error("Looking up {host} failed: {detail}.")]
+    DnsFailed { host: String, detail: String },
+    #[error("The connection to {address} was refused.")]
+    ConnectionRefused { address: String },
+    #[error("Connecting to {address} timed out after {seconds} s.")]
+    ConnectTimeout { address: String, seconds: u64 },
+    #[error("Connecting to {address} failed: {detail}.")]
+    ConnectFailed { address: String, detail: String },
+    #[error("The proxy {proxy} would not open a tunnel to {host} ({answer}).")]
+    ProxyRefused { proxy: String, host: String, answer: String },
+    #[error("The certificate presented for {host} is not signed by an authority this computer trusts.")]
+    CertificateUntrusted { host: String },
+    #[error("The certificate presented for {host} was issued for a different host.")]
+    CertificateWrongHost { host: String },
+    #[error("The certificate presented for {host} has expired.")]
+    CertificateExpired { host: String },
+    #[error("The secure (TLS) connection to {host} failed: {detail}.")]
+    TlsFailed { host: String, detail: String },
+    #[error("The hub refused the credentials (401 {code}).")]
+    Unauthorized {
+        code: String,
+        /// How far this computer's clock is ahead of the hub's (negative: behind), when that
+        /// is enough to explain the refusal.
+        clock_skew_secs: Option<i64>,
+        policy: Option<String>,
+        device: String,
+    },
+    #[error("The hub does not know device '{device}', or the device is disabled (404 DeviceNotFound).")]
+    DeviceNotFound { device: String },
+    #[error("There is no IoT hub at {host} (404 IotHubNotFound).")]
+    HubNotFound { host: String },
+    #[error("The hub's daily message quota is used up (403 IotHubQuotaExceeded).")]
+    QuotaExceeded,
+    #[error("The hub refused connections from this network (403 {code}).")]
+    NetworkRefused { code: String },
+    #[error("The hub found the test message too large (413 MessageTooLarge).")]
+    MessageTooLarge,
+    #[error("The hub was still throttling after {attempts} attempts (429).")]
+    Throttled { attempts: u32 },
+    #[error("The hub answered {status} (service error) {attempts} times in a row.")]
+    ServiceUnavailable { status: u16, attempts: u32 },
+    #[error("The connection was closed before the hub answered, {attempts} times in a row.")]
+    ConnectionDropped { attempts: u32 },
+    #[error("The hub did not answer within {seconds} s.")]
+    NoAnswer { seconds: u64 },
+    #[error("The hub answered {status} {code}, which the test does not expect.")]
+    Unexpected { status: u16, code: String },
+    #[error("The hub accepted the message, but it was not found among the messages the hub received.")]
+    NotLanded,
+}
+
+/// A failure as the GUI and `--json` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// The variant's name in snake case, stable for scripts.
+    pub kind: &'static str,
+    pub summary: String,
+    pub cause: String,
+    pub fix: String,
+}
+
+fn duration_words(seconds: i64) -> String {
+    let seconds = seconds.unsigned_abs();
+    match seconds {
+        0..=119 => format!("{seconds} seconds"),
+        120..=7199 => format!("{} minutes", seconds / 60),
+        _ => format!("{} hours", seconds / 3600),
+    }
+}
+
+impl Failure {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Unusable(_) => "unusable",
+            Failure::HostNotFound { .. } => "host_not_found",
+            Failure::DnsFailed { .. } => "dns_failed",
+            Failure::ConnectionRefused { .. } => "connection_refused",
+            Failure::ConnectTimeout { .. } => "connect_timeout",
+            Failure::ConnectFailed { .. } => "connect_failed",
+            Failure::ProxyRefused { .. } => "proxy_refused",
+            Failure::CertificateUntrusted { .. } => "certificate_untrusted",
+            Failure::CertificateWrongHost { .. } => "certificate_wrong_host",
+            Failure::CertificateExpired { .. } => "certificate_expired",
+            Failure::TlsFailed { .. } => "tls_failed",
+            Failure::Unauthorized { .. } => "unauthorized",
+            Failure::DeviceNotFound { .. } => "device_not_found",
+            Failure::HubNotFound { .. } => "hub_not_found",
+            Failure::QuotaExceeded => "quota_exceeded",
+            Failure::NetworkRefused { .. } => "network_refused",
+            Failure::MessageTooLarge => "message_too_large",
+            Failure::Throttled { .. } => "throttled",
+            Failure::ServiceUnavailable { .. } => "service_unavailable",
+            Failure::ConnectionDropped { .. } => "connection_dropped",
+            Failure::NoAnswer { .. } => "no_answer",
+            Failure::Unexpected { .. } => "unexpected_answer",
+            Failure::NotLanded => "not_landed",
+        }
+    }
+
+    /// The most likely reasons, most likely first.
+    pub fn cause(&self) -> String {
+        match self {
+            Failure::Unusable(_) => "The connection string cannot be used for a live test as it is.".into(),
+            Failure::HostNotFound { .. } => "The hub name in HostName is misspelt, the hub was deleted, or this network's DNS blocks Azure's names.".into(),
+            Failure::DnsFailed { .. } => "This computer's DNS is not working or not reachable.".into(),
+            Failure::ConnectionRefused { .. } => "Something on the way (a firewall, or nothing listening at that address) refuses connections to port 443.".into(),
+            Failure::ConnectTimeout { .. } | Failure::ConnectFailed { .. } => {
+                "A firewall drops outgoing connections to port 443, or the network needs a proxy that is not set.".into()
+            }
+            Failure::ProxyRefused { .. } => "The proxy does not allow tunnels to Azure IoT Hub, or it needs credentials.".into(),
+            Failure::CertificateUntrusted { .. } => {
+                "A TLS-inspecting proxy or security product on this network replaces Azure's certificate with its own.".into()
+            }
+            Failure::CertificateWrongHost { .. } => {
+                "A proxy or security product answers in the hub's place, or DNS sends the hub's name to another server.".into()
+            }
+            Failure::CertificateExpired { .. } => {
+                "A TLS-inspecting proxy serves an outdated certificate, or this computer's date is wrong.".into()
+            }
+            Failure::TlsFailed { .. } => "A proxy or firewall interferes with secure connections, or the hub requires a newer TLS version.".into(),
+            Failure::Unauthorized { clock_skew_secs: Some(skew), .. } => format!(
+                "This computer's clock is {} {} the hub's, so the hub saw the short-lived token as expired or not yet valid.",
+                duration_words(*skew),
+                if *skew > 0 { "ahead of" } else { "behind" }
+            ),
+            Failure::Unauthorized { policy: Some(policy), .. } => format!(
+                "The key of policy '{policy}' is wrong or was regenerated, the policy lacks the DeviceConnect permission, or a device's key was pasted where the policy's belongs."
+            ),
+            Failure::Unauthorized { device, .. } => format!(
+                "The key is wrong or was regenerated since the string was copied, or it belongs to another device than '{device}' or to a shared access policy."
+            ),
+            Failure::DeviceNotFound { .. } => "The DeviceId is misspelt (IDs are case-sensitive), the device entry was deleted, or it is disabled.".into(),
+            Failure::HubNotFound { .. } => "The hub was deleted or is still being created.".into(),
+            Failure::QuotaExceeded => "All of today's messages for this hub's tier and units have been used; the quota resets at midnight UTC.".into(),
+            Failure::NetworkRefused { .. } => {
+                "The hub's networking settings (public network access off, an IP filter or a network rule) refuse senders outside the customer's network.".into()
+            }
+            Failure::MessageTooLarge => "The hub's limit is 256 KB per message; this should not happen with the small test message.".into(),
+            Failure::Throttled { .. } => "The hub is sending more messages than its tier and units allow per second.".into(),
+            Failure::ServiceUnavailable { .. } => "Azure IoT Hub has a temporary problem in this region.".into(),
+            Failure::ConnectionDropped { .. } => "A proxy, firewall or unstable network cuts the connection.".into(),
+            Failure::NoAnswer { .. } => "The network is very slow, or a proxy holds the request.".into(),
+            Failure::Unexpected { .. } => "The hub, or something in front of it, answered in a way Azure IoT Hub does not.".into(),
+            Failure::NotLanded => "The hub lost the message, or routing sent it elsewhere.".into(),
+        }
+    }
+
+    /// What to do next.
+    pub fn fix(&self) -> String {
+        match self {
+            Failure::Unusable(reason) => reason.clone(),
+            Failure::HostNotFound { .. } => "Compare HostName with the hub's Overview page in the Azure portal; if it is right, try from another network.".into(),
+            Failure::DnsFailed { .. } => "Check this computer's network connection and DNS settings, then test again.".into(),
+            Failure::ConnectionRefused { .. } | Failure::ConnectTimeout { .. } | Failure::ConnectFailed { .. } => {
+                "Ask the network administrator to allow outgoing HTTPS (port 443) to *.azure-devices.net, or set HTTPS_PROXY if the network needs a proxy.".into()
+            }
+            Failure::ProxyRefused { .. } => "Ask the network administrator to allow CONNECT to *.azure-devices.net:443 through the proxy, or give the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port).".into(),
+            Failure::CertificateUntrusted { .. } | Failure::CertificateWrongHost { .. } | Failure::CertificateExpired { .. } => {
+                "Ask the network administrator for the proxy's root certificate and trust it with --ca-bundle FILE.pem, or exempt *.azure-devices.net from TLS inspection.".into()
+            }
+            Failure::TlsFailed { .. } => "Test from another network; if it works there, ask the network administrator about TLS inspection.".into(),
+            Failure::Unauthorized { clock_skew_secs: Some(_), .. } => {
+                "Set this computer's clock to the correct time (turn on automatic date and time), then test again.".into()
+            }
+            Failure::Unauthorized { policy: Some(_), .. } => {
+                "Copy the policy's connection string again (IoT Hub → Shared access policies) and check it has DeviceConnect, or test with the device's own connection string.".into()
+            }
+            Failure::Unauthorized { device, .. } => format!(
+                "Copy the Primary Connection String again from IoT Hub → Devices → {device}, then test again."
+            ),
+            Failure::DeviceNotFound { device } => format!(
+                "Check that '{device}' is listed and enabled under IoT Hub → Devices; create or enable it, or correct the DeviceId."
+            ),
+            Failure::HubNotFound { .. } => "Check the hub in the Azure portal; if it is being created, wait a minute and test again.".into(),
+            Failure::QuotaExceeded => "Wait until after midnight UTC, or add units or choose a larger tier (IoT Hub → Pricing and scale).".into(),
+            Failure::NetworkRefused { .. } => "In IoT Hub → Networking, allow public network access (or add the partner's addresses to the IP filter), then test again.".into(),
+            Failure::MessageTooLarge => "Report this to IoT Hub Setup's developers.".into(),
+            Failure::Throttled { .. } => "Test again in a minute; if it persists, add units or choose a larger tier.".into(),
+            Failure::ServiceUnavailable { .. } => "Test again in a few minutes and check Azure's status page for IoT Hub in the hub's region.".into(),
+            Failure::ConnectionDropped { .. } => "Test again; if it keeps happening, try another network or ask the network administrator about the proxy or firewall.".into(),
+            Failure::NoAnswer { .. } => "Test again; if it keeps happening, try another network.".into(),
+            Failure::Unexpected { .. } => "Check that HostName is the hub's real host name and that no proxy rewrites traffic, then test again.".into(),
+            Failure::NotLanded => "Test again; if it persists, check the hub's message routing.".into(),
+        }
+    }
+
+    pub fn diagnosis(&self) -> Diagnosis {
+        Diagnosis { kind: self.kind(), summary: self.to_string(), cause: self.cause(), fix: self.fix() }
+    }
+}

@@ -1,0 +1,434 @@
+//! The live connection test: "does this connection string work?" answered with a real
+//! device-to-cloud send, timed stage by stage (DNS → TCP → TLS → SAS token → send → landed),
+//! and, when it fails, a diagnosis a person can act on (see [`Failure`]).
+//!
+//! 429 and 5xx answers are retried with backoff that honours `Retry-After`, and so are dropped
+//! connections; connections are kept per hub, so testing a whole fleet reuses them.
+
+mod connect;
+mod failure;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{Stream, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hubsetup_core::ConnectionString;
+use hubsetup_net::Network;
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+
+pub use failure::{Diagnosis, Failure};
+
+const API_VERSION: &str = "2021-04-12";
+/// Device IDs may hold characters that mean something in a URL path (`%`, `?`, …).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_');
+
+/// The stages of a live test, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Dns,
+    Tcp,
+    Tls,
+    Token,
+    Send,
+    Landed,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Dns => "DNS lookup",
+            Stage::Tcp => "TCP connect (443)",
+            Stage::Tls => "TLS handshake",
+            Stage::Token => "SAS token",
+            Stage::Send => "Send test message",
+            Stage::Landed => "Message landed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageStatus {
+    Passed,
+    Failed,
+    /// An open connection to the hub was reused, so the stage did not run again.
+    Reused,
+}
+
+/// One stage's outcome with its duration and a short detail for people.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageResult {
+    pub stage: Stage,
+    pub status: StageStatus,
+    pub millis: f64,
+    pub detail: String,
+}
+
+impl StageResult {
+    fn passed(stage: Stage, millis: f64, detail: String) -> StageResult {
+        StageResult { stage, status: StageStatus::Passed, millis, detail }
+    }
+
+    fn failed(stage: Stage, millis: f64, detail: String) -> StageResult {
+        StageResult { stage, status: StageStatus::Failed, millis, detail }
+    }
+}
+
+/// Everything a live test found out. It holds no secret: the string appears masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The connection string, masked, or where it came from when it could not be read.
+    pub subject: String,
+    pub host: Option<String>,
+    pub device_id: Option<String>,
+    pub accepted: bool,
+    pub stages: Vec<StageResult>,
+    pub message_id: Option<String>,
+    pub attempts: u32,
+    pub total_millis: f64,
+    pub failure: Option<Diagnosis>,
+    #[serde(skip)]
+    pub failure_detail: Option<Failure>,
+}
+
+/// How a live test behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long the test's SAS token is valid.
+    pub token_lifetime: Duration,
+    /// The longest any one stage may take.
+    pub stage_timeout: Duration,
+    /// Attempts at the send when the hub throttles, fails or drops the connection.
+    pub max_attempts: u32,
+    /// The longest wait between attempts, whatever `Retry-After` says.
+    pub max_retry_wait: Duration,
+    /// The device to send as when the string is a policy's without a DeviceId.
+    pub device_id: Option<String>,
+    /// Confirm with the sandbox's read-back that the message landed (only the sandbox has it).
+    pub confirm_landing: bool,
+    /// Seconds to add to this computer's clock: only to reproduce a wrong clock in tests.
+    pub clock_offset_secs: i64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            token_lifetime: Duration::from_secs(300),
+            stage_timeout: Duration::from_secs(10),
+            max_attempts: 4,
+            max_retry_wait: Duration::from_secs(10),
+            device_id: None,
+            confirm_landing: true,
+            clock_offset_secs: 0,
+        }
+    }
+}
+
+/// Runs live tests against one cloud, keeping connections per hub between tests.
+pub struct Verifier {
+    network: Arc<Network>,
+    options: Options,
+    pool: connect::Pool,
+}
+
+/// The answer to one request.
+struct Answer {
+    status: StatusCode,
+    error_code: String,
+    retry_after: Option<Duration>,
+    server_time: Option<SystemTime>,
+    body: Bytes,
+}
+
+enum Exchange {
+    Answered(Answer),
+    Dropped,
+    TimedOut,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("cloud", &self.network.cloud().id).finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    pub fn new(network: Network, options: Options) -> Verifier {
+        Verifier { network: Arc::new(network), options, pool: connect::Pool::default() }
+    }
+
+    fn now(&self) -> u64 {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+        (now + self.options.clock_offset_secs).max(0) as u64
+    }
+
+    /// Tests one connection string.
+    pub async fn verify(&self, connection_string: &ConnectionString) -> Report {
+        let started = Instant::now();
+        let host = connection_string.host_name().to_owned();
+        let mut report = Report {
+            subject: connection_string.masked(),
+            host: Some(host.clone()),
+            device_id: None,
+            accepted: false,
+            stages: Vec::new(),
+            message_id: None,
+            attempts: 0,
+            total_millis: 0.0,
+            failure: None,
+            failure_detail: None,
+        };
+        let outcome = self.run(connection_string, &mut report).await;
+        report.total_millis = started.elapsed().as_secs_f64() * 1000.0;
+        report.accepted = outcome.is_ok();
+        if let Err(failure) = outcome {
+            report.failure = Some(failure.diagnosis());
+            report.failure_detail = Some(failure);
+        }
+        report
+    }
+
+    /// Tests several strings, `concurrency` at a time, yielding each report as it finishes;
+    /// a line that is not a usable string yields a report saying why.
+    pub fn verify_all<'a>(
+        &'a self,
+        entries: Vec<(String, Result<ConnectionString, String>)>,
+        concurrency: usize,
+    ) -> impl Stream<Item = Report> + 'a {
+        futures::stream::iter(entries)
+            .map(move |(origin, parsed)| async move {
+                match parsed {
+                    Ok(cs) => self.verify(&cs).await,
+                    Err(reason) => unusable_report(origin, reason),
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+    }
+
+    async fn run(&self, cs: &ConnectionString, report: &mut Report) -> Result<(), Failure> {
+        let device_id = cs
+            .device_id()
+            .map(str::to_owned)
+            .or_else(|| self.options.device_id.clone())
+            .ok_or_else(|| Failure::Unusable("This is a policy connection string without a DeviceId: give the device to send as (--device-id).".into()))?;
+        report.device_id = Some(device_id.clone());
+        let host = cs.host_name().to_owned();
+        let mut connection = match self.pool.take(&host) {
+            Some(connection) => {
+                for stage in [Stage::Dns, Stage::Tcp, Stage::Tls] {
+                    report.stages.push(StageResult { stage, status: StageStatus::Reused, millis: 0.0, detail: "open connection reused".into() });
+                }
+                connection
+            }
+            None => connect::open(&self.network, &host, self.options.stage_timeout, &mut report.stages).await?,
+        };
+
+        let started = Instant::now();
+        let resource = format!("{host}/devices/{device_id}");
+        let expiry = self.now() + self.options.token_lifetime.as_secs();
+        let token = cs.sas_token(Some(&resource), expiry).map_err(|e| Failure::Unusable(e.to_string()))?.expose();
+        let key_kind = match cs.policy_name() {
+            Some(policy) => format!("policy '{policy}'"),
+            None => "device key".to_owned(),
+        };
+        report.stages.push(StageResult::passed(
+            Stage::Token,
+            started.elapsed().as_secs_f64() * 1000.0,
+            format!("{key_kind}, valid {} min, for {resource}", self.options.token_lifetime.as_secs() / 60),
+        ));
+
+        let message_id = format!("hubsetup-test-{:016x}", rand::random::<u64>());
+        report.message_id = Some(message_id.clone());
+        let started = Instant::now();
+        let path = format!("/devices/{}/messages/events?api-version={API_VERSION}", utf8_percent_encode(&device_id, PATH_SEGMENT));
+        let body = serde_json::json!({
+            "hubsetup": "connectivity test",
+            "sentAt": now_rfc3339(),
+            "tool": concat!("IoT Hub Setup ", env!("CARGO_PKG_VERSION")),
+        })
+        .to_string();
+        let mut attempt = 0;
+        let answer = loop {
+            attempt += 1;
+            report.attempts = attempt;
+            let request = Request::post(&path)
+                .header("host", &host)
+                .header("authorization", &token)
+                .header("content-type", "application/json")
+                .header("iothub-contenttype", "application/json")
+                .header("iothub-contentencoding", "utf-8")
+                .header("iothub-messageid", &message_id)
+                .header("iothub-creation-time-utc", now_rfc3339())
+                .header("iothub-app-hubsetup-test", "connectivity")
+                .body(Full::new(Bytes::from(body.clone())))
+                .map_err(|e| Failure::Unusable(e.to_string()))?;
+            let retry_wait = match self.exchange(&mut connection, request).await {
+                Exchange::Answered(answer) if is_retryable(answer.status) && attempt < self.options.max_attempts => {
+                    answer.retry_after.unwrap_or(backoff(attempt))
+                }
+                Exchange::Answered(answer) => break answer,
+                Exchange::Dropped if attempt < self.options.max_attempts => backoff(attempt),
+                Exchange::Dropped => {
+                    report.stages.push(StageResult::failed(Stage::Send, ms(started), "connection closed without an answer".into()));
+                    return Err(Failure::ConnectionDropped { attempts: attempt });
+                }
+                Exchange::TimedOut => {
+                    report.stages.push(StageResult::failed(Stage::Send, ms(started), "no answer".into()));
+                    return Err(Failure::NoAnswer { seconds: self.options.stage_timeout.as_secs() });
+                }
+            };
+            tokio::time::sleep(retry_wait.min(self.options.max_retry_wait)).await;
+            if connection.sender.is_closed() {
+                let mut reconnect = Vec::new();
+                connection = connect::open(&self.network, &host, self.options.stage_timeout, &mut reconnect).await?;
+            }
+        };
+        let retried = if attempt > 1 { format!(" after {} retries", attempt - 1) } else { String::new() };
+        if answer.status != StatusCode::NO_CONTENT {
+            let failure = self.classify(&answer, attempt, cs, &device_id, &host);
+            report.stages.push(StageResult::failed(Stage::Send, ms(started), format!("{} {}{retried}", answer.status.as_u16(), answer.error_code)));
+            return Err(failure);
+        }
+        report.stages.push(StageResult::passed(Stage::Send, ms(started), format!("accepted (204){retried}, message {message_id}")));
+
+        if self.options.confirm_landing && self.network.cloud().loopback.is_some() {
+            let started = Instant::now();
+            let read_back = format!("/sandbox/devices/{}/messages?api-version={API_VERSION}", utf8_percent_encode(&device_id, PATH_SEGMENT));
+            let request = Request::get(read_back)
+                .header("host", &host)
+                .header("authorization", &token)
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| Failure::Unusable(e.to_string()))?;
+            let landed = match self.exchange(&mut connection, request).await {
+                Exchange::Answered(answer) if answer.status == StatusCode::OK => {
+                    let listed: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+                    listed["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["message_id"] == message_id.as_str()))
+                }
+                _ => false,
+            };
+            if !landed {
+                report.stages.push(StageResult::failed(Stage::Landed, ms(started), "not among the received messages".into()));
+                return Err(Failure::NotLanded);
+            }
+            report.stages.push(StageResult::passed(Stage::Landed, ms(started), "found among the messages the hub received".into()));
+        }
+        self.pool.put(&host, connection);
+        Ok(())
+    }
+
+    async fn exchange(&self, connection: &mut connect::Connection, request: Request<Full<Bytes>>) -> Exchange {
+        if connection.sender.ready().await.is_err() {
+            return Exchange::Dropped;
+        }
+        let response = match tokio::time::timeout(self.options.stage_timeout, connection.sender.send_request(request)).await {
+            Err(_) => return Exchange::TimedOut,
+            Ok(Err(_)) => return Exchange::Dropped,
+            Ok(Ok(response)) => response,
+        };
+        let (parts, body) = response.into_parts();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return Exchange::Dropped;
+        };
+        let error_code = header("iothub-errorcode").unwrap_or_else(|| error_code_from_body(&body));
+        Exchange::Answered(Answer {
+            status: parts.status,
+            error_code,
+            retry_after: header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs),
+            server_time: header("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
+            body,
+        })
+    }
+
+    fn classify(&self, answer: &Answer, attempts: u32, cs: &ConnectionString, device: &str, host: &str) -> Failure {
+        let code = answer.error_code.clone();
+        match answer.status.as_u16() {
+            401 => {
+                let skew = answer.server_time.map(|server| {
+                    let server = server.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+                    self.now() as i64 - server
+                });
+                Failure::Unauthorized {
+                    code,
+                    clock_skew_secs: skew.filter(|s| s.abs() >= 60),
+                    policy: cs.policy_name().map(str::to_owned),
+                    device: device.to_owned(),
+                }
+            }
+            404 if code == "IotHubNotFound" => Failure::HubNotFound { host: host.to_owned() },
+            404 => Failure::DeviceNotFound { device: device.to_owned() },
+            403 if code == "IotHubQuotaExceeded" => Failure::QuotaExceeded,
+            403 => Failure::NetworkRefused { code },
+            413 => Failure::MessageTooLarge,
+            429 => Failure::Throttled { attempts },
+            status @ 500..=599 => Failure::ServiceUnavailable { status, attempts },
+            status => Failure::Unexpected { status, code },
+        }
+    }
+}
+
+fn unusable_report(origin: String, reason: String) -> Report {
+    let failure = Failure::Unusable(reason);
+    Report {
+        subject: origin,
+        host: None,
+        device_id: None,
+        accepted: false,
+        stages: Vec::new(),
+        message_id: None,
+        attempts: 0,
+        total_millis: 0.0,
+        failure: Some(failure.diagnosis()),
+        failure_detail: Some(failure),
+    }
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// 1 s, 2 s, 4 s … when the hub gives no `Retry-After`.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5))
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// `DeviceNotFound` from `{"Message":"ErrorCode:DeviceNotFound;…"}`, when the header is absent.
+fn error_code_from_body(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["Message"].as_str().map(str::to_owned))
+        .and_then(|m| m.strip_prefix("ErrorCode:").and_then(|rest| rest.split(';').next()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_come_from_the_body_when_the_header_is_missing() {
+        let body = br#"{"Message":"ErrorCode:DeviceNotFound;Device x not registered","ExceptionMessage":"Tracking ID:1"}"#;
+        assert_eq!(error_code_from_body(body), "DeviceNotFound");
+        assert_eq!(error_code_from_body(b"not json"), "");
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_bounded() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(40), Duration::from_secs(32));
+    }
+}

@@ -1,0 +1,559 @@
+//! The IoT Hub data-plane stand-in (api-version 2021-04-12): the device registry and
+//! device-to-cloud messages over HTTPS, with a strict SAS check, policy rights, network
+//! settings, the daily quota and the size limit, answering with Azure's codes and body shape.
+//! Also the sandbox-only read-back of the messages a device sent.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hubsetup_core::sas::SasToken;
+use hubsetup_core::{names, SharedAccessKey, TokenError};
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::arm::sku_facts;
+use crate::http::{empty, hub_error, json_response, with_header, Req, Resp};
+use crate::state::{now_ms, random_base64, Device, Hub, ReceivedMessage, State};
+use crate::SandboxConfig;
+
+const API_VERSIONS: &[&str] = &[
+    "2021-04-12",
+    "2020-09-30",
+    "2020-03-13",
+    "2019-10-01",
+    "2018-06-30",
+    "2016-11-14",
+];
+/// Body plus system property values plus application property names and values.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Messages kept per device for read-back; older ones are dropped.
+const KEPT_MESSAGES: usize = 1000;
+const MESSAGE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
+
+/// What a request needs from its token.
+enum Access<'a> {
+    RegistryRead,
+    RegistryWrite,
+    DeviceConnect { device_id: &'a str },
+    /// The sandbox's read-back: a service (ServiceConnect), or the device itself (its key, or
+    /// a DeviceConnect policy acting for it).
+    ReadBack { device_id: &'a str },
+}
+
+fn unauthorized(detail: &str) -> Resp {
+    hub_error(StatusCode::UNAUTHORIZED, "IotHubUnauthorizedAccess", detail)
+}
+
+fn device_not_found(hub: &Hub, id: &str) -> Resp {
+    hub_error(
+        StatusCode::NOT_FOUND,
+        "DeviceNotFound",
+        &format!(
+            "Device {id} not registered or disabled on IotHub {}",
+            hub.name
+        ),
+    )
+}
+
+pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &SandboxConfig) -> Resp {
+    let now = now_ms();
+    let Some(hub) = state
+        .hubs
+        .get_mut(&hub_name.to_ascii_lowercase())
+        .filter(|h| h.is_active(now))
+    else {
+        return hub_error(
+            StatusCode::NOT_FOUND,
+            "IotHubNotFound",
+            &format!("IotHub {hub_name} not found"),
+        );
+    };
+    match req.query("api-version") {
+        Some(v) if API_VERSIONS.contains(&v) => {}
+        other => {
+            return hub_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidProtocolVersion",
+                &format!(
+                    "The api-version '{}' is not supported; use 2021-04-12.",
+                    other.unwrap_or_default()
+                ),
+            )
+        }
+    }
+    if let Some(reason) = network_refusal(hub) {
+        return hub_error(StatusCode::FORBIDDEN, "IpFilterRejected", reason);
+    }
+    let segments = req.segments();
+    let access = match (&req.method, segments.as_slice()) {
+        (&Method::GET, ["devices"]) | (&Method::GET, ["devices", _]) => Access::RegistryRead,
+        (&Method::PUT | &Method::DELETE, ["devices", _]) => Access::RegistryWrite,
+        (&Method::POST, ["devices", id, "messages", "events"]) => {
+            Access::DeviceConnect { device_id: id }
+        }
+        (&Method::GET, ["sandbox", "devices", id, "messages"]) => Access::ReadBack { device_id: id },
+        _ => {
+            return hub_error(
+                StatusCode::NOT_FOUND,
+                "ArgumentInvalid",
+                "The requested path is not part of the IoT Hub REST API.",
+            )
+        }
+    };
+    let resource = match segments.as_slice() {
+        ["devices", id, ..] | ["sandbox", "devices", id, ..] => {
+            format!("{}/devices/{id}", req.host)
+        }
+        _ => req.host.clone(),
+    };
+    if let Err(refusal) = authorize(req, hub, &access, &resource, now / 1000) {
+        return refusal;
+    }
+    match (&req.method, segments.as_slice()) {
+        (&Method::GET, ["devices"]) => list_devices(req, hub),
+        (&Method::GET, ["devices", id]) => match hub.devices.get(*id) {
+            Some(device) => device_response(StatusCode::OK, device),
+            None => hub_error(
+                StatusCode::NOT_FOUND,
+                "DeviceNotFound",
+                &format!("Device {id} not registered"),
+            ),
+        },
+        (&Method::PUT, ["devices", id]) => put_device(req, hub, id),
+        (&Method::DELETE, ["devices", id]) => delete_device(req, hub, id),
+        (&Method::POST, ["devices", id, "messages", "events"]) => {
+            receive(req, hub, id, now, config)
+        }
+        (&Method::GET, ["sandbox", "devices", id, "messages"]) => match hub.devices.get(*id) {
+            Some(device) => json_response(StatusCode::OK, &json!({ "messages": device.messages })),
+            None => device_not_found(hub, id),
+        },
+        _ => unreachable!("every route was matched above"),
+    }
+}
+
+/// Whether the hub's network settings refuse a sender on the public internet (the sandbox's
+/// clients stand for partners outside the customer's network).
+fn network_refusal(hub: &Hub) -> Option<&'static str> {
+    let client = std::net::Ipv4Addr::LOCALHOST;
+    if hub
+        .network
+        .public_network_access
+        .eq_ignore_ascii_case("Disabled")
+    {
+        return Some("Public network access to this IoT hub is disabled; only private endpoints may connect.");
+    }
+    let rejected_by_filter = hub.network.ip_filter_rules.as_array().is_some_and(|rules| {
+        rules
+            .iter()
+            .find(|r| {
+                r.get("ipMask")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| cidr_contains(m, client))
+            })
+            .is_some_and(|r| r.get("action").and_then(Value::as_str) == Some("Reject"))
+    });
+    if rejected_by_filter {
+        return Some("The hub's IP filter rejects connections from this address.");
+    }
+    let rules = &hub.network.network_rule_sets;
+    if rules.get("defaultAction").and_then(Value::as_str) == Some("Deny") {
+        let allowed = rules
+            .get("ipRules")
+            .and_then(Value::as_array)
+            .is_some_and(|ip_rules| {
+                ip_rules.iter().any(|r| {
+                    r.get("ipMask")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| cidr_contains(m, client))
+                })
+            });
+        if !allowed {
+            return Some(
+                "The hub's network rule set denies connections from this address by default.",
+            );
+        }
+    }
+    None
+}
+
+fn cidr_contains(mask: &str, address: std::net::Ipv4Addr) -> bool {
+    let (network, bits) = mask.split_once('/').unwrap_or((mask, "32"));
+    let (Ok(network), Ok(bits)) = (
+        network.trim().parse::<std::net::Ipv4Addr>(),
+        bits.trim().parse::<u32>(),
+    ) else {
+        return false;
+    };
+    let keep = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits.min(32))
+    };
+    u32::from(network) & keep == u32::from(address) & keep
+}
+
+fn authorize(
+    req: &Req,
+    hub: &Hub,
+    access: &Access<'_>,
+    resource: &str,
+    now: u64,
+) -> Result<(), Resp> {
+    let header = req
+        .header("authorization")
+        .ok_or_else(|| unauthorized("Unauthorized"))?;
+    let token = SasToken::parse(header).map_err(|_| unauthorized("Unauthorized"))?;
+    if hub.network.disable_local_auth {
+        return Err(unauthorized(
+            "Local (SAS) authentication is disabled on this IoT hub; use Microsoft Entra ID.",
+        ));
+    }
+    let explain = |error: TokenError| {
+        match error {
+        TokenError::SignatureMismatch => unauthorized(
+            "The specified SAS token has an invalid signature. It does not match either the primary or secondary key.",
+        ),
+        TokenError::Expired { .. } => unauthorized("The specified SAS token is expired."),
+        TokenError::OutOfScope { .. } => unauthorized("The SAS token's resource (sr) does not grant access to this resource."),
+        _ => unauthorized("Unauthorized"),
+    }
+    };
+    match token.key_name() {
+        Some(policy_name) => {
+            let policy = hub
+                .policy(policy_name)
+                .ok_or_else(|| unauthorized("Unauthorized"))?;
+            let keys = decode_keys(&policy.primary_key, &policy.secondary_key);
+            let key_refs: Vec<&SharedAccessKey> = keys.iter().collect();
+            token
+                .verify(&key_refs, Some(policy_name), now, resource)
+                .map_err(explain)?;
+            let allowed = match access {
+                Access::RegistryRead => {
+                    policy.has_right("RegistryRead") || policy.has_right("RegistryWrite")
+                }
+                Access::RegistryWrite => policy.has_right("RegistryWrite"),
+                Access::DeviceConnect { .. } => policy.has_right("DeviceConnect"),
+                Access::ReadBack { .. } => policy.has_right("ServiceConnect") || policy.has_right("DeviceConnect"),
+            };
+            allowed
+                .then_some(())
+                .ok_or_else(|| unauthorized("Unauthorized"))
+        }
+        None => {
+            let (Access::DeviceConnect { device_id } | Access::ReadBack { device_id }) = access else {
+                return Err(unauthorized("Unauthorized"));
+            };
+            let device = hub
+                .devices
+                .get(*device_id)
+                .ok_or_else(|| device_not_found(hub, device_id))?;
+            if hub.network.disable_device_sas {
+                return Err(unauthorized(
+                    "Device SAS keys are disabled on this IoT hub.",
+                ));
+            }
+            let keys = decode_keys(&device.primary_key, &device.secondary_key);
+            let key_refs: Vec<&SharedAccessKey> = keys.iter().collect();
+            token
+                .verify(&key_refs, None, now, resource)
+                .map_err(explain)
+        }
+    }
+}
+
+fn decode_keys(primary: &str, secondary: &str) -> Vec<SharedAccessKey> {
+    [primary, secondary]
+        .into_iter()
+        .filter_map(|k| SharedAccessKey::from_base64(k).ok())
+        .collect()
+}
+
+fn device_json(device: &Device) -> Value {
+    json!({
+        "deviceId": device.device_id,
+        "generationId": device.generation_id,
+        "etag": device.etag,
+        "connectionState": "Disconnected",
+        "status": device.status,
+        "statusReason": device.status_reason,
+        "connectionStateUpdatedTime": "0001-01-01T00:00:00Z",
+        "statusUpdatedTime": "0001-01-01T00:00:00Z",
+        "lastActivityTime": "0001-01-01T00:00:00Z",
+        "cloudToDeviceMessageCount": 0,
+        "authentication": {
+            "symmetricKey": { "primaryKey": device.primary_key, "secondaryKey": device.secondary_key },
+            "x509Thumbprint": { "primaryThumbprint": null, "secondaryThumbprint": null },
+            "type": "sas",
+        },
+        "capabilities": { "iotEdge": device.iot_edge },
+    })
+}
+
+fn device_response(status: StatusCode, device: &Device) -> Resp {
+    with_header(
+        json_response(status, &device_json(device)),
+        "etag",
+        &format!("\"{}\"", device.etag),
+    )
+}
+
+fn list_devices(req: &Req, hub: &Hub) -> Resp {
+    let top = req
+        .query("top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let devices: Vec<Value> = hub.devices.values().take(top).map(device_json).collect();
+    json_response(StatusCode::OK, &Value::Array(devices))
+}
+
+/// Azure's device etags are base64 of a version number: `MA==` is version 0.
+fn next_device_etag(current: &str) -> String {
+    let version = STANDARD
+        .decode(current)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(0, |v| v + 1);
+    STANDARD.encode(version.to_string())
+}
+
+fn invalid(detail: &str) -> Resp {
+    hub_error(StatusCode::BAD_REQUEST, "ArgumentInvalid", detail)
+}
+
+fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
+    if let Err(e) = names::check_device_id(id) {
+        return invalid(&format!("DeviceId is invalid: {e}"));
+    }
+    let Some(body) = req.json() else {
+        return invalid("The request body is not valid JSON.");
+    };
+    if body.get("deviceId").and_then(Value::as_str) != Some(id) {
+        return invalid(&format!(
+            "The deviceId in the body must equal the deviceId in the URL ('{id}')."
+        ));
+    }
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("enabled");
+    if !["enabled", "disabled"].contains(&status) {
+        return invalid("status must be 'enabled' or 'disabled'.");
+    }
+    let auth_type = body
+        .pointer("/authentication/type")
+        .and_then(Value::as_str)
+        .unwrap_or("sas");
+    if auth_type != "sas" {
+        return invalid(&format!(
+            "The sandbox supports SAS devices only, not '{auth_type}'."
+        ));
+    }
+    let key = |field: &str| -> Result<String, Resp> {
+        match body
+            .pointer(&format!("/authentication/symmetricKey/{field}"))
+            .and_then(Value::as_str)
+        {
+            None | Some("") => Ok(random_base64(32)),
+            Some(k) => SharedAccessKey::from_base64(k)
+                .map(|_| k.to_owned())
+                .map_err(|_| invalid(&format!("The {field} must be base64 of 16 to 64 bytes."))),
+        }
+    };
+    let (primary_key, secondary_key) = match (key("primaryKey"), key("secondaryKey")) {
+        (Ok(p), Ok(s)) => (p, s),
+        (Err(refusal), _) | (_, Err(refusal)) => return refusal,
+    };
+    let if_match = req
+        .header("if-match")
+        .map(|v| v.trim().trim_matches('"').to_owned());
+    let existing = hub.devices.get(id);
+    let (etag, generation_id) = match (existing, if_match.as_deref()) {
+        (Some(_), None) => {
+            return hub_error(
+                StatusCode::CONFLICT,
+                "DeviceAlreadyExists",
+                &format!("A device with ID '{id}' is already registered."),
+            )
+        }
+        (Some(device), Some(tag)) if tag != "*" && tag != device.etag => return hub_error(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            &format!(
+                "Precondition failed: device {id} has changed since it was read (etag mismatch)."
+            ),
+        ),
+        (Some(device), Some(_)) => (next_device_etag(&device.etag), device.generation_id.clone()),
+        (None, Some(_)) => {
+            return hub_error(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                &format!("Precondition failed: device {id} does not exist."),
+            )
+        }
+        (None, None) => {
+            let generation: u64 = 638_000_000_000_000_000 + u64::from(rand::random::<u32>());
+            ("MA==".to_owned(), generation.to_string())
+        }
+    };
+    let messages = existing.map(|d| d.messages.clone()).unwrap_or_default();
+    let device = Device {
+        device_id: id.to_owned(),
+        generation_id,
+        etag,
+        status: status.to_owned(),
+        status_reason: body
+            .get("statusReason")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        primary_key,
+        secondary_key,
+        iot_edge: body
+            .pointer("/capabilities/iotEdge")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        messages,
+    };
+    let response = device_response(StatusCode::OK, &device);
+    hub.devices.insert(id.to_owned(), device);
+    response
+}
+
+fn delete_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
+    let Some(device) = hub.devices.get(id) else {
+        return hub_error(
+            StatusCode::NOT_FOUND,
+            "DeviceNotFound",
+            &format!("Device {id} not registered"),
+        );
+    };
+    if let Some(tag) = req.header("if-match").map(|v| v.trim().trim_matches('"')) {
+        if tag != "*" && tag != device.etag {
+            return hub_error(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", &format!("Precondition failed: device {id} has changed since it was read (etag mismatch)."));
+        }
+    }
+    hub.devices.remove(id);
+    empty(StatusCode::NO_CONTENT)
+}
+
+fn valid_message_id(id: &str) -> bool {
+    id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || MESSAGE_ID_PUNCTUATION.contains(c))
+}
+
+fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig) -> Resp {
+    let Some(device) = hub.devices.get(id) else {
+        return device_not_found(hub, id);
+    };
+    if device.status != "enabled" {
+        return device_not_found(hub, id);
+    }
+    let system = |name: &str| req.header(name).map(str::to_owned);
+    let message_id = system("iothub-messageid");
+    if message_id.as_deref().is_some_and(|m| !valid_message_id(m)) {
+        return invalid("The message ID is invalid: use at most 128 ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ '.");
+    }
+    let app_properties: BTreeMap<String, String> = req
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.as_str().strip_prefix("iothub-app-")?;
+            Some((key.to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let system_values: usize = req
+        .headers
+        .iter()
+        .filter(|(n, _)| {
+            n.as_str().starts_with("iothub-") && !n.as_str().starts_with("iothub-app-")
+        })
+        .map(|(_, v)| v.len())
+        .sum();
+    let size = req.body.len()
+        + system_values
+        + app_properties
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>();
+    if size > MAX_MESSAGE_BYTES {
+        return hub_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "MessageTooLarge",
+            &format!("Message size {size} bytes exceeds the maximum of {MAX_MESSAGE_BYTES} bytes."),
+        );
+    }
+    let (_, _, per_unit) = sku_facts(&hub.sku).unwrap_or(("", 0, 0));
+    let quota = config
+        .daily_message_quota
+        .unwrap_or(per_unit * hub.capacity);
+    let meter = if hub.sku == "F1" { 512 } else { 4096 };
+    let counted = (size.max(1)).div_ceil(meter) as u64;
+    let today = now / 86_400_000;
+    if hub.quota_day != today {
+        hub.quota_day = today;
+        hub.messages_today = 0;
+    }
+    if hub.messages_today + counted > quota {
+        return hub_error(
+            StatusCode::FORBIDDEN,
+            "IotHubQuotaExceeded",
+            &format!(
+                "Total number of messages on IotHub '{}' exceeded the allocated quota. Max allowed message count : '{quota}', current message count : '{}'. Read more about quotas at https://aka.ms/iothubthrottling",
+                hub.name, hub.messages_today
+            ),
+        );
+    }
+    hub.messages_today += counted;
+    let message = ReceivedMessage {
+        device_id: id.to_owned(),
+        body_base64: STANDARD.encode(&req.body),
+        content_type: system("iothub-contenttype").or_else(|| system("content-type")),
+        content_encoding: system("iothub-contentencoding").or_else(|| system("content-encoding")),
+        message_id,
+        correlation_id: system("iothub-correlationid"),
+        creation_time_utc: system("iothub-creation-time-utc"),
+        app_properties,
+        received_at_ms: now,
+    };
+    let device = hub.devices.get_mut(id).expect("checked above");
+    if device.messages.len() >= KEPT_MESSAGES {
+        device.messages.remove(0);
+    }
+    device.messages.push(message);
+    empty(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_etags_count_up_in_base64() {
+        assert_eq!(next_device_etag("MA=="), "MQ==");
+        assert_eq!(next_device_etag("OQ=="), "MTA=");
+        assert_eq!(next_device_etag("garbage"), "MA==");
+    }
+
+    #[test]
+    fn cidr_matching() {
+        let local = std::net::Ipv4Addr::LOCALHOST;
+        assert!(cidr_contains("0.0.0.0/0", local));
+        assert!(cidr_contains("127.0.0.0/8", local));
+        assert!(cidr_contains("127.0.0.1", local));
+        assert!(!cidr_contains("10.0.0.0/8", local));
+        assert!(!cidr_contains("not an address", local));
+    }
+
+    #[test]
+    fn message_ids_follow_azure_rules() {
+        assert!(valid_message_id("connectivity-test:2026-11-24T02:00:00Z"));
+        assert!(!valid_message_id("has space"));
+        assert!(!valid_message_id(&"a".repeat(129)));
+    }
+}

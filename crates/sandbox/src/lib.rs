@@ -1,0 +1,306 @@
+//! A strict local stand-in for Azure: Entra ID sign-in, Azure Resource Manager with the
+//! Microsoft.Devices provider, and IoT Hub's registry and device-to-cloud endpoints, all over
+//! HTTPS on loopback.
+//!
+//! It is a test oracle: SAS signatures, expiry and scope, bearer tokens, etags, quotas, tiers
+//! and long-running operations are checked as `shared/reference/azure-iot-hub.md` describes,
+//! and answers carry Azure's status codes, error codes and body shapes. Hosts look like
+//! Azure's (`login.`, `management.` and `{hub}.azure-devices.` under [`SandboxConfig::suffix`]);
+//! clients reach them through [`Cloud::loopback`] instead of DNS.
+//!
+//! Start it in-process with [`Sandbox::start`] (its own runtime thread, so it works from sync
+//! and async code alike) or as a process with `hubsetup sandbox`.
+
+// An error answer is a whole HTTP response, returned early from checks; boxing it buys nothing.
+#![allow(clippy::result_large_err)]
+
+mod arm;
+mod dns;
+mod entra;
+mod faults;
+mod http;
+mod hub;
+mod server;
+pub mod state;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hubsetup_core::{Cloud, ConnectionString, SharedAccessKey};
+use tokio::sync::oneshot;
+
+pub use faults::{Fault, FaultRule};
+pub use state::ReceivedMessage;
+
+/// Why the sandbox could not start or keep its state.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("The sandbox could not listen on {address}: {source}. Choose another port, or 0 for any free one.")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("The sandbox could not make its certificates: {0}.")]
+    Tls(String),
+    #[error("The sandbox's state could not be kept: {0}. Check that the state directory exists and is writable.")]
+    State(String),
+    #[error("The sandbox could not start its worker threads: {0}.")]
+    Runtime(std::io::Error),
+}
+
+/// How the sandbox behaves; the defaults suit a person walking the wizard, tests shorten the
+/// waits.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Where state, the CA and its key are kept across restarts; `None` keeps all in memory.
+    pub state_dir: Option<PathBuf>,
+    /// The domain under which the sandbox's hosts live.
+    pub suffix: String,
+    /// How long hub creation and updates stay `Running`.
+    pub hub_provisioning_time: Duration,
+    /// The `Retry-After` the sandbox asks for while operations run.
+    pub retry_after_secs: u32,
+    /// How many polls of a device code answer `authorization_pending` before tokens are given
+    /// (unless the code is entered on the sign-in page first).
+    pub device_code_pending_polls: u32,
+    pub device_code_interval_secs: u32,
+    pub access_token_lifetime: Duration,
+    /// Overrides every hub's daily message quota (normally set by tier and units).
+    pub daily_message_quota: Option<u64>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> SandboxConfig {
+        SandboxConfig {
+            port: 0,
+            state_dir: None,
+            suffix: "sandbox.test".into(),
+            hub_provisioning_time: Duration::from_secs(8),
+            retry_after_secs: 2,
+            device_code_pending_polls: 2,
+            device_code_interval_secs: 1,
+            access_token_lifetime: Duration::from_secs(3600),
+            daily_message_quota: None,
+        }
+    }
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    app: Arc<server::App>,
+    address: SocketAddr,
+    ca_pem: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox on loopback with its own runtime thread.
+    pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        if let Some(dir) = &config.state_dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                SandboxError::State(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let state = match &config.state_dir {
+            Some(dir) => state::State::load(dir)?.unwrap_or_else(state::State::seeded),
+            None => state::State::seeded(),
+        };
+        if let Some(dir) = &config.state_dir {
+            state.save(dir)?;
+        }
+        let faults = Arc::new(faults::Faults::default());
+        let authority = tls::Authority::load_or_create(config.state_dir.as_deref())?;
+        let resolver = tls::CertificateResolver::new(&authority, &config.suffix, faults.clone())?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(resolver)?));
+
+        let bind_to = SocketAddr::from(([127, 0, 0, 1], config.port));
+        let listener =
+            std::net::TcpListener::bind(bind_to).map_err(|source| SandboxError::Bind {
+                address: bind_to.to_string(),
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(SandboxError::Runtime)?;
+        let address = listener.local_addr().map_err(SandboxError::Runtime)?;
+        let dns_socket = std::net::UdpSocket::bind(address).map_err(|source| SandboxError::Bind {
+            address: format!("{address} (UDP, for DNS)"),
+            source,
+        })?;
+        dns_socket.set_nonblocking(true).map_err(SandboxError::Runtime)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hubsetup-sandbox")
+            .enable_all()
+            .build()
+            .map_err(SandboxError::Runtime)?;
+        let app = Arc::new(server::App {
+            config,
+            state: Mutex::new(state),
+            faults,
+        });
+        let (shutdown, stopped) = oneshot::channel();
+        let server_app = app.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("hubsetup-sandbox".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let sockets = tokio::net::TcpListener::from_std(listener)
+                        .and_then(|tcp| Ok((tcp, tokio::net::UdpSocket::from_std(dns_socket)?)));
+                    match sockets {
+                        Ok((listener, dns_socket)) => {
+                            let _ = ready_tx.send(Ok(()));
+                            tokio::spawn(dns::serve(dns_socket, server_app.clone()));
+                            server::serve(listener, acceptor, server_app, stopped).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(SandboxError::Runtime)?;
+        ready_rx
+            .recv()
+            .map_err(|_| {
+                SandboxError::Runtime(std::io::Error::other("the server thread ended early"))
+            })?
+            .map_err(SandboxError::Runtime)?;
+        Ok(Sandbox {
+            app,
+            address,
+            ca_pem: authority.cert_pem,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.app.config
+    }
+
+    /// The loopback address every sandbox host is served on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The CA certificate (PEM) that clients must trust.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The sandbox as a cloud for the core's clients.
+    pub fn cloud(&self) -> Cloud {
+        let suffix = &self.app.config.suffix;
+        Cloud {
+            id: "sandbox".into(),
+            display_name: "Sandbox (no Azure account needed)".into(),
+            login_endpoint: format!("https://login.{suffix}"),
+            arm_endpoint: format!("https://management.{suffix}"),
+            iot_hub_suffix: format!("azure-devices.{suffix}"),
+            extra_root_ca_pem: Some(self.ca_pem.clone()),
+            loopback: Some(self.address),
+            dns_server: Some(self.address),
+        }
+    }
+
+    /// The host name of hub `hub`.
+    pub fn hub_host(&self, hub: &str) -> String {
+        format!(
+            "{}.azure-devices.{}",
+            hub.to_ascii_lowercase(),
+            self.app.config.suffix
+        )
+    }
+
+    /// Runs `f` on the sandbox's state, to arrange a situation for a test (disable a device,
+    /// break a hub's network settings) or to look at the outcome. Changes are saved.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut state::State) -> R) -> R {
+        let mut state = self.app.state.lock().expect("state lock");
+        let result = f(&mut state);
+        if let Some(dir) = &self.app.config.state_dir {
+            // A test helper: a failure to save shows up as a lost change in the test itself.
+            let _ = state.save(dir);
+        }
+        result
+    }
+
+    /// The messages `device` of `hub` has sent, oldest first.
+    pub fn messages(&self, hub: &str, device: &str) -> Vec<ReceivedMessage> {
+        self.with_state(|s| {
+            s.hubs
+                .get(&hub.to_ascii_lowercase())
+                .and_then(|h| h.devices.get(device))
+                .map(|d| d.messages.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The primary connection string of a device, as the portal would show it.
+    pub fn device_connection_string(&self, hub: &str, device: &str) -> Option<ConnectionString> {
+        let key = self.with_state(|s| {
+            s.hubs
+                .get(&hub.to_ascii_lowercase())?
+                .devices
+                .get(device)
+                .map(|d| d.primary_key.clone())
+        })?;
+        let key = SharedAccessKey::from_base64(&key).ok()?;
+        Some(ConnectionString::for_device(
+            &self.hub_host(hub),
+            device,
+            key,
+        ))
+    }
+
+    /// The primary connection string of a hub's shared access policy.
+    pub fn policy_connection_string(&self, hub: &str, policy: &str) -> Option<ConnectionString> {
+        let key = self.with_state(|s| {
+            s.hubs
+                .get(&hub.to_ascii_lowercase())?
+                .policy(policy)
+                .map(|p| p.primary_key.clone())
+        })?;
+        let key = SharedAccessKey::from_base64(&key).ok()?;
+        Some(ConnectionString::for_policy(
+            &self.hub_host(hub),
+            policy,
+            key,
+        ))
+    }
+
+    /// Puts a fault in force.
+    pub fn inject(&self, rule: FaultRule) {
+        self.app.faults.add(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.app.faults.clear();
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The HTTPS server: one loopback listener for every sandbox host. TLS SNI picks the
+//! certificate and the `Host` header picks the service (Entra ID, ARM, a hub, or the sandbox's
+//! control endpoint), exactly as DNS names select them in Azure. Faults are applied here,
+//! before any service sees the request.
+
+use std::sync::{Arc, Mutex};
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, DATE};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use percent_encoding::percent_decode_str;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
+
+use crate::faults::{Action, Faults};
+use crate::http::{
+    arm_error, hub_error, json_response, oauth_error, response, with_retry_after, Req, Resp,
+};
+use crate::state::State;
+use crate::{arm, entra, hub, SandboxConfig};
+
+/// Larger bodies are refused before they are read; D2C's own limit (256 KB) is checked by the
+/// hub so that it can answer with its own error.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Everything a request handler needs.
+pub(crate) struct App {
+    pub(crate) config: SandboxConfig,
+    pub(crate) state: Mutex<State>,
+    pub(crate) faults: Arc<Faults>,
+}
+
+/// Which service a host name belongs to.
+pub(crate) enum Service<'h> {
+    Login,
+    Management,
+    Control,
+    Hub(&'h str),
+}
+
+/// A dropped connection: the handler closes it without answering.
+#[derive(Debug)]
+pub(crate) struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose (fault injection)")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+impl App {
+    pub(crate) fn service<'h>(&self, host: &'h str) -> Option<Service<'h>> {
+        let rest = host
+            .strip_suffix(self.config.suffix.as_str())?
+            .strip_suffix('.')?;
+        match rest {
+            "login" => Some(Service::Login),
+            "management" => Some(Service::Management),
+            "control" => Some(Service::Control),
+            _ => rest
+                .strip_suffix(".azure-devices")
+                .filter(|hub| !hub.contains('.'))
+                .map(Service::Hub),
+        }
+    }
+
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Resp, Dropped> {
+        let (parts, body) = request.into_parts();
+        let host = parts
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.host())
+            .map(|h| {
+                h.rsplit_once(':')
+                    .map_or(h, |(name, _)| name)
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return Ok(finish(response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "text/plain",
+                    "request body too large",
+                )))
+            }
+        };
+        let path = parts.uri.path().to_owned();
+        let req = Req {
+            method: parts.method,
+            segments: path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+                .collect(),
+            query: url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+            headers: parts.headers,
+            host,
+            path,
+            body,
+        };
+        let plan = self.faults.plan(&req.host, &req.path);
+        if !plan.delay.is_zero() {
+            tokio::time::sleep(plan.delay).await;
+        }
+        let Some(service) = self.service(&req.host) else {
+            return Ok(finish(response(
+                StatusCode::MISDIRECTED_REQUEST,
+                "text/plain",
+                format!("This sandbox serves *.{} only.", self.config.suffix),
+            )));
+        };
+        match plan.action {
+            Some(Action::Drop) => return Err(Dropped),
+            Some(Action::Status {
+                status,
+                retry_after_secs,
+            }) => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                return Ok(finish(with_retry_after(
+                    fault_answer(&service, status),
+                    retry_after_secs,
+                )));
+            }
+            None => {}
+        }
+        let answer = {
+            let mut state = self.state.lock().expect("state lock");
+            let answer = match service {
+                Service::Login => entra::handle(&req, &mut state, &self.config),
+                Service::Management => arm::handle(&req, &mut state, &self.config),
+                Service::Hub(name) => hub::handle(&req, name, &mut state, &self.config),
+                Service::Control => self.control(&req),
+            };
+            if let Some(dir) = &self.config.state_dir {
+                if req.method != Method::GET && req.method != Method::HEAD {
+                    if let Err(e) = state.save(dir) {
+                        return Ok(finish(hub_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "ServerError",
+                            &e.to_string(),
+                        )));
+                    }
+                }
+            }
+            answer
+        };
+        Ok(finish(answer))
+    }
+
+    /// The sandbox's own endpoint for faults, used when it runs as a separate process.
+    fn control(&self, req: &Req) -> Resp {
+        match (&req.method, req.segments().as_slice()) {
+            (&Method::POST, ["faults"]) => match serde_json::from_slice(&req.body) {
+                Ok(rule) => {
+                    self.faults.add(rule);
+                    crate::http::empty(StatusCode::NO_CONTENT)
+                }
+                Err(e) => response(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    format!("not a fault rule: {e}"),
+                ),
+            },
+            (&Method::DELETE, ["faults"]) => {
+                self.faults.clear();
+                crate::http::empty(StatusCode::NO_CONTENT)
+            }
+            (&Method::GET, ["health"]) => {
+                json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+            }
+            _ => response(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "unknown control endpoint",
+            ),
+        }
+    }
+}
+
+/// A fault's error answer in the shape of the service it stands in for.
+fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
+    let (hub_code, arm_code) = match status.as_u16() {
+        429 => ("ThrottlingException", "TooManyRequests"),
+        500 => ("ServerError", "InternalServerError"),
+        _ => ("ServiceUnavailable", "ServiceUnavailable"),
+    };
+    match service {
+        Service::Hub(_) => hub_error(
+            status,
+            hub_code,
+            "The service is busy or unavailable; retry after the time given in Retry-After.",
+        ),
+        Service::Login => oauth_error(
+            status,
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        ),
+        Service::Management | Service::Control => arm_error(
+            status,
+            arm_code,
+            "The service is busy or unavailable; retry after the time given in Retry-After.",
+        ),
+    }
+}
+
+fn finish(mut response: Resp) -> Resp {
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now()))
+    {
+        response.headers_mut().insert(DATE, date);
+    }
+    if let Ok(id) = HeaderValue::from_str(&crate::http::uuid_like()) {
+        response.headers_mut().insert("x-ms-request-id", id);
+    }
+    response
+}
+
+/// Accepts connections until `shutdown` fires.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Arc<App>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => return,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            // Failed handshakes (a client refusing a faulty certificate) end here, silently.
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |request| app.clone().handle(request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}

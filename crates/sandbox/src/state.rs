@@ -1,0 +1,438 @@
+//! What the sandbox remembers: subscriptions, resource groups, hubs with their policies,
+//! devices and received messages, long-running operations, and sign-in grants. In memory, and
+//! saved as JSON after every change when a state directory is given, so a restarted sandbox
+//! carries on where it was (which tests of "the app was killed mid-way" need).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::SandboxError;
+
+const STATE_FILE: &str = "state.json";
+
+/// The tenant every sandbox identity lives in.
+pub const TENANT_ID: &str = "72f988bf-0000-4000-8000-5a4d60c0ffee";
+/// The signed-in user.
+pub const USER_NAME: &str = "admin@contoso.example";
+/// Subscriptions seeded at first start.
+pub const SUBSCRIPTION_PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
+pub const SUBSCRIPTION_DEV: &str = "22222222-2222-4222-8222-222222222222";
+pub const SUBSCRIPTION_UNREGISTERED: &str = "33333333-3333-4333-8333-333333333333";
+pub const SUBSCRIPTION_DISABLED: &str = "44444444-4444-4444-8444-444444444444";
+/// Hub names that other tenants own: never available, never visible.
+pub const NAMES_TAKEN_ELSEWHERE: &[&str] = &[
+    "contoso",
+    "iothub",
+    "my-hub",
+    "test-hub",
+    "fabrikam-hub",
+    "your-hub",
+    "demo-hub",
+];
+/// Regions where the sandbox offers IotHubs: (name, display name, latitude, longitude).
+pub const REGIONS: &[(&str, &str, &str, &str)] = &[
+    ("eastus", "East US", "37.3719", "-79.8164"),
+    ("eastus2", "East US 2", "36.6681", "-78.3889"),
+    ("westus2", "West US 2", "47.233", "-119.852"),
+    ("centralus", "Central US", "41.5908", "-93.6208"),
+    ("canadacentral", "Canada Central", "43.653", "-79.383"),
+    ("northeurope", "North Europe", "53.3478", "-6.2597"),
+    ("westeurope", "West Europe", "52.3667", "4.9"),
+    ("uksouth", "UK South", "50.941", "-0.799"),
+    ("francecentral", "France Central", "46.3772", "2.373"),
+    (
+        "germanywestcentral",
+        "Germany West Central",
+        "50.110924",
+        "8.682127",
+    ),
+    ("southeastasia", "Southeast Asia", "1.283", "103.833"),
+    ("japaneast", "Japan East", "35.68", "139.77"),
+    ("australiaeast", "Australia East", "-33.86", "151.2094"),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub display_name: String,
+    /// `Enabled` or `Disabled` (read-only), as ARM reports it.
+    pub state: String,
+    /// Whether the Microsoft.Devices resource provider is registered.
+    pub registered: bool,
+    pub resource_groups: Vec<ResourceGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceGroup {
+    pub name: String,
+    pub location: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Policy {
+    pub key_name: String,
+    pub primary_key: String,
+    pub secondary_key: String,
+    /// Comma-and-space joined rights in Azure's order, e.g. `RegistryRead, DeviceConnect`.
+    pub rights: String,
+}
+
+impl Policy {
+    pub fn has_right(&self, right: &str) -> bool {
+        self.rights.split(',').any(|r| r.trim() == right)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Device {
+    pub device_id: String,
+    pub generation_id: String,
+    pub etag: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub primary_key: String,
+    pub secondary_key: String,
+    pub iot_edge: bool,
+    pub messages: Vec<ReceivedMessage>,
+}
+
+/// A device-to-cloud message as the hub received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub device_id: String,
+    /// The body, base64-encoded.
+    pub body_base64: String,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub message_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub creation_time_utc: Option<String>,
+    /// `iothub-app-*` properties with the prefix removed.
+    pub app_properties: BTreeMap<String, String>,
+    pub received_at_ms: u64,
+}
+
+/// Settings that decide whether partners outside the customer's network can reach the hub.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Network {
+    pub public_network_access: String,
+    pub ip_filter_rules: serde_json::Value,
+    pub network_rule_sets: serde_json::Value,
+    pub disable_local_auth: bool,
+    pub disable_device_sas: bool,
+    pub min_tls_version: Option<String>,
+}
+
+impl Default for Network {
+    fn default() -> Network {
+        Network {
+            public_network_access: "Enabled".into(),
+            ip_filter_rules: serde_json::json!([]),
+            network_rule_sets: serde_json::Value::Null,
+            disable_local_auth: false,
+            disable_device_sas: false,
+            min_tls_version: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hub {
+    pub name: String,
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub location: String,
+    pub sku: String,
+    pub capacity: u64,
+    pub etag: String,
+    pub tags: serde_json::Value,
+    pub network: Network,
+    pub policies: Vec<Policy>,
+    pub devices: BTreeMap<String, Device>,
+    /// Properties the sandbox does not model, kept so that GET + PUT round-trips them.
+    pub other_properties: serde_json::Map<String, serde_json::Value>,
+    /// Until then the hub is being created or updated (milliseconds since the epoch).
+    pub busy_until_ms: u64,
+    /// Whether the pending work is the creation (the hub is not usable yet).
+    pub creating: bool,
+    pub quota_day: u64,
+    pub messages_today: u64,
+}
+
+impl Hub {
+    pub fn is_active(&self, now_ms: u64) -> bool {
+        !self.creating || now_ms >= self.busy_until_ms
+    }
+
+    pub fn policy(&self, name: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.key_name == name)
+    }
+}
+
+/// A long-running ARM operation, answered `Running` until `done_at_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Operation {
+    pub subscription_id: String,
+    pub done_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceCodeGrant {
+    pub client_id: String,
+    pub scope: String,
+    pub user_code: String,
+    pub expires_at_ms: u64,
+    pub polls: u32,
+    pub approved: bool,
+    pub last_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthCodeGrant {
+    pub client_id: String,
+    pub scope: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub expires_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshGrant {
+    pub client_id: String,
+    pub scope: String,
+    pub expires_at_ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct State {
+    pub subscriptions: Vec<Subscription>,
+    /// Keyed by lowercase hub name: hub names are global and case-insensitive.
+    pub hubs: BTreeMap<String, Hub>,
+    pub operations: BTreeMap<String, Operation>,
+    pub device_codes: BTreeMap<String, DeviceCodeGrant>,
+    pub auth_codes: BTreeMap<String, AuthCodeGrant>,
+    pub refresh_tokens: BTreeMap<String, RefreshGrant>,
+    /// The key that signs access tokens (base64).
+    pub token_signing_key: String,
+    pub etag_counter: u64,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Random bytes, base64-encoded: keys, codes and IDs.
+pub fn random_base64(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    STANDARD.encode(bytes)
+}
+
+/// Random lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The default policies Azure gives every new hub.
+pub fn default_policies() -> Vec<Policy> {
+    [
+        (
+            "iothubowner",
+            "RegistryWrite, ServiceConnect, DeviceConnect",
+        ),
+        ("service", "ServiceConnect"),
+        ("device", "DeviceConnect"),
+        ("registryRead", "RegistryRead"),
+        ("registryReadWrite", "RegistryWrite"),
+    ]
+    .into_iter()
+    .map(|(name, rights)| Policy {
+        key_name: name.into(),
+        primary_key: random_base64(32),
+        secondary_key: random_base64(32),
+        rights: rights.into(),
+    })
+    .collect()
+}
+
+impl State {
+    /// The world a new sandbox starts with: a production subscription with an existing S1 hub
+    /// and device, a dev/test subscription that already owns its free hub, one whose
+    /// Microsoft.Devices provider is not registered, and one that is disabled.
+    pub fn seeded() -> State {
+        let mut state = State {
+            subscriptions: vec![
+                subscription(
+                    SUBSCRIPTION_PRODUCTION,
+                    "Contoso Production",
+                    "Enabled",
+                    true,
+                    &[("contoso-iot", "westeurope")],
+                ),
+                subscription(
+                    SUBSCRIPTION_DEV,
+                    "Contoso Dev/Test",
+                    "Enabled",
+                    true,
+                    &[("contoso-dev", "northeurope")],
+                ),
+                subscription(
+                    SUBSCRIPTION_UNREGISTERED,
+                    "Contoso New Projects",
+                    "Enabled",
+                    false,
+                    &[],
+                ),
+                subscription(
+                    SUBSCRIPTION_DISABLED,
+                    "Contoso Legacy (disabled)",
+                    "Disabled",
+                    true,
+                    &[],
+                ),
+            ],
+            hubs: BTreeMap::new(),
+            operations: BTreeMap::new(),
+            device_codes: BTreeMap::new(),
+            auth_codes: BTreeMap::new(),
+            refresh_tokens: BTreeMap::new(),
+            token_signing_key: random_base64(32),
+            etag_counter: 0,
+        };
+        state.seed_hub(
+            SUBSCRIPTION_PRODUCTION,
+            "contoso-iot",
+            "contoso-plant-hub",
+            "westeurope",
+            "S1",
+        );
+        let existing = Device {
+            device_id: "io.microshare.contact.unpacked.event".into(),
+            generation_id: "638000000000000001".into(),
+            etag: "MA==".into(),
+            status: "enabled".into(),
+            status_reason: None,
+            primary_key: random_base64(32),
+            secondary_key: random_base64(32),
+            iot_edge: false,
+            messages: vec![],
+        };
+        if let Some(hub) = state.hubs.get_mut("contoso-plant-hub") {
+            hub.devices.insert(existing.device_id.clone(), existing);
+        }
+        state.seed_hub(
+            SUBSCRIPTION_DEV,
+            "contoso-dev",
+            "contoso-dev-free",
+            "northeurope",
+            "F1",
+        );
+        state
+    }
+
+    fn seed_hub(&mut self, subscription: &str, group: &str, name: &str, location: &str, sku: &str) {
+        let etag = self.next_etag();
+        self.hubs.insert(
+            name.to_owned(),
+            Hub {
+                name: name.into(),
+                subscription_id: subscription.into(),
+                resource_group: group.into(),
+                location: location.into(),
+                sku: sku.into(),
+                capacity: 1,
+                etag,
+                tags: serde_json::json!({}),
+                network: Network::default(),
+                policies: default_policies(),
+                devices: BTreeMap::new(),
+                other_properties: serde_json::Map::new(),
+                busy_until_ms: 0,
+                creating: false,
+                quota_day: 0,
+                messages_today: 0,
+            },
+        );
+    }
+
+    /// A fresh ARM etag, quoted as ARM sends it.
+    pub fn next_etag(&mut self) -> String {
+        self.etag_counter += 1;
+        format!(
+            "\"{:08x}-0000-0000-0000-{:012x}\"",
+            self.etag_counter, self.etag_counter
+        )
+    }
+
+    pub fn subscription(&self, id: &str) -> Option<&Subscription> {
+        self.subscriptions
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+    }
+
+    pub fn subscription_mut(&mut self, id: &str) -> Option<&mut Subscription> {
+        self.subscriptions
+            .iter_mut()
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Reads the state saved in `dir`, if any.
+    pub fn load(dir: &Path) -> Result<Option<State>, SandboxError> {
+        match std::fs::read(dir.join(STATE_FILE)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                SandboxError::State(format!(
+                    "{} is damaged: {e}",
+                    dir.join(STATE_FILE).display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SandboxError::State(format!(
+                "cannot read {}: {e}",
+                dir.join(STATE_FILE).display()
+            ))),
+        }
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), SandboxError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| SandboxError::State(e.to_string()))?;
+        write_private(&dir.join(STATE_FILE), &bytes)
+    }
+}
+
+fn subscription(
+    id: &str,
+    name: &str,
+    state: &str,
+    registered: bool,
+    groups: &[(&str, &str)],
+) -> Subscription {
+    Subscription {
+        id: id.into(),
+        display_name: name.into(),
+        state: state.into(),
+        registered,
+        resource_groups: groups
+            .iter()
+            .map(|(name, location)| ResourceGroup {
+                name: (*name).into(),
+                location: (*location).into(),
+            })
+            .collect(),
+    }
+}
+
+/// Writes a state file privately and atomically (see `hubsetup_core::private_file`).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
+    hubsetup_core::private_file::write_atomically(path, bytes)
+        .map_err(|e| SandboxError::State(format!("cannot write {}: {e}", path.display())))
+}
