@@ -149,7 +149,7 @@ fn bench() -> Result<(), String> {
     ]);
     status(build)?;
     let mut bench = cargo();
-    bench.args(["bench", "--package", "hubsetup-sandbox", "--locked"]);
+    bench.args(["bench", "--package", "hubsetup-sandbox", "--package", "hubsetup-cli", "--locked"]);
     bench.env("HUBSETUP_BIN", hubsetup_binary("release"));
     status(bench)
 }

@@ -33,7 +33,10 @@ impl CloudArgs {
                 })
             }
             None => Cloud::azure(&self.cloud).ok_or_else(|| {
-                CliError::BadInput(format!("Unknown cloud '{}'. Use public, china or usgov (or --sandbox FILE).", self.cloud))
+                CliError::BadInput(format!(
+                    "Unknown cloud '{}'. Use public, china or usgov (or --sandbox FILE).",
+                    self.cloud
+                ))
             }),
         }
     }

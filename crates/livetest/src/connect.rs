@@ -48,7 +48,12 @@ impl Pool {
 
     pub(crate) fn put(&self, host: &str, connection: Connection) {
         if !connection.sender.is_closed() {
-            self.idle.lock().expect("pool lock").entry(host.to_owned()).or_default().push(connection);
+            self.idle
+                .lock()
+                .expect("pool lock")
+                .entry(host.to_owned())
+                .or_default()
+                .push(connection);
         }
     }
 }
@@ -65,91 +70,191 @@ pub(crate) async fn open(
     stages: &mut Vec<StageResult>,
 ) -> Result<Connection, Failure> {
     let proxy = network.proxy_for(host).cloned();
-    let lookup_name = proxy.as_ref().and_then(|p| p.url.host_str().map(str::to_owned)).unwrap_or_else(|| host.to_owned());
+    let lookup_name = proxy
+        .as_ref()
+        .and_then(|p| p.url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| host.to_owned());
 
     let started = Instant::now();
     let addresses: Vec<SocketAddr> = match &proxy {
-        Some(p) => tokio::net::lookup_host(p.authority()).await.map(Iterator::collect).map_err(|e| e.to_string()),
+        Some(p) => tokio::net::lookup_host(p.authority())
+            .await
+            .map(Iterator::collect)
+            .map_err(|e| e.to_string()),
         None => network.resolve(host).await.map_err(|e| match e {
             ResolveError::NotFound => String::new(),
             ResolveError::Failed(detail) => detail,
         }),
     }
     .map_err(|detail| {
-        stages.push(StageResult::failed(Stage::Dns, millis(started), format!("{lookup_name}: {}", if detail.is_empty() { "no such host" } else { &detail })));
+        stages.push(StageResult::failed(
+            Stage::Dns,
+            millis(started),
+            format!(
+                "{lookup_name}: {}",
+                if detail.is_empty() {
+                    "no such host"
+                } else {
+                    &detail
+                }
+            ),
+        ));
         if detail.is_empty() {
-            Failure::HostNotFound { host: lookup_name.clone() }
+            Failure::HostNotFound {
+                host: lookup_name.clone(),
+            }
         } else {
-            Failure::DnsFailed { host: lookup_name.clone(), detail }
+            Failure::DnsFailed {
+                host: lookup_name.clone(),
+                detail,
+            }
         }
     })?;
     let Some(address) = addresses.first().copied() else {
-        stages.push(StageResult::failed(Stage::Dns, millis(started), format!("{lookup_name}: no addresses")));
+        stages.push(StageResult::failed(
+            Stage::Dns,
+            millis(started),
+            format!("{lookup_name}: no addresses"),
+        ));
         return Err(Failure::HostNotFound { host: lookup_name });
     };
-    let via = proxy.as_ref().map(|p| format!(" (proxy {})", p.authority())).unwrap_or_default();
-    stages.push(StageResult::passed(Stage::Dns, millis(started), format!("{lookup_name} → {}{via}", address.ip())));
+    let via = proxy
+        .as_ref()
+        .map(|p| format!(" (proxy {})", p.authority()))
+        .unwrap_or_default();
+    stages.push(StageResult::passed(
+        Stage::Dns,
+        millis(started),
+        format!("{lookup_name} → {}{via}", address.ip()),
+    ));
 
     let started = Instant::now();
     let connected = tokio::time::timeout(timeout, TcpStream::connect(address)).await;
     let mut stream = match connected {
         Err(_) => {
-            stages.push(StageResult::failed(Stage::Tcp, millis(started), format!("{address}: no answer")));
-            return Err(Failure::ConnectTimeout { address: address.to_string(), seconds: timeout.as_secs() });
+            stages.push(StageResult::failed(
+                Stage::Tcp,
+                millis(started),
+                format!("{address}: no answer"),
+            ));
+            return Err(Failure::ConnectTimeout {
+                address: address.to_string(),
+                seconds: timeout.as_secs(),
+            });
         }
         Ok(Err(e)) => {
-            stages.push(StageResult::failed(Stage::Tcp, millis(started), format!("{address}: {e}")));
+            stages.push(StageResult::failed(
+                Stage::Tcp,
+                millis(started),
+                format!("{address}: {e}"),
+            ));
             return Err(match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => Failure::ConnectionRefused { address: address.to_string() },
-                _ => Failure::ConnectFailed { address: address.to_string(), detail: e.to_string() },
+                std::io::ErrorKind::ConnectionRefused => Failure::ConnectionRefused {
+                    address: address.to_string(),
+                },
+                _ => Failure::ConnectFailed {
+                    address: address.to_string(),
+                    detail: e.to_string(),
+                },
             });
         }
         Ok(Ok(stream)) => stream,
     };
     let _ = stream.set_nodelay(true);
     if let Some(proxy) = &proxy {
-        tunnel(&mut stream, proxy, host, timeout).await.inspect_err(|failure| {
-            stages.push(StageResult::failed(Stage::Tcp, millis(started), failure.to_string()));
-        })?;
+        tunnel(&mut stream, proxy, host, timeout)
+            .await
+            .inspect_err(|failure| {
+                stages.push(StageResult::failed(
+                    Stage::Tcp,
+                    millis(started),
+                    failure.to_string(),
+                ));
+            })?;
     }
-    stages.push(StageResult::passed(Stage::Tcp, millis(started), format!("{address}{via}")));
+    stages.push(StageResult::passed(
+        Stage::Tcp,
+        millis(started),
+        format!("{address}{via}"),
+    ));
 
     let started = Instant::now();
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|_| Failure::TlsFailed { host: host.to_owned(), detail: "the host name is not valid".into() })?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| Failure::TlsFailed {
+        host: host.to_owned(),
+        detail: "the host name is not valid".into(),
+    })?;
     let connector = tokio_rustls::TlsConnector::from(network.tls_config());
     let tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
         Err(_) => {
-            stages.push(StageResult::failed(Stage::Tls, millis(started), "no answer to the TLS handshake".into()));
-            return Err(Failure::TlsFailed { host: host.to_owned(), detail: format!("no answer within {} s", timeout.as_secs()) });
+            stages.push(StageResult::failed(
+                Stage::Tls,
+                millis(started),
+                "no answer to the TLS handshake".into(),
+            ));
+            return Err(Failure::TlsFailed {
+                host: host.to_owned(),
+                detail: format!("no answer within {} s", timeout.as_secs()),
+            });
         }
         Ok(Err(e)) => {
             let failure = tls_failure(host, &e);
-            stages.push(StageResult::failed(Stage::Tls, millis(started), e.to_string()));
+            stages.push(StageResult::failed(
+                Stage::Tls,
+                millis(started),
+                e.to_string(),
+            ));
             return Err(failure);
         }
         Ok(Ok(tls)) => tls,
     };
-    let version = tls.get_ref().1.protocol_version().map(|v| format!("{v:?}").replace('_', ".")).unwrap_or_default();
+    let version = tls
+        .get_ref()
+        .1
+        .protocol_version()
+        .map(|v| format!("{v:?}").replace('_', "."))
+        .unwrap_or_default();
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
-        .map_err(|e| Failure::TlsFailed { host: host.to_owned(), detail: e.to_string() })?;
+        .map_err(|e| Failure::TlsFailed {
+            host: host.to_owned(),
+            detail: e.to_string(),
+        })?;
     tokio::spawn(connection);
-    stages.push(StageResult::passed(Stage::Tls, millis(started), format!("{version}, certificate valid for {host}")));
+    stages.push(StageResult::passed(
+        Stage::Tls,
+        millis(started),
+        format!("{version}, certificate valid for {host}"),
+    ));
     Ok(Connection { sender })
 }
 
 /// Asks an HTTP proxy for a tunnel to `host`:443 (`CONNECT`), with credentials from its URL.
-async fn tunnel(stream: &mut TcpStream, proxy: &hubsetup_net::ProxyTarget, host: &str, timeout: Duration) -> Result<(), Failure> {
-    let refused = |answer: String| Failure::ProxyRefused { proxy: proxy.authority(), host: host.to_owned(), answer };
+async fn tunnel(
+    stream: &mut TcpStream,
+    proxy: &hubsetup_net::ProxyTarget,
+    host: &str,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let refused = |answer: String| Failure::ProxyRefused {
+        proxy: proxy.authority(),
+        host: host.to_owned(),
+        answer,
+    };
     let mut request = format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n");
     if !proxy.url.username().is_empty() {
-        let credentials = format!("{}:{}", proxy.url.username(), proxy.url.password().unwrap_or_default());
+        let credentials = format!(
+            "{}:{}",
+            proxy.url.username(),
+            proxy.url.password().unwrap_or_default()
+        );
         let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
         request.push_str(&format!("Proxy-Authorization: Basic {encoded}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.map_err(|e| refused(e.to_string()))?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| refused(e.to_string()))?;
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
     tokio::time::timeout(timeout, reader.read_line(&mut status_line))
@@ -158,7 +263,10 @@ async fn tunnel(stream: &mut TcpStream, proxy: &hubsetup_net::ProxyTarget, host:
         .map_err(|e| refused(e.to_string()))?;
     loop {
         let mut line = String::new();
-        let read = reader.read_line(&mut line).await.map_err(|e| refused(e.to_string()))?;
+        let read = reader
+            .read_line(&mut line)
+            .await
+            .map_err(|e| refused(e.to_string()))?;
         if read == 0 || line == "\r\n" {
             break;
         }
@@ -173,16 +281,28 @@ async fn tunnel(stream: &mut TcpStream, proxy: &hubsetup_net::ProxyTarget, host:
 
 fn tls_failure(host: &str, error: &std::io::Error) -> Failure {
     let host = host.to_owned();
-    let rustls_error = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    let rustls_error = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
     match rustls_error {
         Some(rustls::Error::InvalidCertificate(certificate)) => match certificate {
-            CertificateError::UnknownIssuer | CertificateError::BadSignature => Failure::CertificateUntrusted { host },
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                Failure::CertificateUntrusted { host }
+            }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 Failure::CertificateWrongHost { host }
             }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Failure::CertificateExpired { host },
-            other => Failure::TlsFailed { host, detail: format!("{other:?}") },
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                Failure::CertificateExpired { host }
+            }
+            other => Failure::TlsFailed {
+                host,
+                detail: format!("{other:?}"),
+            },
         },
-        _ => Failure::TlsFailed { host, detail: error.to_string() },
+        _ => Failure::TlsFailed {
+            host,
+            detail: error.to_string(),
+        },
     }
 }

@@ -19,8 +19,14 @@ pub enum Failure {
     #[error("Connecting to {address} failed: {detail}.")]
     ConnectFailed { address: String, detail: String },
     #[error("The proxy {proxy} would not open a tunnel to {host} ({answer}).")]
-    ProxyRefused { proxy: String, host: String, answer: String },
-    #[error("The certificate presented for {host} is not signed by an authority this computer trusts.")]
+    ProxyRefused {
+        proxy: String,
+        host: String,
+        answer: String,
+    },
+    #[error(
+        "The certificate presented for {host} is not signed by an authority this computer trusts."
+    )]
     CertificateUntrusted { host: String },
     #[error("The certificate presented for {host} was issued for a different host.")]
     CertificateWrongHost { host: String },
@@ -37,7 +43,9 @@ pub enum Failure {
         policy: Option<String>,
         device: String,
     },
-    #[error("The hub does not know device '{device}', or the device is disabled (404 DeviceNotFound).")]
+    #[error(
+        "The hub does not know device '{device}', or the device is disabled (404 DeviceNotFound)."
+    )]
     DeviceNotFound { device: String },
     #[error("There is no IoT hub at {host} (404 IotHubNotFound).")]
     HubNotFound { host: String },
@@ -57,7 +65,9 @@ pub enum Failure {
     NoAnswer { seconds: u64 },
     #[error("The hub answered {status} {code}, which the test does not expect.")]
     Unexpected { status: u16, code: String },
-    #[error("The hub accepted the message, but it was not found among the messages the hub received.")]
+    #[error(
+        "The hub accepted the message, but it was not found among the messages the hub received."
+    )]
     NotLanded,
 }
 
@@ -160,7 +170,7 @@ impl Failure {
     /// What to do next.
     pub fn fix(&self) -> String {
         match self {
-            Failure::Unusable(reason) => reason.clone(),
+            Failure::Unusable(_) => "Correct the string (`hubsetup check` explains each problem), then test again.".into(),
             Failure::HostNotFound { .. } => "Compare HostName with the hub's Overview page in the Azure portal; if it is right, try from another network.".into(),
             Failure::DnsFailed { .. } => "Check this computer's network connection and DNS settings, then test again.".into(),
             Failure::ConnectionRefused { .. } | Failure::ConnectTimeout { .. } | Failure::ConnectFailed { .. } => {
@@ -197,6 +207,11 @@ impl Failure {
     }
 
     pub fn diagnosis(&self) -> Diagnosis {
-        Diagnosis { kind: self.kind(), summary: self.to_string(), cause: self.cause(), fix: self.fix() }
+        Diagnosis {
+            kind: self.kind(),
+            summary: self.to_string(),
+            cause: self.cause(),
+            fix: self.fix(),
+        }
     }
 }

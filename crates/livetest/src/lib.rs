@@ -42,7 +42,7 @@ impl Stage {
     pub fn label(self) -> &'static str {
         match self {
             Stage::Dns => "DNS lookup",
-            Stage::Tcp => "TCP connect (443)",
+            Stage::Tcp => "TCP connect",
             Stage::Tls => "TLS handshake",
             Stage::Token => "SAS token",
             Stage::Send => "Send test message",
@@ -71,18 +71,28 @@ pub struct StageResult {
 
 impl StageResult {
     fn passed(stage: Stage, millis: f64, detail: String) -> StageResult {
-        StageResult { stage, status: StageStatus::Passed, millis, detail }
+        StageResult {
+            stage,
+            status: StageStatus::Passed,
+            millis,
+            detail,
+        }
     }
 
     fn failed(stage: Stage, millis: f64, detail: String) -> StageResult {
-        StageResult { stage, status: StageStatus::Failed, millis, detail }
+        StageResult {
+            stage,
+            status: StageStatus::Failed,
+            millis,
+            detail,
+        }
     }
 }
 
 /// Everything a live test found out. It holds no secret: the string appears masked.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// The connection string, masked, or where it came from when it could not be read.
+    /// The connection string, masked.
     pub subject: String,
     pub host: Option<String>,
     pub device_id: Option<String>,
@@ -129,6 +139,9 @@ impl Default for Options {
     }
 }
 
+/// A string to test, or why it could not be read, with where it came from (e.g. its line).
+pub type Entry<O> = (O, Result<ConnectionString, String>);
+
 /// Runs live tests against one cloud, keeping connections per hub between tests.
 pub struct Verifier {
     network: Arc<Network>,
@@ -153,17 +166,25 @@ enum Exchange {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("cloud", &self.network.cloud().id).finish_non_exhaustive()
+        f.debug_struct("Verifier")
+            .field("cloud", &self.network.cloud().id)
+            .finish_non_exhaustive()
     }
 }
 
 impl Verifier {
     pub fn new(network: Network, options: Options) -> Verifier {
-        Verifier { network: Arc::new(network), options, pool: connect::Pool::default() }
+        Verifier {
+            network: Arc::new(network),
+            options,
+            pool: connect::Pool::default(),
+        }
     }
 
     fn now(&self) -> u64 {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()) as i64;
         (now + self.options.clock_offset_secs).max(0) as u64
     }
 
@@ -193,24 +214,31 @@ impl Verifier {
         report
     }
 
-    /// Tests several strings, `concurrency` at a time, yielding each report as it finishes;
-    /// a line that is not a usable string yields a report saying why.
-    pub fn verify_all<'a>(
+    /// Tests several strings, `concurrency` at a time, yielding each report with its origin
+    /// (e.g. `line 12`) as it finishes; an entry that is not a usable string yields a report
+    /// saying why.
+    pub fn verify_all<'a, O: Clone + 'a>(
         &'a self,
-        entries: Vec<(String, Result<ConnectionString, String>)>,
+        entries: Vec<Entry<O>>,
         concurrency: usize,
-    ) -> impl Stream<Item = Report> + 'a {
+    ) -> impl Stream<Item = (O, Report)> + 'a {
         futures::stream::iter(entries)
             .map(move |(origin, parsed)| async move {
-                match parsed {
+                let report = match parsed {
                     Ok(cs) => self.verify(&cs).await,
-                    Err(reason) => unusable_report(origin, reason),
-                }
+                    Err(reason) => unusable_report(reason),
+                };
+                (origin, report)
             })
             .buffer_unordered(concurrency.max(1))
     }
 
     async fn run(&self, cs: &ConnectionString, report: &mut Report) -> Result<(), Failure> {
+        if cs.key().is_none() {
+            return Err(Failure::Unusable(
+                hubsetup_core::ConnectionStringError::X509HasNoKey.to_string(),
+            ));
+        }
         let device_id = cs
             .device_id()
             .map(str::to_owned)
@@ -221,17 +249,33 @@ impl Verifier {
         let mut connection = match self.pool.take(&host) {
             Some(connection) => {
                 for stage in [Stage::Dns, Stage::Tcp, Stage::Tls] {
-                    report.stages.push(StageResult { stage, status: StageStatus::Reused, millis: 0.0, detail: "open connection reused".into() });
+                    report.stages.push(StageResult {
+                        stage,
+                        status: StageStatus::Reused,
+                        millis: 0.0,
+                        detail: "open connection reused".into(),
+                    });
                 }
                 connection
             }
-            None => connect::open(&self.network, &host, self.options.stage_timeout, &mut report.stages).await?,
+            None => {
+                connect::open(
+                    &self.network,
+                    &host,
+                    self.options.stage_timeout,
+                    &mut report.stages,
+                )
+                .await?
+            }
         };
 
         let started = Instant::now();
         let resource = format!("{host}/devices/{device_id}");
         let expiry = self.now() + self.options.token_lifetime.as_secs();
-        let token = cs.sas_token(Some(&resource), expiry).map_err(|e| Failure::Unusable(e.to_string()))?.expose();
+        let token = cs
+            .sas_token(Some(&resource), expiry)
+            .map_err(|e| Failure::Unusable(e.to_string()))?
+            .expose();
         let key_kind = match cs.policy_name() {
             Some(policy) => format!("policy '{policy}'"),
             None => "device key".to_owned(),
@@ -239,13 +283,19 @@ impl Verifier {
         report.stages.push(StageResult::passed(
             Stage::Token,
             started.elapsed().as_secs_f64() * 1000.0,
-            format!("{key_kind}, valid {} min, for {resource}", self.options.token_lifetime.as_secs() / 60),
+            format!(
+                "{key_kind}, valid {} min, for {resource}",
+                self.options.token_lifetime.as_secs() / 60
+            ),
         ));
 
         let message_id = format!("hubsetup-test-{:016x}", rand::random::<u64>());
         report.message_id = Some(message_id.clone());
         let started = Instant::now();
-        let path = format!("/devices/{}/messages/events?api-version={API_VERSION}", utf8_percent_encode(&device_id, PATH_SEGMENT));
+        let path = format!(
+            "/devices/{}/messages/events?api-version={API_VERSION}",
+            utf8_percent_encode(&device_id, PATH_SEGMENT)
+        );
         let body = serde_json::json!({
             "hubsetup": "connectivity test",
             "sentAt": now_rfc3339(),
@@ -268,37 +318,70 @@ impl Verifier {
                 .body(Full::new(Bytes::from(body.clone())))
                 .map_err(|e| Failure::Unusable(e.to_string()))?;
             let retry_wait = match self.exchange(&mut connection, request).await {
-                Exchange::Answered(answer) if is_retryable(answer.status) && attempt < self.options.max_attempts => {
+                Exchange::Answered(answer)
+                    if is_retryable(answer.status) && attempt < self.options.max_attempts =>
+                {
                     answer.retry_after.unwrap_or(backoff(attempt))
                 }
                 Exchange::Answered(answer) => break answer,
                 Exchange::Dropped if attempt < self.options.max_attempts => backoff(attempt),
                 Exchange::Dropped => {
-                    report.stages.push(StageResult::failed(Stage::Send, ms(started), "connection closed without an answer".into()));
+                    report.stages.push(StageResult::failed(
+                        Stage::Send,
+                        ms(started),
+                        "connection closed without an answer".into(),
+                    ));
                     return Err(Failure::ConnectionDropped { attempts: attempt });
                 }
                 Exchange::TimedOut => {
-                    report.stages.push(StageResult::failed(Stage::Send, ms(started), "no answer".into()));
-                    return Err(Failure::NoAnswer { seconds: self.options.stage_timeout.as_secs() });
+                    report.stages.push(StageResult::failed(
+                        Stage::Send,
+                        ms(started),
+                        "no answer".into(),
+                    ));
+                    return Err(Failure::NoAnswer {
+                        seconds: self.options.stage_timeout.as_secs(),
+                    });
                 }
             };
             tokio::time::sleep(retry_wait.min(self.options.max_retry_wait)).await;
             if connection.sender.is_closed() {
                 let mut reconnect = Vec::new();
-                connection = connect::open(&self.network, &host, self.options.stage_timeout, &mut reconnect).await?;
+                connection = connect::open(
+                    &self.network,
+                    &host,
+                    self.options.stage_timeout,
+                    &mut reconnect,
+                )
+                .await?;
             }
         };
-        let retried = if attempt > 1 { format!(" after {} retries", attempt - 1) } else { String::new() };
+        let retried = if attempt > 1 {
+            format!(" after {} retries", attempt - 1)
+        } else {
+            String::new()
+        };
         if answer.status != StatusCode::NO_CONTENT {
             let failure = self.classify(&answer, attempt, cs, &device_id, &host);
-            report.stages.push(StageResult::failed(Stage::Send, ms(started), format!("{} {}{retried}", answer.status.as_u16(), answer.error_code)));
+            report.stages.push(StageResult::failed(
+                Stage::Send,
+                ms(started),
+                format!("{} {}{retried}", answer.status.as_u16(), answer.error_code),
+            ));
             return Err(failure);
         }
-        report.stages.push(StageResult::passed(Stage::Send, ms(started), format!("accepted (204){retried}, message {message_id}")));
+        report.stages.push(StageResult::passed(
+            Stage::Send,
+            ms(started),
+            format!("accepted (204){retried}, message {message_id}"),
+        ));
 
         if self.options.confirm_landing && self.network.cloud().loopback.is_some() {
             let started = Instant::now();
-            let read_back = format!("/sandbox/devices/{}/messages?api-version={API_VERSION}", utf8_percent_encode(&device_id, PATH_SEGMENT));
+            let read_back = format!(
+                "/sandbox/devices/{}/messages?api-version={API_VERSION}",
+                utf8_percent_encode(&device_id, PATH_SEGMENT)
+            );
             let request = Request::get(read_back)
                 .header("host", &host)
                 .header("authorization", &token)
@@ -306,32 +389,58 @@ impl Verifier {
                 .map_err(|e| Failure::Unusable(e.to_string()))?;
             let landed = match self.exchange(&mut connection, request).await {
                 Exchange::Answered(answer) if answer.status == StatusCode::OK => {
-                    let listed: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-                    listed["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["message_id"] == message_id.as_str()))
+                    let listed: serde_json::Value =
+                        serde_json::from_slice(&answer.body).unwrap_or_default();
+                    listed["messages"]
+                        .as_array()
+                        .is_some_and(|m| m.iter().any(|m| m["message_id"] == message_id.as_str()))
                 }
                 _ => false,
             };
             if !landed {
-                report.stages.push(StageResult::failed(Stage::Landed, ms(started), "not among the received messages".into()));
+                report.stages.push(StageResult::failed(
+                    Stage::Landed,
+                    ms(started),
+                    "not among the received messages".into(),
+                ));
                 return Err(Failure::NotLanded);
             }
-            report.stages.push(StageResult::passed(Stage::Landed, ms(started), "found among the messages the hub received".into()));
+            report.stages.push(StageResult::passed(
+                Stage::Landed,
+                ms(started),
+                "found among the messages the hub received".into(),
+            ));
         }
         self.pool.put(&host, connection);
         Ok(())
     }
 
-    async fn exchange(&self, connection: &mut connect::Connection, request: Request<Full<Bytes>>) -> Exchange {
+    async fn exchange(
+        &self,
+        connection: &mut connect::Connection,
+        request: Request<Full<Bytes>>,
+    ) -> Exchange {
         if connection.sender.ready().await.is_err() {
             return Exchange::Dropped;
         }
-        let response = match tokio::time::timeout(self.options.stage_timeout, connection.sender.send_request(request)).await {
+        let response = match tokio::time::timeout(
+            self.options.stage_timeout,
+            connection.sender.send_request(request),
+        )
+        .await
+        {
             Err(_) => return Exchange::TimedOut,
             Ok(Err(_)) => return Exchange::Dropped,
             Ok(Ok(response)) => response,
         };
         let (parts, body) = response.into_parts();
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
             return Exchange::Dropped;
         };
@@ -339,18 +448,28 @@ impl Verifier {
         Exchange::Answered(Answer {
             status: parts.status,
             error_code,
-            retry_after: header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs),
+            retry_after: header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
             server_time: header("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
             body,
         })
     }
 
-    fn classify(&self, answer: &Answer, attempts: u32, cs: &ConnectionString, device: &str, host: &str) -> Failure {
+    fn classify(
+        &self,
+        answer: &Answer,
+        attempts: u32,
+        cs: &ConnectionString,
+        device: &str,
+        host: &str,
+    ) -> Failure {
         let code = answer.error_code.clone();
         match answer.status.as_u16() {
             401 => {
                 let skew = answer.server_time.map(|server| {
-                    let server = server.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+                    let server =
+                        server.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
                     self.now() as i64 - server
                 });
                 Failure::Unauthorized {
@@ -360,8 +479,12 @@ impl Verifier {
                     device: device.to_owned(),
                 }
             }
-            404 if code == "IotHubNotFound" => Failure::HubNotFound { host: host.to_owned() },
-            404 => Failure::DeviceNotFound { device: device.to_owned() },
+            404 if code == "IotHubNotFound" => Failure::HubNotFound {
+                host: host.to_owned(),
+            },
+            404 => Failure::DeviceNotFound {
+                device: device.to_owned(),
+            },
             403 if code == "IotHubQuotaExceeded" => Failure::QuotaExceeded,
             403 => Failure::NetworkRefused { code },
             413 => Failure::MessageTooLarge,
@@ -372,10 +495,10 @@ impl Verifier {
     }
 }
 
-fn unusable_report(origin: String, reason: String) -> Report {
+fn unusable_report(reason: String) -> Report {
     let failure = Failure::Unusable(reason);
     Report {
-        subject: origin,
+        subject: "(not a usable connection string)".to_owned(),
         host: None,
         device_id: None,
         accepted: false,
@@ -402,7 +525,9 @@ fn ms(since: Instant) -> f64 {
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// `DeviceNotFound` from `{"Message":"ErrorCode:DeviceNotFound;…"}`, when the header is absent.
@@ -410,7 +535,11 @@ fn error_code_from_body(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v["Message"].as_str().map(str::to_owned))
-        .and_then(|m| m.strip_prefix("ErrorCode:").and_then(|rest| rest.split(';').next()).map(str::to_owned))
+        .and_then(|m| {
+            m.strip_prefix("ErrorCode:")
+                .and_then(|rest| rest.split(';').next())
+                .map(str::to_owned)
+        })
         .unwrap_or_default()
 }
 

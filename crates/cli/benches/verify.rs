@@ -1,0 +1,206 @@
+//! Prints the live test's figures against an in-process sandbox, each next to a peer measured
+//! in the same run:
+//! - one `hubsetup verify` (a whole process: start, DNS, TCP, TLS, token, send, read-back)
+//!   against `curl` making the same authenticated POST (start, TCP, TLS, send);
+//! - `hubsetup verify --file` on 1,000 strings spread over 10 hubs.
+//!
+//! Needs HUBSETUP_BIN (a release build of `hubsetup`); `cargo xtask bench` sets it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hubsetup_core::{ConnectionString, SharedAccessKey};
+use hubsetup_sandbox::state::{random_base64, Device};
+use hubsetup_sandbox::{Sandbox, SandboxConfig};
+
+const HUBS: usize = 10;
+const DEVICES_PER_HUB: usize = 100;
+const RUNS: usize = 15;
+
+fn main() {
+    let binary =
+        std::env::var_os("HUBSETUP_BIN").expect("set HUBSETUP_BIN to a release build of hubsetup");
+    let sandbox = Sandbox::start(SandboxConfig {
+        daily_message_quota: Some(u64::MAX / 2),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("sandbox.json");
+    std::fs::write(
+        &description,
+        serde_json::to_string(&sandbox.cloud()).unwrap(),
+    )
+    .unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sandbox.ca_pem()).unwrap();
+    let strings = fleet(&sandbox);
+    let list = dir.path().join("fleet.txt");
+    std::fs::write(
+        &list,
+        strings
+            .iter()
+            .map(|s| s.expose().to_string() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+
+    let one = &strings[0];
+    let verify_one = median(RUNS, || {
+        let mut child = Command::new(&binary)
+            .args(["verify", "--sandbox"])
+            .arg(&description)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(one.expose().as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "hubsetup verify failed");
+    });
+    let curl_one = median(RUNS, || curl_send(&sandbox, &ca, one));
+    println!(
+        "one string: hubsetup verify {:.1} ms, curl POST {:.1} ms (medians of {RUNS}); ratio {:.2}",
+        ms(verify_one),
+        ms(curl_one),
+        verify_one.as_secs_f64() / curl_one.as_secs_f64()
+    );
+
+    for concurrency in ["8", "32"] {
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let status = Command::new(&binary)
+                .args(["verify", "--json", "--concurrency", concurrency, "--file"])
+                .arg(&list)
+                .arg("--sandbox")
+                .arg(&description)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "some strings failed");
+            best = best.min(started.elapsed());
+        }
+        println!(
+            "--file, {} strings over {HUBS} hubs, concurrency {concurrency}: best of 3 {:.2} s = {:.0} strings/s",
+            strings.len(),
+            best.as_secs_f64(),
+            strings.len() as f64 / best.as_secs_f64()
+        );
+    }
+}
+
+/// Adds 10 hubs with 100 devices each, as copies of the seeded hub.
+fn fleet(sandbox: &Sandbox) -> Vec<ConnectionString> {
+    let hubs: Vec<(String, Vec<(String, String)>)> = sandbox.with_state(|state| {
+        let template = state.hubs["contoso-plant-hub"].clone();
+        (0..HUBS)
+            .map(|h| {
+                let mut hub = template.clone();
+                hub.name = format!("bench-hub-{h:02}");
+                hub.devices.clear();
+                let devices: Vec<(String, String)> = (0..DEVICES_PER_HUB)
+                    .map(|d| {
+                        let (id, key) = (format!("sensor-{d:03}"), random_base64(32));
+                        hub.devices.insert(
+                            id.clone(),
+                            Device {
+                                device_id: id.clone(),
+                                generation_id: "1".into(),
+                                etag: "MA==".into(),
+                                status: "enabled".into(),
+                                status_reason: None,
+                                primary_key: key.clone(),
+                                secondary_key: random_base64(32),
+                                iot_edge: false,
+                                messages: vec![],
+                            },
+                        );
+                        (id, key)
+                    })
+                    .collect();
+                state.hubs.insert(hub.name.clone(), hub.clone());
+                (hub.name, devices)
+            })
+            .collect()
+    });
+    hubs.into_iter()
+        .flat_map(|(hub, devices)| {
+            let host = sandbox.hub_host(&hub);
+            devices.into_iter().map(move |(id, key)| {
+                ConnectionString::for_device(
+                    &host,
+                    &id,
+                    SharedAccessKey::from_base64(&key).unwrap(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn curl_send(sandbox: &Sandbox, ca: &Path, cs: &ConnectionString) {
+    let expiry = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 300;
+    let token = cs.sas_token(None, expiry).unwrap().expose();
+    let host = cs.host_name();
+    let url = format!(
+        "https://{host}/devices/{}/messages/events?api-version=2021-04-12",
+        cs.device_id().unwrap()
+    );
+    let output = Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--output",
+            "/dev/null",
+            "--write-out",
+            "%{http_code}",
+            "--cacert",
+        ])
+        .arg(ca)
+        .arg("--connect-to")
+        .arg(format!("{host}:443:127.0.0.1:{}", sandbox.address().port()))
+        .args([
+            "-H",
+            &format!("Authorization: {token}"),
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            r#"{"hubsetup":"connectivity test"}"#,
+        ])
+        .arg(url)
+        .output()
+        .expect("curl runs (apt-get install curl)");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "204",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn median(runs: usize, mut run: impl FnMut()) -> Duration {
+    run(); // warm the page cache and the sandbox's connection setup
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            run();
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

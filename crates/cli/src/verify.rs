@@ -1,0 +1,254 @@
+//! `hubsetup verify`: the live connection test for one string, or for a whole file of them.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hubsetup_core::connection_string::{describe_all, ConnectionString};
+use hubsetup_livetest::{Entry, Options, Report, StageStatus, Verifier};
+use hubsetup_net::Network;
+use serde_json::json;
+
+use crate::cloud_args::CloudArgs;
+use crate::{input, CliError};
+
+/// Send a real test message with a connection string and diagnose every stage.
+///
+/// Exit code 0 only when the hub accepted the message (for --file: every message).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The connection string; if omitted, read from stdin or HUBSETUP_CONNECTION_STRING.
+    connection_string: Option<String>,
+    /// Test every string in FILE (one per line; blank lines and lines starting with # are skipped).
+    #[arg(long, value_name = "FILE", conflicts_with = "connection_string")]
+    file: Option<PathBuf>,
+    /// How many strings of --file to test at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// The device to send as, for a policy connection string without DeviceId.
+    #[arg(long)]
+    device_id: Option<String>,
+    /// Print JSON (for --file: one JSON object per line, then a summary line).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    cloud: CloudArgs,
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let network = Network::new(&args.cloud.cloud()?, args.cloud.ca_bundle.as_deref())
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let options = Options {
+        device_id: args.device_id.clone(),
+        ..Options::default()
+    };
+    let verifier = Verifier::new(network, options);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(format!("Could not start the network runtime: {e}.")))?;
+    match &args.file {
+        Some(path) => runtime.block_on(verify_file(&verifier, path, &args)),
+        None => {
+            let text = input::connection_string(args.connection_string.as_deref())?;
+            let cs = ConnectionString::parse(&text)
+                .map_err(|errors| CliError::BadInput(describe_all(&errors)))?;
+            let report = runtime.block_on(verifier.verify(&cs));
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                print!("{}", render(&report));
+            }
+            outcome(&report)
+        }
+    }
+}
+
+fn outcome(report: &Report) -> Result<(), CliError> {
+    match &report.failure {
+        None => Ok(()),
+        Some(d) if d.kind == "unusable" => Err(CliError::BadInput(d.summary.clone())),
+        Some(_) => Err(CliError::Failure(
+            "the hub did not accept the test message (see above).".into(),
+        )),
+    }
+}
+
+fn mark(status: StageStatus) -> &'static str {
+    match status {
+        StageStatus::Passed => "✓",
+        StageStatus::Failed => "✗",
+        StageStatus::Reused => "↺",
+    }
+}
+
+/// The report as a stage list with timings, then the verdict with cause and fix.
+fn render(report: &Report) -> String {
+    let mut out = format!("Testing {}\n", report.subject);
+    for stage in &report.stages {
+        out.push_str(&format!(
+            "  {} {:<20} {:>8.1} ms  {}\n",
+            mark(stage.status),
+            stage.stage.label(),
+            stage.millis,
+            stage.detail
+        ));
+    }
+    match &report.failure {
+        None => out.push_str(&format!(
+            "Accepted: the hub took the test message ({:.1} ms in all).\n",
+            report.total_millis
+        )),
+        Some(diagnosis) => {
+            out.push_str(&format!("Failed: {}\n", diagnosis.summary));
+            out.push_str(&format!("  Likely cause: {}\n", diagnosis.cause));
+            out.push_str(&format!("  What to do:   {}\n", diagnosis.fix));
+        }
+    }
+    out
+}
+
+/// The strings of a file with where each came from; unusable lines carry their problems.
+fn read_entries(path: &PathBuf) -> Result<Vec<Entry<usize>>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::BadInput(format!("Could not read {}: {e}.", path.display())))?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        .map(|(index, line)| {
+            let parsed = ConnectionString::parse(line).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
+            (index + 1, parsed)
+        })
+        .collect())
+}
+
+async fn verify_file(verifier: &Verifier, path: &PathBuf, args: &Args) -> Result<(), CliError> {
+    let entries = read_entries(path)?;
+    let total = entries.len();
+    let started = Instant::now();
+    let progress = !args.json && std::io::stderr().is_terminal();
+    let mut done = 0usize;
+    let mut per_hub: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut causes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut stream = std::pin::pin!(verifier.verify_all(entries, usize::from(args.concurrency)));
+    let stdout = std::io::stdout();
+    while let Some((line, report)) = stream.next().await {
+        done += 1;
+        let hub = report
+            .host
+            .clone()
+            .unwrap_or_else(|| "(unreadable)".to_owned());
+        let tally = per_hub.entry(hub).or_default();
+        tally.0 += 1;
+        if report.accepted {
+            tally.1 += 1;
+        }
+        if let Some(d) = &report.failure {
+            *causes.entry(d.kind).or_default() += 1;
+        }
+        let mut out = stdout.lock();
+        if progress {
+            eprint!("\r\x1b[K");
+        }
+        if args.json {
+            let mut value = serde_json::to_value(&report).unwrap_or_default();
+            value["line"] = json!(line);
+            let _ = writeln!(out, "{value}");
+        } else {
+            let who = format!(
+                "{}/{}",
+                report.host.as_deref().unwrap_or("-"),
+                report.device_id.as_deref().unwrap_or("-")
+            );
+            match &report.failure {
+                None => {
+                    let _ = writeln!(out, "✓ line {line:<5} {who}  {:.1} ms", report.total_millis);
+                }
+                Some(d) => {
+                    let _ = writeln!(out, "✗ line {line:<5} {who}  {} {}", d.summary, d.fix);
+                }
+            }
+        }
+        drop(out);
+        if progress {
+            let width = 30;
+            let filled = done * width / total.max(1);
+            eprint!(
+                "\r[{}{}] {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    let elapsed = started.elapsed();
+    let accepted: usize = per_hub.values().map(|t| t.1).sum();
+    print_summary(args.json, total, accepted, elapsed, &per_hub, &causes);
+    if accepted == total {
+        Ok(())
+    } else {
+        Err(CliError::Failure(format!(
+            "{} of {total} strings failed the live test.",
+            total - accepted
+        )))
+    }
+}
+
+fn print_summary(
+    json_lines: bool,
+    total: usize,
+    accepted: usize,
+    elapsed: Duration,
+    per_hub: &BTreeMap<String, (usize, usize)>,
+    causes: &BTreeMap<&'static str, usize>,
+) {
+    let rate = total as f64 / elapsed.as_secs_f64().max(1e-9);
+    if json_lines {
+        let hubs: Vec<_> = per_hub
+            .iter()
+            .map(|(hub, (tested, ok))| json!({ "hub": hub, "tested": tested, "accepted": ok, "failed": tested - ok }))
+            .collect();
+        println!(
+            "{}",
+            json!({ "summary": { "tested": total, "accepted": accepted, "failed": total - accepted,
+                "seconds": elapsed.as_secs_f64(), "per_second": rate, "hubs": hubs, "failures": causes } })
+        );
+        return;
+    }
+    println!();
+    println!(
+        "{accepted} of {total} accepted, {} failed ({:.2} s, {rate:.0} strings/s)",
+        total - accepted,
+        elapsed.as_secs_f64()
+    );
+    let width = per_hub.keys().map(String::len).max().unwrap_or(3).max(3);
+    println!(
+        "  {:<width$}  {:>7}  {:>8}  {:>6}",
+        "hub", "tested", "accepted", "failed"
+    );
+    for (hub, (tested, ok)) in per_hub {
+        println!("  {hub:<width$}  {tested:>7}  {ok:>8}  {:>6}", tested - ok);
+    }
+    if !causes.is_empty() {
+        println!("Failures by cause:");
+        for (kind, count) in causes {
+            println!("  {kind:<24} {count}");
+        }
+    }
+}

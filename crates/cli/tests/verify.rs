@@ -1,0 +1,190 @@
+//! `hubsetup verify` against a sandbox, as support staff run it.
+
+mod common;
+
+use common::{assert_no_key, hubsetup, text};
+use hubsetup_sandbox::{Sandbox, SandboxConfig};
+
+const HUB: &str = "contoso-plant-hub";
+const DEVICE: &str = "io.microshare.contact.unpacked.event";
+
+/// A sandbox and the file that tells `hubsetup` how to reach it.
+fn sandbox() -> (Sandbox, tempfile::TempDir) {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sandbox.json"),
+        serde_json::to_string(&sandbox.cloud()).unwrap(),
+    )
+    .unwrap();
+    (sandbox, dir)
+}
+
+#[test]
+fn a_working_string_passes_with_a_stage_list() {
+    let (sandbox, dir) = sandbox();
+    let cs = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let description = dir.path().join("sandbox.json");
+    let output = hubsetup(
+        &["verify"],
+        &cs.expose(),
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.starts_with(&format!("Testing {}\n", cs.masked())),
+        "{stdout}"
+    );
+    for label in [
+        "✓ DNS lookup",
+        "✓ TCP connect",
+        "✓ TLS handshake",
+        "✓ SAS token",
+        "✓ Send test message",
+        "✓ Message landed",
+    ] {
+        assert!(stdout.contains(label), "{label} missing in {stdout}");
+    }
+    assert!(
+        stdout.contains("Accepted: the hub took the test message ("),
+        "{stdout}"
+    );
+    assert_eq!(sandbox.messages(HUB, DEVICE).len(), 1);
+    let key = cs.key().unwrap().expose_base64();
+    assert!(!stdout.contains(key.as_str()));
+    assert_no_key(&output);
+
+    let json = hubsetup(
+        &[
+            "verify",
+            "--json",
+            "--sandbox",
+            description.to_str().unwrap(),
+        ],
+        &cs.expose(),
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["accepted"], true);
+    assert_eq!(report["stages"].as_array().unwrap().len(), 6);
+    assert!(!text(&json.stdout).contains(key.as_str()));
+}
+
+#[test]
+fn a_failing_string_exits_1_with_cause_and_fix() {
+    let (sandbox, dir) = sandbox();
+    let wrong = format!("HostName={};DeviceId={DEVICE};SharedAccessKey=c29tZSBvdGhlciBrZXkgb2YgMzIgYnl0ZXMhISEhISE=", sandbox.hub_host(HUB));
+    let output = hubsetup(
+        &["verify"],
+        &wrong,
+        &[("HUBSETUP_SANDBOX", &dir.path().join("sandbox.json"))],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("  ✗ Send test message"), "{stdout}");
+    assert!(
+        stdout
+            .contains("Failed: The hub refused the credentials (401 IotHubUnauthorizedAccess).\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("  What to do:   Copy the Primary Connection String again from IoT Hub → Devices → {DEVICE}, then test again.\n")));
+    assert_eq!(
+        text(&output.stderr),
+        "error: the hub did not accept the test message (see above).\n"
+    );
+    assert!(
+        !stdout.contains("c29tZSBvdGhlciBrZXk"),
+        "the key is never echoed"
+    );
+
+    let x509 = format!(
+        "HostName={};DeviceId={DEVICE};x509=true",
+        sandbox.hub_host(HUB)
+    );
+    let unusable = hubsetup(
+        &["verify"],
+        &x509,
+        &[("HUBSETUP_SANDBOX", &dir.path().join("sandbox.json"))],
+    );
+    assert_eq!(
+        unusable.status.code(),
+        Some(2),
+        "an unusable string is bad input"
+    );
+    assert!(text(&unusable.stdout)
+        .contains("Failed: This string authenticates with an X.509 certificate (x509=true)"));
+}
+
+#[test]
+fn a_file_of_strings_gives_a_line_per_string_and_a_summary() {
+    let (sandbox, dir) = sandbox();
+    let good = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let ghost = format!(
+        "HostName={};DeviceId=ghost;SharedAccessKey=c29tZSBvdGhlciBrZXkgb2YgMzIgYnl0ZXMhISEhISE=",
+        sandbox.hub_host(HUB)
+    );
+    let list = dir.path().join("strings.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# partner fleet\n{}\n\n{ghost}\nHostName=broken\n{}\n",
+            good.expose().as_str(),
+            good.expose().as_str()
+        ),
+    )
+    .unwrap();
+    let description = dir.path().join("sandbox.json");
+    let output = hubsetup(
+        &[
+            "verify",
+            "--file",
+            list.to_str().unwrap(),
+            "--concurrency",
+            "2",
+        ],
+        "",
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    let results: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with('✓') || l.starts_with('✗'))
+        .collect();
+    assert_eq!(results.len(), 4, "{stdout}");
+    assert_eq!(results.iter().filter(|l| l.starts_with('✓')).count(), 2);
+    assert!(
+        stdout
+            .contains("✗ line 5     -/-  HostName 'broken' is only a name, not a full host name."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 of 4 accepted, 2 failed ("), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Failures by cause:\n  device_not_found         1\n  unusable                 1\n"
+        ),
+        "{stdout}"
+    );
+    assert_no_key(&output);
+    assert!(!stdout.contains(good.key().unwrap().expose_base64().as_str()));
+
+    let json = hubsetup(
+        &["verify", "--file", list.to_str().unwrap(), "--json"],
+        "",
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    let lines: Vec<serde_json::Value> = text(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[4]["summary"]["tested"], 4);
+    assert_eq!(lines[4]["summary"]["accepted"], 2);
+    let mut numbers: Vec<u64> = lines[..4]
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, [2, 4, 5, 6]);
+}
