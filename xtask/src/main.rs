@@ -139,6 +139,7 @@ fn hubsetup_binary(profile: &str) -> PathBuf {
 
 /// The benchmarks, which print their figures; release builds, as users run them.
 fn bench() -> Result<(), String> {
+    ensure_apt_packages(&["curl"])?;
     let mut build = cargo();
     build.args([
         "build",

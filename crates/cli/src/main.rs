@@ -3,8 +3,18 @@
 //! Exit codes: 0 success, 2 bad input (the string or the arguments), 1 any other failure.
 
 mod check;
+mod cloud_args;
+mod export;
+mod format;
 mod input;
+mod key_info;
+mod login;
+mod prompt;
+mod provision;
+mod sandbox;
 mod sas_token;
+mod vault;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -25,6 +35,14 @@ struct Cli {
 enum Command {
     Check(check::Args),
     SasToken(sas_token::Args),
+    Vault(vault::Args),
+    KeyInfo(key_info::Args),
+    Export(export::Args),
+    Sandbox(sandbox::Args),
+    Verify(verify::Args),
+    Login(login::Args),
+    // Boxed: its many flags would make every other command's value as large.
+    Provision(Box<provision::Args>),
 }
 
 /// What went wrong, sorted by exit code.
@@ -52,6 +70,13 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(args),
         Command::SasToken(args) => sas_token::run(args),
+        Command::Vault(args) => vault::run(args),
+        Command::KeyInfo(args) => key_info::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Login(args) => login::run(args),
+        Command::Provision(args) => provision::run(*args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,7 +38,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let cloud = sandbox.cloud();
     if args.json {
         // The cloud as `--sandbox FILE` reads it back, plus the CA as a file for other clients.
-        let mut description = serde_json::to_value(&cloud).map_err(|e| CliError::Failure(e.to_string()))?;
+        let mut description =
+            serde_json::to_value(&cloud).map_err(|e| CliError::Failure(e.to_string()))?;
         description["ca_path"] = json!(ca_path.display().to_string());
         println!("{description}");
     } else {

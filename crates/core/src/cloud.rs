@@ -102,11 +102,20 @@ impl Cloud {
     /// Whether `host` is one of this cloud's: its sign-in or ARM host, or a hub under its
     /// suffix.
     pub fn serves(&self, host: &str) -> bool {
-        let host_of = |endpoint: &str| endpoint.split("://").nth(1).unwrap_or(endpoint).trim_end_matches('/').to_ascii_lowercase();
+        let host_of = |endpoint: &str| {
+            endpoint
+                .split("://")
+                .nth(1)
+                .unwrap_or(endpoint)
+                .trim_end_matches('/')
+                .to_ascii_lowercase()
+        };
         let host = host.to_ascii_lowercase();
         host == host_of(&self.login_endpoint)
             || host == host_of(&self.arm_endpoint)
-            || host.strip_suffix(&self.iot_hub_suffix.to_ascii_lowercase()).is_some_and(|hub| hub.ends_with('.') && hub.len() > 1)
+            || host
+                .strip_suffix(&self.iot_hub_suffix.to_ascii_lowercase())
+                .is_some_and(|hub| hub.ends_with('.') && hub.len() > 1)
     }
 }
 

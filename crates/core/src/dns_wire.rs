@@ -53,7 +53,12 @@ pub fn parse_question(packet: &[u8]) -> Option<Question> {
     let (name, end) = read_name(packet, HEADER_LEN)?;
     let record_type = u16::from_be_bytes([*packet.get(end)?, *packet.get(end + 1)?]);
     let raw = packet.get(HEADER_LEN..end + 4)?.to_vec();
-    Some(Question { id, name, record_type, raw })
+    Some(Question {
+        id,
+        name,
+        record_type,
+        raw,
+    })
 }
 
 /// The server's reply to `question`.
@@ -83,7 +88,10 @@ pub fn reply(question: &Question, answer: &Answer) -> Vec<u8> {
 
 /// Reads a reply to the query with `id`; `None` if it is not one.
 pub fn parse_reply(packet: &[u8], id: u16) -> Option<Answer> {
-    if packet.len() < HEADER_LEN || u16::from_be_bytes([packet[0], packet[1]]) != id || packet[2] & 0x80 == 0 {
+    if packet.len() < HEADER_LEN
+        || u16::from_be_bytes([packet[0], packet[1]]) != id
+        || packet[2] & 0x80 == 0
+    {
         return None;
     }
     if packet[3] & 0x0F == 3 {
@@ -99,7 +107,10 @@ pub fn parse_reply(packet: &[u8], id: u16) -> Option<Answer> {
     for _ in 0..answers {
         at = read_name(packet, at)?.1;
         let record_type = u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]);
-        let length = usize::from(u16::from_be_bytes([*packet.get(at + 8)?, *packet.get(at + 9)?]));
+        let length = usize::from(u16::from_be_bytes([
+            *packet.get(at + 8)?,
+            *packet.get(at + 9)?,
+        ]));
         let data = packet.get(at + 10..at + 10 + length)?;
         if record_type == TYPE_A && length == 4 {
             addresses.push(Ipv4Addr::new(data[0], data[1], data[2], data[3]));
@@ -138,13 +149,31 @@ mod tests {
     fn a_query_and_its_answers_round_trip() {
         let packet = query(0x1234, "hub1.azure-devices.sandbox.test");
         let question = parse_question(&packet).unwrap();
-        assert_eq!((question.id, question.name.as_str(), question.asks_for_ipv4()), (0x1234, "hub1.azure-devices.sandbox.test", true));
+        assert_eq!(
+            (
+                question.id,
+                question.name.as_str(),
+                question.asks_for_ipv4()
+            ),
+            (0x1234, "hub1.azure-devices.sandbox.test", true)
+        );
         let found = reply(&question, &Answer::Addresses(vec![Ipv4Addr::LOCALHOST]));
-        assert_eq!(parse_reply(&found, 0x1234), Some(Answer::Addresses(vec![Ipv4Addr::LOCALHOST])));
+        assert_eq!(
+            parse_reply(&found, 0x1234),
+            Some(Answer::Addresses(vec![Ipv4Addr::LOCALHOST]))
+        );
         let missing = reply(&question, &Answer::NoSuchName);
         assert_eq!(parse_reply(&missing, 0x1234), Some(Answer::NoSuchName));
-        assert_eq!(parse_reply(&found, 0x9999), None, "another query's answer is ignored");
-        assert_eq!(parse_reply(&packet, 0x1234), None, "a query is not an answer");
+        assert_eq!(
+            parse_reply(&found, 0x9999),
+            None,
+            "another query's answer is ignored"
+        );
+        assert_eq!(
+            parse_reply(&packet, 0x1234),
+            None,
+            "a query is not an answer"
+        );
     }
 
     #[test]

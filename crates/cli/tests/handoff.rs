@@ -1,0 +1,210 @@
+//! `hubsetup key-info` and `hubsetup export` with keys made by the real gpg, decrypted by it.
+#![cfg(unix)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{
+    assert_no_key, assert_no_key_in_files, device_string, hubsetup, spaced, text, GpgHome,
+};
+
+#[test]
+fn key_info_shows_what_to_compare_from_a_file_or_a_paste() {
+    let home = GpgHome::new();
+    let (fingerprint, file) = home.contact("Sam Support <sam@partner.example>");
+    let from_file = hubsetup(&["key-info", file.to_str().unwrap()], "", &[]);
+    let pasted = std::fs::read_to_string(&file).unwrap();
+    let from_paste = hubsetup(&["key-info", "-"], &pasted, &[]);
+    for output in [from_file, from_paste] {
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 6, "{stdout}");
+        assert_eq!(lines[0], format!("Fingerprint:  {}", spaced(&fingerprint)));
+        assert_eq!(lines[1], "User ID:      Sam Support <sam@partner.example>");
+        assert_eq!(
+            lines[2],
+            "Algorithm:    EdDSA Ed25519 (encrypts with ECDH Curve25519)"
+        );
+        assert!(lines[3].starts_with("Created:      20"), "{stdout}");
+        assert!(lines[3].ends_with('Z'), "{stdout}");
+        assert_eq!(lines[4], "Expires:      never");
+        assert_eq!(
+            lines[5],
+            "Before sending anything to this key, compare its fingerprint with the support \
+             contact by phone or in person."
+        );
+    }
+}
+
+#[test]
+fn key_info_refuses_private_keys_and_asks_to_choose_among_several() {
+    let home = GpgHome::new();
+    let (first, _) = home.contact("First <first@example.com>");
+    let (second, _) = home.contact("Second <second@example.com>");
+
+    let secret = home.dir.path().join("secret.asc");
+    std::fs::write(
+        &secret,
+        home.run(&["--armor", "--export-secret-keys", &first]),
+    )
+    .unwrap();
+    let output = hubsetup(&["key-info", secret.to_str().unwrap()], "", &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).starts_with(&format!(
+            "error: {}: This is a private key ({}), not a public key. Do not share it",
+            secret.display(),
+            spaced(&first)
+        )),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let both = home.dir.path().join("both.asc");
+    std::fs::write(&both, home.run(&["--armor", "--export", &first, &second])).unwrap();
+    let output = hubsetup(&["key-info", both.to_str().unwrap()], "", &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: {}: This holds 2 keys; choose the one to use by its fingerprint:\n",
+            both.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "  {}  First <first@example.com>\n",
+            spaced(&first)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("\nPass the one to use with --fingerprint.\n"),
+        "{stderr}"
+    );
+
+    let chosen = hubsetup(
+        &["key-info", both.to_str().unwrap(), "--fingerprint", &second],
+        "",
+        &[],
+    );
+    assert_eq!(chosen.status.code(), Some(0), "{}", text(&chosen.stderr));
+    assert!(text(&chosen.stdout).contains("User ID:      Second <second@example.com>\n"));
+
+    let missing = hubsetup(&["key-info", "/nonexistent/key.asc"], "", &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        text(&missing.stderr),
+        "error: Could not read the key file /nonexistent/key.asc: No such file or directory (os \
+         error 2).\n"
+    );
+}
+
+#[test]
+fn export_writes_a_private_file_that_every_recipient_decrypts() {
+    let sam = GpgHome::new();
+    let (sam_fingerprint, sam_key) = sam.contact("Sam Support <sam@partner.example>");
+    let kim = GpgHome::new();
+    let (kim_fingerprint, kim_key) = kim.contact("Kim Backup <kim@partner.example>");
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("for-support.asc");
+    let device = device_string("io.microshare.contact.unpacked.event");
+
+    let output = hubsetup(
+        &[
+            "export",
+            "--to",
+            sam_key.to_str().unwrap(),
+            "--to",
+            kim_key.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        &device,
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Encrypted the connection string for \
+             your-hub.azure-devices.net/devices/io.microshare.contact.unpacked.event to:\n  \
+             {}  Sam Support <sam@partner.example>\n  \
+             {}  Kim Backup <kim@partner.example>\n\
+             Wrote {}. Only the holders of these keys can open it (gpg --decrypt).\n",
+            spaced(&sam_fingerprint),
+            spaced(&kim_fingerprint),
+            file.display()
+        )
+    );
+    assert_no_key(&output);
+    assert_eq!(sam.decrypt(&file), format!("{device}\n"));
+    assert_eq!(kim.decrypt(&file), format!("{device}\n"));
+    assert_no_key_in_files(out.path());
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let noted = hubsetup(
+        &[
+            "export",
+            "--to",
+            sam_key.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap(),
+            "--sender",
+            "Alice Admin <alice@example.com>",
+        ],
+        &device,
+        &[],
+    );
+    assert_eq!(noted.status.code(), Some(0), "{}", text(&noted.stderr));
+    let opened = sam.decrypt(&file);
+    assert!(
+        opened.starts_with(
+            "IoT Hub connection string\n\
+             Hub:     your-hub (your-hub.azure-devices.net)\n\
+             Device:  io.microshare.contact.unpacked.event\n\
+             Date:    20"
+        ),
+        "{opened}"
+    );
+    assert!(
+        opened.ends_with(&format!(
+            "\nFrom:    Alice Admin <alice@example.com>\n\n{device}\n"
+        )),
+        "{opened}"
+    );
+}
+
+#[test]
+fn export_refuses_an_unusable_key_and_writes_nothing() {
+    let home = GpgHome::new();
+    let garbage = home.dir.path().join("not-a-key.asc");
+    std::fs::write(&garbage, "hello").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("for-support.asc");
+    let output = hubsetup(
+        &[
+            "export",
+            "--to",
+            garbage.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        &device_string("dev1"),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).starts_with(&format!(
+            "error: {}: This is not an OpenPGP public key.",
+            garbage.display()
+        )),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!file.exists());
+}

@@ -1,0 +1,216 @@
+//! The support contact's public key: read from a file's bytes or pasted text (armored or
+//! binary), checked for use, and described for out-of-band confirmation.
+
+use std::time::SystemTime;
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::cert::prelude::*;
+use openpgp::crypto::mpi;
+use openpgp::packet::key::{PublicParts, UnspecifiedRole};
+use openpgp::packet::Key;
+use openpgp::parse::Parse;
+use openpgp::policy::StandardPolicy;
+use openpgp::types::{KeyFlags, RevocationStatus};
+
+use crate::HandoffError;
+
+/// Sequoia's current idea of safe algorithms (no SHA-1 self-signatures, no short RSA, …).
+pub(crate) static POLICY: StandardPolicy<'static> = StandardPolicy::new();
+
+/// A public key that can be encrypted to now: public only, version 4, not revoked, not
+/// expired, with at least one valid encryption key.
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    cert: Cert,
+    info: KeyInfo,
+}
+
+/// What a person compares with the support contact before trusting a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Hex in groups of four, as `gpg --fingerprint` prints it.
+    pub fingerprint: String,
+    /// The user IDs that are valid and not revoked, e.g. `Sam Support <sam@partner.example>`.
+    pub user_ids: Vec<String>,
+    /// The primary key's algorithm and size, e.g. `RSA 3072`, `EdDSA Ed25519`.
+    pub algorithm: String,
+    /// The encryption key's algorithm, e.g. `ECDH Curve25519`.
+    pub encryption_algorithm: String,
+    pub created: SystemTime,
+    pub expires: Option<SystemTime>,
+}
+
+/// One key among several in a file, enough to choose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySummary {
+    pub fingerprint: String,
+    pub user_id: Option<String>,
+}
+
+impl PublicKey {
+    /// Reads the key in `bytes`. A file or paste with several keys needs `choice`, the full
+    /// fingerprint of the one to use (spaces and case do not matter).
+    pub fn read(bytes: &[u8], choice: Option<&str>) -> Result<PublicKey, HandoffError> {
+        let mut certs = CertParser::from_bytes(bytes)
+            .map_err(|_| HandoffError::NotAKey)?
+            .collect::<openpgp::Result<Vec<Cert>>>()
+            .map_err(|_| HandoffError::NotAKey)?;
+        if let Some(secret) = certs.iter().find(|cert| cert.is_tsk()) {
+            return Err(HandoffError::SecretKey {
+                fingerprint: secret.fingerprint().to_spaced_hex(),
+            });
+        }
+        let summaries = || certs.iter().map(summary).collect();
+        let at = match (certs.len(), choice) {
+            (0, _) => return Err(HandoffError::NotAKey),
+            (_, Some(wanted)) => {
+                let wanted_hex = normalize(wanted);
+                certs
+                    .iter()
+                    .position(|cert| cert.fingerprint().to_hex() == wanted_hex)
+                    .ok_or_else(|| HandoffError::NoSuchKey {
+                        wanted: wanted.trim().to_owned(),
+                        available: summaries(),
+                    })?
+            }
+            (1, None) => 0,
+            (_, None) => {
+                return Err(HandoffError::SeveralKeys { keys: summaries() });
+            }
+        };
+        check(certs.swap_remove(at))
+    }
+
+    pub fn info(&self) -> &KeyInfo {
+        &self.info
+    }
+
+    pub(crate) fn cert(&self) -> &Cert {
+        &self.cert
+    }
+}
+
+/// Refuses what cannot or must not be encrypted to, most serious reason first.
+fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
+    let fingerprint = cert.fingerprint().to_spaced_hex();
+    let version = cert.primary_key().key().version();
+    if version != 4 {
+        return Err(HandoffError::UnsupportedVersion {
+            fingerprint,
+            version,
+        });
+    }
+    let valid = cert
+        .with_policy(&POLICY, None)
+        .map_err(|e| HandoffError::Unacceptable {
+            fingerprint: fingerprint.clone(),
+            reason: e.to_string(),
+        })?;
+    if let RevocationStatus::Revoked(_) = valid.revocation_status() {
+        return Err(HandoffError::Revoked { fingerprint });
+    }
+    let primary = valid.primary_key();
+    if primary.alive().is_err() {
+        return Err(match primary.key_expiration_time() {
+            Some(expired) => HandoffError::Expired {
+                fingerprint,
+                expired,
+            },
+            None => HandoffError::Unacceptable {
+                fingerprint,
+                reason: "it was made in the future; check this computer's clock".to_owned(),
+            },
+        });
+    }
+    let Some(encryption_key) = encryption_keys(&valid).into_iter().next() else {
+        return Err(HandoffError::NoEncryptionSubkey { fingerprint });
+    };
+    let info = KeyInfo {
+        fingerprint,
+        user_ids: valid
+            .userids()
+            .filter(|uid| !matches!(uid.revocation_status(), RevocationStatus::Revoked(_)))
+            .map(|uid| String::from_utf8_lossy(uid.userid().value()).into_owned())
+            .collect(),
+        algorithm: describe(primary.key().role_as_unspecified()),
+        encryption_algorithm: describe(encryption_key),
+        created: primary.key().creation_time(),
+        expires: primary.key_expiration_time(),
+    };
+    Ok(PublicKey { cert, info })
+}
+
+/// The keys a message to `valid` is encrypted to: every supported, alive, unrevoked key
+/// flagged for encryption (in transit or at rest), as Sequoia recommends.
+pub(crate) fn encryption_keys<'a>(
+    valid: &ValidCert<'a>,
+) -> Vec<&'a Key<PublicParts, UnspecifiedRole>> {
+    valid
+        .keys()
+        .supported()
+        .alive()
+        .revoked(false)
+        .key_flags(
+            KeyFlags::empty()
+                .set_transport_encryption()
+                .set_storage_encryption(),
+        )
+        .map(|ka| ka.key())
+        .collect()
+}
+
+/// `RSA 3072`, `EdDSA Ed25519`, `ECDH NIST P-256`: the names people compare with gpg's output.
+fn describe(key: &Key<PublicParts, UnspecifiedRole>) -> String {
+    let algorithm = key.pk_algo();
+    match key.mpis() {
+        mpi::PublicKey::EdDSA { curve, .. }
+        | mpi::PublicKey::ECDSA { curve, .. }
+        | mpi::PublicKey::ECDH { curve, .. } => format!("{algorithm} {curve}"),
+        mpis @ (mpi::PublicKey::RSA { .. }
+        | mpi::PublicKey::DSA { .. }
+        | mpi::PublicKey::ElGamal { .. }) => match mpis.bits() {
+            Some(bits) => format!("{algorithm} {bits}"),
+            None => algorithm.to_string(),
+        },
+        _ => algorithm.to_string(),
+    }
+}
+
+fn summary(cert: &Cert) -> KeySummary {
+    KeySummary {
+        fingerprint: cert.fingerprint().to_spaced_hex(),
+        user_id: cert
+            .userids()
+            .next()
+            .map(|uid| String::from_utf8_lossy(uid.userid().value()).into_owned()),
+    }
+}
+
+/// A fingerprint as typed or pasted, in the form `Fingerprint::to_hex` gives.
+fn normalize(fingerprint: &str) -> String {
+    let hex: String = fingerprint
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    hex.strip_prefix("0X").unwrap_or(&hex).to_owned()
+}
+
+/// One line per key, for messages.
+pub(crate) fn list(keys: &[KeySummary]) -> String {
+    keys.iter()
+        .map(|key| {
+            let user_id = key.user_id.as_deref().unwrap_or("(no user ID)");
+            format!("  {}  {user_id}", key.fingerprint)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `2025-03-01`: dates as people compare them.
+pub(crate) fn date(time: SystemTime) -> String {
+    let mut text = humantime::format_rfc3339_seconds(time).to_string();
+    text.truncate("YYYY-MM-DD".len());
+    text
+}

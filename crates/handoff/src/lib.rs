@@ -1,0 +1,107 @@
+//! The encrypted hand-off: a connection string OpenPGP-encrypted to the support contact's public
+//! key, as an ASCII-armored `.asc` file that plain `gpg --decrypt` opens.
+//!
+//! - [`key`]: read a public key from a file or pasted text, show what a person needs to confirm
+//!   it out of band (fingerprint, user IDs, algorithm, dates), and refuse keys that cannot or
+//!   must not be used, each with its own reason.
+//! - [`message`]: the text the recipient reads (the string, optionally after a short note) and
+//!   its encryption to one or more keys, written atomically to a file only the user can read.
+//!
+//! Messages are made for the oldest tool a recipient may use, GnuPG 2.2: version 4 keys only,
+//! SEIPDv1 (integrity-protected CFB, no AEAD) and no compression, whatever features the keys
+//! advertise. Crypto is sequoia-openpgp's pure-Rust backend, which builds the same on Windows,
+//! macOS and Linux with no C library.
+
+pub mod key;
+pub mod message;
+
+use std::io;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+pub use key::{KeyInfo, KeySummary, PublicKey};
+pub use message::{encrypt, plaintext, write_encrypted, Note};
+
+/// Senders are a name and an address, not a letter.
+pub const SENDER_MAX_CHARS: usize = 200;
+
+/// Every way reading a key or encrypting to it can fail. Messages say what happened and what
+/// to do; none contains the connection string.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    #[error(
+        "This is not an OpenPGP public key. Check that you picked the right file or copied the \
+         whole key: an exported public key starts with '-----BEGIN PGP PUBLIC KEY BLOCK-----' \
+         (the support contact makes one with `gpg --armor --export their@email`)."
+    )]
+    NotAKey,
+    #[error(
+        "This is a private key ({fingerprint}), not a public key. Do not share it or send it \
+         anywhere: whoever has it can read everything encrypted to it. Ask the support contact \
+         for their public key instead (`gpg --armor --export their@email`); if this private key \
+         came from them, tell them to revoke it and make a new one."
+    )]
+    SecretKey { fingerprint: String },
+    #[error(
+        "This holds {} keys; choose the one to use by its fingerprint:\n{}",
+        .keys.len(),
+        key::list(.keys)
+    )]
+    SeveralKeys { keys: Vec<KeySummary> },
+    #[error(
+        "No key with the fingerprint {wanted} is here. It holds:\n{}",
+        key::list(.available)
+    )]
+    NoSuchKey {
+        wanted: String,
+        available: Vec<KeySummary>,
+    },
+    #[error(
+        "The key {fingerprint} has been revoked by its owner and must not be used. Ask the \
+         support contact for their current public key."
+    )]
+    Revoked { fingerprint: String },
+    #[error(
+        "The key {fingerprint} expired on {}. Ask the support contact to extend it (`gpg \
+         --quick-set-expire FINGERPRINT 1y`) and send the updated public key.",
+        key::date(*.expired)
+    )]
+    Expired {
+        fingerprint: String,
+        expired: SystemTime,
+    },
+    #[error(
+        "The key {fingerprint} cannot encrypt: it has no valid encryption subkey. Ask the \
+         support contact for a key that has one (they can add it with `gpg --quick-add-key \
+         FINGERPRINT cv25519 encr`)."
+    )]
+    NoEncryptionSubkey { fingerprint: String },
+    #[error(
+        "The key {fingerprint} is an OpenPGP version {version} key, which GnuPG 2.2 and many \
+         mail tools cannot use yet. Ask the support contact for a version 4 key (the kind `gpg \
+         --quick-gen-key` makes)."
+    )]
+    UnsupportedVersion { fingerprint: String, version: u8 },
+    #[error(
+        "The key {fingerprint} cannot be used safely: {reason}. Ask the support contact for a \
+         current public key."
+    )]
+    Unacceptable { fingerprint: String, reason: String },
+    #[error(
+        "The sender must be one line of at most {SENDER_MAX_CHARS} characters, such as 'Alice \
+         Admin <alice@example.com>'."
+    )]
+    InvalidSender,
+    #[error("Choose at least one public key to encrypt the connection string to.")]
+    NoRecipients,
+    #[error("Encrypting failed: {detail}. This is a bug in IoT Hub Setup; please report it.")]
+    Encryption { detail: String },
+    #[error(
+        "Could not write {}: {source}. Choose a folder you can write to.",
+        .path.display()
+    )]
+    Write { path: PathBuf, source: io::Error },
+}
+
+#[cfg(test)]
+mod tests;

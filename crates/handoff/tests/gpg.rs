@@ -1,0 +1,421 @@
+//! Interoperability with the real GnuPG: keys made by `gpg` in throwaway homes, messages made by
+//! this crate, opened by `gpg --decrypt` and compared byte for byte; and every refusal, with
+//! its exact message, on keys `gpg` made.
+//!
+//! Needs `gpg` (Debian package gnupg; `cargo xtask test` installs it). The homes live directly
+//! under /tmp because gpg-agent's socket path must stay short.
+#![cfg(unix)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::thread;
+use std::time::SystemTime;
+
+use hubsetup_core::ConnectionString;
+use hubsetup_handoff::{plaintext, write_encrypted, HandoffError, Note, PublicKey};
+
+const KEY: &str = "+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
+const DEVICE: &str = "HostName=your-hub.azure-devices.net;DeviceId=io.microshare.contact.unpacked.event;SharedAccessKey=+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
+
+/// A GnuPG home of its own; its agent is stopped and the folder removed on drop.
+struct GpgHome {
+    dir: tempfile::TempDir,
+}
+
+impl GpgHome {
+    fn new() -> GpgHome {
+        let dir = tempfile::Builder::new()
+            .prefix("hs-gpg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        // gpg warns about homes others may read.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        GpgHome { dir }
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.dir.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("gpg runs (Debian package gnupg; `cargo xtask test` installs it)")
+    }
+
+    fn run(&self, args: &[&str]) -> Vec<u8> {
+        let output = self.output(args);
+        assert!(
+            output.status.success(),
+            "gpg {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    }
+
+    /// Makes a key whose primary key is `primary` (signing) with an encryption subkey
+    /// `subkey` if given, and returns its fingerprint.
+    fn generate(&self, uid: &str, primary: &str, subkey: Option<&str>) -> String {
+        self.run(&["--quick-gen-key", uid, primary, "sign", "never"]);
+        let fingerprint = self.fingerprint(uid);
+        if let Some(subkey) = subkey {
+            self.run(&["--quick-add-key", &fingerprint, subkey, "encr", "never"]);
+        }
+        fingerprint
+    }
+
+    fn fingerprint(&self, uid: &str) -> String {
+        let listing = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid])).unwrap();
+        let line = listing.lines().find(|l| l.starts_with("fpr:")).unwrap();
+        line.split(':').nth(9).unwrap().to_owned()
+    }
+
+    fn export(&self, fingerprints: &[&str]) -> Vec<u8> {
+        self.run(&[&["--armor", "--export"], fingerprints].concat())
+    }
+
+    /// What `gpg --decrypt` prints, after checking from its status lines that the message is
+    /// what GnuPG 2.2 reads: SEIPDv1 with a good MDC (method 2), AES-256 (9), no AEAD (0).
+    fn decrypt(&self, file: &Path) -> Vec<u8> {
+        let output = self.output(&["--status-fd", "2", "--decrypt", file.to_str().unwrap()]);
+        let status = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{status}");
+        for line in [
+            "[GNUPG:] DECRYPTION_INFO 2 9 0\n",
+            "[GNUPG:] DECRYPTION_OKAY\n",
+            "[GNUPG:] GOODMDC\n",
+        ] {
+            assert!(status.contains(line), "no {line} in {status}");
+        }
+        output.stdout
+    }
+}
+
+impl Drop for GpgHome {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.dir.path())
+            .args(["--kill", "all"])
+            .output();
+    }
+}
+
+/// `gpg --fingerprint`'s grouping: ten groups of four, two spaces in the middle.
+fn spaced(hex: &str) -> String {
+    let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..i + 4]).collect();
+    format!("{}  {}", groups[..5].join(" "), groups[5..].join(" "))
+}
+
+fn device() -> ConnectionString {
+    ConnectionString::parse(DEVICE).unwrap()
+}
+
+fn refusal(bytes: &[u8]) -> String {
+    PublicKey::read(bytes, None).unwrap_err().to_string()
+}
+
+struct Contact {
+    home: GpgHome,
+    fingerprint: String,
+    key: PublicKey,
+}
+
+fn contact(uid: &'static str, primary: &'static str, subkey: &'static str) -> Contact {
+    let home = GpgHome::new();
+    let fingerprint = home.generate(uid, primary, Some(subkey));
+    let key = PublicKey::read(&home.export(&[&fingerprint]), None).unwrap();
+    Contact {
+        home,
+        fingerprint,
+        key,
+    }
+}
+
+#[test]
+fn gpg_decrypts_what_we_encrypt_for_every_key_type_byte_for_byte() {
+    let kinds = [
+        (
+            "RSA 3072 <rsa3072@example.com>",
+            "rsa3072",
+            "rsa3072",
+            "RSA 3072",
+            "RSA 3072",
+        ),
+        (
+            "RSA 4096 <rsa4096@example.com>",
+            "rsa4096",
+            "rsa4096",
+            "RSA 4096",
+            "RSA 4096",
+        ),
+        (
+            "Curve 25519 <cv25519@example.com>",
+            "ed25519",
+            "cv25519",
+            "EdDSA Ed25519",
+            "ECDH Curve25519",
+        ),
+        (
+            "NIST P-256 <p256@example.com>",
+            "nistp256",
+            "nistp256",
+            "ECDSA NIST P-256",
+            "ECDH NIST P-256",
+        ),
+    ];
+    // Key generation dominates the run time, so the four homes are made side by side.
+    let contacts: Vec<Contact> = thread::scope(|scope| {
+        let handles: Vec<_> = kinds
+            .iter()
+            .map(|(uid, primary, subkey, ..)| scope.spawn(|| contact(uid, primary, subkey)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let note = Note {
+        sender: Some("Alice Admin <alice@example.com>".into()),
+        date: SystemTime::now(),
+    };
+
+    for (contact, (uid, _, _, algorithm, encryption)) in contacts.iter().zip(kinds) {
+        let info = contact.key.info();
+        assert_eq!(info.fingerprint, spaced(&contact.fingerprint));
+        assert_eq!(info.user_ids, [uid]);
+        assert_eq!(info.algorithm, algorithm);
+        assert_eq!(info.encryption_algorithm, encryption);
+        assert_eq!(info.expires, None);
+
+        let file = out.path().join(format!("{}.asc", contact.fingerprint));
+        write_encrypted(
+            &file,
+            &device(),
+            Some(&note),
+            std::slice::from_ref(&contact.key),
+        )
+        .unwrap();
+        let armored = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            armored.starts_with("-----BEGIN PGP MESSAGE-----\n"),
+            "{armored}"
+        );
+        assert_eq!(
+            contact.home.decrypt(&file),
+            plaintext(&device(), Some(&note)).unwrap().as_bytes(),
+            "{uid}"
+        );
+    }
+
+    let everyone: Vec<PublicKey> = contacts.iter().map(|c| c.key.clone()).collect();
+    let file = out.path().join("everyone.asc");
+    write_encrypted(&file, &device(), None, &everyone).unwrap();
+    for contact in &contacts {
+        assert_eq!(
+            contact.home.decrypt(&file),
+            format!("{DEVICE}\n").as_bytes(),
+            "each recipient opens the shared message with only their own key"
+        );
+    }
+
+    for file in std::fs::read_dir(out.path()).unwrap() {
+        let content = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        assert!(
+            !content.contains(&KEY[..12]),
+            "the key is in a written file"
+        );
+    }
+}
+
+#[test]
+fn binary_and_pasted_keys_are_read_too() {
+    let home = GpgHome::new();
+    let fingerprint = home.generate("Sam <sam@example.com>", "ed25519", Some("cv25519"));
+    let binary = home.run(&["--export", &fingerprint]);
+    assert_eq!(
+        PublicKey::read(&binary, None).unwrap().info().fingerprint,
+        spaced(&fingerprint)
+    );
+    let armored = String::from_utf8(home.export(&[&fingerprint])).unwrap();
+    let pasted = format!(
+        "Hi, here is my key:\r\n\r\n{}\r\nRegards, Sam\r\n",
+        armored.replace('\n', "\r\n")
+    );
+    assert_eq!(
+        PublicKey::read(pasted.as_bytes(), None)
+            .unwrap()
+            .info()
+            .fingerprint,
+        spaced(&fingerprint)
+    );
+}
+
+#[test]
+fn a_private_key_is_refused_with_a_warning() {
+    let home = GpgHome::new();
+    let fingerprint = home.generate("Sam <sam@example.com>", "ed25519", Some("cv25519"));
+    let secret = home.run(&["--armor", "--export-secret-keys", &fingerprint]);
+    assert_eq!(
+        refusal(&secret),
+        format!(
+            "This is a private key ({}), not a public key. Do not share it or send it anywhere: \
+             whoever has it can read everything encrypted to it. Ask the support contact for \
+             their public key instead (`gpg --armor --export their@email`); if this private key \
+             came from them, tell them to revoke it and make a new one.",
+            spaced(&fingerprint)
+        )
+    );
+}
+
+#[test]
+fn an_expired_key_is_refused_with_its_expiry_date() {
+    let home = GpgHome::new();
+    let then = ["--faked-system-time", "20200101T000000!"];
+    home.run(
+        &[
+            &then[..],
+            &[
+                "--quick-gen-key",
+                "Old <old@example.com>",
+                "ed25519",
+                "sign",
+                "1y",
+            ],
+        ]
+        .concat(),
+    );
+    let fingerprint = home.fingerprint("Old");
+    home.run(
+        &[
+            &then[..],
+            &["--quick-add-key", &fingerprint, "cv25519", "encr", "1y"],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        refusal(&home.export(&[&fingerprint])),
+        format!(
+            "The key {} expired on 2020-12-31. Ask the support contact to extend it (`gpg \
+             --quick-set-expire FINGERPRINT 1y`) and send the updated public key.",
+            spaced(&fingerprint)
+        )
+    );
+}
+
+#[test]
+fn a_revoked_key_is_refused() {
+    let home = GpgHome::new();
+    let fingerprint = home.generate("Gone <gone@example.com>", "ed25519", Some("cv25519"));
+    // gpg keeps a revocation certificate for every key it makes, defused by a leading ':'.
+    let certificate = home
+        .dir
+        .path()
+        .join("openpgp-revocs.d")
+        .join(format!("{fingerprint}.rev"));
+    let armed = std::fs::read_to_string(&certificate)
+        .unwrap()
+        .replace(":-----BEGIN", "-----BEGIN");
+    std::fs::write(&certificate, armed).unwrap();
+    home.run(&["--import", certificate.to_str().unwrap()]);
+    assert_eq!(
+        refusal(&home.export(&[&fingerprint])),
+        format!(
+            "The key {} has been revoked by its owner and must not be used. Ask the support \
+             contact for their current public key.",
+            spaced(&fingerprint)
+        )
+    );
+}
+
+#[test]
+fn a_key_that_can_only_sign_is_refused() {
+    let home = GpgHome::new();
+    let fingerprint = home.generate("Signer <signer@example.com>", "ed25519", None);
+    assert_eq!(
+        refusal(&home.export(&[&fingerprint])),
+        format!(
+            "The key {} cannot encrypt: it has no valid encryption subkey. Ask the support \
+             contact for a key that has one (they can add it with `gpg --quick-add-key \
+             FINGERPRINT cv25519 encr`).",
+            spaced(&fingerprint)
+        )
+    );
+}
+
+#[test]
+fn anything_that_is_not_a_key_is_refused() {
+    let home = GpgHome::new();
+    let fingerprint = home.generate("Sam <sam@example.com>", "ed25519", Some("cv25519"));
+    let key = PublicKey::read(&home.export(&[&fingerprint]), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let message = out.path().join("message.asc");
+    write_encrypted(&message, &device(), None, &[key]).unwrap();
+    let signature = home.run(&["--armor", "--detach-sign"]);
+    let not_keys: [&[u8]; 6] = [
+        b"",
+        b"   \n",
+        b"Hello, this is my key: trust me",
+        &[0x99, 0x01, 0xff, 0x00, 0x13, 0x37],
+        &std::fs::read(&message).unwrap(),
+        &signature,
+    ];
+    for bytes in not_keys {
+        assert_eq!(
+            refusal(bytes),
+            "This is not an OpenPGP public key. Check that you picked the right file or copied \
+             the whole key: an exported public key starts with '-----BEGIN PGP PUBLIC KEY \
+             BLOCK-----' (the support contact makes one with `gpg --armor --export \
+             their@email`).",
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+#[test]
+fn several_keys_need_a_choice() {
+    let home = GpgHome::new();
+    let first = home.generate("First <first@example.com>", "ed25519", Some("cv25519"));
+    let second = home.generate("Second <second@example.com>", "ed25519", Some("cv25519"));
+    let both = home.export(&[&first, &second]);
+    let listed = |fingerprints: [&str; 2]| {
+        let mut lines: Vec<String> = fingerprints
+            .iter()
+            .map(|fpr| {
+                let uid = if *fpr == first {
+                    "First <first@example.com>"
+                } else {
+                    "Second <second@example.com>"
+                };
+                format!("  {}  {uid}", spaced(fpr))
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    let message = refusal(&both);
+    let (head, rest) = message.split_once('\n').unwrap();
+    assert_eq!(
+        head,
+        "This holds 2 keys; choose the one to use by its fingerprint:"
+    );
+    let mut lines: Vec<String> = rest.lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines, listed([&first, &second]));
+
+    let chosen = PublicKey::read(&both, Some(&spaced(&second).to_lowercase())).unwrap();
+    assert_eq!(chosen.info().user_ids, ["Second <second@example.com>"]);
+
+    let wrong = "0000 1111 2222 3333 4444  5555 6666 7777 8888 9999";
+    let error = PublicKey::read(&both, Some(wrong)).unwrap_err();
+    assert!(matches!(error, HandoffError::NoSuchKey { .. }));
+    let message = error.to_string();
+    let (head, rest) = message.split_once('\n').unwrap();
+    assert_eq!(
+        head,
+        format!("No key with the fingerprint {wrong} is here. It holds:")
+    );
+    let mut lines: Vec<String> = rest.lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines, listed([&first, &second]));
+}
