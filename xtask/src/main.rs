@@ -1,4 +1,5 @@
-//! `cargo xtask run | test | fuzz`: the project's commands, which install what they need.
+//! `cargo xtask run | cli | test | bench | fuzz`: the project's commands, which install what
+//! they need.
 //!
 //! On Linux, missing Debian packages are installed with apt when running as root; otherwise
 //! the exact command to run is printed. Nothing here is needed on macOS or Windows beyond Rust.
@@ -6,21 +7,32 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-/// Debian packages the test run needs (besides the Rust toolchain). The keychain tests need a
-/// session bus (dbus-x11), a Secret Service (gnome-keyring) and secret-tool (libsecret-tools);
-/// the hand-off tests need gpg (gnupg).
-const TEST_APT_PACKAGES: &[&str] = &[
+/// Debian packages that building and running the desktop app needs (Tauri on WebKitGTK).
+const APP_APT_PACKAGES: &[&str] = &[
     "pkg-config",
+    "build-essential",
+    "libwebkit2gtk-4.1-dev",
+    "libssl-dev",
+    "libxdo-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+];
+
+/// Debian packages the test run needs besides the app's. The keychain tests need a session bus
+/// (dbus-x11), a Secret Service (gnome-keyring) and secret-tool (libsecret-tools); the hand-off
+/// tests need gpg (gnupg); the end-to-end tests a display (xvfb) and WebKit's WebDriver.
+const TEST_APT_PACKAGES: &[&str] = &[
     "python3-venv",
     "dbus-x11",
     "gnome-keyring",
     "libsecret-tools",
     "gnupg",
+    "xvfb",
+    "webkit2gtk-driver",
 ];
 
-/// Runs its arguments inside the private D-Bus session `dbus-run-session` made, with
-/// gnome-keyring's Secret Service unlocked (password "test", keyrings in a temporary folder), so
-/// the keychain tests use a real Secret Service and never the developer's own keyring.
+/// Runs `"$@"` inside a private session bus with an unlocked gnome-keyring whose keyrings live
+/// in a temporary folder, so tests use a real Secret Service and never the user's keyring.
 const WITH_SECRET_SERVICE: &str = r#"keyrings=$(mktemp -d) || exit 1
 echo -n test | XDG_DATA_HOME="$keyrings" gnome-keyring-daemon --unlock --components=secrets >/dev/null || {
     echo "xtask: gnome-keyring-daemon did not start" >&2; exit 1; }
@@ -31,14 +43,16 @@ exit $status"#;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("run") => run(&args[1..]),
+        Some("run") => run_app(),
+        Some("cli") => cli(&args[1..]),
         Some("test") => test(),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str).unwrap_or("30")),
         Some("bench") => bench(),
         _ => {
             eprintln!(
-                "usage: cargo xtask run [-- hubsetup arguments] | test | bench | fuzz [SECONDS]\n  \
-                 run   start IoT Hub Setup (for now the hubsetup CLI)\n  \
+                "usage: cargo xtask run | cli [hubsetup arguments] | test | bench | fuzz [SECONDS]\n  \
+                 run   build and start the IoT Hub Setup wizard\n  \
+                 cli   run the hubsetup command with the given arguments\n  \
                  test  install what the tests need, then run lints and every test\n  \
                  bench print the benchmark figures (release build)\n  \
                  fuzz  fuzz the connection string parser for SECONDS (default 30)"
@@ -81,7 +95,39 @@ fn status(mut cmd: Command) -> Result<(), String> {
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
+/// Builds the web front end into ui/dist, which the desktop app embeds.
+fn build_ui() -> Result<(), String> {
+    let ui = root().join("ui");
+    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+    let installed = ui.join("node_modules/.package-lock.json");
+    let lock = ui.join("package-lock.json");
+    let stale = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
+        (Ok(i), Ok(l)) => i.modified().ok() < l.modified().ok(),
+        _ => true,
+    };
+    if stale {
+        let mut install = Command::new(npm);
+        install
+            .current_dir(&ui)
+            .args(["ci", "--no-audit", "--no-fund"]);
+        status(install)?;
+    }
+    let mut build = Command::new(npm);
+    build.current_dir(&ui).args(["run", "build"]);
+    status(build)
+}
+
+/// `cargo xtask run`: the desktop wizard.
+fn run_app() -> Result<(), String> {
+    ensure_apt_packages(APP_APT_PACKAGES)?;
+    build_ui()?;
+    let mut app = cargo();
+    app.args(["run", "--package", "hubsetup-app"]);
+    status(app)
+}
+
+/// `cargo xtask cli …`: the hubsetup command.
+fn cli(args: &[String]) -> Result<(), String> {
     let mut cmd = cargo();
     cmd.args(["run", "--quiet", "--package", "hubsetup-cli", "--"]);
     let args: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
@@ -93,8 +139,59 @@ fn run(args: &[String]) -> Result<(), String> {
     status(cmd)
 }
 
+/// Installs tauri-driver (the WebDriver bridge for Tauri apps) from crates.io if missing.
+fn ensure_tauri_driver() -> Result<(), String> {
+    let present = Command::new("tauri-driver")
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        return Ok(());
+    }
+    let mut install = cargo();
+    install.args(["install", "tauri-driver", "--version", "^2", "--locked"]);
+    status(install)
+}
+
+/// The TypeScript types generated from Rust by `cargo test` must match the committed ones.
+fn bindings_unchanged() -> Result<(), String> {
+    let inside_git = Command::new("git")
+        .current_dir(root())
+        .args(["rev-parse", "--git-dir"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !inside_git {
+        return Ok(());
+    }
+    let mut diff = Command::new("git");
+    diff.current_dir(root())
+        .args(["diff", "--exit-code", "--stat", "--", "ui/src/bindings"]);
+    status(diff).map_err(|_| {
+        "ui/src/bindings changed when the tests regenerated them: commit the new bindings"
+            .to_owned()
+    })?;
+    let mut untracked = Command::new("git");
+    untracked.current_dir(root()).args([
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "ui/src/bindings",
+    ]);
+    let new_files = untracked.output().map_err(|e| e.to_string())?.stdout;
+    if new_files.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "new generated bindings are not committed: {}",
+            String::from_utf8_lossy(&new_files).trim()
+        ))
+    }
+}
+
 fn test() -> Result<(), String> {
-    ensure_apt_packages(TEST_APT_PACKAGES)?;
+    ensure_apt_packages(&[APP_APT_PACKAGES, TEST_APT_PACKAGES].concat())?;
+    build_ui()?;
+    ensure_tauri_driver()?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     status(fmt)?;
@@ -109,25 +206,40 @@ fn test() -> Result<(), String> {
         "warnings",
     ]);
     status(clippy)?;
-    status(cargo_test())?;
-    official_clients()
+    status(with_secret_service(cargo_test()))?;
+    bindings_unchanged()?;
+    // Type-checks the front end against the bindings the tests just generated.
+    let mut check = Command::new(if cfg!(windows) { "npm.cmd" } else { "npm" });
+    check.current_dir(root().join("ui")).args(["run", "check"]);
+    status(check)?;
+    python_tests()
 }
 
-/// `cargo test --workspace`; on Linux inside [`WITH_SECRET_SERVICE`], telling the keychain tests
-/// (which fail without it) through HUBSETUP_TEST_SECRET_SERVICE that they have one.
 fn cargo_test() -> Command {
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--locked"]);
+    tests
+}
+
+/// On Linux, `command` inside [`WITH_SECRET_SERVICE`], telling the keychain tests (which fail
+/// without one) through HUBSETUP_TEST_SECRET_SERVICE that they have a Secret Service.
+fn with_secret_service(command: Command) -> Command {
     if !cfg!(target_os = "linux") {
-        return tests;
+        return command;
     }
     let mut session = Command::new("dbus-run-session");
     session
-        .current_dir(root())
+        .current_dir(command.get_current_dir().map_or_else(root, PathBuf::from))
         .args(["--", "sh", "-c", WITH_SECRET_SERVICE, "sh"])
-        .arg(tests.get_program())
-        .args(tests.get_args())
+        .arg(command.get_program())
+        .args(command.get_args())
         .env("HUBSETUP_TEST_SECRET_SERVICE", "1");
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => session.env(name, value),
+            None => session.env_remove(name),
+        };
+    }
     session
 }
 
@@ -150,7 +262,14 @@ fn bench() -> Result<(), String> {
     ]);
     status(build)?;
     let mut bench = cargo();
-    bench.args(["bench", "--package", "hubsetup-sandbox", "--package", "hubsetup-cli", "--locked"]);
+    bench.args([
+        "bench",
+        "--package",
+        "hubsetup-sandbox",
+        "--package",
+        "hubsetup-cli",
+        "--locked",
+    ]);
     bench.env("HUBSETUP_BIN", hubsetup_binary("release"));
     status(bench)
 }
@@ -159,9 +278,10 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-/// Microsoft's official IoT clients (Python) against the sandbox, in a virtualenv of their own.
-fn official_clients() -> Result<(), String> {
-    let venv = target_dir().join("official-clients-venv");
+/// The Python tests: Microsoft's official IoT clients against the sandbox, and the desktop
+/// app driven through WebDriver under Xvfb; in a virtualenv of their own, with a Secret Service.
+fn python_tests() -> Result<(), String> {
+    let venv = target_dir().join("python-tests-venv");
     let python = venv.join(if cfg!(windows) {
         "Scripts/python.exe"
     } else {
@@ -181,10 +301,17 @@ fn official_clients() -> Result<(), String> {
         "--disable-pip-version-check",
         "-r",
     ]);
-    install.arg(root().join("tests/official_clients/requirements.txt"));
+    install.arg(root().join("tests/python/requirements.txt"));
     status(install)?;
     let mut build = cargo();
-    build.args(["build", "--package", "hubsetup-cli", "--locked"]);
+    build.args([
+        "build",
+        "--package",
+        "hubsetup-cli",
+        "--package",
+        "hubsetup-app",
+        "--locked",
+    ]);
     status(build)?;
     let mut pytest = Command::new(&python);
     pytest.args([
@@ -193,11 +320,19 @@ fn official_clients() -> Result<(), String> {
         "-q",
         "-p",
         "no:cacheprovider",
-        "tests/official_clients",
+        "tests/python",
     ]);
     pytest.env("HUBSETUP_BIN", hubsetup_binary("debug"));
+    pytest.env(
+        "HUBSETUP_APP_BIN",
+        target_dir()
+            .join("debug")
+            .join(format!("iot-hub-setup{}", std::env::consts::EXE_SUFFIX)),
+    );
+    // The tests start their own Xvfb; a developer's display would show windows popping up.
+    pytest.env_remove("DISPLAY");
     pytest.current_dir(root());
-    status(pytest)
+    status(with_secret_service(pytest))
 }
 
 fn fuzz(seconds: &str) -> Result<(), String> {

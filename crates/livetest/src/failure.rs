@@ -2,6 +2,7 @@
 //! and what to do, in words a person who is not a developer can act on.
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// Why the hub did not accept the test message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +73,8 @@ pub enum Failure {
 }
 
 /// A failure as the GUI and `--json` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 pub struct Diagnosis {
     /// The variant's name in snake case, stable for scripts.
     pub kind: &'static str,

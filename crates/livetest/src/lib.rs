@@ -19,6 +19,7 @@ use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
+use ts_rs::TS;
 
 pub use failure::{Diagnosis, Failure};
 
@@ -27,7 +28,8 @@ const API_VERSION: &str = "2021-04-12";
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_');
 
 /// The stages of a live test, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Dns,
@@ -51,7 +53,8 @@ impl Stage {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum StageStatus {
     Passed,
@@ -61,9 +64,12 @@ pub enum StageStatus {
 }
 
 /// One stage's outcome with its duration and a short detail for people.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct StageResult {
     pub stage: Stage,
+    /// The stage's name for people, e.g. `TLS handshake`.
+    pub label: String,
     pub status: StageStatus,
     pub millis: f64,
     pub detail: String,
@@ -90,7 +96,8 @@ impl StageResult {
 }
 
 /// Everything a live test found out. It holds no secret: the string appears masked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
 pub struct Report {
     /// The connection string, masked.
     pub subject: String,
@@ -103,6 +110,7 @@ pub struct Report {
     pub total_millis: f64,
     pub failure: Option<Diagnosis>,
     #[serde(skip)]
+    #[ts(skip)]
     pub failure_detail: Option<Failure>,
 }
 
@@ -249,12 +257,12 @@ impl Verifier {
         let mut connection = match self.pool.take(&host) {
             Some(connection) => {
                 for stage in [Stage::Dns, Stage::Tcp, Stage::Tls] {
-                    report.stages.push(StageResult {
+                    report.stages.push(StageResult::new(
                         stage,
-                        status: StageStatus::Reused,
-                        millis: 0.0,
-                        detail: "open connection reused".into(),
-                    });
+                        StageStatus::Reused,
+                        0.0,
+                        "open connection reused".into(),
+                    ));
                 }
                 connection
             }

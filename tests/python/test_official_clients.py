@@ -5,83 +5,15 @@ The sandbox is our test oracle, so clients that no one here wrote check it: the 
 official `azure-iot-device` package is accepted by the sandbox's device-to-cloud endpoint while
 a tampered one is refused. If an official client and the sandbox disagree, the sandbox is wrong.
 
-Needs HUBSETUP_BIN (the built `hubsetup` binary); `cargo xtask test` sets it.
+The sandbox and its clients come from conftest.py.
 """
 
 import base64
-import json
 import os
-import socket
-import subprocess
-import time
 import uuid
 
 import pytest
 import requests
-
-CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-PRODUCTION = "11111111-1111-4111-8111-111111111111"
-HUB = "contoso-plant-hub"
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    state = tmp_path_factory.mktemp("sandbox")
-    process = subprocess.Popen(
-        [os.environ["HUBSETUP_BIN"], "sandbox", "--json", "--state-dir", str(state), "--provisioning-seconds", "1"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    description = json.loads(process.stdout.readline())
-    address, port = description["loopback"].rsplit(":", 1)
-    suffix = description["login_endpoint"].split("://login.", 1)[1]
-    real_getaddrinfo = socket.getaddrinfo
-
-    # The sandbox's hosts live on loopback; resolve them there, as the Rust clients do.
-    def sandbox_getaddrinfo(host, service, *args, **kwargs):
-        if isinstance(host, str) and host.endswith("." + suffix):
-            return real_getaddrinfo(address, int(port), *args, **kwargs)
-        return real_getaddrinfo(host, service, *args, **kwargs)
-
-    socket.getaddrinfo = sandbox_getaddrinfo
-    os.environ["REQUESTS_CA_BUNDLE"] = description["ca_path"]
-    description["hub_host"] = f"{HUB}.{description['iot_hub_suffix']}"
-    yield description
-    socket.getaddrinfo = real_getaddrinfo
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def arm_token(cloud):
-    login = f"{cloud['login_endpoint']}/organizations/oauth2/v2.0"
-    scope = f"{cloud['arm_endpoint']}/.default offline_access"
-    code = requests.post(f"{login}/devicecode", data={"client_id": CLIENT_ID, "scope": scope}).json()
-    for _ in range(20):
-        time.sleep(code["interval"])
-        answer = requests.post(
-            f"{login}/token",
-            data={
-                "client_id": CLIENT_ID,
-                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-                "device_code": code["device_code"],
-            },
-        )
-        if answer.status_code == 200:
-            return answer.json()["access_token"]
-        assert answer.json()["error"] == "authorization_pending", answer.text
-    pytest.fail("device code sign-in never finished")
-
-
-@pytest.fixture(scope="module")
-def owner_connection_string(cloud):
-    hub = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/{HUB}"
-    keys = requests.post(
-        f"{cloud['arm_endpoint']}{hub}/listkeys?api-version=2023-06-30",
-        headers={"Authorization": f"Bearer {arm_token(cloud)}"},
-    )
-    assert keys.status_code == 200, keys.text
-    owner = next(k for k in keys.json()["value"] if k["keyName"] == "iothubowner")
-    return f"HostName={cloud['hub_host']};SharedAccessKeyName=iothubowner;SharedAccessKey={owner['primaryKey']}"
 
 
 def new_key():

@@ -1,0 +1,16 @@
+//! The wizard without a window: which steps a flow has, what each step needs before Next, the
+//! state that survives a restart (never a secret), and the shelf that keeps connection strings
+//! in Rust and gives the webview only handles and masked previews.
+//!
+//! TypeScript types for the front end are generated from these types (`ts-rs`, written to
+//! `ui/src/bindings` by `cargo test`).
+
+mod flow;
+mod session;
+mod shelf;
+
+pub use flow::{
+    Flow, HubPlan, StartChoice, Step, StepInfo, StringCard, WizardError, WizardState, WizardView,
+};
+pub use session::{FieldRow, KeyView, PasteResult, SavedString, Session, SessionError};
+pub use shelf::{Shelf, ShelfError};

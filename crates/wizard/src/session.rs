@@ -1,0 +1,396 @@
+//! What each button of the wizard does, without a window: the desktop app's commands call
+//! these one to one. A session owns the wizard state (saved after every change), the shelf of
+//! connection strings, the in-process sandbox when the user chose "Try it without Azure", and
+//! the live-test verifiers.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use hubsetup_core::connection_string::inspect_with_clouds;
+use hubsetup_core::{Cloud, ConnectionString};
+use hubsetup_handoff::PublicKey;
+use hubsetup_livetest::{Options, Report, Verifier};
+use hubsetup_net::Network;
+use hubsetup_sandbox::{Sandbox, SandboxConfig};
+use hubsetup_vault::{OsKeychain, Vault};
+use serde::Serialize;
+use ts_rs::TS;
+use zeroize::Zeroizing;
+
+use crate::flow::{StartChoice, StringCard, WizardState, WizardView};
+use crate::shelf::{Shelf, ShelfError};
+
+/// A failure as the webview shows it: the same sentence the CLI prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[error("{message}")]
+#[ts(export)]
+pub struct SessionError {
+    pub kind: String,
+    pub message: String,
+}
+
+impl SessionError {
+    fn new(kind: &str, error: impl std::fmt::Display) -> SessionError {
+        SessionError {
+            kind: kind.to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<ShelfError> for SessionError {
+    fn from(e: ShelfError) -> SessionError {
+        SessionError::new("shelf", e)
+    }
+}
+
+/// One field of a pasted string, secrets masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct FieldRow {
+    pub name: String,
+    pub value: String,
+}
+
+/// What checking a pasted string found; `card` is set when the string is usable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PasteResult {
+    pub fields: Vec<FieldRow>,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    pub card: Option<StringCard>,
+}
+
+/// A keychain entry as listed (no secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct SavedString {
+    pub name: String,
+    pub label: String,
+    pub created: Option<String>,
+    pub last_verified: Option<String>,
+}
+
+/// A support contact's key, for confirming it out of band.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct KeyView {
+    pub fingerprint: String,
+    pub user_ids: Vec<String>,
+    pub algorithm: String,
+    pub created: String,
+    pub expires: Option<String>,
+}
+
+/// Everything the desktop app holds for one user.
+pub struct Session {
+    state: Mutex<WizardState>,
+    shelf: Shelf,
+    state_dir: PathBuf,
+    sandbox: Mutex<Option<Arc<Sandbox>>>,
+    /// A sandbox running as its own process (`HUBSETUP_SANDBOX`), as the CLI reaches it.
+    external_sandbox: Option<Cloud>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `2026-11-24`, in UTC.
+fn date(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time)
+        .to_string()
+        .chars()
+        .take(10)
+        .collect()
+}
+
+impl Session {
+    /// Resumes the wizard saved in `state_dir`, if any.
+    pub fn open(state_dir: &Path) -> Session {
+        let state = WizardState::load(state_dir).unwrap_or_default();
+        let external_sandbox = std::env::var_os("HUBSETUP_SANDBOX")
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| serde_json::from_str(&text).ok());
+        Session {
+            state: Mutex::new(state),
+            shelf: Shelf::default(),
+            state_dir: state_dir.to_owned(),
+            sandbox: Mutex::new(None),
+            external_sandbox,
+        }
+    }
+
+    pub fn view(&self) -> WizardView {
+        self.state.lock().expect("state lock").view()
+    }
+
+    /// Changes the state and saves it; a failed save is reported, the change stays.
+    fn update<R>(&self, change: impl FnOnce(&mut WizardState) -> R) -> Result<R, SessionError> {
+        let mut state = self.state.lock().expect("state lock");
+        let result = change(&mut state);
+        state.save(&self.state_dir).map_err(|e| {
+            SessionError::new(
+                "state",
+                format!(
+                    "The wizard's progress could not be saved in {}: {e}.",
+                    self.state_dir.display()
+                ),
+            )
+        })?;
+        Ok(result)
+    }
+
+    pub fn start(&self, choice: StartChoice) -> Result<WizardView, SessionError> {
+        if matches!(&choice, StartChoice::Create { cloud } if cloud == "sandbox") {
+            self.sandbox()?;
+        }
+        self.update(|s| s.start(choice))?;
+        Ok(self.view())
+    }
+
+    pub fn next(&self) -> Result<WizardView, SessionError> {
+        self.update(|s| s.next())?
+            .map_err(|e| SessionError::new("wizard", e))?;
+        Ok(self.view())
+    }
+
+    pub fn back(&self) -> Result<WizardView, SessionError> {
+        self.update(|s| s.back())?
+            .map_err(|e| SessionError::new("wizard", e))?;
+        Ok(self.view())
+    }
+
+    /// The in-process sandbox, started on first use.
+    pub fn sandbox(&self) -> Result<Arc<Sandbox>, SessionError> {
+        let mut slot = self.sandbox.lock().expect("sandbox lock");
+        if let Some(sandbox) = slot.as_ref() {
+            return Ok(sandbox.clone());
+        }
+        let sandbox = Arc::new(
+            Sandbox::start(SandboxConfig {
+                state_dir: Some(self.state_dir.join("sandbox")),
+                ..SandboxConfig::default()
+            })
+            .map_err(|e| SessionError::new("sandbox", e))?,
+        );
+        *slot = Some(sandbox.clone());
+        Ok(sandbox)
+    }
+
+    /// The clouds a string may belong to: Azure's, and the sandbox's if it runs.
+    fn clouds(&self) -> Vec<Cloud> {
+        let mut clouds = Cloud::azure_clouds();
+        if let Some(sandbox) = self.sandbox.lock().expect("sandbox lock").as_ref() {
+            clouds.push(sandbox.cloud());
+        }
+        clouds.extend(self.external_sandbox.clone());
+        clouds
+    }
+
+    /// Checks a pasted string field by field; a usable one goes on the shelf.
+    pub fn paste(&self, text: &str) -> Result<PasteResult, SessionError> {
+        let inspection = inspect_with_clouds(text, &self.clouds());
+        let fields = inspection
+            .fields
+            .iter()
+            .map(|f| FieldRow {
+                name: f.name.clone(),
+                value: f.value.clone(),
+            })
+            .collect();
+        let warnings = inspection
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let (errors, card) = match inspection.result {
+            Ok(cs) => (Vec::new(), Some(self.shelve(cs, None)?)),
+            Err(errors) => (errors.iter().map(ToString::to_string).collect(), None),
+        };
+        Ok(PasteResult {
+            fields,
+            errors,
+            warnings,
+            card,
+        })
+    }
+
+    /// Puts `cs` on the shelf and on the wizard's list, replacing a card for the same target.
+    fn shelve(
+        &self,
+        cs: ConnectionString,
+        saved_as: Option<String>,
+    ) -> Result<StringCard, SessionError> {
+        let card = StringCard {
+            label: cs
+                .device_id()
+                .or(cs.policy_name())
+                .unwrap_or(cs.hub_name())
+                .to_owned(),
+            masked: cs.masked(),
+            host: cs.host_name().to_owned(),
+            device_id: cs.device_id().map(str::to_owned),
+            verified: None,
+            saved_as,
+            handle: self.shelf.put(cs),
+        };
+        let added = card.clone();
+        self.update(move |s| {
+            s.strings.retain(|c| {
+                !(c.host == card.host && c.device_id == card.device_id && c.label == card.label)
+            });
+            s.strings.push(card);
+        })?;
+        Ok(added)
+    }
+
+    /// The string in clear, for the Reveal button only.
+    pub fn reveal(&self, handle: &str) -> Result<Zeroizing<String>, SessionError> {
+        Ok(self.shelf.get(handle)?.expose())
+    }
+
+    pub fn forget(&self, handle: &str) -> Result<WizardView, SessionError> {
+        self.shelf.remove(handle);
+        self.update(|s| s.strings.retain(|c| c.handle != handle))?;
+        Ok(self.view())
+    }
+
+    /// The live test of a shelved string; the card records the outcome.
+    pub async fn verify(&self, handle: &str) -> Result<Report, SessionError> {
+        let cs = self.shelf.get(handle)?;
+        let cloud = self
+            .clouds()
+            .into_iter()
+            .find(|c| c.serves(cs.host_name()))
+            .unwrap_or_else(Cloud::public);
+        let network = Network::new(&cloud, None).map_err(|e| SessionError::new("network", e))?;
+        let report = Verifier::new(network, Options::default()).verify(&cs).await;
+        let accepted = report.accepted;
+        self.update(|s| {
+            if let Some(card) = s.strings.iter_mut().find(|c| c.handle == handle) {
+                card.verified = Some(accepted);
+            }
+        })?;
+        if accepted {
+            if let Some(name) = self
+                .view()
+                .state
+                .strings
+                .iter()
+                .find(|c| c.handle == handle)
+                .and_then(|c| c.saved_as.clone())
+            {
+                // The keychain index remembers when a string last passed; failing to note it
+                // changes nothing else.
+                let _ = vault()?.record_verified(&name, SystemTime::now());
+            }
+        }
+        Ok(report)
+    }
+
+    pub fn vault_list(&self) -> Result<Vec<SavedString>, SessionError> {
+        let listing = vault()?.list().map_err(|e| SessionError::new("vault", e))?;
+        Ok(listing
+            .entries
+            .into_iter()
+            .map(|e| SavedString {
+                name: e.name(),
+                label: e.label.clone(),
+                created: e.created.map(date),
+                last_verified: e.last_verified.map(date),
+            })
+            .collect())
+    }
+
+    pub fn vault_save(
+        &self,
+        handle: &str,
+        label: Option<&str>,
+        replace: bool,
+    ) -> Result<SavedString, SessionError> {
+        let cs = self.shelf.get(handle)?;
+        let entry = vault()?
+            .save(&cs, label, replace)
+            .map_err(|e| SessionError::new("vault", e))?;
+        let name = entry.name();
+        self.update(|s| {
+            if let Some(card) = s.strings.iter_mut().find(|c| c.handle == handle) {
+                card.saved_as = Some(name.clone());
+                card.label = entry.label.clone();
+            }
+        })?;
+        Ok(SavedString {
+            name,
+            label: entry.label,
+            created: entry.created.map(date),
+            last_verified: entry.last_verified.map(date),
+        })
+    }
+
+    /// Loads a saved string onto the shelf.
+    pub fn vault_load(&self, name: &str) -> Result<StringCard, SessionError> {
+        let (entry, cs) = vault()?
+            .load(name)
+            .map_err(|e| SessionError::new("vault", e))?;
+        let mut card = self.shelve(cs, Some(entry.name()))?;
+        card.label = entry.label;
+        Ok(card)
+    }
+
+    pub fn vault_delete(&self, name: &str) -> Result<Vec<SavedString>, SessionError> {
+        vault()?
+            .delete(name)
+            .map_err(|e| SessionError::new("vault", e))?;
+        self.vault_list()
+    }
+
+    /// Reads a support contact's public key (armored text or binary bytes).
+    pub fn key_info(&self, key: &[u8], fingerprint: Option<&str>) -> Result<KeyView, SessionError> {
+        let key = PublicKey::read(key, fingerprint).map_err(|e| SessionError::new("key", e))?;
+        let info = key.info();
+        Ok(KeyView {
+            fingerprint: info.fingerprint.clone(),
+            user_ids: info.user_ids.clone(),
+            algorithm: info.algorithm.clone(),
+            created: date(info.created),
+            expires: info.expires.map(date),
+        })
+    }
+
+    /// Encrypts a shelved string to `keys` and writes it to `out` (readable only by the user).
+    pub fn export(
+        &self,
+        handle: &str,
+        keys: &[Vec<u8>],
+        out: &Path,
+        sender: Option<String>,
+    ) -> Result<String, SessionError> {
+        let cs = self.shelf.get(handle)?;
+        let recipients = keys
+            .iter()
+            .map(|k| PublicKey::read(k, None))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SessionError::new("key", e))?;
+        let note = hubsetup_handoff::Note {
+            sender,
+            date: SystemTime::now(),
+        };
+        hubsetup_handoff::write_encrypted(out, &cs, Some(&note), &recipients)
+            .map_err(|e| SessionError::new("export", e))?;
+        let written = out.display().to_string();
+        let recorded = written.clone();
+        self.update(move |s| s.exported_to = Some(recorded))?;
+        Ok(written)
+    }
+}
+
+fn vault() -> Result<Vault<OsKeychain>, SessionError> {
+    Vault::open().map_err(|e| SessionError::new("vault", e))
+}

@@ -1,0 +1,149 @@
+//! The commands the webview may call: thin adapters over [`Session`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hubsetup_livetest::Report;
+use hubsetup_wizard::{
+    KeyView, PasteResult, SavedString, Session, SessionError, StartChoice, StringCard, WizardView,
+};
+use tauri::{AppHandle, State};
+use tauri_plugin_clipboard_manager::ClipboardExt;
+
+type Answer<T> = Result<T, SessionError>;
+
+/// How long a copied connection string stays on the clipboard.
+const CLIPBOARD_SECONDS: u64 = 30;
+
+#[tauri::command]
+pub fn wizard_view(session: State<'_, Session>) -> WizardView {
+    session.view()
+}
+
+#[tauri::command]
+pub fn wizard_start(session: State<'_, Session>, choice: StartChoice) -> Answer<WizardView> {
+    session.start(choice)
+}
+
+#[tauri::command]
+pub fn wizard_next(session: State<'_, Session>) -> Answer<WizardView> {
+    session.next()
+}
+
+#[tauri::command]
+pub fn wizard_back(session: State<'_, Session>) -> Answer<WizardView> {
+    session.back()
+}
+
+#[tauri::command]
+pub fn paste_string(session: State<'_, Session>, text: String) -> Answer<PasteResult> {
+    session.paste(&zeroize::Zeroizing::new(text))
+}
+
+/// The one way a secret reaches the webview: the user pressed Reveal.
+#[tauri::command]
+pub fn reveal_string(session: State<'_, Session>, handle: String) -> Answer<String> {
+    Ok(session.reveal(&handle)?.to_string())
+}
+
+/// Puts the string on the clipboard and takes it off again after 30 s, if it is still there.
+#[tauri::command]
+pub fn copy_string(app: AppHandle, session: State<'_, Session>, handle: String) -> Answer<String> {
+    let secret = session.reveal(&handle)?;
+    let failed = |e: tauri_plugin_clipboard_manager::Error| SessionError {
+        kind: "clipboard".into(),
+        message: format!("The clipboard could not be used: {e}."),
+    };
+    app.clipboard()
+        .write_text(secret.to_string())
+        .map_err(failed)?;
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(CLIPBOARD_SECONDS)).await;
+        if app.clipboard().read_text().is_ok_and(|now| now == *secret) {
+            let _ = app.clipboard().write_text(String::new());
+        }
+    });
+    Ok(format!(
+        "Copied. The clipboard clears in {CLIPBOARD_SECONDS} s."
+    ))
+}
+
+#[tauri::command]
+pub fn forget_string(session: State<'_, Session>, handle: String) -> Answer<WizardView> {
+    session.forget(&handle)
+}
+
+#[tauri::command]
+pub async fn verify_string(session: State<'_, Session>, handle: String) -> Answer<Report> {
+    session.verify(&handle).await
+}
+
+#[tauri::command]
+pub fn vault_list(session: State<'_, Session>) -> Answer<Vec<SavedString>> {
+    session.vault_list()
+}
+
+#[tauri::command]
+pub fn vault_save(
+    session: State<'_, Session>,
+    handle: String,
+    label: Option<String>,
+    replace: bool,
+) -> Answer<SavedString> {
+    session.vault_save(
+        &handle,
+        label.as_deref().filter(|l| !l.trim().is_empty()),
+        replace,
+    )
+}
+
+#[tauri::command]
+pub fn vault_load(session: State<'_, Session>, name: String) -> Answer<StringCard> {
+    session.vault_load(&name)
+}
+
+#[tauri::command]
+pub fn vault_delete(session: State<'_, Session>, name: String) -> Answer<Vec<SavedString>> {
+    session.vault_delete(&name)
+}
+
+/// A key given as pasted text or as a file chosen in the native dialog.
+fn key_bytes(text: Option<String>, path: Option<PathBuf>) -> Answer<Vec<u8>> {
+    match (text, path) {
+        (Some(text), _) if !text.trim().is_empty() => Ok(text.into_bytes()),
+        (_, Some(path)) => std::fs::read(&path).map_err(|e| SessionError {
+            kind: "key".into(),
+            message: format!("{} could not be read: {e}.", path.display()),
+        }),
+        _ => Err(SessionError {
+            kind: "key".into(),
+            message: "Paste the support contact's public key or choose its file.".into(),
+        }),
+    }
+}
+
+#[tauri::command]
+pub fn key_info(
+    session: State<'_, Session>,
+    text: Option<String>,
+    path: Option<PathBuf>,
+) -> Answer<KeyView> {
+    session.key_info(&key_bytes(text, path)?, None)
+}
+
+#[tauri::command]
+pub fn export_string(
+    session: State<'_, Session>,
+    handle: String,
+    key_text: Option<String>,
+    key_path: Option<PathBuf>,
+    out_path: PathBuf,
+    sender: Option<String>,
+) -> Answer<String> {
+    session.export(
+        &handle,
+        &[key_bytes(key_text, key_path)?],
+        &out_path,
+        sender.filter(|s| !s.trim().is_empty()),
+    )
+}

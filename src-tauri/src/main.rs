@@ -1,0 +1,46 @@
+//! IoT Hub Setup's desktop shell. Every command converts its arguments, calls one function of
+//! the wizard's [`Session`], and maps the error; the logic lives in the crates, where it is
+//! tested without a window.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+
+use hubsetup_wizard::Session;
+
+fn main() {
+    let state_dir = match hubsetup_vault::config_dir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("IoT Hub Setup cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .manage(Session::open(&state_dir))
+        .invoke_handler(tauri::generate_handler![
+            commands::wizard_view,
+            commands::wizard_start,
+            commands::wizard_next,
+            commands::wizard_back,
+            commands::paste_string,
+            commands::reveal_string,
+            commands::copy_string,
+            commands::forget_string,
+            commands::verify_string,
+            commands::vault_list,
+            commands::vault_save,
+            commands::vault_load,
+            commands::vault_delete,
+            commands::key_info,
+            commands::export_string,
+        ])
+        .run(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("IoT Hub Setup stopped: {e}");
+            std::process::exit(1);
+        });
+}

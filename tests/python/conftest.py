@@ -1,0 +1,97 @@
+"""What the Python tests share: a `hubsetup sandbox` process and a client that reaches it.
+
+The sandbox's hosts live on loopback, so their names are resolved there (as the Rust clients
+do through the cloud description) and its CA is trusted through REQUESTS_CA_BUNDLE.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+HUBSETUP = os.environ.get("HUBSETUP_BIN", "hubsetup")
+CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+PRODUCTION = "11111111-1111-4111-8111-111111111111"
+HUB = "contoso-plant-hub"
+DEVICE = "io.microshare.contact.unpacked.event"
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory):
+    state = tmp_path_factory.mktemp("sandbox")
+    process = subprocess.Popen(
+        [HUBSETUP, "sandbox", "--json", "--state-dir", str(state), "--provisioning-seconds", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    description = json.loads(process.stdout.readline())
+    address, port = description["loopback"].rsplit(":", 1)
+    suffix = description["login_endpoint"].split("://login.", 1)[1]
+    real_getaddrinfo = socket.getaddrinfo
+
+    def sandbox_getaddrinfo(host, service, *args, **kwargs):
+        if isinstance(host, str) and host.endswith("." + suffix):
+            return real_getaddrinfo(address, int(port), *args, **kwargs)
+        return real_getaddrinfo(host, service, *args, **kwargs)
+
+    socket.getaddrinfo = sandbox_getaddrinfo
+    os.environ["REQUESTS_CA_BUNDLE"] = description["ca_path"]
+    description["hub_host"] = f"{HUB}.{description['iot_hub_suffix']}"
+    description_file = state / "description.json"
+    description_file.write_text(json.dumps(description))
+    description["description_file"] = str(description_file)
+    yield description
+    socket.getaddrinfo = real_getaddrinfo
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def arm_token(cloud):
+    login = f"{cloud['login_endpoint']}/organizations/oauth2/v2.0"
+    scope = f"{cloud['arm_endpoint']}/.default offline_access"
+    code = requests.post(f"{login}/devicecode", data={"client_id": CLIENT_ID, "scope": scope}).json()
+    for _ in range(20):
+        time.sleep(code["interval"])
+        answer = requests.post(
+            f"{login}/token",
+            data={
+                "client_id": CLIENT_ID,
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "device_code": code["device_code"],
+            },
+        )
+        if answer.status_code == 200:
+            return answer.json()["access_token"]
+        assert answer.json()["error"] == "authorization_pending", answer.text
+    pytest.fail("device code sign-in never finished")
+
+
+@pytest.fixture(scope="session")
+def owner_connection_string(cloud):
+    hub = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/{HUB}"
+    keys = requests.post(
+        f"{cloud['arm_endpoint']}{hub}/listkeys?api-version=2023-06-30",
+        headers={"Authorization": f"Bearer {arm_token(cloud)}"},
+    )
+    assert keys.status_code == 200, keys.text
+    owner = next(k for k in keys.json()["value"] if k["keyName"] == "iothubowner")
+    return f"HostName={cloud['hub_host']};SharedAccessKeyName=iothubowner;SharedAccessKey={owner['primaryKey']}"
+
+
+@pytest.fixture(scope="session")
+def device_connection_string(cloud, owner_connection_string):
+    """The seeded device's primary connection string, read from the registry."""
+    token = subprocess.run(
+        [HUBSETUP, "sas-token", "--resource", cloud["hub_host"]],
+        input=owner_connection_string, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    device = requests.get(
+        f"https://{cloud['hub_host']}/devices/{DEVICE}?api-version=2021-04-12", headers={"Authorization": token}
+    )
+    assert device.status_code == 200, device.text
+    key = device.json()["authentication"]["symmetricKey"]["primaryKey"]
+    return f"HostName={cloud['hub_host']};DeviceId={DEVICE};SharedAccessKey={key}"

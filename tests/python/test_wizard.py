@@ -1,0 +1,221 @@
+"""The desktop app, built for real, in a real webview under Xvfb, driven through WebDriver
+(tauri-driver + WebKitWebDriver) against the sandbox: what a support person does, with the
+keychain being the real Secret Service and the hand-off opened by the real gpg.
+
+Each step's screenshot is saved under docs/screenshots for the README.
+"""
+
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import DEVICE, HUBSETUP
+
+APP = os.environ.get("HUBSETUP_APP_BIN", "iot-hub-setup")
+TAURI_DRIVER = os.environ.get("TAURI_DRIVER", shutil.which("tauri-driver") or "tauri-driver")
+SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{process.args[0]} exited with {process.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"nothing listens on port {port}")
+
+
+@pytest.fixture(scope="session")
+def display():
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    number = next(n for n in range(90, 130) if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"))
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+    for _ in range(100):
+        if os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            break
+        time.sleep(0.05)
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(timeout=10)
+
+
+class Wizard:
+    """The running app, with the few gestures the tests need."""
+
+    def __init__(self, driver, config):
+        self.driver = driver
+        self.config = config
+
+    def find(self, css):
+        return WebDriverWait(self.driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
+
+    def click(self, css):
+        WebDriverWait(self.driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, css).is_enabled())
+        self.find(css).click()
+
+    def type(self, css, text):
+        element = self.find(css)
+        element.clear()
+        element.send_keys(text)
+
+    def text(self, css):
+        return self.find(css).text
+
+    def wait_text(self, css, expected, seconds=20):
+        try:
+            WebDriverWait(self.driver, seconds).until(lambda d: expected in d.find_element(By.CSS_SELECTOR, css).text)
+        except WebDriverException:
+            pytest.fail(f"{css} never showed {expected!r}; it shows {self.text(css)!r}")
+
+    def title(self):
+        return self.text("#step-title")
+
+    def page(self):
+        return self.driver.find_element(By.TAG_NAME, "body").get_attribute("innerHTML")
+
+    def screenshot(self, name):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        time.sleep(0.3)  # let the last transition settle
+        self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+@pytest.fixture
+def app(tmp_path, display, cloud):
+    config = tmp_path / "config"
+    config.mkdir()
+    env = dict(os.environ, DISPLAY=display, HUBSETUP_CONFIG_DIR=str(config), HUBSETUP_SANDBOX=cloud["description_file"])
+    port, native_port = free_port(), free_port()
+    driver_process = subprocess.Popen(
+        [TAURI_DRIVER, "--port", str(port), "--native-port", str(native_port), "--native-driver", shutil.which("WebKitWebDriver")],
+        env=env,
+    )
+    wait_for_port(port, driver_process)
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": APP})
+    driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    driver.set_window_size(1100, 780)
+    try:
+        yield Wizard(driver, config)
+    finally:
+        driver.quit()
+        driver_process.terminate()
+        driver_process.wait(timeout=10)
+
+
+@pytest.fixture
+def support_key(tmp_path):
+    """A support contact's key pair made by the real gpg; returns (home, armored public key, fingerprint)."""
+    home = pathlib.Path(f"/tmp/hubsetup-gpg-{os.getpid()}-{tmp_path.name[-6:]}")
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--quiet"]
+    subprocess.run(gpg + ["--passphrase", "", "--quick-gen-key", "Sam Support <sam@partner.example>", "future-default", "default", "never"], check=True)
+    public = subprocess.run(gpg + ["--armor", "--export", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
+    colons = subprocess.run(gpg + ["--with-colons", "--fingerprint", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
+    fingerprint = next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
+    yield home, public, fingerprint
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def grouped(fingerprint):
+    return " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
+
+
+def test_support_staff_verify_store_and_hand_off(app, cloud, device_connection_string, support_key, tmp_path):
+    key = device_connection_string.rsplit("SharedAccessKey=", 1)[1]
+    app.find("#start-verify")
+    assert app.title() == "Where"
+    app.screenshot("01-start")
+
+    app.click("#start-verify")
+    assert app.title() == "Connection string"
+    app.type("#paste", "  \"" + device_connection_string + "\"\n")
+    app.wait_text("#paste-problems", f"Added {DEVICE}.")
+    app.wait_text(".card .secret", "SharedAccessKey=****…")
+    assert key not in app.page(), "the key must not be in the webview before Reveal"
+    app.screenshot("02-connection-string")
+    app.click(".card .reveal")
+    app.wait_text(".card .secret", key)
+    app.click(".card .reveal")
+    app.wait_text(".card .secret", "****…")
+
+    app.click("#next")
+    assert app.title() == "Live test"
+    app.click(".run-test")
+    app.wait_text(".test-result", "Passed.")
+    for stage in ["DNS lookup", "TCP connect", "TLS handshake", "SAS token", "Send test message", "Message landed"]:
+        assert stage in app.text("table"), stage
+    app.screenshot("03-live-test")
+
+    app.click("#next")
+    assert app.title() == "Keychain"
+    app.type(".vault-label", "Partner device")
+    app.click(".save-vault")
+    app.wait_text(".vault-message", "Saved in the keychain as “Partner device”.")
+    app.screenshot("04-keychain")
+    env = dict(os.environ, HUBSETUP_CONFIG_DIR=str(app.config))
+    shown = subprocess.run([HUBSETUP, "vault", "show", "Partner device", "--reveal"], capture_output=True, text=True, env=env)
+    assert device_connection_string in shown.stdout, shown.stderr
+
+    app.click("#next")
+    assert app.title() == "Hand-off"
+    home, public, fingerprint = support_key
+    app.type("#key-text", public)
+    app.click("#check-key")
+    app.wait_text("#fingerprint", grouped(fingerprint))
+    assert "Sam Support <sam@partner.example>" in app.text("#key-card")
+    out = tmp_path / "for-sam.asc"
+    app.type("#out-path", str(out))
+    app.click("#confirm-key")
+    app.screenshot("05-hand-off")
+    app.click("#export")
+    app.wait_text("#export-done", "Encrypted and saved to")
+    decrypted = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt", str(out)], capture_output=True, text=True, check=True).stdout
+    assert decrypted.rstrip("\n").splitlines()[-1] == device_connection_string
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+    app.click("#next")
+    assert app.title() == "Summary"
+    summary = app.text("#summary")
+    assert "live test passed, saved in the keychain" in summary and str(out) in summary
+    assert key not in app.page()
+    app.screenshot("06-summary")
+    for written in app.config.rglob("*"):
+        if written.is_file():
+            assert key not in written.read_text(errors="ignore"), f"{written} holds the key"
+
+
+def test_a_wrong_key_is_diagnosed_in_plain_words(app, cloud):
+    wrong = f"HostName={cloud['hub_host']};DeviceId={DEVICE};SharedAccessKey=c29tZSBvdGhlciBrZXkgb2YgMzIgYnl0ZXMhISEhISE="
+    app.click("#start-verify")
+    app.type("#paste", "HostName=oops")
+    app.wait_text("#paste-problems", "HostName 'oops' is only a name, not a full host name.")
+    app.type("#paste", wrong)
+    app.wait_text("#paste-problems", f"Added {DEVICE}.")
+    app.click("#next")
+    app.click(".run-test")
+    app.wait_text(".test-result", "Failed. The hub refused the credentials (401 IotHubUnauthorizedAccess).")
+    assert f"Copy the Primary Connection String again from IoT Hub → Devices → {DEVICE}" in app.text(".test-result")
+    app.screenshot("07-live-test-failed")

@@ -1,0 +1,37 @@
+// Typed calls to the Rust commands. Every type comes from `src/bindings`, generated from the
+// Rust types by ts-rs (`cargo test`); nothing here restates a Rust type by hand.
+import { invoke } from "@tauri-apps/api/core";
+import type { KeyView } from "./bindings/KeyView";
+import type { PasteResult } from "./bindings/PasteResult";
+import type { Report } from "./bindings/Report";
+import type { SavedString } from "./bindings/SavedString";
+import type { SessionError } from "./bindings/SessionError";
+import type { StartChoice } from "./bindings/StartChoice";
+import type { StringCard } from "./bindings/StringCard";
+import type { WizardView } from "./bindings/WizardView";
+
+/** The message of a failed command, as the Rust side worded it. */
+export function messageOf(error: unknown): string {
+  const e = error as Partial<SessionError>;
+  return typeof e?.message === "string" ? e.message : String(error);
+}
+
+export const api = {
+  view: () => invoke<WizardView>("wizard_view"),
+  start: (choice: StartChoice) => invoke<WizardView>("wizard_start", { choice }),
+  next: () => invoke<WizardView>("wizard_next"),
+  back: () => invoke<WizardView>("wizard_back"),
+  paste: (text: string) => invoke<PasteResult>("paste_string", { text }),
+  reveal: (handle: string) => invoke<string>("reveal_string", { handle }),
+  copy: (handle: string) => invoke<string>("copy_string", { handle }),
+  forget: (handle: string) => invoke<WizardView>("forget_string", { handle }),
+  verify: (handle: string) => invoke<Report>("verify_string", { handle }),
+  vaultList: () => invoke<SavedString[]>("vault_list"),
+  vaultSave: (handle: string, label: string | null, replace: boolean) =>
+    invoke<SavedString>("vault_save", { handle, label, replace }),
+  vaultLoad: (name: string) => invoke<StringCard>("vault_load", { name }),
+  vaultDelete: (name: string) => invoke<SavedString[]>("vault_delete", { name }),
+  keyInfo: (text: string | null, path: string | null) => invoke<KeyView>("key_info", { text, path }),
+  exportString: (handle: string, keyText: string | null, keyPath: string | null, outPath: string, sender: string | null) =>
+    invoke<string>("export_string", { handle, keyText, keyPath, outPath, sender }),
+};
