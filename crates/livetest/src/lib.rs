@@ -76,22 +76,22 @@ pub struct StageResult {
 }
 
 impl StageResult {
-    fn passed(stage: Stage, millis: f64, detail: String) -> StageResult {
+    fn new(stage: Stage, status: StageStatus, millis: f64, detail: String) -> StageResult {
         StageResult {
             stage,
-            status: StageStatus::Passed,
+            label: stage.label().to_owned(),
+            status,
             millis,
             detail,
         }
     }
 
+    fn passed(stage: Stage, millis: f64, detail: String) -> StageResult {
+        StageResult::new(stage, StageStatus::Passed, millis, detail)
+    }
+
     fn failed(stage: Stage, millis: f64, detail: String) -> StageResult {
-        StageResult {
-            stage,
-            status: StageStatus::Failed,
-            millis,
-            detail,
-        }
+        StageResult::new(stage, StageStatus::Failed, millis, detail)
     }
 }
 

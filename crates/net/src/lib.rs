@@ -24,7 +24,10 @@ pub use proxy::{ProxySettings, ProxyTarget};
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error("The certificate bundle {path} could not be read: {source}. Check the path given for the extra CA bundle.")]
-    BundleUnreadable { path: PathBuf, source: std::io::Error },
+    BundleUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("The certificate bundle {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----). Export your proxy's root certificate in PEM format.")]
     BundleEmpty { path: PathBuf },
     #[error("The {origin} is not a valid PEM certificate; it cannot be trusted.")]
@@ -61,18 +64,31 @@ impl Network {
         Network::with_proxy(cloud, extra_bundle, ProxySettings::from_env()?)
     }
 
-    pub fn with_proxy(cloud: &Cloud, extra_bundle: Option<&Path>, proxy: ProxySettings) -> Result<Network, NetError> {
+    pub fn with_proxy(
+        cloud: &Cloud,
+        extra_bundle: Option<&Path>,
+        proxy: ProxySettings,
+    ) -> Result<Network, NetError> {
         let mut roots = RootCertStore::empty();
         // Unparsable system certificates are skipped, as every TLS client does.
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
         if let Some(pem) = &cloud.extra_root_ca_pem {
-            add_pem(&mut roots, pem.as_bytes(), &format!("{} CA certificate", cloud.display_name))?;
+            add_pem(
+                &mut roots,
+                pem.as_bytes(),
+                &format!("{} CA certificate", cloud.display_name),
+            )?;
         }
         if let Some(path) = extra_bundle {
-            let bytes = std::fs::read(path).map_err(|source| NetError::BundleUnreadable { path: path.to_owned(), source })?;
+            let bytes = std::fs::read(path).map_err(|source| NetError::BundleUnreadable {
+                path: path.to_owned(),
+                source,
+            })?;
             if add_pem(&mut roots, &bytes, &format!("bundle {}", path.display()))? == 0 {
-                return Err(NetError::BundleEmpty { path: path.to_owned() });
+                return Err(NetError::BundleEmpty {
+                    path: path.to_owned(),
+                });
             }
         }
         if roots.is_empty() {
@@ -84,8 +100,16 @@ impl Network {
             .map_err(|e| NetError::Client(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let proxy = if cloud.loopback.is_some() { ProxySettings::none() } else { proxy };
-        Ok(Network { cloud: cloud.clone(), tls: Arc::new(tls), proxy })
+        let proxy = if cloud.loopback.is_some() {
+            ProxySettings::none()
+        } else {
+            proxy
+        };
+        Ok(Network {
+            cloud: cloud.clone(),
+            tls: Arc::new(tls),
+            proxy,
+        })
     }
 
     pub fn cloud(&self) -> &Cloud {
@@ -107,9 +131,11 @@ impl Network {
     pub async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, ResolveError> {
         let port = self.loopback_for(host).map_or(443, |a| a.port());
         match (self.cloud.dns_server, self.cloud.serves(host)) {
-            (Some(server), true) => ask_name_server(server, host)
-                .await
-                .map(|ips| ips.into_iter().map(|ip| SocketAddr::new(ip.into(), port)).collect()),
+            (Some(server), true) => ask_name_server(server, host).await.map(|ips| {
+                ips.into_iter()
+                    .map(|ip| SocketAddr::new(ip.into(), port))
+                    .collect()
+            }),
             _ => match self.loopback_for(host) {
                 Some(address) => Ok(vec![address]),
                 None => tokio::net::lookup_host((host, port))
@@ -117,7 +143,9 @@ impl Network {
                     .map(Iterator::collect)
                     .map_err(|e| match e.kind() {
                         std::io::ErrorKind::NotFound => ResolveError::NotFound,
-                        _ if e.to_string().contains("failed to lookup address") => ResolveError::NotFound,
+                        _ if e.to_string().contains("failed to lookup address") => {
+                            ResolveError::NotFound
+                        }
                         _ => ResolveError::Failed(e.to_string()),
                     }),
             },
@@ -145,11 +173,14 @@ impl Network {
             .connect_timeout(std::time::Duration::from_secs(15))
             .timeout(std::time::Duration::from_secs(60));
         if self.cloud.loopback.is_some() {
-            builder = builder.no_proxy().dns_resolver(Arc::new(LoopbackResolver(self.clone())));
+            builder = builder
+                .no_proxy()
+                .dns_resolver(Arc::new(LoopbackResolver(self.clone())));
         } else {
             builder = builder.no_proxy();
             if let Some(target) = &self.proxy.https {
-                let mut proxy = reqwest::Proxy::https(target.url.as_str()).map_err(|e| NetError::Client(e.to_string()))?;
+                let mut proxy = reqwest::Proxy::https(target.url.as_str())
+                    .map_err(|e| NetError::Client(e.to_string()))?;
                 proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&self.proxy.no_proxy_list()));
                 builder = builder.proxy(proxy);
             }
@@ -161,8 +192,12 @@ impl Network {
 fn add_pem(roots: &mut RootCertStore, pem: &[u8], origin: &str) -> Result<usize, NetError> {
     let mut added = 0;
     for cert in CertificateDer::pem_slice_iter(pem) {
-        let cert = cert.map_err(|_| NetError::InvalidCertificate { origin: origin.to_owned() })?;
-        roots.add(cert).map_err(|_| NetError::InvalidCertificate { origin: origin.to_owned() })?;
+        let cert = cert.map_err(|_| NetError::InvalidCertificate {
+            origin: origin.to_owned(),
+        })?;
+        roots.add(cert).map_err(|_| NetError::InvalidCertificate {
+            origin: origin.to_owned(),
+        })?;
         added += 1;
     }
     Ok(added)
@@ -181,7 +216,9 @@ impl reqwest::dns::Resolve for LoopbackResolver {
                 return Err(format!("{host} is not a host of the sandbox").into());
             }
             match network.resolve(&host).await {
-                Ok(addresses) if !addresses.is_empty() => Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs),
+                Ok(addresses) if !addresses.is_empty() => {
+                    Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+                }
                 Ok(_) | Err(ResolveError::NotFound) => Err(format!("{host}: no such host").into()),
                 Err(ResolveError::Failed(e)) => Err(e.into()),
             }
@@ -190,17 +227,28 @@ impl reqwest::dns::Resolve for LoopbackResolver {
 }
 
 /// Asks a name server for the IPv4 addresses of `host`, retrying once on silence.
-async fn ask_name_server(server: SocketAddr, host: &str) -> Result<Vec<std::net::Ipv4Addr>, ResolveError> {
+async fn ask_name_server(
+    server: SocketAddr,
+    host: &str,
+) -> Result<Vec<std::net::Ipv4Addr>, ResolveError> {
     use hubsetup_core::dns_wire::{self, Answer};
-    let failed = |e: std::io::Error| ResolveError::Failed(format!("the name server {server} did not answer: {e}"));
-    let socket = tokio::net::UdpSocket::bind(("127.0.0.1", 0)).await.map_err(failed)?;
+    let failed = |e: std::io::Error| {
+        ResolveError::Failed(format!("the name server {server} did not answer: {e}"))
+    };
+    let socket = tokio::net::UdpSocket::bind(("127.0.0.1", 0))
+        .await
+        .map_err(failed)?;
     socket.connect(server).await.map_err(failed)?;
-    let id = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) & 0xFFFF) as u16;
+    let id = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        & 0xFFFF) as u16;
     let question = dns_wire::query(id, host);
     let mut buffer = [0u8; 512];
     for _ in 0..2 {
         socket.send(&question).await.map_err(failed)?;
-        let received = tokio::time::timeout(std::time::Duration::from_secs(2), socket.recv(&mut buffer)).await;
+        let received =
+            tokio::time::timeout(std::time::Duration::from_secs(2), socket.recv(&mut buffer)).await;
         let Ok(received) = received else { continue };
         match dns_wire::parse_reply(&buffer[..received.map_err(failed)?], id) {
             Some(Answer::Addresses(list)) if !list.is_empty() => return Ok(list),
@@ -208,7 +256,9 @@ async fn ask_name_server(server: SocketAddr, host: &str) -> Result<Vec<std::net:
             None => continue,
         }
     }
-    Err(ResolveError::Failed(format!("the name server {server} did not answer")))
+    Err(ResolveError::Failed(format!(
+        "the name server {server} did not answer"
+    )))
 }
 
 #[cfg(test)]

@@ -14,7 +14,11 @@ pub struct ProxyTarget {
 impl ProxyTarget {
     /// `host:port` of the proxy itself.
     pub fn authority(&self) -> String {
-        format!("{}:{}", self.url.host_str().unwrap_or_default(), self.url.port_or_known_default().unwrap_or(8080))
+        format!(
+            "{}:{}",
+            self.url.host_str().unwrap_or_default(),
+            self.url.port_or_known_default().unwrap_or(8080)
+        )
     }
 }
 
@@ -30,19 +34,31 @@ impl ProxySettings {
     }
 
     pub fn from_env() -> Result<ProxySettings, NetError> {
-        let var = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()));
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+        };
         ProxySettings::parse(
             var(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]).as_deref(),
             var(&["NO_PROXY", "no_proxy"]).as_deref(),
         )
     }
 
-    pub fn parse(https_proxy: Option<&str>, no_proxy: Option<&str>) -> Result<ProxySettings, NetError> {
+    pub fn parse(
+        https_proxy: Option<&str>,
+        no_proxy: Option<&str>,
+    ) -> Result<ProxySettings, NetError> {
         let https = match https_proxy {
             None => None,
             Some(text) => {
-                let with_scheme = if text.contains("://") { text.to_owned() } else { format!("http://{text}") };
-                let url = Url::parse(&with_scheme).map_err(|_| NetError::InvalidProxy(text.to_owned()))?;
+                let with_scheme = if text.contains("://") {
+                    text.to_owned()
+                } else {
+                    format!("http://{text}")
+                };
+                let url = Url::parse(&with_scheme)
+                    .map_err(|_| NetError::InvalidProxy(text.to_owned()))?;
                 if url.host_str().is_none() {
                     return Err(NetError::InvalidProxy(text.to_owned()));
                 }
@@ -85,14 +101,23 @@ mod tests {
 
     #[test]
     fn no_proxy_exempts_hosts_and_domains() {
-        let settings = ProxySettings::parse(Some("proxy.corp:3128"), Some("localhost, .internal.corp,*.azure-devices.net")).unwrap();
+        let settings = ProxySettings::parse(
+            Some("proxy.corp:3128"),
+            Some("localhost, .internal.corp,*.azure-devices.net"),
+        )
+        .unwrap();
         let proxy = settings.https.as_ref().unwrap();
         assert_eq!(proxy.authority(), "proxy.corp:3128");
         assert_eq!(settings.for_host("hub.azure-devices.net"), None);
         assert_eq!(settings.for_host("a.internal.corp"), None);
         assert_eq!(settings.for_host("localhost"), None);
         assert_eq!(settings.for_host("management.azure.com"), Some(proxy));
-        assert_eq!(ProxySettings::parse(Some("http://p:1"), Some("*")).unwrap().for_host("x.y"), None);
+        assert_eq!(
+            ProxySettings::parse(Some("http://p:1"), Some("*"))
+                .unwrap()
+                .for_host("x.y"),
+            None
+        );
     }
 
     #[test]

@@ -5,8 +5,14 @@ use hubsetup_sandbox::{Sandbox, SandboxConfig};
 fn loopback_is_used_only_for_the_sandbox_hosts() {
     let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
     let network = Network::new(&sandbox.cloud(), None).unwrap();
-    assert_eq!(network.loopback_for("management.sandbox.test"), Some(sandbox.address()));
-    assert_eq!(network.loopback_for("hub.azure-devices.sandbox.test"), Some(sandbox.address()));
+    assert_eq!(
+        network.loopback_for("management.sandbox.test"),
+        Some(sandbox.address())
+    );
+    assert_eq!(
+        network.loopback_for("hub.azure-devices.sandbox.test"),
+        Some(sandbox.address())
+    );
     assert_eq!(network.loopback_for("management.azure.com"), None);
     let public = Network::new(&Cloud::public(), None).unwrap();
     assert_eq!(public.loopback_for("management.azure.com"), None);
@@ -16,9 +22,22 @@ fn loopback_is_used_only_for_the_sandbox_hosts() {
 async fn the_sandbox_name_server_knows_which_hubs_exist() {
     let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
     let network = Network::new(&sandbox.cloud(), None).unwrap();
-    assert_eq!(network.resolve("contoso-plant-hub.azure-devices.sandbox.test").await, Ok(vec![sandbox.address()]));
-    assert_eq!(network.resolve("login.sandbox.test").await, Ok(vec![sandbox.address()]));
-    assert_eq!(network.resolve("no-such-hub.azure-devices.sandbox.test").await, Err(ResolveError::NotFound));
+    assert_eq!(
+        network
+            .resolve("contoso-plant-hub.azure-devices.sandbox.test")
+            .await,
+        Ok(vec![sandbox.address()])
+    );
+    assert_eq!(
+        network.resolve("login.sandbox.test").await,
+        Ok(vec![sandbox.address()])
+    );
+    assert_eq!(
+        network
+            .resolve("no-such-hub.azure-devices.sandbox.test")
+            .await,
+        Err(ResolveError::NotFound)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -26,16 +45,36 @@ async fn the_http_client_reaches_the_sandbox_over_verified_tls() {
     let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
     let network = Network::new(&sandbox.cloud(), None).unwrap();
     let client = network.http_client().unwrap();
-    let answer = client.get("https://management.sandbox.test/subscriptions?api-version=2022-12-01").send().await.unwrap();
+    let answer = client
+        .get("https://management.sandbox.test/subscriptions?api-version=2022-12-01")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 401, "reached ARM, which wants a token");
     // Without the sandbox's CA the same request fails certificate verification.
     let mut untrusting = sandbox.cloud();
     untrusting.extra_root_ca_pem = None;
-    let client = Network::new(&untrusting, None).unwrap().http_client().unwrap();
-    let error = client.get("https://management.sandbox.test/").send().await.unwrap_err();
+    let client = Network::new(&untrusting, None)
+        .unwrap()
+        .http_client()
+        .unwrap();
+    let error = client
+        .get("https://management.sandbox.test/")
+        .send()
+        .await
+        .unwrap_err();
     assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
-    let stray = network.http_client().unwrap().get("https://example.com/").send().await.unwrap_err();
-    assert!(format!("{stray:?}").contains("is not a host of the sandbox"), "{stray:?}");
+    let stray = network
+        .http_client()
+        .unwrap()
+        .get("https://example.com/")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{stray:?}").contains("is not a host of the sandbox"),
+        "{stray:?}"
+    );
 }
 
 #[test]
@@ -50,6 +89,9 @@ fn extra_bundles_must_hold_certificates() {
         format!("The certificate bundle {} holds no PEM certificate (-----BEGIN CERTIFICATE-----). Export your proxy's root certificate in PEM format.", empty.display())
     );
     let missing = dir.join("missing.pem");
-    assert!(Network::new(&Cloud::public(), Some(&missing)).unwrap_err().to_string().starts_with("The certificate bundle"));
+    assert!(Network::new(&Cloud::public(), Some(&missing))
+        .unwrap_err()
+        .to_string()
+        .starts_with("The certificate bundle"));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -13,9 +13,12 @@ use crate::server::App;
 impl App {
     fn answer_for(&self, name: &str) -> Answer {
         let exists = match self.service(&name.to_ascii_lowercase()) {
-            Some(crate::server::Service::Hub(hub)) => {
-                self.state.lock().expect("state lock").hubs.contains_key(&hub.to_ascii_lowercase())
-            }
+            Some(crate::server::Service::Hub(hub)) => self
+                .state
+                .lock()
+                .expect("state lock")
+                .hubs
+                .contains_key(&hub.to_ascii_lowercase()),
             Some(_) => true,
             None => false,
         };
@@ -31,8 +34,12 @@ impl App {
 pub(crate) async fn serve(socket: UdpSocket, app: Arc<App>) {
     let mut buffer = [0u8; 512];
     loop {
-        let Ok((length, peer)) = socket.recv_from(&mut buffer).await else { continue };
-        let Some(question) = dns_wire::parse_question(&buffer[..length]) else { continue };
+        let Ok((length, peer)) = socket.recv_from(&mut buffer).await else {
+            continue;
+        };
+        let Some(question) = dns_wire::parse_question(&buffer[..length]) else {
+            continue;
+        };
         let reply = dns_wire::reply(&question, &app.answer_for(&question.name));
         let _ = socket.send_to(&reply, peer).await;
     }

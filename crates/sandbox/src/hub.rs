@@ -35,10 +35,14 @@ const MESSAGE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
 enum Access<'a> {
     RegistryRead,
     RegistryWrite,
-    DeviceConnect { device_id: &'a str },
+    DeviceConnect {
+        device_id: &'a str,
+    },
     /// The sandbox's read-back: a service (ServiceConnect), or the device itself (its key, or
     /// a DeviceConnect policy acting for it).
-    ReadBack { device_id: &'a str },
+    ReadBack {
+        device_id: &'a str,
+    },
 }
 
 fn unauthorized(detail: &str) -> Resp {
@@ -92,7 +96,9 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         (&Method::POST, ["devices", id, "messages", "events"]) => {
             Access::DeviceConnect { device_id: id }
         }
-        (&Method::GET, ["sandbox", "devices", id, "messages"]) => Access::ReadBack { device_id: id },
+        (&Method::GET, ["sandbox", "devices", id, "messages"]) => {
+            Access::ReadBack { device_id: id }
+        }
         _ => {
             return hub_error(
                 StatusCode::NOT_FOUND,
@@ -236,14 +242,17 @@ fn authorize(
                 }
                 Access::RegistryWrite => policy.has_right("RegistryWrite"),
                 Access::DeviceConnect { .. } => policy.has_right("DeviceConnect"),
-                Access::ReadBack { .. } => policy.has_right("ServiceConnect") || policy.has_right("DeviceConnect"),
+                Access::ReadBack { .. } => {
+                    policy.has_right("ServiceConnect") || policy.has_right("DeviceConnect")
+                }
             };
             allowed
                 .then_some(())
                 .ok_or_else(|| unauthorized("Unauthorized"))
         }
         None => {
-            let (Access::DeviceConnect { device_id } | Access::ReadBack { device_id }) = access else {
+            let (Access::DeviceConnect { device_id } | Access::ReadBack { device_id }) = access
+            else {
                 return Err(unauthorized("Unauthorized"));
             };
             let device = hub
@@ -380,13 +389,15 @@ fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
                 &format!("A device with ID '{id}' is already registered."),
             )
         }
-        (Some(device), Some(tag)) if tag != "*" && tag != device.etag => return hub_error(
-            StatusCode::PRECONDITION_FAILED,
-            "PreconditionFailed",
-            &format!(
+        (Some(device), Some(tag)) if tag != "*" && tag != device.etag => {
+            return hub_error(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                &format!(
                 "Precondition failed: device {id} has changed since it was read (etag mismatch)."
             ),
-        ),
+            )
+        }
         (Some(device), Some(_)) => (next_device_etag(&device.etag), device.generation_id.clone()),
         (None, Some(_)) => {
             return hub_error(

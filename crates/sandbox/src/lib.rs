@@ -137,11 +137,14 @@ impl Sandbox {
             .set_nonblocking(true)
             .map_err(SandboxError::Runtime)?;
         let address = listener.local_addr().map_err(SandboxError::Runtime)?;
-        let dns_socket = std::net::UdpSocket::bind(address).map_err(|source| SandboxError::Bind {
-            address: format!("{address} (UDP, for DNS)"),
-            source,
-        })?;
-        dns_socket.set_nonblocking(true).map_err(SandboxError::Runtime)?;
+        let dns_socket =
+            std::net::UdpSocket::bind(address).map_err(|source| SandboxError::Bind {
+                address: format!("{address} (UDP, for DNS)"),
+                source,
+            })?;
+        dns_socket
+            .set_nonblocking(true)
+            .map_err(SandboxError::Runtime)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("hubsetup-sandbox")

@@ -262,7 +262,11 @@ fn device_to_cloud_lands_with_its_properties() {
             .status(),
         401
     );
-    let own = http.get(&read_back).header("Authorization", token(&cs, 60)).send().unwrap();
+    let own = http
+        .get(&read_back)
+        .header("Authorization", token(&cs, 60))
+        .send()
+        .unwrap();
     assert_eq!(own.status(), 200, "a device may read back what it sent");
     // A policy with DeviceConnect may send on behalf of a device.
     let device_policy = sandbox.policy_connection_string(HUB, "device").unwrap();

@@ -5,4 +5,8 @@ import type { StageStatus } from "./StageStatus";
 /**
  * One stage's outcome with its duration and a short detail for people.
  */
-export type StageResult = { stage: Stage, status: StageStatus, millis: number, detail: string, };
+export type StageResult = { stage: Stage, 
+/**
+ * The stage's name for people, e.g. `TLS handshake`.
+ */
+label: string, status: StageStatus, millis: number, detail: string, };
