@@ -29,16 +29,37 @@ pub struct Args {
 /// How to sign in; shared with `hubsetup provision`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SignInArgs {
-    /// cli (reuse `az login`), browser, or device-code; default: the Azure CLI when it is
-    /// installed and signed in, else the browser.
-    #[arg(long, value_parser = ["cli", "browser", "device-code"])]
-    method: Option<String>,
+    /// How to sign in; default: the Azure CLI when it is installed and signed in, else the
+    /// browser.
+    #[arg(long, value_enum)]
+    method: Option<Method>,
     /// The Entra ID tenant: organizations, common, a tenant ID or a domain.
     #[arg(long, default_value = DEFAULT_TENANT)]
     tenant: String,
     /// The public client (application) ID to sign in as.
     #[arg(long, default_value = DEFAULT_CLIENT_ID)]
     client_id: String,
+}
+
+/// The sign-in methods as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Method {
+    /// Reuse the Azure CLI's `az login`.
+    Cli,
+    /// Sign in in the browser (authorization code with PKCE).
+    Browser,
+    /// Enter a code on another device.
+    DeviceCode,
+}
+
+impl From<Method> for SignInMethod {
+    fn from(method: Method) -> SignInMethod {
+        match method {
+            Method::Cli => SignInMethod::AzureCli,
+            Method::Browser => SignInMethod::Browser,
+            Method::DeviceCode => SignInMethod::DeviceCode,
+        }
+    }
 }
 
 /// The CLI's words for an error: choices a person can change are bad input (exit 2).
@@ -121,10 +142,8 @@ pub async fn session(
     };
     let cli = AzureCli::default();
     let attempt = |method| sign_in(method, &network, &options, &cli, &SystemBrowser, report);
-    let credential = match sign_in_args.method.as_deref() {
-        Some("cli") => attempt(SignInMethod::AzureCli).await,
-        Some("browser") => attempt(SignInMethod::Browser).await,
-        Some(_) => attempt(SignInMethod::DeviceCode).await,
+    let credential = match sign_in_args.method {
+        Some(method) => attempt(method.into()).await,
         None => {
             let first = SignInMethod::offered(&cli)[0];
             match attempt(first).await {

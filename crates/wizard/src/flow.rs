@@ -300,7 +300,7 @@ impl WizardState {
         }
     }
 
-    pub fn next(&mut self) -> Result<Step, WizardError> {
+    pub fn forward(&mut self) -> Result<Step, WizardError> {
         if let Some(reason) = self.blocker() {
             return Err(if self.step == Step::Summary {
                 WizardError::AtEnd
@@ -389,38 +389,38 @@ mod tests {
         let mut state = admin();
         assert_eq!(state.step, Step::SignIn);
         assert_eq!(
-            state.next(),
+            state.forward(),
             Err(WizardError::StepIncomplete("Sign in first.".into()))
         );
         state.account = Some("admin@contoso.example".into());
-        assert_eq!(state.next(), Ok(Step::Hub));
+        assert_eq!(state.forward(), Ok(Step::Hub));
         assert_eq!(state.blocker().as_deref(), Some("Choose a subscription."));
         state.hub.subscription_id = Some("sub".into());
         state.hub.resource_group = Some("rg".into());
         state.hub.region = Some("westeurope".into());
         state.hub.name = Some("bad_name".into());
         assert_eq!(
-            state.next().unwrap_err().to_string(),
+            state.forward().unwrap_err().to_string(),
             "The hub name contains '_' at position 4, which Azure does not allow. Use only letters, digits and hyphens."
         );
         state.hub.name = Some("good-name".into());
-        assert_eq!(state.next(), Ok(Step::Tier));
+        assert_eq!(state.forward(), Ok(Step::Tier));
         state.hub.sku = "S3".into();
         state.hub.units = 11;
         assert_eq!(state.blocker().as_deref(), Some("S3 allows 1 to 10 units."));
         state.hub.units = 2;
-        assert_eq!(state.next(), Ok(Step::Devices));
+        assert_eq!(state.forward(), Ok(Step::Devices));
         state.devices.push("bad#id".into());
         assert!(state
             .blocker()
             .unwrap()
             .starts_with("bad#id: The device ID contains '#'"));
         state.devices.pop();
-        assert_eq!(state.next(), Ok(Step::Policy));
-        assert_eq!(state.next(), Ok(Step::Create));
-        assert!(state.next().is_err());
+        assert_eq!(state.forward(), Ok(Step::Policy));
+        assert_eq!(state.forward(), Ok(Step::Create));
+        assert!(state.forward().is_err());
         state.hub_id = Some("/subscriptions/sub/…".into());
-        assert_eq!(state.next(), Ok(Step::ConnectionString));
+        assert_eq!(state.forward(), Ok(Step::ConnectionString));
         assert_eq!(state.back(), Ok(Step::Create));
         let view = state.view();
         let done: Vec<bool> = view.steps.iter().map(|s| s.done).collect();
@@ -458,15 +458,15 @@ mod tests {
             verified: None,
             saved_as: None,
         });
-        assert_eq!(state.next(), Ok(Step::Test));
+        assert_eq!(state.forward(), Ok(Step::Test));
         assert_eq!(
-            state.next(),
+            state.forward(),
             Err(WizardError::StepIncomplete(
                 "Run the live test first.".into()
             ))
         );
         state.strings[0].verified = Some(false);
-        assert_eq!(state.next(), Ok(Step::Keychain));
+        assert_eq!(state.forward(), Ok(Step::Keychain));
     }
 
     #[test]

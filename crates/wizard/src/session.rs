@@ -156,7 +156,7 @@ impl Session {
     }
 
     pub fn next(&self) -> Result<WizardView, SessionError> {
-        self.update(|s| s.next())?
+        self.update(|s| s.forward())?
             .map_err(|e| SessionError::new("wizard", e))?;
         Ok(self.view())
     }

@@ -1,0 +1,52 @@
+//! Provisioning, the heart of the wizard: sign in to Azure, create or reuse an IoT hub in the
+//! chosen tier, make sure partners can reach it, create the device entries and (optionally) a
+//! restricted shared access policy, and hand back their connection strings.
+//!
+//! - [`signin`]: the Azure CLI's login, browser sign-in (PKCE, loopback redirect) or a device
+//!   code, giving a [`Credential`] whose tokens stay in memory and renew themselves.
+//! - [`Azure`]: the signed-in session. Lists ([`Azure::subscriptions`], [`Azure::hubs`], …),
+//!   checks ([`Azure::check_hub_name`], [`Azure::reachability`]) and the steps
+//!   ([`Azure::create_hub`], [`Azure::ensure_devices`], [`Azure::ensure_restricted_policy`]),
+//!   or everything at once with [`Azure::provision`] and its dry run [`Azure::plan`].
+//! - [`Tier`]: the tiers and the facts that decide between them.
+//! - [`Records`]: hub creations in progress, so a restarted app follows them instead of
+//!   creating twice.
+//! - [`Progress`] events and one [`Error`] type, both serializable for the GUI.
+//!
+//! Every call is cancellation-safe: dropping a future leaves nothing that a later call cannot
+//! pick up, because each step reads Azure's state before it writes.
+
+mod arm;
+mod catalog;
+mod error;
+mod http;
+mod hub;
+mod policy;
+mod progress;
+mod provision;
+mod reach;
+mod record;
+mod registry;
+pub mod signin;
+mod summary;
+mod tier;
+
+pub use arm::Azure;
+pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription};
+pub use error::Error;
+pub use hub::{HubCreation, NewHub};
+pub use policy::{
+    check_policy_name, restricted_rights, PolicyCredentials, PolicySummary, DEFAULT_POLICY_NAME,
+    RESTRICTED_RIGHTS,
+};
+pub use progress::{silent, Progress, Reporter};
+pub use provision::{Decide, HubChoice, Outcome, Request};
+pub use reach::{reach_problems, ReachProblem};
+pub use record::{CreationRecord, Records};
+pub use registry::{DeviceCredentials, DeviceSummary};
+pub use signin::{sign_in, Credential, SignInMethod, SignInOptions};
+pub use summary::{GroupSummary, HubSummary, Reachability, Summary};
+pub use tier::{Edition, Tier, TierFacts, BASIC_LACKS};
+
+/// The device ID suggested for a data stream: its record type in dot notation.
+pub const DEFAULT_DEVICE_ID: &str = "io.microshare.contact.unpacked.event";

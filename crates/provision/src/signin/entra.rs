@@ -1,0 +1,234 @@
+//! Microsoft Entra ID's OAuth 2.0 endpoints through the `oauth2` crate: device code, the
+//! authorization code with PKCE, and refresh. The crate does the protocol (PKCE, state,
+//! polling with `slow_down`); it talks through our HTTP client so that trust, proxies and the
+//! sandbox's addresses are the same as everywhere else, with redirects turned off as OAuth
+//! token requests require.
+
+use std::time::Duration;
+
+use hubsetup_net::Network;
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, DeviceAuthorizationUrl, EndpointNotSet,
+    EndpointSet, ErrorResponseType, HttpClientError, PkceCodeChallenge, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardDeviceAuthorizationResponse, StandardErrorResponse,
+    TokenResponse, TokenUrl,
+};
+use zeroize::Zeroizing;
+
+use super::browser::{self, BrowserOpener};
+use super::{arm_scope, SignInOptions, TokenGrant};
+use crate::progress::{Progress, Reporter};
+use crate::Error;
+
+type EntraClient =
+    BasicClient<EndpointSet, EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type TokenError<T> = RequestTokenError<HttpClientError<reqwest::Error>, StandardErrorResponse<T>>;
+
+/// What every sign-in asks for: ARM, and a refresh token so the session outlives the first
+/// access token.
+const OFFLINE_ACCESS: &str = "offline_access";
+
+pub(crate) struct Entra {
+    client: EntraClient,
+    http: reqwest::Client,
+    scopes: Vec<Scope>,
+    login_host: String,
+}
+
+impl Entra {
+    pub(crate) fn new(network: &Network, options: &SignInOptions) -> Result<Entra, Error> {
+        let tenant = &options.tenant;
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+        if tenant.is_empty() || !tenant.chars().all(plain) {
+            return Err(Error::SignInRefused {
+                detail: format!(
+                    "'{tenant}' is not a tenant; give a tenant ID, a domain such as \
+                     contoso.onmicrosoft.com, 'organizations' or 'common'"
+                ),
+            });
+        }
+        let cloud = network.cloud();
+        let base = format!(
+            "{}/{tenant}/oauth2/v2.0",
+            cloud.login_endpoint.trim_end_matches('/')
+        );
+        let bad_endpoint = |_| Error::SignInRefused {
+            detail: format!("the sign-in address {base} is not valid"),
+        };
+        let client = BasicClient::new(ClientId::new(options.client_id.clone()))
+            .set_auth_uri(AuthUrl::new(format!("{base}/authorize")).map_err(bad_endpoint)?)
+            .set_token_uri(TokenUrl::new(format!("{base}/token")).map_err(bad_endpoint)?)
+            .set_device_authorization_url(
+                DeviceAuthorizationUrl::new(format!("{base}/devicecode")).map_err(bad_endpoint)?,
+            );
+        let http = network
+            .http_client_builder()
+            .map_err(|e| Error::NetworkSetup(e.to_string()))?
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::NetworkSetup(e.to_string()))?;
+        let login_host = url::Url::parse(&cloud.login_endpoint)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| cloud.login_endpoint.clone());
+        Ok(Entra {
+            client,
+            http,
+            scopes: vec![
+                Scope::new(arm_scope(cloud)),
+                Scope::new(OFFLINE_ACCESS.into()),
+            ],
+            login_host,
+        })
+    }
+
+    pub(crate) async fn device_code(&self, report: &Reporter) -> Result<TokenGrant, Error> {
+        let details: StandardDeviceAuthorizationResponse = self
+            .client
+            .exchange_device_code()
+            .add_scopes(self.scopes.clone())
+            .request_async(&self.http)
+            .await
+            .map_err(|e| self.explain(e))?;
+        let lifetime = details.expires_in();
+        report(Progress::DeviceCode {
+            user_code: details.user_code().secret().clone(),
+            verification_uri: details.verification_uri().to_string(),
+            expires_in_secs: lifetime.as_secs(),
+        });
+        let token = self
+            .client
+            .exchange_device_access_token(&details)
+            .request_async(&self.http, tokio::time::sleep, None)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(ref r)
+                    if r.error().as_ref() == "expired_token" =>
+                {
+                    Error::SignInCodeExpired {
+                        minutes: lifetime.as_secs().div_ceil(60),
+                    }
+                }
+                other => self.explain(other),
+            })?;
+        Ok(grant(&token))
+    }
+
+    pub(crate) async fn browser(
+        &self,
+        opener: &dyn BrowserOpener,
+        options: &SignInOptions,
+        report: &Reporter,
+    ) -> Result<TokenGrant, Error> {
+        let listener = browser::Listener::bind().await?;
+        let redirect =
+            RedirectUrl::new(listener.redirect_uri()).map_err(|_| Error::BrowserSignInFailed {
+                detail: "the local address for the answer is not valid".to_owned(),
+            })?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(self.scopes.clone())
+            .set_pkce_challenge(challenge)
+            .set_redirect_uri(std::borrow::Cow::Borrowed(&redirect))
+            .add_extra_param("prompt", "select_account")
+            .url();
+        report(Progress::OpenBrowser {
+            url: url.to_string(),
+        });
+        // No browser is no failure: the URL was reported, so the person can open it by hand.
+        let _ = opener.open(url.as_str());
+        let code = listener
+            .wait_for_code(state.secret(), options.browser_timeout)
+            .await?;
+        let token = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(verifier)
+            .set_redirect_uri(std::borrow::Cow::Borrowed(&redirect))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| self.explain(e))?;
+        Ok(grant(&token))
+    }
+
+    pub(crate) async fn refresh(&self, refresh: &Zeroizing<String>) -> Result<TokenGrant, Error> {
+        let refresh = RefreshToken::new(refresh.to_string());
+        let token = self
+            .client
+            .exchange_refresh_token(&refresh)
+            .add_scopes(self.scopes.clone())
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(ref r)
+                    if r.error().as_ref() == "invalid_grant" =>
+                {
+                    Error::SessionExpired {
+                        detail: first_line(r.error_description()),
+                    }
+                }
+                other => self.explain(other),
+            })?;
+        Ok(grant(&token))
+    }
+
+    /// Entra's answer in our words. Unreadable answers are described by where they broke,
+    /// never by their content, which may hold a token.
+    fn explain<T: ErrorResponseType + AsRef<str> + std::fmt::Display + 'static>(
+        &self,
+        error: TokenError<T>,
+    ) -> Error {
+        match error {
+            RequestTokenError::ServerResponse(response) => {
+                let code = response.error().as_ref().to_owned();
+                let detail = first_line(response.error_description());
+                match code.as_str() {
+                    "access_denied" | "authorization_declined" => Error::SignInDeclined { detail },
+                    _ => Error::SignInRefused {
+                        detail: format!("{code}: {detail}"),
+                    },
+                }
+            }
+            RequestTokenError::Request(HttpClientError::Reqwest(error)) => Error::Network {
+                host: self.login_host.clone(),
+                detail: crate::http::describe(&error),
+            },
+            RequestTokenError::Request(other) => Error::Network {
+                host: self.login_host.clone(),
+                detail: other.to_string(),
+            },
+            RequestTokenError::Parse(error, _body) => Error::UnexpectedAnswer {
+                what: format!(
+                    "a sign-in answer that could not be read at '{}'",
+                    error.path()
+                ),
+            },
+            RequestTokenError::Other(text) => Error::UnexpectedAnswer { what: text },
+        }
+    }
+}
+
+/// Entra's descriptions run on with trace and correlation IDs on later lines.
+fn first_line(description: Option<&String>) -> String {
+    description
+        .and_then(|d| d.lines().next())
+        .unwrap_or("no reason given")
+        .trim()
+        .to_owned()
+}
+
+fn grant(token: &oauth2::basic::BasicTokenResponse) -> TokenGrant {
+    TokenGrant {
+        access: Zeroizing::new(token.access_token().secret().clone()),
+        refresh: token
+            .refresh_token()
+            .map(|r| Zeroizing::new(r.secret().clone())),
+        // Entra always says; an hour is its usual lifetime.
+        lifetime: token
+            .expires_in()
+            .unwrap_or_else(|| Duration::from_secs(3600)),
+    }
+}

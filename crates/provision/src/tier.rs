@@ -1,0 +1,214 @@
+//! IoT Hub tiers and the facts that decide between them (reference §5): messages per day,
+//! units, what the basic tier lacks, the free tier's limits. Invalid combinations are refused
+//! here, before Azure is asked.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// A tier (Azure's SKU name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Tier {
+    F1,
+    B1,
+    B2,
+    B3,
+    S1,
+    S2,
+    S3,
+}
+
+/// Free, basic or standard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Edition {
+    Free,
+    Basic,
+    Standard,
+}
+
+/// What the basic tier cannot do, in the portal's words.
+pub const BASIC_LACKS: &[&str] = &[
+    "cloud-to-device messages",
+    "device twins and device management",
+    "direct methods",
+    "jobs",
+    "IoT Edge",
+    "IoT Plug and Play",
+    "device streams",
+];
+
+/// Below this many devices S1 is enough for most installations.
+pub const S1_DEVICE_GUIDE: u32 = 1_000;
+
+/// Everything the wizard shows about a tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TierFacts {
+    pub tier: Tier,
+    pub edition: Edition,
+    pub messages_per_day_per_unit: u64,
+    /// Messages are counted in blocks of this size (0.5 KB on the free tier, 4 KB otherwise).
+    pub message_meter_bytes: u32,
+    pub max_units: u32,
+    /// Features missing from this tier (basic only).
+    pub lacks: Vec<&'static str>,
+    /// Plain-language limits worth knowing before choosing.
+    pub notes: Vec<&'static str>,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 7] = [
+        Tier::F1,
+        Tier::B1,
+        Tier::B2,
+        Tier::B3,
+        Tier::S1,
+        Tier::S2,
+        Tier::S3,
+    ];
+
+    /// Reads `S1`, `s1`, … ; anything else is refused with the choices.
+    pub fn parse(text: &str) -> Result<Tier, Error> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| Error::UnknownTier(text.to_owned()))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::F1 => "F1",
+            Tier::B1 => "B1",
+            Tier::B2 => "B2",
+            Tier::B3 => "B3",
+            Tier::S1 => "S1",
+            Tier::S2 => "S2",
+            Tier::S3 => "S3",
+        }
+    }
+
+    pub fn edition(self) -> Edition {
+        match self {
+            Tier::F1 => Edition::Free,
+            Tier::B1 | Tier::B2 | Tier::B3 => Edition::Basic,
+            Tier::S1 | Tier::S2 | Tier::S3 => Edition::Standard,
+        }
+    }
+
+    pub fn max_units(self) -> u32 {
+        match self {
+            Tier::F1 => 1,
+            Tier::B3 | Tier::S3 => 10,
+            _ => 200,
+        }
+    }
+
+    pub fn messages_per_day_per_unit(self) -> u64 {
+        match self {
+            Tier::F1 => 8_000,
+            Tier::B1 | Tier::S1 => 400_000,
+            Tier::B2 | Tier::S2 => 6_000_000,
+            Tier::B3 | Tier::S3 => 300_000_000,
+        }
+    }
+
+    /// Refuses a number of units the tier does not allow.
+    pub fn check_units(self, units: u32) -> Result<(), Error> {
+        if (1..=self.max_units()).contains(&units) {
+            Ok(())
+        } else {
+            Err(Error::InvalidUnits {
+                tier: self.name().to_owned(),
+                units,
+                max: self.max_units(),
+            })
+        }
+    }
+
+    pub fn facts(self) -> TierFacts {
+        let mut notes = Vec::new();
+        match self.edition() {
+            Edition::Free => {
+                notes.push("Only one free hub per subscription.");
+                notes.push(
+                    "A free hub can never be upgraded: moving to a paid tier means a new hub.",
+                );
+            }
+            Edition::Basic => {
+                notes.push("Can be upgraded to the standard tier later, in place.");
+            }
+            Edition::Standard => {
+                notes.push("Cannot be changed to the basic tier later.");
+            }
+        }
+        if self == Tier::S1 {
+            notes.push("Suits most installations under 1,000 devices.");
+        }
+        TierFacts {
+            tier: self,
+            edition: self.edition(),
+            messages_per_day_per_unit: self.messages_per_day_per_unit(),
+            message_meter_bytes: if self == Tier::F1 { 512 } else { 4096 },
+            max_units: self.max_units(),
+            lacks: if self.edition() == Edition::Basic {
+                BASIC_LACKS.to_vec()
+            } else {
+                vec![]
+            },
+            notes,
+        }
+    }
+
+    /// The tier to pre-select for an installation of `devices` devices.
+    pub fn suggested(devices: u32) -> Tier {
+        if devices < S1_DEVICE_GUIDE {
+            Tier::S1
+        } else {
+            Tier::S2
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_parse_and_bound_units() {
+        assert_eq!(Tier::parse(" s1 ").unwrap(), Tier::S1);
+        assert_eq!(
+            Tier::parse("S9").unwrap_err().to_string(),
+            "'S9' is not a tier. Choose F1 (free), B1, B2, B3 (basic) or S1, S2, S3 (standard)."
+        );
+        assert!(Tier::S1.check_units(200).is_ok());
+        assert_eq!(
+            Tier::S3.check_units(11).unwrap_err().to_string(),
+            "S3 allows 1 to 10 units; 11 were asked for. Choose a number in that range, or a \
+             bigger tier for more messages per unit."
+        );
+        assert!(Tier::F1.check_units(2).is_err());
+        assert!(Tier::B1.check_units(0).is_err());
+    }
+
+    #[test]
+    fn facts_say_what_decides() {
+        let free = Tier::F1.facts();
+        assert_eq!(free.messages_per_day_per_unit, 8_000);
+        assert_eq!(free.message_meter_bytes, 512);
+        assert!(free.notes.iter().any(|n| n.contains("never be upgraded")));
+        let basic = Tier::B2.facts();
+        assert!(basic.lacks.contains(&"cloud-to-device messages"));
+        assert_eq!(basic.max_units, 200);
+        assert!(Tier::S1.facts().lacks.is_empty());
+        assert_eq!(Tier::suggested(999), Tier::S1);
+        assert_eq!(Tier::suggested(5_000), Tier::S2);
+    }
+}
