@@ -4,8 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hubsetup_livetest::Report;
+use hubsetup_provision::{
+    HubInfo, NameCheck, ResourceGroup, SignInMethod, Subscription, TierFacts,
+};
 use hubsetup_wizard::{
-    KeyView, PasteResult, SavedString, Session, SessionError, StartChoice, StringCard, WizardView,
+    CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
+    SessionError, StartChoice, StringCard, WizardView,
 };
 use tauri::{AppHandle, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
@@ -146,4 +150,79 @@ pub fn export_string(
         &out_path,
         sender.filter(|s| !s.trim().is_empty()),
     )
+}
+
+#[tauri::command]
+pub fn sign_in_methods(session: State<'_, Session>) -> Vec<SignInMethod> {
+    session.sign_in_methods()
+}
+
+#[tauri::command]
+pub async fn sign_in(session: State<'_, Session>, method: SignInMethod) -> Answer<WizardView> {
+    session.sign_in(method).await
+}
+
+#[tauri::command]
+pub async fn subscriptions(session: State<'_, Session>) -> Answer<Vec<Subscription>> {
+    session.subscriptions().await
+}
+
+#[tauri::command]
+pub async fn resource_groups(
+    session: State<'_, Session>,
+    subscription: String,
+) -> Answer<Vec<ResourceGroup>> {
+    session.resource_groups(&subscription).await
+}
+
+#[tauri::command]
+pub async fn regions(session: State<'_, Session>, subscription: String) -> Answer<RegionList> {
+    session.regions(&subscription).await
+}
+
+#[tauri::command]
+pub async fn register_provider(
+    session: State<'_, Session>,
+    subscription: String,
+) -> Answer<RegionList> {
+    session.register_provider(&subscription).await
+}
+
+#[tauri::command]
+pub async fn hubs(session: State<'_, Session>, subscription: String) -> Answer<Vec<HubInfo>> {
+    session.hubs(&subscription).await
+}
+
+#[tauri::command]
+pub async fn check_hub_name(
+    session: State<'_, Session>,
+    subscription: String,
+    name: String,
+) -> Answer<NameCheck> {
+    session.check_hub_name(&subscription, &name).await
+}
+
+#[tauri::command]
+pub fn tiers(session: State<'_, Session>) -> Vec<TierFacts> {
+    session.tiers()
+}
+
+#[tauri::command]
+pub fn plan_hub(
+    session: State<'_, Session>,
+    hub: HubPlan,
+    devices: Vec<String>,
+    policy: Option<String>,
+) -> Answer<WizardView> {
+    session.plan(hub, devices, policy)
+}
+
+#[tauri::command]
+pub async fn create_hub(session: State<'_, Session>) -> Answer<CreateOutcome> {
+    session.create().await
+}
+
+#[tauri::command]
+pub async fn fix_reach(session: State<'_, Session>, agreed: Vec<u32>) -> Answer<Vec<ReachIssue>> {
+    session.fix_reach(&agreed).await
 }

@@ -8,6 +8,7 @@
 mod commands;
 
 use hubsetup_wizard::Session;
+use tauri::{Emitter, Manager};
 
 fn main() {
     let state_dir = match hubsetup_vault::config_dir() {
@@ -37,7 +38,28 @@ fn main() {
             commands::vault_delete,
             commands::key_info,
             commands::export_string,
+            commands::sign_in_methods,
+            commands::sign_in,
+            commands::subscriptions,
+            commands::resource_groups,
+            commands::regions,
+            commands::register_provider,
+            commands::hubs,
+            commands::check_hub_name,
+            commands::tiers,
+            commands::plan_hub,
+            commands::create_hub,
+            commands::fix_reach,
         ])
+        .setup(|app| {
+            // Provisioning progress (device codes, hub creation) goes to the webview as events.
+            let handle = app.handle().clone();
+            app.state::<Session>()
+                .set_reporter(std::sync::Arc::new(move |progress| {
+                    let _ = handle.emit("progress", progress);
+                }));
+            Ok(())
+        })
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("IoT Hub Setup stopped: {e}");

@@ -5,6 +5,7 @@ keychain being the real Secret Service and the hand-off opened by the real gpg.
 Each step's screenshot is saved under docs/screenshots for the README.
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -114,7 +115,17 @@ def app(tmp_path, display, cloud):
     options = ArgOptions()
     options.set_capability("browserName", "wry")
     options.set_capability("tauri:options", {"application": APP})
-    driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    # tauri-driver listens before WebKitWebDriver is ready; a first session can be refused.
+    for attempt in range(3):
+        try:
+            driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+            break
+        except WebDriverException:
+            raise
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(1)
     driver.set_window_size(1100, 780)
     try:
         yield Wizard(driver, config)
@@ -122,6 +133,15 @@ def app(tmp_path, display, cloud):
         driver.quit()
         driver_process.terminate()
         driver_process.wait(timeout=10)
+        forget_saved_strings(config)
+
+
+def forget_saved_strings(config):
+    """Empties the keychain of this app's entries: the Secret Service outlives one test."""
+    env = dict(os.environ, HUBSETUP_CONFIG_DIR=str(config))
+    listed = subprocess.run([HUBSETUP, "vault", "list", "--json"], capture_output=True, text=True, env=env)
+    for entry in json.loads(listed.stdout or "[]"):
+        subprocess.run([HUBSETUP, "vault", "delete", entry["name"]], capture_output=True, env=env, check=True)
 
 
 @pytest.fixture
@@ -219,3 +239,91 @@ def test_a_wrong_key_is_diagnosed_in_plain_words(app, cloud):
     app.wait_text(".test-result", "Failed. The hub refused the credentials (401 IotHubUnauthorizedAccess).")
     assert f"Copy the Primary Connection String again from IoT Hub → Devices → {DEVICE}" in app.text(".test-result")
     app.screenshot("07-live-test-failed")
+
+
+def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    app.click("#start-sandbox")
+    assert app.title() == "Sign in"
+    app.find("#signin-device_code")
+    app.screenshot("10-sign-in")
+    app.click("#signin-device_code")
+    app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
+
+    app.click("#next")
+    assert app.title() == "Hub"
+    WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 4)
+    Select(app.find("#subscription")).select_by_visible_text("Contoso Production")
+    app.type("#hub-name", "fabrikam-hub")
+    app.wait_text("#name-check", "Another hub already has this name (hub names are unique across all of Azure).")
+    app.screenshot("11-hub-name-taken")
+    hub = f"e2e-hub-{os.getpid()}"
+    app.type("#hub-name", hub)
+    app.wait_text("#name-check", f"✓ {hub} is available.")
+    app.screenshot("11-hub")
+
+    app.click("#next")
+    assert app.title() == "Tier"
+    app.click("#tier-S1")
+    app.screenshot("12-tier")
+    app.click("#next")
+    assert app.title() == "Devices"
+    assert app.find(".device-id").get_attribute("value") == DEVICE
+    app.screenshot("13-devices")
+    app.click("#next")
+    assert app.title() == "Access policy"
+    app.click("#policy-enable")
+    app.screenshot("14-policy")
+    app.click("#next")
+    assert app.title() == "Review + create"
+    app.click("#create")
+    app.wait_text("#progress", f"Creating hub {hub}")
+    app.screenshot("15-create-progress")
+    app.wait_text("#created", f"/IotHubs/{hub}", seconds=90)
+    app.wait_text("#reach-ok", "Partners outside your network can reach this hub.")
+    assert "Policy partner-registry added." in app.text("#progress")
+    app.screenshot("15-create")
+
+    app.click("#next")
+    assert app.title() == "Connection string"
+    cards = app.driver.find_elements(By.CSS_SELECTOR, ".card[data-handle]")
+    assert len(cards) == 2, "the device's string and the policy's"
+    device_card = f".card[data-handle='{cards[0].get_attribute('data-handle')}']"
+    app.click(f"{device_card} .reveal")
+    app.wait_text(f"{device_card} .secret", "SharedAccessKey=")
+    device_string = app.text(f"{device_card} .secret")
+    assert "****" not in device_string and f"DeviceId={DEVICE}" in device_string
+    app.click(f"{device_card} .reveal")
+    app.wait_text(f"{device_card} .secret", "****…")
+    app.screenshot("16-connection-strings")
+
+    app.click("#next")
+    for button in app.driver.find_elements(By.CSS_SELECTOR, ".run-test"):
+        button.click()
+        WebDriverWait(app.driver, 30).until(lambda d: not any(b.text == "Testing…" for b in d.find_elements(By.CSS_SELECTOR, ".run-test")))
+    results = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".test-result")]
+    assert len(results) == 2 and all(r.startswith("Passed.") for r in results), results
+    app.screenshot("17-live-test")
+
+    app.click("#next")
+    app.click(".save-vault")
+    app.wait_text(".vault-message", "Saved in the keychain")
+    app.click("#next")
+    home, public, fingerprint = support_key
+    app.type("#key-text", public)
+    app.click("#check-key")
+    app.wait_text("#fingerprint", grouped(fingerprint))
+    out = tmp_path / "partner.asc"
+    app.type("#out-path", str(out))
+    app.click("#confirm-key")
+    app.click("#export")
+    app.wait_text("#export-done", "Encrypted and saved to")
+    decrypted = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt", str(out)], capture_output=True, text=True, check=True).stdout
+    assert decrypted.rstrip("\n").splitlines()[-1] == device_string
+
+    app.click("#next")
+    summary = app.text("#summary")
+    assert f"/IotHubs/{hub}" in summary and "S1 × 1" in summary and "westeurope" in summary
+    assert device_string.split("SharedAccessKey=")[1] not in app.page(), "no secret on the summary"
+    app.screenshot("18-summary")

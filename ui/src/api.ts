@@ -9,6 +9,16 @@ import type { SessionError } from "./bindings/SessionError";
 import type { StartChoice } from "./bindings/StartChoice";
 import type { StringCard } from "./bindings/StringCard";
 import type { WizardView } from "./bindings/WizardView";
+import type { CreateOutcome } from "./bindings/CreateOutcome";
+import type { HubInfo } from "./bindings/HubInfo";
+import type { HubPlan } from "./bindings/HubPlan";
+import type { NameCheck } from "./bindings/NameCheck";
+import type { ReachIssue } from "./bindings/ReachIssue";
+import type { RegionList } from "./bindings/RegionList";
+import type { ResourceGroup } from "./bindings/ResourceGroup";
+import type { SignInMethod } from "./bindings/SignInMethod";
+import type { Subscription } from "./bindings/Subscription";
+import type { TierFacts } from "./bindings/TierFacts";
 
 /** The message of a failed command, as the Rust side worded it. */
 export function messageOf(error: unknown): string {
@@ -34,4 +44,16 @@ export const api = {
   keyInfo: (text: string | null, path: string | null) => invoke<KeyView>("key_info", { text, path }),
   exportString: (handle: string, keyText: string | null, keyPath: string | null, outPath: string, sender: string | null) =>
     invoke<string>("export_string", { handle, keyText, keyPath, outPath, sender }),
+  signInMethods: () => invoke<SignInMethod[]>("sign_in_methods"),
+  signIn: (method: SignInMethod) => invoke<WizardView>("sign_in", { method }),
+  subscriptions: () => invoke<Subscription[]>("subscriptions"),
+  resourceGroups: (subscription: string) => invoke<ResourceGroup[]>("resource_groups", { subscription }),
+  regions: (subscription: string) => invoke<RegionList>("regions", { subscription }),
+  registerProvider: (subscription: string) => invoke<RegionList>("register_provider", { subscription }),
+  hubs: (subscription: string) => invoke<HubInfo[]>("hubs", { subscription }),
+  checkHubName: (subscription: string, name: string) => invoke<NameCheck>("check_hub_name", { subscription, name }),
+  tiers: () => invoke<TierFacts[]>("tiers"),
+  planHub: (hub: HubPlan, devices: string[], policy: string | null) => invoke<WizardView>("plan_hub", { hub, devices, policy }),
+  createHub: () => invoke<CreateOutcome>("create_hub"),
+  fixReach: (agreed: number[]) => invoke<ReachIssue[]>("fix_reach", { agreed }),
 };

@@ -31,7 +31,8 @@ pub(crate) fn sentence(text: &str) -> String {
 /// How long registration of the resource provider may take before we give up waiting.
 const REGISTRATION_POLLS: u32 = 30;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Subscription {
     pub id: String,
     pub name: String,
@@ -46,7 +47,8 @@ impl Subscription {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ResourceGroup {
     pub id: String,
     pub name: String,
@@ -54,14 +56,16 @@ pub struct ResourceGroup {
 }
 
 /// An Azure region: `westeurope` / `West Europe`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Region {
     pub name: String,
     pub display_name: String,
 }
 
 /// The answer to "can I call my hub this?".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct NameCheck {
     pub available: bool,
     /// Why not, in words to show next to the field.
@@ -69,7 +73,8 @@ pub struct NameCheck {
 }
 
 /// A hub as ARM describes it (no keys).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct HubInfo {
     pub id: String,
     pub name: String,

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::signin::SignInMethod;
 
 /// One step or wait, in the order they happen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Progress {
     /// The browser was asked to open `url`; show it too, in case no browser opened.

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 /// A tier (Azure's SKU name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub enum Tier {
     F1,
     B1,
@@ -21,7 +22,8 @@ pub enum Tier {
 }
 
 /// Free, basic or standard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Edition {
     Free,
@@ -44,7 +46,8 @@ pub const BASIC_LACKS: &[&str] = &[
 pub const S1_DEVICE_GUIDE: u32 = 1_000;
 
 /// Everything the wizard shows about a tier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct TierFacts {
     pub tier: Tier,
     pub edition: Edition,

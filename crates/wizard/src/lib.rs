@@ -5,10 +5,12 @@
 //! TypeScript types for the front end are generated from these types (`ts-rs`, written to
 //! `ui/src/bindings` by `cargo test`).
 
+mod admin;
 mod flow;
 mod session;
 mod shelf;
 
+pub use admin::{CreateOutcome, ReachIssue, RegionList};
 pub use flow::{
     Flow, HubPlan, StartChoice, Step, StepInfo, StringCard, WizardError, WizardState, WizardView,
 };

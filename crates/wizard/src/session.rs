@@ -31,7 +31,7 @@ pub struct SessionError {
 }
 
 impl SessionError {
-    fn new(kind: &str, error: impl std::fmt::Display) -> SessionError {
+    pub(crate) fn new(kind: &str, error: impl std::fmt::Display) -> SessionError {
         SessionError {
             kind: kind.to_owned(),
             message: error.to_string(),
@@ -88,10 +88,19 @@ pub struct KeyView {
 pub struct Session {
     state: Mutex<WizardState>,
     shelf: Shelf,
-    state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     sandbox: Mutex<Option<Arc<Sandbox>>>,
     /// A sandbox running as its own process (`HUBSETUP_SANDBOX`), as the CLI reaches it.
     external_sandbox: Option<Cloud>,
+    pub(crate) azure: Mutex<Option<hubsetup_provision::Azure>>,
+    pub(crate) reporter: Mutex<hubsetup_provision::Reporter>,
+    /// The hub just created or chosen, with the reachability problems found on it.
+    pub(crate) created_hub: Mutex<
+        Option<(
+            hubsetup_provision::HubInfo,
+            Vec<hubsetup_provision::ReachProblem>,
+        )>,
+    >,
 }
 
 impl std::fmt::Debug for Session {
@@ -124,6 +133,9 @@ impl Session {
             state_dir: state_dir.to_owned(),
             sandbox: Mutex::new(None),
             external_sandbox,
+            azure: Mutex::new(None),
+            reporter: Mutex::new(hubsetup_provision::silent()),
+            created_hub: Mutex::new(None),
         }
     }
 
@@ -132,7 +144,10 @@ impl Session {
     }
 
     /// Changes the state and saves it; a failed save is reported, the change stays.
-    fn update<R>(&self, change: impl FnOnce(&mut WizardState) -> R) -> Result<R, SessionError> {
+    pub(crate) fn update<R>(
+        &self,
+        change: impl FnOnce(&mut WizardState) -> R,
+    ) -> Result<R, SessionError> {
         let mut state = self.state.lock().expect("state lock");
         let result = change(&mut state);
         state.save(&self.state_dir).map_err(|e| {
@@ -223,7 +238,7 @@ impl Session {
     }
 
     /// Puts `cs` on the shelf and on the wizard's list, replacing a card for the same target.
-    fn shelve(
+    pub(crate) fn shelve(
         &self,
         cs: ConnectionString,
         saved_as: Option<String>,
@@ -271,7 +286,12 @@ impl Session {
             .find(|c| c.serves(cs.host_name()))
             .unwrap_or_else(Cloud::public);
         let network = Network::new(&cloud, None).map_err(|e| SessionError::new("network", e))?;
-        let report = Verifier::new(network, Options::default()).verify(&cs).await;
+        // A policy's string is tested as the wizard's first device.
+        let options = Options {
+            device_id: self.view().state.devices.first().cloned(),
+            ..Options::default()
+        };
+        let report = Verifier::new(network, options).verify(&cs).await;
         let accepted = report.accepted;
         self.update(|s| {
             if let Some(card) = s.strings.iter_mut().find(|c| c.handle == handle) {

@@ -35,7 +35,8 @@ pub const DEFAULT_TENANT: &str = "organizations";
 const RENEW_MARGIN: Duration = Duration::from_secs(300);
 
 /// How to sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum SignInMethod {
     AzureCli,

@@ -1,0 +1,288 @@
+//! The admin's half of the session: sign in, pick where the hub goes and what it is called,
+//! create (or reuse) it with its devices and restricted policy, check that partners can reach
+//! it, and put the resulting connection strings on the shelf.
+
+use hubsetup_core::Cloud;
+use hubsetup_net::Network;
+use hubsetup_provision::signin::{AzureCli, SystemBrowser};
+use hubsetup_provision::{
+    sign_in, Azure, HubInfo, NameCheck, NewHub, Progress, ReachProblem, Records, Region,
+    ResourceGroup, SignInMethod, SignInOptions, Subscription, Tier, TierFacts,
+};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::flow::{HubPlan, WizardView};
+use crate::session::{Session, SessionError};
+
+fn failed(error: hubsetup_provision::Error) -> SessionError {
+    SessionError {
+        kind: error.kind().to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// The regions a subscription offers for IoT hubs, and whether it is registered for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct RegionList {
+    pub registered: bool,
+    pub regions: Vec<Region>,
+}
+
+/// A setting that stops partners from connecting, with what fixing it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct ReachIssue {
+    pub index: u32,
+    pub problem: String,
+    pub fix: String,
+}
+
+/// What creating (or reusing) the hub gave: the wizard, and problems to offer to fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct CreateOutcome {
+    pub view: WizardView,
+    pub hub: HubInfo,
+    pub reach: Vec<ReachIssue>,
+}
+
+fn issues(problems: &[ReachProblem]) -> Vec<ReachIssue> {
+    problems
+        .iter()
+        .enumerate()
+        .map(|(index, p)| ReachIssue {
+            index: index as u32,
+            problem: p.to_string(),
+            fix: p.fix().to_owned(),
+        })
+        .collect()
+}
+
+impl Session {
+    /// The chosen cloud, reached as every client reaches it.
+    fn network(&self) -> Result<Network, SessionError> {
+        let cloud = match self.view().state.cloud.as_deref() {
+            Some("sandbox") => self.sandbox()?.cloud(),
+            Some(id) => Cloud::azure(id)
+                .ok_or_else(|| SessionError::new("cloud", format!("Unknown cloud '{id}'.")))?,
+            None => return Err(SessionError::new("cloud", "Choose a cloud first.")),
+        };
+        Network::new(&cloud, None).map_err(|e| SessionError::new("network", e))
+    }
+
+    fn azure(&self) -> Result<Azure, SessionError> {
+        self.azure
+            .lock()
+            .expect("azure lock")
+            .clone()
+            .ok_or_else(|| SessionError::new("sign_in", "Sign in first."))
+    }
+
+    fn report(&self, progress: Progress) {
+        (self.reporter.lock().expect("reporter lock"))(progress);
+    }
+
+    /// Sign-in methods in order of preference; the Azure CLI only when it is installed.
+    pub fn sign_in_methods(&self) -> Vec<SignInMethod> {
+        SignInMethod::offered(&AzureCli::default())
+    }
+
+    pub async fn sign_in(&self, method: SignInMethod) -> Result<WizardView, SessionError> {
+        let network = self.network()?;
+        let reporter = self.reporter.lock().expect("reporter lock").clone();
+        let credential = sign_in(
+            method,
+            &network,
+            &SignInOptions::default(),
+            &AzureCli::default(),
+            &SystemBrowser,
+            &reporter,
+        )
+        .await
+        .map_err(failed)?;
+        let azure = Azure::new(&network, credential, reporter).map_err(failed)?;
+        *self.azure.lock().expect("azure lock") = Some(azure);
+        self.update(|s| s.signed_in(format!("Signed in with {}", method.label())))?;
+        Ok(self.view())
+    }
+
+    pub async fn subscriptions(&self) -> Result<Vec<Subscription>, SessionError> {
+        self.azure()?.subscriptions().await.map_err(failed)
+    }
+
+    pub async fn resource_groups(
+        &self,
+        subscription: &str,
+    ) -> Result<Vec<ResourceGroup>, SessionError> {
+        self.azure()?
+            .resource_groups(subscription)
+            .await
+            .map_err(failed)
+    }
+
+    pub async fn regions(&self, subscription: &str) -> Result<RegionList, SessionError> {
+        let (registered, regions) = self
+            .azure()?
+            .iot_hub_provider(subscription)
+            .await
+            .map_err(failed)?;
+        Ok(RegionList {
+            registered,
+            regions,
+        })
+    }
+
+    /// Registers the subscription for IoT Hub; only called after the person agreed.
+    pub async fn register_provider(&self, subscription: &str) -> Result<RegionList, SessionError> {
+        self.azure()?
+            .register_iot_hub_provider(subscription)
+            .await
+            .map_err(failed)?;
+        self.regions(subscription).await
+    }
+
+    pub async fn hubs(&self, subscription: &str) -> Result<Vec<HubInfo>, SessionError> {
+        self.azure()?.hubs(subscription).await.map_err(failed)
+    }
+
+    pub async fn check_hub_name(
+        &self,
+        subscription: &str,
+        name: &str,
+    ) -> Result<NameCheck, SessionError> {
+        self.azure()?
+            .check_hub_name(subscription, name)
+            .await
+            .map_err(failed)
+    }
+
+    /// Every tier with the facts that decide between them.
+    pub fn tiers(&self) -> Vec<TierFacts> {
+        Tier::ALL.into_iter().map(Tier::facts).collect()
+    }
+
+    /// Records the person's choices for the hub, devices and policy.
+    pub fn plan(
+        &self,
+        hub: HubPlan,
+        devices: Vec<String>,
+        policy: Option<String>,
+    ) -> Result<WizardView, SessionError> {
+        self.update(|s| {
+            s.hub = hub;
+            s.devices = devices
+                .into_iter()
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .collect();
+            s.policy = policy.filter(|p| !p.trim().is_empty());
+        })?;
+        Ok(self.view())
+    }
+
+    /// Creates the hub (or follows a creation already under way, or reuses it), then its
+    /// devices and policy; their connection strings go on the shelf.
+    pub async fn create(&self) -> Result<CreateOutcome, SessionError> {
+        let azure = self.azure()?;
+        let state = self.view().state;
+        let plan = &state.hub;
+        let missing = |what: &str| SessionError::new("plan", format!("Choose {what} first."));
+        let subscription = plan
+            .subscription_id
+            .clone()
+            .ok_or_else(|| missing("a subscription"))?;
+        let name = plan.name.clone().ok_or_else(|| missing("a hub name"))?;
+        let hub = if plan.reuse {
+            azure.find_hub(&subscription, &name).await.map_err(failed)?
+        } else {
+            let group = plan
+                .resource_group
+                .clone()
+                .ok_or_else(|| missing("a resource group"))?;
+            let region = plan.region.clone().ok_or_else(|| missing("a region"))?;
+            let tier = Tier::parse(&plan.sku).map_err(failed)?;
+            tier.check_units(plan.units).map_err(failed)?;
+            let groups = azure.resource_groups(&subscription).await.map_err(failed)?;
+            if !groups.iter().any(|g| g.name.eq_ignore_ascii_case(&group)) {
+                azure
+                    .create_resource_group(&subscription, &group, &region)
+                    .await
+                    .map_err(failed)?;
+            }
+            let new = NewHub {
+                subscription_id: subscription.clone(),
+                resource_group: group,
+                name,
+                location: region,
+                tier,
+                units: plan.units,
+            };
+            azure
+                .create_hub(&new, &Records::new(self.state_dir.join("creations")))
+                .await
+                .map_err(failed)?
+                .hub
+        };
+        let devices = azure
+            .ensure_devices(&hub, &state.devices)
+            .await
+            .map_err(failed)?;
+        let mut cards = Vec::new();
+        for device in devices {
+            cards.push(self.shelve(device.connection_string, None)?);
+        }
+        if let Some(policy) = &state.policy {
+            let policy = azure
+                .ensure_restricted_policy(&hub, policy)
+                .await
+                .map_err(failed)?;
+            cards.push(self.shelve(policy.connection_string, None)?);
+        }
+        let problems = azure.reachability(&hub).await.map_err(failed)?;
+        let id = hub.id.clone();
+        self.update(|s| s.hub_id = Some(id))?;
+        *self.created_hub.lock().expect("hub lock") = Some((hub.clone(), problems.clone()));
+        Ok(CreateOutcome {
+            view: self.view(),
+            hub,
+            reach: issues(&problems),
+        })
+    }
+
+    /// Fixes the reachability problems the person agreed to (by index), changing nothing
+    /// else, and returns what remains.
+    pub async fn fix_reach(&self, agreed: &[u32]) -> Result<Vec<ReachIssue>, SessionError> {
+        let azure = self.azure()?;
+        let (hub, problems) = self
+            .created_hub
+            .lock()
+            .expect("hub lock")
+            .clone()
+            .ok_or_else(|| SessionError::new("plan", "Create or choose the hub first."))?;
+        let chosen: Vec<ReachProblem> = problems
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| agreed.contains(&(*i as u32)))
+            .map(|(_, p)| p.clone())
+            .collect();
+        self.report(Progress::UpdatingHub {
+            hub: hub.name.clone(),
+            change: "network settings".into(),
+            attempt: 1,
+        });
+        azure
+            .fix_reachability(&hub, &chosen)
+            .await
+            .map_err(failed)?;
+        let remaining = azure.reachability(&hub).await.map_err(failed)?;
+        *self.created_hub.lock().expect("hub lock") = Some((hub, remaining.clone()));
+        Ok(issues(&remaining))
+    }
+
+    /// Where progress events go (the desktop app forwards them to the webview).
+    pub fn set_reporter(&self, reporter: hubsetup_provision::Reporter) {
+        *self.reporter.lock().expect("reporter lock") = reporter;
+    }
+}
