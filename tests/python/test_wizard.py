@@ -9,56 +9,24 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import DEVICE, HUBSETUP
+from desktop import app_session, virtual_display
 
-APP = os.environ.get("HUBSETUP_APP_BIN", "iot-hub-setup")
-TAURI_DRIVER = os.environ.get("TAURI_DRIVER", shutil.which("tauri-driver") or "tauri-driver")
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, process, seconds=20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{process.args[0]} exited with {process.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"nothing listens on port {port}")
 
 
 @pytest.fixture(scope="session")
 def display():
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    number = next(n for n in range(90, 130) if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"))
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-    for _ in range(100):
-        if os.path.exists(f"/tmp/.X11-unix/X{number}"):
-            break
-        time.sleep(0.05)
-    yield f":{number}"
-    xvfb.terminate()
-    xvfb.wait(timeout=10)
+    with virtual_display() as name:
+        yield name
 
 
 class Wizard:
@@ -105,34 +73,12 @@ class Wizard:
 def app(tmp_path, display, cloud):
     config = tmp_path / "config"
     config.mkdir()
-    env = dict(os.environ, DISPLAY=display, HUBSETUP_CONFIG_DIR=str(config), HUBSETUP_SANDBOX=cloud["description_file"])
-    port, native_port = free_port(), free_port()
-    driver_process = subprocess.Popen(
-        [TAURI_DRIVER, "--port", str(port), "--native-port", str(native_port), "--native-driver", shutil.which("WebKitWebDriver")],
-        env=env,
-    )
-    wait_for_port(port, driver_process)
-    options = ArgOptions()
-    options.set_capability("browserName", "wry")
-    options.set_capability("tauri:options", {"application": APP})
-    # tauri-driver listens before WebKitWebDriver is ready; a first session can be refused.
-    for attempt in range(3):
-        try:
-            driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
-            break
-        except WebDriverException:
-            raise
-        except Exception:
-            if attempt == 2:
-                raise
-            time.sleep(1)
-    driver.set_window_size(1100, 780)
+    env = {"HUBSETUP_CONFIG_DIR": str(config), "HUBSETUP_SANDBOX": cloud["description_file"]}
     try:
-        yield Wizard(driver, config)
+        with app_session(display, env) as (driver, _):
+            driver.set_window_size(1100, 780)
+            yield Wizard(driver, config)
     finally:
-        driver.quit()
-        driver_process.terminate()
-        driver_process.wait(timeout=10)
         forget_saved_strings(config)
 
 

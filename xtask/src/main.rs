@@ -251,7 +251,9 @@ fn hubsetup_binary(profile: &str) -> PathBuf {
 
 /// The benchmarks, which print their figures; release builds, as users run them.
 fn bench() -> Result<(), String> {
-    ensure_apt_packages(&["curl"])?;
+    ensure_apt_packages(&[APP_APT_PACKAGES, TEST_APT_PACKAGES, &["curl"]].concat())?;
+    build_ui()?;
+    ensure_tauri_driver()?;
     let mut build = cargo();
     build.args([
         "build",
@@ -271,16 +273,27 @@ fn bench() -> Result<(), String> {
         "--locked",
     ]);
     bench.env("HUBSETUP_BIN", hubsetup_binary("release"));
-    status(bench)
+    status(bench)?;
+    // The desktop app as users get it: the Tauri CLI builds the release binary and the .deb.
+    let mut bundle = Command::new(root().join("ui/node_modules/.bin/tauri"));
+    bundle
+        .current_dir(root().join("src-tauri"))
+        .args(["build", "--bundles", "deb"]);
+    status(bundle)?;
+    let mut app = Command::new(python_venv()?);
+    app.arg(root().join("tests/python/bench_app.py"))
+        .current_dir(root().join("tests/python"));
+    app.env("HUBSETUP_APP_BIN", app_binary("release"))
+        .env_remove("DISPLAY");
+    status(app)
 }
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-/// The Python tests: Microsoft's official IoT clients against the sandbox, and the desktop
-/// app driven through WebDriver under Xvfb; in a virtualenv of their own, with a Secret Service.
-fn python_tests() -> Result<(), String> {
+/// The virtualenv of the Python tests and benchmarks, with their pinned packages installed.
+fn python_venv() -> Result<PathBuf, String> {
     let venv = target_dir().join("python-tests-venv");
     let python = venv.join(if cfg!(windows) {
         "Scripts/python.exe"
@@ -303,6 +316,19 @@ fn python_tests() -> Result<(), String> {
     ]);
     install.arg(root().join("tests/python/requirements.txt"));
     status(install)?;
+    Ok(python)
+}
+
+fn app_binary(profile: &str) -> PathBuf {
+    target_dir()
+        .join(profile)
+        .join(format!("iot-hub-setup{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The Python tests: Microsoft's official IoT clients against the sandbox, and the desktop
+/// app driven through WebDriver under Xvfb; with a Secret Service.
+fn python_tests() -> Result<(), String> {
+    let python = python_venv()?;
     let mut build = cargo();
     build.args([
         "build",
@@ -323,12 +349,7 @@ fn python_tests() -> Result<(), String> {
         "tests/python",
     ]);
     pytest.env("HUBSETUP_BIN", hubsetup_binary("debug"));
-    pytest.env(
-        "HUBSETUP_APP_BIN",
-        target_dir()
-            .join("debug")
-            .join(format!("iot-hub-setup{}", std::env::consts::EXE_SUFFIX)),
-    );
+    pytest.env("HUBSETUP_APP_BIN", app_binary("debug"));
     // The tests start their own Xvfb; a developer's display would show windows popping up.
     pytest.env_remove("DISPLAY");
     pytest.current_dir(root());

@@ -33,6 +33,9 @@ pub struct Args {
     /// Print JSON (for --file: one JSON object per line, then a summary line).
     #[arg(long)]
     json: bool,
+    /// Also check whether the MQTT (8883) and AMQP (5671) ports answer, for information.
+    #[arg(long)]
+    probe_ports: bool,
     #[command(flatten)]
     cloud: CloudArgs,
 }
@@ -42,6 +45,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::BadInput(e.to_string()))?;
     let options = Options {
         device_id: args.device_id.clone(),
+        probe_other_ports: args.probe_ports,
         ..Options::default()
     };
     let verifier = Verifier::new(network, options);
@@ -98,6 +102,14 @@ fn render(report: &Report) -> String {
             stage.stage.label(),
             stage.millis,
             stage.detail
+        ));
+    }
+    for probe in &report.probes {
+        let mark = if probe.reachable { "✓" } else { "!" };
+        let name = format!("{} ({})", probe.protocol, probe.port);
+        out.push_str(&format!(
+            "  {mark} {name:<20} {:>8.1} ms  {}\n",
+            probe.millis, probe.detail
         ));
     }
     match &report.failure {

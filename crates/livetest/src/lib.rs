@@ -95,6 +95,17 @@ impl StageResult {
     }
 }
 
+/// Whether another protocol's port answers, for partners that do not use HTTPS.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct PortProbe {
+    pub protocol: String,
+    pub port: u16,
+    pub reachable: bool,
+    pub millis: f64,
+    pub detail: String,
+}
+
 /// Everything a live test found out. It holds no secret: the string appears masked.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -109,6 +120,8 @@ pub struct Report {
     pub attempts: u32,
     pub total_millis: f64,
     pub failure: Option<Diagnosis>,
+    /// Other protocols' ports, when asked for; information only.
+    pub probes: Vec<PortProbe>,
     #[serde(skip)]
     #[ts(skip)]
     pub failure_detail: Option<Failure>,
@@ -131,6 +144,9 @@ pub struct Options {
     pub confirm_landing: bool,
     /// Seconds to add to this computer's clock: only to reproduce a wrong clock in tests.
     pub clock_offset_secs: i64,
+    /// Also try TCP connections to the MQTT (8883) and AMQP (5671) ports, for information:
+    /// partners may use those protocols instead of HTTPS.
+    pub probe_other_ports: bool,
 }
 
 impl Default for Options {
@@ -143,6 +159,7 @@ impl Default for Options {
             device_id: None,
             confirm_landing: true,
             clock_offset_secs: 0,
+            probe_other_ports: false,
         }
     }
 }
@@ -210,9 +227,13 @@ impl Verifier {
             attempts: 0,
             total_millis: 0.0,
             failure: None,
+            probes: Vec::new(),
             failure_detail: None,
         };
         let outcome = self.run(connection_string, &mut report).await;
+        if self.options.probe_other_ports {
+            report.probes = self.probe_ports(&host).await;
+        }
         report.total_millis = started.elapsed().as_secs_f64() * 1000.0;
         report.accepted = outcome.is_ok();
         if let Err(failure) = outcome {
@@ -423,6 +444,35 @@ impl Verifier {
         Ok(())
     }
 
+    /// Tries MQTT's and AMQP's ports on the hub's address.
+    async fn probe_ports(&self, host: &str) -> Vec<PortProbe> {
+        let Ok(addresses) = self.network.resolve(host).await else {
+            return Vec::new();
+        };
+        let Some(address) = addresses.first().copied() else {
+            return Vec::new();
+        };
+        let mut probes = Vec::new();
+        for (protocol, port) in [("MQTT", 8883u16), ("AMQP", 5671u16)] {
+            let target = std::net::SocketAddr::new(address.ip(), port);
+            let started = Instant::now();
+            let connecting = tokio::net::TcpStream::connect(target);
+            let (reachable, detail) = match tokio::time::timeout(Duration::from_secs(3), connecting).await {
+                Ok(Ok(_)) => (true, format!("{target} accepts connections")),
+                Ok(Err(e)) => (false, format!("{target}: {e}; partners using {protocol} will not connect from here")),
+                Err(_) => (false, format!("{target}: no answer in 3 s; partners using {protocol} will not connect from here")),
+            };
+            probes.push(PortProbe {
+                protocol: protocol.to_owned(),
+                port,
+                reachable,
+                millis: ms(started),
+                detail,
+            });
+        }
+        probes
+    }
+
     async fn exchange(
         &self,
         connection: &mut connect::Connection,
@@ -515,6 +565,7 @@ fn unusable_report(reason: String) -> Report {
         attempts: 0,
         total_millis: 0.0,
         failure: Some(failure.diagnosis()),
+        probes: Vec::new(),
         failure_detail: Some(failure),
     }
 }

@@ -1,0 +1,108 @@
+//! The live test through an HTTP proxy (`CONNECT`), as on corporate networks: a small real
+//! proxy on loopback that tunnels to the sandbox, and one that refuses.
+
+use std::net::SocketAddr;
+
+use hubsetup_livetest::{Failure, Options, Stage, StageStatus, Verifier};
+use hubsetup_net::{Network, ProxySettings};
+use hubsetup_sandbox::{Sandbox, SandboxConfig};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const HUB: &str = "contoso-plant-hub";
+const DEVICE: &str = "io.microshare.contact.unpacked.event";
+
+/// Answers each `CONNECT` with `answer`; on `200` it tunnels to `upstream`, wherever the
+/// client asked to go (the sandbox's hosts have no public DNS).
+async fn proxy(answer: &'static str, upstream: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut client = BufReader::new(client);
+                let mut request = String::new();
+                client.read_line(&mut request).await.unwrap();
+                assert!(
+                    request
+                        .starts_with("CONNECT contoso-plant-hub.azure-devices.sandbox.test:443 "),
+                    "{request}"
+                );
+                loop {
+                    let mut header = String::new();
+                    if client.read_line(&mut header).await.unwrap() == 0 || header == "\r\n" {
+                        break;
+                    }
+                }
+                let mut client = client.into_inner();
+                client
+                    .write_all(format!("HTTP/1.1 {answer}\r\n\r\n").as_bytes())
+                    .await
+                    .unwrap();
+                if answer.starts_with("200") {
+                    let mut server = TcpStream::connect(upstream).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The sandbox as a cloud reached only through a proxy: no loopback address, no name server.
+fn behind_proxy(sandbox: &Sandbox, proxy: SocketAddr) -> Network {
+    let mut cloud = sandbox.cloud();
+    cloud.loopback = None;
+    cloud.dns_server = None;
+    let settings =
+        ProxySettings::parse(Some(&format!("http://{proxy}")), Some("localhost")).unwrap();
+    Network::with_proxy(&cloud, None, settings).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_string_is_tested_through_a_proxy_tunnel() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let proxy = proxy("200 Connection established", sandbox.address()).await;
+    let verifier = Verifier::new(behind_proxy(&sandbox, proxy), Options::default());
+    let report = verifier
+        .verify(&sandbox.device_connection_string(HUB, DEVICE).unwrap())
+        .await;
+    assert!(report.accepted, "{report:?}");
+    assert_eq!(
+        report.stages[0].detail,
+        format!("127.0.0.1 → 127.0.0.1 (proxy {proxy})")
+    );
+    assert_eq!(report.stages[1].detail, format!("{proxy} (proxy {proxy})"));
+    assert_eq!(
+        sandbox.messages(HUB, DEVICE).len(),
+        1,
+        "the message went through the tunnel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_that_refuses_the_tunnel_is_named() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let proxy = proxy("407 Proxy Authentication Required", sandbox.address()).await;
+    let verifier = Verifier::new(behind_proxy(&sandbox, proxy), Options::default());
+    let report = verifier
+        .verify(&sandbox.device_connection_string(HUB, DEVICE).unwrap())
+        .await;
+    let failure = report.failure_detail.clone().expect("refused");
+    assert_eq!(
+        failure,
+        Failure::ProxyRefused {
+            proxy: proxy.to_string(),
+            host: sandbox.hub_host(HUB),
+            answer: "HTTP/1.1 407 Proxy Authentication Required".into(),
+        }
+    );
+    assert_eq!(
+        failure.to_string(),
+        format!("The proxy {proxy} would not open a tunnel to {} (HTTP/1.1 407 Proxy Authentication Required).", sandbox.hub_host(HUB))
+    );
+    assert_eq!(
+        report.stages.last().map(|s| (s.stage, s.status)),
+        Some((Stage::Tcp, StageStatus::Failed))
+    );
+}

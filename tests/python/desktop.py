@@ -1,0 +1,89 @@
+"""Starting the desktop app for WebDriver: a virtual display, tauri-driver, a session.
+
+Shared by the end-to-end tests and the app benchmark.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.options import ArgOptions
+
+APP = os.environ.get("HUBSETUP_APP_BIN", "iot-hub-setup")
+TAURI_DRIVER = os.environ.get("TAURI_DRIVER", shutil.which("tauri-driver") or "tauri-driver")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@contextmanager
+def virtual_display():
+    """Xvfb on a free display number, unless DISPLAY is already set."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    number = next(n for n in range(90, 130) if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"))
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+    for _ in range(200):
+        if os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            break
+        time.sleep(0.05)
+    try:
+        yield f":{number}"
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+
+@contextmanager
+def app_session(display, env):
+    """The app started by tauri-driver with `env`, and a WebDriver session on it; yields
+    (driver, tauri-driver process)."""
+    env = dict(os.environ, DISPLAY=display, **env)
+    port, native_port = free_port(), free_port()
+    driver_process = subprocess.Popen(
+        [TAURI_DRIVER, "--port", str(port), "--native-port", str(native_port), "--native-driver", shutil.which("WebKitWebDriver")],
+        env=env,
+    )
+    wait_for_port(port, driver_process)
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": APP})
+    driver = None
+    # tauri-driver listens before WebKitWebDriver is ready; a first session can be refused.
+    for attempt in range(3):
+        try:
+            driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+            break
+        except WebDriverException:
+            raise
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(1)
+    try:
+        yield driver, driver_process
+    finally:
+        driver.quit()
+        driver_process.terminate()
+        driver_process.wait(timeout=10)
