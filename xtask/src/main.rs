@@ -275,10 +275,15 @@ fn bench() -> Result<(), String> {
     bench.env("HUBSETUP_BIN", hubsetup_binary("release"));
     status(bench)?;
     // The desktop app as users get it: the Tauri CLI builds the release binary and the .deb.
-    let mut bundle = Command::new(root().join("ui/node_modules/.bin/tauri"));
-    bundle
-        .current_dir(root().join("src-tauri"))
-        .args(["build", "--bundles", "deb"]);
+    let mut bundle = Command::new(if cfg!(windows) { "npx.cmd" } else { "npx" });
+    bundle.current_dir(root().join("src-tauri"));
+    bundle.args([
+        "--yes",
+        "@tauri-apps/cli@2.12.5",
+        "build",
+        "--bundles",
+        "deb",
+    ]);
     status(bundle)?;
     let mut app = Command::new(python_venv()?);
     app.arg(root().join("tests/python/bench_app.py"))
