@@ -226,3 +226,8 @@ pub async fn create_hub(session: State<'_, Session>) -> Answer<CreateOutcome> {
 pub async fn fix_reach(session: State<'_, Session>, agreed: Vec<u32>) -> Answer<Vec<ReachIssue>> {
     session.fix_reach(&agreed).await
 }
+
+#[tauri::command]
+pub fn cancel(session: State<'_, Session>) {
+    session.cancel();
+}

@@ -56,4 +56,5 @@ export const api = {
   planHub: (hub: HubPlan, devices: string[], policy: string | null) => invoke<WizardView>("plan_hub", { hub, devices, policy }),
   createHub: () => invoke<CreateOutcome>("create_hub"),
   fixReach: (agreed: number[]) => invoke<ReachIssue[]>("fix_reach", { agreed }),
+  cancel: () => invoke<void>("cancel"),
 };

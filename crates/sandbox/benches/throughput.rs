@@ -49,7 +49,7 @@ fn main() {
         let elapsed = started.elapsed();
         let _ = child.kill();
         let _ = child.wait();
-        assert!(line.contains("\"address\""), "unexpected output: {line}");
+        assert!(line.contains("\"loopback\""), "unexpected output: {line}");
         println!(
             "`hubsetup sandbox` process, spawn to cloud description printed: {:.1} ms",
             ms(elapsed)

@@ -90,6 +90,20 @@ impl Default for SandboxConfig {
     }
 }
 
+impl SandboxConfig {
+    /// Short waits for tests and demos: hubs are ready in 300 ms, device codes at the first
+    /// poll, and `Retry-After` asks for one second.
+    pub fn fast() -> SandboxConfig {
+        SandboxConfig {
+            hub_provisioning_time: Duration::from_millis(300),
+            retry_after_secs: 1,
+            device_code_pending_polls: 0,
+            device_code_interval_secs: 0,
+            ..SandboxConfig::default()
+        }
+    }
+}
+
 /// A running sandbox. Dropping it stops the server.
 pub struct Sandbox {
     app: Arc<server::App>,

@@ -90,6 +90,10 @@ impl Session {
     }
 
     pub async fn sign_in(&self, method: SignInMethod) -> Result<WizardView, SessionError> {
+        self.cancellable(self.sign_in_now(method)).await
+    }
+
+    async fn sign_in_now(&self, method: SignInMethod) -> Result<WizardView, SessionError> {
         let network = self.network()?;
         let reporter = self.reporter.lock().expect("reporter lock").clone();
         let credential = sign_in(
@@ -183,8 +187,13 @@ impl Session {
     }
 
     /// Creates the hub (or follows a creation already under way, or reuses it), then its
-    /// devices and policy; their connection strings go on the shelf.
+    /// devices and policy, whose connection strings go on the shelf. Cancellable, and safe to
+    /// run again after a cancel or a crash.
     pub async fn create(&self) -> Result<CreateOutcome, SessionError> {
+        self.cancellable(self.create_now()).await
+    }
+
+    async fn create_now(&self) -> Result<CreateOutcome, SessionError> {
         let azure = self.azure()?;
         let state = self.view().state;
         let plan = &state.hub;
@@ -279,6 +288,22 @@ impl Session {
         let remaining = azure.reachability(&hub).await.map_err(failed)?;
         *self.created_hub.lock().expect("hub lock") = Some((hub, remaining.clone()));
         Ok(issues(&remaining))
+    }
+
+    /// Stops the sign-in wait or hub creation under way. Azure keeps creating a hub whose
+    /// request was sent; running Create again follows it instead of creating another.
+    pub fn cancel(&self) {
+        self.cancel.notify_waiters();
+    }
+
+    async fn cancellable<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, SessionError>>,
+    ) -> Result<T, SessionError> {
+        tokio::select! {
+            outcome = work => outcome,
+            () = self.cancel.notified() => Err(SessionError::new("cancelled", "Cancelled. Nothing was lost: start again when you are ready.")),
+        }
     }
 
     /// Where progress events go (the desktop app forwards them to the webview).

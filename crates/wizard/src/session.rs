@@ -101,6 +101,8 @@ pub struct Session {
             Vec<hubsetup_provision::ReachProblem>,
         )>,
     >,
+    /// Wakes the long operation under way so that it stops (see `Session::cancel`).
+    pub(crate) cancel: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Session {
@@ -136,6 +138,7 @@ impl Session {
             azure: Mutex::new(None),
             reporter: Mutex::new(hubsetup_provision::silent()),
             created_hub: Mutex::new(None),
+            cancel: tokio::sync::Notify::new(),
         }
     }
 
@@ -413,4 +416,45 @@ impl Session {
 
 fn vault() -> Result<Vault<OsKeychain>, SessionError> {
     Vault::open().map_err(|e| SessionError::new("vault", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_sign_in_wait_can_be_cancelled_and_started_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = Arc::new(Session::open(dir.path()));
+        session
+            .start(StartChoice::Create {
+                cloud: "sandbox".into(),
+            })
+            .unwrap();
+        let waiting = {
+            let session = session.clone();
+            tokio::spawn(async move {
+                session
+                    .sign_in(hubsetup_provision::SignInMethod::DeviceCode)
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        session.cancel();
+        let cancelled = waiting.await.unwrap().unwrap_err();
+        assert_eq!(cancelled.kind, "cancelled");
+        assert_eq!(
+            cancelled.message,
+            "Cancelled. Nothing was lost: start again when you are ready."
+        );
+        assert_eq!(session.view().state.account, None);
+        let view = session
+            .sign_in(hubsetup_provision::SignInMethod::DeviceCode)
+            .await
+            .unwrap();
+        assert_eq!(
+            view.state.account.as_deref(),
+            Some("Signed in with device code sign-in")
+        );
+    }
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses its own share of these helpers
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hubsetup_core::ConnectionString;
 use hubsetup_net::Network;
@@ -20,15 +20,9 @@ pub const UNREGISTERED: &str = "33333333-3333-4333-8333-333333333333";
 pub const EXISTING_HUB: &str = "contoso-plant-hub";
 pub const EXISTING_DEVICE: &str = "io.microshare.contact.unpacked.event";
 
-/// A sandbox with short waits: hubs take 300 ms, polls are asked for every second.
+/// A sandbox with short waits.
 pub fn fast_config() -> SandboxConfig {
-    SandboxConfig {
-        hub_provisioning_time: Duration::from_millis(300),
-        retry_after_secs: 1,
-        device_code_pending_polls: 0,
-        device_code_interval_secs: 0,
-        ..SandboxConfig::default()
-    }
+    SandboxConfig::fast()
 }
 
 pub fn start(config: SandboxConfig) -> Sandbox {

@@ -17,15 +17,9 @@ pub const DISABLED: &str = "44444444-4444-4444-8444-444444444444";
 pub const IOTHUB_API: &str = "api-version=2023-06-30";
 pub const HUB_API: &str = "api-version=2021-04-12";
 
-/// A sandbox with short waits, for tests.
+/// A sandbox with short waits.
 pub fn fast_config() -> SandboxConfig {
-    SandboxConfig {
-        hub_provisioning_time: Duration::from_millis(300),
-        retry_after_secs: 1,
-        device_code_pending_polls: 0,
-        device_code_interval_secs: 0,
-        ..SandboxConfig::default()
-    }
+    SandboxConfig::fast()
 }
 
 pub fn start(config: SandboxConfig) -> Sandbox {
