@@ -11,12 +11,6 @@ use hubsetup_wizard::Session;
 use tauri::{Emitter, Manager};
 
 fn main() {
-    // The wizard shows forms, not animations: WebKitGTK's accelerated compositing would cost its
-    // web process about 70 MB more (measured with `cargo xtask bench`). A user's own setting wins.
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
-        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-    }
     let state_dir = match hubsetup_vault::config_dir() {
         Ok(dir) => dir,
         Err(e) => {
