@@ -351,6 +351,7 @@ fn python_tests() -> Result<(), String> {
         "-q",
         "-p",
         "no:cacheprovider",
+        "--timeout=300",
         "tests/python",
     ]);
     pytest.env("HUBSETUP_BIN", hubsetup_binary("debug"));
