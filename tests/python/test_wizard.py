@@ -73,7 +73,12 @@ class Wizard:
 def app(tmp_path, display, cloud):
     config = tmp_path / "config"
     config.mkdir()
-    env = {"HUBSETUP_CONFIG_DIR": str(config), "HUBSETUP_SANDBOX": cloud["description_file"]}
+    env = {
+        "HUBSETUP_CONFIG_DIR": str(config),
+        "HUBSETUP_SANDBOX": cloud["description_file"],
+        # WebKitWebDriver's screenshots hang without compositing, which the app turns off.
+        "WEBKIT_DISABLE_COMPOSITING_MODE": "0",
+    }
     try:
         with app_session(display, env) as (driver, _):
             driver.set_window_size(1100, 780)
