@@ -6,8 +6,8 @@ use hubsetup_core::Cloud;
 use hubsetup_net::Network;
 use hubsetup_provision::signin::{AzureCli, SystemBrowser};
 use hubsetup_provision::{
-    sign_in, Azure, HubInfo, NameCheck, NewHub, Progress, ReachProblem, Records, Region,
-    ResourceGroup, SignInMethod, SignInOptions, Subscription, Tier, TierFacts,
+    sign_in, Azure, Decide, HubChoice, HubInfo, NameCheck, Progress, ReachProblem, Records, Region,
+    Request, ResourceGroup, SignInMethod, SignInOptions, Subscription, Tier, TierFacts,
 };
 use serde::Serialize;
 use ts_rs::TS;
@@ -58,6 +58,20 @@ fn issues(problems: &[ReachProblem]) -> Vec<ReachIssue> {
             fix: p.fix().to_owned(),
         })
         .collect()
+}
+
+/// The questions provisioning may ask, answered on the wizard's own screens: the provider is
+/// registered (with consent) on the Hub screen, and network fixes are offered after creation.
+struct AnsweredOnScreens;
+
+impl Decide for AnsweredOnScreens {
+    fn register_provider(&self, _subscription_id: &str) -> bool {
+        false
+    }
+
+    fn fix_reachability(&self, _hub: &HubInfo, _problems: &[ReachProblem]) -> Vec<ReachProblem> {
+        Vec::new()
+    }
 }
 
 impl Session {
@@ -198,58 +212,48 @@ impl Session {
         let state = self.view().state;
         let plan = &state.hub;
         let missing = |what: &str| SessionError::new("plan", format!("Choose {what} first."));
-        let subscription = plan
+        let subscription_id = plan
             .subscription_id
             .clone()
             .ok_or_else(|| missing("a subscription"))?;
         let name = plan.name.clone().ok_or_else(|| missing("a hub name"))?;
         let hub = if plan.reuse {
-            azure.find_hub(&subscription, &name).await.map_err(failed)?
+            HubChoice::Existing { name }
         } else {
-            let group = plan
-                .resource_group
-                .clone()
-                .ok_or_else(|| missing("a resource group"))?;
-            let region = plan.region.clone().ok_or_else(|| missing("a region"))?;
-            let tier = Tier::parse(&plan.sku).map_err(failed)?;
-            tier.check_units(plan.units).map_err(failed)?;
-            let groups = azure.resource_groups(&subscription).await.map_err(failed)?;
-            if !groups.iter().any(|g| g.name.eq_ignore_ascii_case(&group)) {
-                azure
-                    .create_resource_group(&subscription, &group, &region)
-                    .await
-                    .map_err(failed)?;
-            }
-            let new = NewHub {
-                subscription_id: subscription.clone(),
-                resource_group: group,
+            HubChoice::New {
+                resource_group: plan
+                    .resource_group
+                    .clone()
+                    .ok_or_else(|| missing("a resource group"))?,
+                create_resource_group: true,
                 name,
-                location: region,
-                tier,
+                region: plan.region.clone().ok_or_else(|| missing("a region"))?,
+                tier: Tier::parse(&plan.sku).map_err(failed)?,
                 units: plan.units,
-            };
-            azure
-                .create_hub(&new, &Records::new(self.state_dir.join("creations")))
-                .await
-                .map_err(failed)?
-                .hub
+            }
         };
-        let devices = azure
-            .ensure_devices(&hub, &state.devices)
+        let request = Request {
+            subscription_id,
+            hub,
+            devices: state.devices.clone(),
+            policy: state.policy.clone(),
+        };
+        let records = Records::new(self.state_dir.join("creations"));
+        let outcome = azure
+            .provision(&request, &records, &AnsweredOnScreens)
             .await
             .map_err(failed)?;
-        let mut cards = Vec::new();
-        for device in devices {
-            cards.push(self.shelve(device.connection_string, None)?);
+        for device in outcome.devices {
+            self.shelve(device.connection_string, None)?;
         }
-        if let Some(policy) = &state.policy {
-            let policy = azure
-                .ensure_restricted_policy(&hub, policy)
-                .await
-                .map_err(failed)?;
-            cards.push(self.shelve(policy.connection_string, None)?);
+        if let Some(policy) = outcome.policy {
+            self.shelve(policy.connection_string, None)?;
         }
-        let problems = azure.reachability(&hub).await.map_err(failed)?;
+        let hub = azure
+            .find_hub(&request.subscription_id, &outcome.summary.hub.name)
+            .await
+            .map_err(failed)?;
+        let problems = outcome.summary.reachability.remaining;
         let id = hub.id.clone();
         self.update(|s| s.hub_id = Some(id))?;
         *self.created_hub.lock().expect("hub lock") = Some((hub.clone(), problems.clone()));

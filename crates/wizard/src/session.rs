@@ -73,6 +73,17 @@ pub struct SavedString {
     pub last_verified: Option<String>,
 }
 
+impl SavedString {
+    fn of(entry: &hubsetup_vault::Entry) -> SavedString {
+        SavedString {
+            name: entry.name(),
+            label: entry.label.clone(),
+            created: entry.created.map(date),
+            last_verified: entry.last_verified.map(date),
+        }
+    }
+}
+
 /// A support contact's key, for confirming it out of band.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]
@@ -323,12 +334,7 @@ impl Session {
         Ok(listing
             .entries
             .into_iter()
-            .map(|e| SavedString {
-                name: e.name(),
-                label: e.label.clone(),
-                created: e.created.map(date),
-                last_verified: e.last_verified.map(date),
-            })
+            .map(|e| SavedString::of(&e))
             .collect())
     }
 
@@ -342,19 +348,14 @@ impl Session {
         let entry = vault()?
             .save(&cs, label, replace)
             .map_err(|e| SessionError::new("vault", e))?;
-        let name = entry.name();
+        let saved = SavedString::of(&entry);
         self.update(|s| {
             if let Some(card) = s.strings.iter_mut().find(|c| c.handle == handle) {
-                card.saved_as = Some(name.clone());
-                card.label = entry.label.clone();
+                card.saved_as = Some(saved.name.clone());
+                card.label = saved.label.clone();
             }
         })?;
-        Ok(SavedString {
-            name,
-            label: entry.label,
-            created: entry.created.map(date),
-            last_verified: entry.last_verified.map(date),
-        })
+        Ok(saved)
     }
 
     /// Loads a saved string onto the shelf.
