@@ -153,7 +153,7 @@ pub fn export_string(
 }
 
 #[tauri::command]
-pub fn sign_in_methods(session: State<'_, Session>) -> Vec<SignInMethod> {
+pub fn sign_in_methods(session: State<'_, Session>) -> Answer<Vec<SignInMethod>> {
     session.sign_in_methods()
 }
 

@@ -11,13 +11,7 @@ use hubsetup_wizard::Session;
 use tauri::{Emitter, Manager};
 
 fn main() {
-    // The wizard shows forms, not animations: WebKitGTK's accelerated compositing costs its web
-    // process about 70 MB more (measured with `cargo xtask bench`). A setting of the user's
-    // (or of the end-to-end tests, whose WebDriver screenshots need compositing) wins.
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
-        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-    }
+    hubsetup_app::prefer_lean_webkit();
     let state_dir = match hubsetup_vault::config_dir() {
         Ok(dir) => dir,
         Err(e) => {

@@ -1,84 +1,100 @@
-"""Prints the desktop app's figures: cold start to the first screen being interactive, idle
-memory of the app with its WebKit processes, and the size of the binary and of the .deb.
+"""Prints the desktop app's figures next to a peer measured in the same run: cold start to the
+first screen being interactive, idle memory of the app with its WebKit processes, and the size
+of the binary and of the .deb.
 
-Run by `cargo xtask bench` with HUBSETUP_APP_BIN naming a release build. The start time is
-measured from asking WebDriver for a session (which launches the app) to the first screen's
-buttons being enabled, so it includes WebKitWebDriver's own start: an upper bound.
+The peer is `blank_window` (src-tauri/examples), the smallest Tauri app built with the same
+Tauri, WebKitGTK and release profile: the ratios say what the wizard adds to what any Tauri app
+costs on this machine.
+
+Run by `cargo xtask bench` with HUBSETUP_APP_BIN and HUBSETUP_PEER_BIN naming release builds.
+The start time runs from asking WebDriver for a session (which launches the app) to the first
+screen's button being enabled, so it includes WebKitWebDriver's own start: an upper bound. Idle
+memory is read from an app started directly, as a person starts it, once its first screen has
+had time to settle.
 """
 
 import glob
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from desktop import APP, app_session, virtual_display
+from desktop import APP, app_session, process_name, process_tree, virtual_display
 
-RUNS = 5
-
-
-def children_of(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            if parent == pid:
-                found.append(int(entry))
-    return found
+PEER = os.environ["HUBSETUP_PEER_BIN"]
+STARTS = 7
+IDLE_SECONDS = 6
+WEBKIT = "libwebkit2gtk-4.1.so"
 
 
-def tree(pid):
-    pids, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        pids.append(current)
-        pending.extend(children_of(current))
-    return pids
+def start_seconds(display, application):
+    with tempfile.TemporaryDirectory() as config:
+        started = time.monotonic()
+        with app_session(display, {"HUBSETUP_CONFIG_DIR": config}, application) as (driver, _):
+            WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#start-verify").is_enabled())
+            return time.monotonic() - started
 
 
-def name(pid):
-    with open(f"/proc/{pid}/comm") as comm:
-        return comm.read().strip()
+def maps_webkit(pid):
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return WEBKIT in maps.read()
+    except OSError:
+        return False
 
 
-def memory_kib(pids):
-    totals = {"Rss": 0, "Pss": 0}
-    for pid in pids:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                key = line.split(":")[0]
-                if key in totals:
-                    totals[key] += int(line.split()[1])
-    return totals
+def idle_memory_kib(display, application):
+    """PSS and RSS summed over the app and its WebKit processes, and their names."""
+    # PSS splits a shared page among the processes that map it: another WebKit app running
+    # would make ours look smaller than it is.
+    others = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if maps_webkit(pid)]
+    if others:
+        raise SystemExit(f"bench: other WebKit processes run ({others}); stop them for a fair measurement")
+    with tempfile.TemporaryDirectory() as config:
+        env = dict(os.environ, DISPLAY=display, HUBSETUP_CONFIG_DIR=config)
+        app = subprocess.Popen([application], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(IDLE_SECONDS)
+            pids = process_tree(app.pid)
+            totals = {"Pss": 0, "Rss": 0}
+            for pid in pids:
+                with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                    for line in rollup:
+                        key = line.split(":")[0]
+                        if key in totals:
+                            totals[key] += int(line.split()[1])
+            return totals, sorted(process_name(p) for p in pids)
+        finally:
+            app.terminate()
+            app.wait(timeout=10)
+            time.sleep(1)  # let WebKit's processes exit before the next measurement
 
 
 def main():
-    starts, memory, processes = [], None, []
+    starts = {APP: [], PEER: []}
+    memory = {}
     with virtual_display() as display:
-        for run in range(RUNS):
-            with tempfile.TemporaryDirectory() as config:
-                started = time.monotonic()
-                with app_session(display, {"HUBSETUP_CONFIG_DIR": config}) as (driver, driver_process):
-                    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#start-verify").is_enabled())
-                    starts.append(time.monotonic() - started)
-                    if run == 0:
-                        time.sleep(3)  # idle: the first screen shown, nothing happening
-                        app = next(p for p in tree(driver_process.pid) if name(p).startswith("iot-hub-setup"))
-                        pids = tree(app)
-                        processes = sorted(name(p) for p in pids)
-                        memory = memory_kib(pids)
-    print(f"cold start to an interactive first screen: median {statistics.median(starts) * 1000:.0f} ms, "
-          f"best {min(starts) * 1000:.0f} ms, worst {max(starts) * 1000:.0f} ms ({RUNS} starts, WebDriver start included)")
-    print(f"idle memory, {len(processes)} processes ({', '.join(processes)}): "
-          f"{memory['Pss'] / 1024:.0f} MB proportional (PSS), {memory['Rss'] / 1024:.0f} MB resident (RSS, shared pages counted in each)")
-    print(f"release binary {APP}: {os.path.getsize(APP) / 1e6:.1f} MB")
+        for _ in range(STARTS):
+            for application in (APP, PEER):  # alternated, so both see the same machine
+                starts[application].append(start_seconds(display, application))
+        for application in (APP, PEER):
+            memory[application] = idle_memory_kib(display, application)
+
+    app_start, peer_start = (statistics.median(starts[a]) for a in (APP, PEER))
+    print(f"cold start to an interactive first screen, median of {STARTS} (WebDriver's start included): "
+          f"wizard {app_start * 1000:.0f} ms (best {min(starts[APP]) * 1000:.0f}), "
+          f"blank Tauri window {peer_start * 1000:.0f} ms; ratio {app_start / peer_start:.2f}")
+    (app_mem, processes), (peer_mem, _) = memory[APP], memory[PEER]
+    print(f"idle memory of {len(processes)} processes ({', '.join(processes)}), proportional (PSS): "
+          f"wizard {app_mem['Pss'] / 1024:.0f} MB, blank Tauri window {peer_mem['Pss'] / 1024:.0f} MB; "
+          f"ratio {app_mem['Pss'] / peer_mem['Pss']:.2f}")
+    print(f"  resident (RSS, shared pages counted in each process): wizard {app_mem['Rss'] / 1024:.0f} MB, "
+          f"blank Tauri window {peer_mem['Rss'] / 1024:.0f} MB")
+    print(f"release binary {APP}: {os.path.getsize(APP) / 1e6:.1f} MB (blank Tauri window {os.path.getsize(PEER) / 1e6:.1f} MB)")
     for deb in glob.glob(os.path.join(os.path.dirname(APP), "bundle", "deb", "*.deb")):
         print(f"installer {os.path.basename(deb)}: {os.path.getsize(deb) / 1e6:.1f} MB")
 

@@ -1,4 +1,5 @@
-"""Starting the desktop app for WebDriver: a virtual display, tauri-driver, a session.
+"""Starting the desktop app for WebDriver: a virtual display, tauri-driver, a session; and
+finding the app's processes under it.
 
 Shared by the end-to-end tests and the app benchmark.
 """
@@ -55,9 +56,44 @@ def virtual_display():
         xvfb.wait(timeout=10)
 
 
+def child_processes(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if parent == pid:
+                found.append(int(entry))
+    return found
+
+
+def process_tree(pid):
+    """`pid` and all its descendants."""
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        pending.extend(child_processes(current))
+    return pids
+
+
+def process_name(pid):
+    with open(f"/proc/{pid}/comm") as comm:
+        return comm.read().strip()
+
+
+def app_process(driver_process, application=APP):
+    """The app's own process, which tauri-driver's WebKitWebDriver started."""
+    name = os.path.basename(application)[:15]  # the kernel keeps 15 characters of a name
+    return next(p for p in process_tree(driver_process.pid) if process_name(p) == name)
+
+
 @contextmanager
-def app_session(display, env):
-    """The app started by tauri-driver with `env`, and a WebDriver session on it; yields
+def app_session(display, env, application=APP):
+    """`application` started by tauri-driver with `env`, and a WebDriver session on it; yields
     (driver, tauri-driver process)."""
     env = dict(os.environ, DISPLAY=display, **env)
     port, native_port = free_port(), free_port()
@@ -68,7 +104,7 @@ def app_session(display, env):
     wait_for_port(port, driver_process)
     options = ArgOptions()
     options.set_capability("browserName", "wry")
-    options.set_capability("tauri:options", {"application": APP})
+    options.set_capability("tauri:options", {"application": application})
     driver = None
     # tauri-driver listens before WebKitWebDriver is ready; a first session can be refused.
     for attempt in range(3):
@@ -84,6 +120,9 @@ def app_session(display, env):
     try:
         yield driver, driver_process
     finally:
-        driver.quit()
+        try:
+            driver.quit()
+        except WebDriverException:
+            pass  # the app is gone already: a test killed it on purpose
         driver_process.terminate()
         driver_process.wait(timeout=10)

@@ -5,10 +5,12 @@ keychain being the real Secret Service and the hand-off opened by the real gpg.
 Each step's screenshot is saved under docs/screenshots for the README.
 """
 
+import contextlib
 import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import time
 
@@ -18,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import DEVICE, HUBSETUP
-from desktop import app_session, virtual_display
+from desktop import app_process, app_session, virtual_display
 
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -32,9 +34,17 @@ def display():
 class Wizard:
     """The running app, with the few gestures the tests need."""
 
-    def __init__(self, driver, config):
+    def __init__(self, driver, config, driver_process):
         self.driver = driver
         self.config = config
+        self.driver_process = driver_process
+
+    def crash(self):
+        """Kills the app at once, as a power cut or a crash would: nothing gets to save."""
+        pid = app_process(self.driver_process)
+        os.kill(pid, signal.SIGKILL)
+        while os.path.exists(f"/proc/{pid}") and process_state(pid) != "Z":
+            time.sleep(0.05)
 
     def find(self, css):
         return WebDriverWait(self.driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
@@ -70,7 +80,8 @@ class Wizard:
 
 
 @pytest.fixture
-def app(tmp_path, display, cloud):
+def launch(tmp_path, display, cloud):
+    """Starts the app on this test's configuration folder; a second start resumes the first."""
     config = tmp_path / "config"
     config.mkdir()
     env = {
@@ -78,13 +89,30 @@ def app(tmp_path, display, cloud):
         "HUBSETUP_SANDBOX": cloud["description_file"],
         # WebKitWebDriver's screenshots hang without compositing, which the app turns off.
         "WEBKIT_DISABLE_COMPOSITING_MODE": "0",
+        "WEBKIT_DISABLE_DMABUF_RENDERER": "0",
     }
+    sessions = contextlib.ExitStack()
+
+    def start():
+        driver, driver_process = sessions.enter_context(app_session(display, env))
+        driver.set_window_size(1100, 780)
+        return Wizard(driver, config, driver_process)
+
     try:
-        with app_session(display, env) as (driver, _):
-            driver.set_window_size(1100, 780)
-            yield Wizard(driver, config)
+        yield start
     finally:
+        sessions.close()
         forget_saved_strings(config)
+
+
+@pytest.fixture
+def app(launch):
+    return launch()
+
+
+def process_state(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
 
 
 def forget_saved_strings(config):
@@ -278,3 +306,97 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
     assert f"/IotHubs/{hub}" in summary and "S1 × 1" in summary and "westeurope" in summary
     assert device_string.split("SharedAccessKey=")[1] not in app.page(), "no secret on the summary"
     app.screenshot("18-summary")
+
+
+def walk_to_review(app, hub):
+    """Signed in: chooses a new S1 hub named `hub` with the default device and no policy."""
+    from selenium.webdriver.support.ui import Select
+
+    app.click("#next")
+    assert app.title() == "Hub"
+    WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 4)
+    Select(app.find("#subscription")).select_by_visible_text("Contoso Production")
+    app.type("#hub-name", hub)
+    app.wait_text("#name-check", f"✓ {hub} is available.")
+    app.click("#next")
+    app.click("#tier-S1")
+    app.click("#next")
+    assert app.title() == "Devices"
+    app.click("#next")
+    assert app.title() == "Access policy"
+    app.click("#next")
+    assert app.title() == "Review + create"
+
+
+def test_long_work_can_be_cancelled_and_a_crashed_app_resumes(launch):
+    cancelled = "Cancelled. Nothing was lost: start again when you are ready."
+    app = launch()
+    app.click("#start-sandbox")
+    assert app.title() == "Sign in"
+    app.find("#signin-device_code")
+    offered = [b.get_attribute("id") for b in app.driver.find_elements(By.CSS_SELECTOR, ".choices button")]
+    assert offered == ["signin-device_code"], "neither az nor a browser can reach the sandbox"
+
+    # The sandbox approves a device code at its third poll, a second apart: time to cancel.
+    app.click("#signin-device_code")
+    app.click("#cancel-signin")
+    app.wait_text("#signin-error", cancelled)
+    assert not app.driver.find_elements(By.CSS_SELECTOR, "#signed-in")
+    app.click("#signin-device_code")
+    app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
+
+    hub = f"e2e-resume-{os.getpid()}"
+    walk_to_review(app, hub)
+    app.click("#create")
+    app.wait_text("#progress", f"Creating hub {hub}")
+    app.click("#cancel-create")
+    app.wait_text("#create-error", cancelled)
+    assert not app.driver.find_elements(By.CSS_SELECTOR, "#created")
+
+    app.crash()
+    app = launch()
+    assert app.title() == "Sign in"
+    app.wait_text("#resume-note", "Sign in again to continue at “Review + create”")
+    app.screenshot("19-resumed")
+    app.click("#signin-device_code")
+    app.wait_text("#step-title", "Review + create", seconds=40)
+    assert hub in app.text("#review") and "S1 × 1 unit" in app.text("#review")
+    app.click("#create")
+    app.wait_text("#created", f"/IotHubs/{hub}", seconds=90)
+    assert f"Creating hub {hub}" not in app.text("#progress"), "the hub begun before the crash is followed, not created again"
+    app.click("#next")
+    assert app.title() == "Connection string"
+    assert len(app.driver.find_elements(By.CSS_SELECTOR, ".card[data-handle]")) == 1
+
+
+def read_clipboard(display):
+    """What another program on the app's display gets from the clipboard."""
+    env = dict(os.environ, DISPLAY=display)
+    return subprocess.run(["xclip", "-selection", "clipboard", "-o"], env=env, capture_output=True, text=True, timeout=10).stdout
+
+
+def copy_elsewhere(display, text):
+    """Another program on the app's display copies `text` (xclip stays to serve it)."""
+    env = dict(os.environ, DISPLAY=display)
+    subprocess.run(["xclip", "-selection", "clipboard", "-i"], input=text, env=env, text=True, stdout=subprocess.DEVNULL, check=True, timeout=10)
+
+
+def test_a_copied_string_leaves_the_clipboard_after_30_seconds(app, display, device_connection_string):
+    app.click("#start-verify")
+    app.type("#paste", device_connection_string)
+    app.wait_text("#paste-problems", f"Added {DEVICE}.")
+    app.click(".card .copy")
+    copied_at = time.monotonic()
+    app.wait_text(".card [role=status]", "Copied. The clipboard clears in 30 s.")
+    holds_string = read_clipboard(display) == device_connection_string  # compared, never printed
+    assert holds_string, "Copy did not put the connection string on the clipboard"
+    assert device_connection_string.split("SharedAccessKey=")[1] not in app.page(), "Copy goes through Rust, not the webview"
+    time.sleep(max(0.0, copied_at + 31 - time.monotonic()))
+    assert read_clipboard(display) == "", "the string is still on the clipboard after 30 s"
+
+    # Something the person copied since is theirs: it stays.
+    app.click(".card .copy")
+    copied_at = time.monotonic()
+    copy_elsewhere(display, "my own note")
+    time.sleep(max(0.0, copied_at + 31 - time.monotonic()))
+    assert read_clipboard(display) == "my own note"

@@ -20,7 +20,8 @@ const APP_APT_PACKAGES: &[&str] = &[
 
 /// Debian packages the test run needs besides the app's. The keychain tests need a session bus
 /// (dbus-x11), a Secret Service (gnome-keyring) and secret-tool (libsecret-tools); the hand-off
-/// tests need gpg (gnupg); the end-to-end tests a display (xvfb) and WebKit's WebDriver.
+/// tests need gpg (gnupg); the end-to-end tests a display (xvfb), WebKit's WebDriver and a
+/// second program on the clipboard (xclip).
 const TEST_APT_PACKAGES: &[&str] = &[
     "python3-venv",
     "dbus-x11",
@@ -29,6 +30,7 @@ const TEST_APT_PACKAGES: &[&str] = &[
     "gnupg",
     "xvfb",
     "webkit2gtk-driver",
+    "xclip",
 ];
 
 /// Runs `"$@"` inside a private session bus with an unlocked gnome-keyring whose keyrings live
@@ -285,10 +287,30 @@ fn bench() -> Result<(), String> {
         "deb",
     ]);
     status(bundle)?;
+    // The app's peer: a blank Tauri window, built with the same features as the Tauri CLI's build.
+    let mut peer = cargo();
+    peer.args([
+        "build",
+        "--release",
+        "--package",
+        "hubsetup-app",
+        "--example",
+        "blank_window",
+        "--features",
+        "tauri/custom-protocol",
+        "--locked",
+    ]);
+    status(peer)?;
     let mut app = Command::new(python_venv()?);
     app.arg(root().join("tests/python/bench_app.py"))
         .current_dir(root().join("tests/python"));
     app.env("HUBSETUP_APP_BIN", app_binary("release"))
+        .env(
+            "HUBSETUP_PEER_BIN",
+            target_dir()
+                .join("release/examples")
+                .join(format!("blank_window{}", std::env::consts::EXE_SUFFIX)),
+        )
         .env_remove("DISPLAY");
     status(app)
 }

@@ -133,7 +133,8 @@ pub async fn session(
     cloud: &CloudArgs,
     report: &Reporter,
 ) -> Result<Azure, CliError> {
-    let network = Network::new(&cloud.cloud()?, cloud.ca_bundle.as_deref())
+    let cloud_chosen = cloud.cloud()?;
+    let network = Network::new(&cloud_chosen, cloud.ca_bundle.as_deref())
         .map_err(|e| CliError::BadInput(e.to_string()))?;
     let options = SignInOptions {
         client_id: sign_in_args.client_id.clone(),
@@ -145,7 +146,7 @@ pub async fn session(
     let credential = match sign_in_args.method {
         Some(method) => attempt(method.into()).await,
         None => {
-            let first = SignInMethod::offered(&cli)[0];
+            let first = SignInMethod::offered(&cloud_chosen, &cli)[0];
             match attempt(first).await {
                 Err(Error::AzureCliNotSignedIn { .. }) => {
                     eprintln!("note: the Azure CLI is not signed in; signing in another way.");

@@ -75,15 +75,19 @@ impl Decide for AnsweredOnScreens {
 }
 
 impl Session {
+    /// The chosen cloud.
+    fn cloud(&self) -> Result<Cloud, SessionError> {
+        match self.view().state.cloud.as_deref() {
+            Some("sandbox") => Ok(self.sandbox()?.cloud()),
+            Some(id) => Cloud::azure(id)
+                .ok_or_else(|| SessionError::new("cloud", format!("Unknown cloud '{id}'."))),
+            None => Err(SessionError::new("cloud", "Choose a cloud first.")),
+        }
+    }
+
     /// The chosen cloud, reached as every client reaches it.
     fn network(&self) -> Result<Network, SessionError> {
-        let cloud = match self.view().state.cloud.as_deref() {
-            Some("sandbox") => self.sandbox()?.cloud(),
-            Some(id) => Cloud::azure(id)
-                .ok_or_else(|| SessionError::new("cloud", format!("Unknown cloud '{id}'.")))?,
-            None => return Err(SessionError::new("cloud", "Choose a cloud first.")),
-        };
-        Network::new(&cloud, None).map_err(|e| SessionError::new("network", e))
+        Network::new(&self.cloud()?, None).map_err(|e| SessionError::new("network", e))
     }
 
     fn azure(&self) -> Result<Azure, SessionError> {
@@ -99,8 +103,8 @@ impl Session {
     }
 
     /// Sign-in methods in order of preference; the Azure CLI only when it is installed.
-    pub fn sign_in_methods(&self) -> Vec<SignInMethod> {
-        SignInMethod::offered(&AzureCli::default())
+    pub fn sign_in_methods(&self) -> Result<Vec<SignInMethod>, SessionError> {
+        Ok(SignInMethod::offered(&self.cloud()?, &AzureCli::default()))
     }
 
     pub async fn sign_in(&self, method: SignInMethod) -> Result<WizardView, SessionError> {

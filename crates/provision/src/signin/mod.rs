@@ -52,8 +52,13 @@ impl SignInMethod {
         SignInMethod::DeviceCode,
     ];
 
-    /// The methods to offer, in order: the Azure CLI only when `az` is installed.
-    pub fn offered(azure_cli: &AzureCli) -> Vec<SignInMethod> {
+    /// The methods to offer for `cloud`, in order: the Azure CLI only when `az` is installed.
+    /// A sandbox gets a device code only: its names resolve in this app alone, so neither `az`
+    /// nor the system browser can reach it, and it approves its codes by itself.
+    pub fn offered(cloud: &Cloud, azure_cli: &AzureCli) -> Vec<SignInMethod> {
+        if cloud.loopback.is_some() {
+            return vec![SignInMethod::DeviceCode];
+        }
         SignInMethod::ALL
             .into_iter()
             .filter(|m| *m != SignInMethod::AzureCli || azure_cli.is_installed())
@@ -278,8 +283,25 @@ mod tests {
     fn the_azure_cli_is_offered_only_when_installed() {
         let missing = AzureCli::with_program("/nonexistent/az");
         assert_eq!(
-            SignInMethod::offered(&missing),
+            SignInMethod::offered(&Cloud::public(), &missing),
             [SignInMethod::Browser, SignInMethod::DeviceCode]
+        );
+    }
+
+    #[test]
+    fn a_sandbox_is_offered_the_device_code_only() {
+        let installed = AzureCli::with_program("/bin/true");
+        let sandbox = Cloud {
+            loopback: Some(([127, 0, 0, 1], 8443).into()),
+            ..Cloud::public()
+        };
+        assert_eq!(
+            SignInMethod::offered(&sandbox, &installed),
+            [SignInMethod::DeviceCode]
+        );
+        assert_eq!(
+            SignInMethod::offered(&Cloud::public(), &installed),
+            SignInMethod::ALL
         );
     }
 }
