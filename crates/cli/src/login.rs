@@ -30,7 +30,7 @@ pub struct Args {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SignInArgs {
     /// How to sign in; default: the Azure CLI when it is installed and signed in, else the
-    /// browser.
+    /// browser (a device code with --sandbox, which neither reaches).
     #[arg(long, value_enum)]
     method: Option<Method>,
     /// The Entra ID tenant: organizations, common, a tenant ID or a domain.

@@ -295,7 +295,12 @@ fn login_reuses_the_azure_cli_found_first_on_the_path() {
         &format!("/bin/cat '{}'", dir.path().join("token.json").display()),
     );
     let sandbox_arg = description.to_str().unwrap();
-    let output = hubsetup(&["login", "--sandbox", sandbox_arg], "", &[("PATH", &bin)]);
+    // Asked for: on its own, `login` signs in to a sandbox with a device code.
+    let output = hubsetup(
+        &["login", "--method", "cli", "--sandbox", sandbox_arg],
+        "",
+        &[("PATH", &bin)],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(
