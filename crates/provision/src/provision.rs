@@ -10,7 +10,7 @@ use hubsetup_core::names;
 use serde::{Deserialize, Serialize};
 
 use crate::arm::Azure;
-use crate::catalog::{check_resource_group_name, hub_path, HubInfo, Region};
+use crate::catalog::{check_resource_group_name, hub_path, HubInfo, Region, Subscription};
 use crate::hub::NewHub;
 use crate::policy::{check_policy_name, restricted_rights, PolicyCredentials, PolicySummary};
 use crate::reach::ReachProblem;
@@ -130,6 +130,26 @@ enum PlannedHub {
     New(HubSummary),
 }
 
+impl NewHub {
+    fn new(
+        subscription: &str,
+        group: &GroupSummary,
+        name: &str,
+        region: Region,
+        tier: Tier,
+        units: u32,
+    ) -> NewHub {
+        NewHub {
+            subscription_id: subscription.to_owned(),
+            resource_group: group.name.clone(),
+            name: name.to_owned(),
+            location: region.name,
+            tier,
+            units,
+        }
+    }
+}
+
 /// What a new hub's summary says before it exists.
 fn planned_hub(azure: &Azure, new: &NewHub) -> HubSummary {
     HubSummary {
@@ -167,27 +187,16 @@ impl Azure {
                 tier,
                 units,
             } => {
-                if !subscription.is_usable() {
-                    return Err(Error::SubscriptionDisabled(sub.clone()));
-                }
-                let (registered, regions) = self.iot_hub_provider(sub).await?;
-                let region = find_region(&regions, region)?;
+                let (registered, region) = self.new_hub_region(sub, &subscription, region).await?;
                 let group = self
                     .planned_group(sub, resource_group, *create_resource_group, &region)
                     .await?;
                 // Without the provider there can be no hub, and Azure answers no question about one.
                 let existing = match registered && !group.created {
-                    true => self.get_hub_json(sub, resource_group, name).await?,
+                    true => self.get_hub_json(sub, &group.name, name).await?,
                     false => None,
                 };
-                let new = NewHub {
-                    subscription_id: sub.clone(),
-                    resource_group: resource_group.clone(),
-                    name: name.clone(),
-                    location: region.name,
-                    tier: *tier,
-                    units: *units,
-                };
+                let new = NewHub::new(sub, &group, name, region, *tier, *units);
                 let hub = match existing {
                     Some(json) => PlannedHub::Existing(HubInfo::from_json(&json)?),
                     None => {
@@ -277,6 +286,22 @@ impl Azure {
         })
     }
 
+    /// What a new hub needs of its subscription before anything is created: that it is
+    /// usable, whether it has IoT Hub's provider registered, and the region asked for.
+    async fn new_hub_region(
+        &self,
+        id: &str,
+        subscription: &Subscription,
+        wanted: &str,
+    ) -> Result<(bool, Region), Error> {
+        if !subscription.is_usable() {
+            return Err(Error::SubscriptionDisabled(id.to_owned()));
+        }
+        let (registered, regions) = self.iot_hub_provider(id).await?;
+        Ok((registered, find_region(&regions, wanted)?))
+    }
+
+    /// The resource group as it is, or as it will be when `create` allows creating it.
     async fn planned_group(
         &self,
         subscription: &str,
@@ -341,10 +366,7 @@ impl Azure {
                 tier,
                 units,
             } => {
-                if !subscription.is_usable() {
-                    return Err(Error::SubscriptionDisabled(sub.clone()));
-                }
-                let (registered, regions) = self.iot_hub_provider(sub).await?;
+                let (registered, region) = self.new_hub_region(sub, &subscription, region).await?;
                 if !registered {
                     if !decide.register_provider(sub) {
                         return Err(Error::ProviderNotRegistered(sub.clone()));
@@ -352,34 +374,16 @@ impl Azure {
                     self.register_iot_hub_provider(sub).await?;
                     registers = true;
                 }
-                let region = find_region(&regions, region)?;
-                let groups = self.resource_groups(sub).await?;
-                let group = match groups
-                    .into_iter()
-                    .find(|g| g.name.eq_ignore_ascii_case(resource_group))
-                {
-                    Some(group) => GroupSummary::of(&group, false),
-                    None if *create_resource_group => {
-                        let group = self
-                            .create_resource_group(sub, resource_group, &region.name)
-                            .await?;
-                        GroupSummary::of(&group, true)
-                    }
-                    None => {
-                        return Err(Error::ResourceGroupNotFound {
-                            subscription: sub.clone(),
-                            group: resource_group.clone(),
-                        })
-                    }
-                };
-                let new = NewHub {
-                    subscription_id: sub.clone(),
-                    resource_group: group.name.clone(),
-                    name: name.clone(),
-                    location: region.name,
-                    tier: *tier,
-                    units: *units,
-                };
+                let mut group = self
+                    .planned_group(sub, resource_group, *create_resource_group, &region)
+                    .await?;
+                if group.created {
+                    let created = self
+                        .create_resource_group(sub, &group.name, &region.name)
+                        .await?;
+                    group = GroupSummary::of(&created, true);
+                }
+                let new = NewHub::new(sub, &group, name, region, *tier, *units);
                 let creation = self.create_hub(&new, records).await?;
                 (
                     group,
