@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use hubsetup_provision::{
-    check_policy_name, Azure, Decide, HubChoice, HubInfo, Outcome, ReachProblem, Records, Request,
-    Summary, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME,
+    check_policy_name, suggested_region, Azure, Decide, HubChoice, HubInfo, Outcome, ReachProblem,
+    Records, Request, Summary, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -341,9 +341,9 @@ async fn new_hub(
                 .iter()
                 .map(|r| format!("{} ({})", r.display_name, r.name))
                 .collect();
-            let default = regions
-                .iter()
-                .position(|r| Some(&r.name) == group_location.as_ref())
+            let default = group_location
+                .or_else(|| suggested_region(&regions).map(|r| r.name.clone()))
+                .and_then(|name| regions.iter().position(|r| r.name == name))
                 .unwrap_or(0);
             regions
                 .get(prompt::choose("Region:", &items, default)?)

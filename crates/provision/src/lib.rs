@@ -8,7 +8,8 @@
 //!   checks ([`Azure::check_hub_name`], [`Azure::reachability`]) and the steps
 //!   ([`Azure::create_hub`], [`Azure::ensure_devices`], [`Azure::ensure_restricted_policy`]),
 //!   or everything at once with [`Azure::provision`] and its dry run [`Azure::plan`].
-//! - [`Tier`]: the tiers and the facts that decide between them.
+//! - [`Tier`]: the tiers and the facts that decide between them; [`suggested_region`]: the
+//!   region nearest the person, from the computer's time zone.
 //! - [`Records`]: hub creations in progress, so a restarted app follows them instead of
 //!   creating twice.
 //! - [`Progress`] events and one [`Error`] type, both serializable for the GUI.
@@ -21,6 +22,7 @@ mod catalog;
 mod error;
 mod http;
 mod hub;
+mod nearest;
 mod policy;
 mod progress;
 mod provision;
@@ -35,6 +37,7 @@ pub use arm::Azure;
 pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription};
 pub use error::Error;
 pub use hub::{HubCreation, NewHub};
+pub use nearest::suggested_region;
 pub use policy::{
     check_policy_name, restricted_rights, PolicyCredentials, PolicySummary, DEFAULT_POLICY_NAME,
     RESTRICTED_RIGHTS,

@@ -141,21 +141,11 @@ impl Sandbox {
         let resolver = tls::CertificateResolver::new(&authority, &config.suffix, faults.clone())?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(resolver)?));
 
-        let bind_to = SocketAddr::from(([127, 0, 0, 1], config.port));
-        let listener =
-            std::net::TcpListener::bind(bind_to).map_err(|source| SandboxError::Bind {
-                address: bind_to.to_string(),
-                source,
-            })?;
+        let (listener, dns_socket) = bind(config.port)?;
+        let address = listener.local_addr().map_err(SandboxError::Runtime)?;
         listener
             .set_nonblocking(true)
             .map_err(SandboxError::Runtime)?;
-        let address = listener.local_addr().map_err(SandboxError::Runtime)?;
-        let dns_socket =
-            std::net::UdpSocket::bind(address).map_err(|source| SandboxError::Bind {
-                address: format!("{address} (UDP, for DNS)"),
-                source,
-            })?;
         dns_socket
             .set_nonblocking(true)
             .map_err(SandboxError::Runtime)?;
@@ -319,5 +309,107 @@ impl Drop for Sandbox {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// How many free TCP ports to try when their UDP twin is taken.
+const BIND_ATTEMPTS: usize = 8;
+
+/// The HTTPS listener and the DNS socket, on one loopback port number (clients are given one
+/// address for both).
+fn bind(port: u16) -> Result<(std::net::TcpListener, std::net::UdpSocket), SandboxError> {
+    bind_with(port, std::net::UdpSocket::bind)
+}
+
+/// [`bind`], with the UDP bind given: with `port` 0, a free TCP port whose UDP twin another
+/// program holds is given back and another one tried.
+fn bind_with(
+    port: u16,
+    bind_udp: impl Fn(SocketAddr) -> std::io::Result<std::net::UdpSocket>,
+) -> Result<(std::net::TcpListener, std::net::UdpSocket), SandboxError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let bind_to = SocketAddr::from(([127, 0, 0, 1], port));
+        let listener =
+            std::net::TcpListener::bind(bind_to).map_err(|source| SandboxError::Bind {
+                address: bind_to.to_string(),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(SandboxError::Runtime)?;
+        match bind_udp(address) {
+            Ok(dns_socket) => return Ok((listener, dns_socket)),
+            Err(e)
+                if port == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempt < BIND_ATTEMPTS => {}
+            Err(source) => {
+                return Err(SandboxError::Bind {
+                    address: format!("{address} (UDP, for DNS)"),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// A UDP bind that finds the first `taken` ports it is asked for held by another program.
+    fn udp_with_taken(
+        taken: usize,
+        asked: &RefCell<Vec<u16>>,
+    ) -> impl Fn(SocketAddr) -> std::io::Result<std::net::UdpSocket> + '_ {
+        move |address| {
+            asked.borrow_mut().push(address.port());
+            if asked.borrow().len() <= taken {
+                return Err(std::io::ErrorKind::AddrInUse.into());
+            }
+            std::net::UdpSocket::bind(address)
+        }
+    }
+
+    #[test]
+    fn a_free_port_whose_udp_twin_is_taken_is_skipped() {
+        let asked = RefCell::new(Vec::new());
+        let (listener, dns) = bind_with(0, udp_with_taken(2, &asked)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(dns.local_addr().unwrap().port(), port);
+        assert_eq!(asked.borrow().len(), 3);
+        assert_eq!(asked.borrow().last(), Some(&port));
+    }
+
+    #[test]
+    fn udp_ports_taken_every_time_end_in_an_error_naming_the_last() {
+        let asked = RefCell::new(Vec::new());
+        let error = bind_with(0, udp_with_taken(usize::MAX, &asked)).unwrap_err();
+        assert_eq!(asked.borrow().len(), BIND_ATTEMPTS);
+        let last = asked.borrow()[BIND_ATTEMPTS - 1];
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("127.0.0.1:{last} (UDP, for DNS)")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_chosen_port_is_not_swapped_for_another() {
+        let asked = RefCell::new(Vec::new());
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let error = bind_with(port, udp_with_taken(1, &asked)).unwrap_err();
+        assert_eq!(*asked.borrow(), [port]);
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("127.0.0.1:{port} (UDP, for DNS)")),
+            "{error}"
+        );
     }
 }

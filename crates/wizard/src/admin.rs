@@ -6,8 +6,9 @@ use hubsetup_core::Cloud;
 use hubsetup_net::Network;
 use hubsetup_provision::signin::{AzureCli, SystemBrowser};
 use hubsetup_provision::{
-    sign_in, Azure, Decide, HubChoice, HubInfo, NameCheck, Progress, ReachProblem, Records, Region,
-    Request, ResourceGroup, SignInMethod, SignInOptions, Subscription, Tier, TierFacts,
+    sign_in, suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Progress,
+    ReachProblem, Records, Region, Request, ResourceGroup, SignInMethod, SignInOptions,
+    Subscription, Tier, TierFacts,
 };
 use serde::Serialize;
 use ts_rs::TS;
@@ -28,6 +29,8 @@ fn failed(error: hubsetup_provision::Error) -> SessionError {
 pub struct RegionList {
     pub registered: bool,
     pub regions: Vec<Region>,
+    /// The region nearest the person (from the computer's time zone), to choose first.
+    pub suggested: Option<String>,
 }
 
 /// A setting that stops partners from connecting, with what fixing it changes.
@@ -152,6 +155,7 @@ impl Session {
             .map_err(failed)?;
         Ok(RegionList {
             registered,
+            suggested: suggested_region(&regions).map(|r| r.name.clone()),
             regions,
         })
     }

@@ -4,4 +4,8 @@ import type { Region } from "./Region";
 /**
  * The regions a subscription offers for IoT hubs, and whether it is registered for them.
  */
-export type RegionList = { registered: boolean, regions: Array<Region>, };
+export type RegionList = { registered: boolean, regions: Array<Region>, 
+/**
+ * The region nearest the person (from the computer's time zone), to choose first.
+ */
+suggested: string | null, };
