@@ -1,39 +1,22 @@
 //! The `hubsetup` binary as a user runs it: inputs, outputs, exit codes, and no leaked key.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const KEY: &str = "+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
+use std::path::Path;
+use std::process::Output;
+
+use common::{assert_no_key, text, KEY};
+
 const DEVICE: &str = "HostName=your-hub.azure-devices.net;DeviceId=io.microshare.contact.unpacked.event;SharedAccessKey=+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
 
-fn hubsetup(args: &[&str], stdin: Option<&str>, env: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubsetup"));
-    cmd.args(args).env_remove("HUBSETUP_CONNECTION_STRING");
-    if let Some(value) = env {
-        cmd.env("HUBSETUP_CONNECTION_STRING", value);
-    }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("hubsetup starts");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn assert_no_key(output: &Output) {
-    for stream in [&output.stdout, &output.stderr] {
-        assert!(
-            !text(stream).contains(&KEY[..12]),
-            "key leaked: {}",
-            text(stream)
-        );
-    }
+/// `hubsetup` with `stdin` piped in and the connection string, if any, in its environment.
+fn hubsetup(args: &[&str], stdin: Option<&str>, connection_string: Option<&str>) -> Output {
+    // The environment takes OS strings, and a `Path` is one.
+    let env: Vec<(&str, &Path)> = connection_string
+        .map(|value| ("HUBSETUP_CONNECTION_STRING", Path::new(value)))
+        .into_iter()
+        .collect();
+    common::hubsetup(args, stdin.unwrap_or(""), &env)
 }
 
 #[test]
