@@ -31,6 +31,18 @@ def display():
         yield name
 
 
+# Form controls a screen reader could only call "button" or "edit text": no label, no
+# aria-label(ledby), no text of their own.
+UNNAMED_CONTROLS = """
+return [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((e) => e.type !== 'hidden' && !(
+    e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.getAttribute('title') ||
+    [...(e.labels || [])].some((l) => l.textContent.trim()) ||
+    (e.tagName === 'BUTTON' && e.textContent.trim())))
+  .map((e) => e.outerHTML.slice(0, 120));
+"""
+
+
 class Wizard:
     """The running app, with the few gestures the tests need."""
 
@@ -74,6 +86,9 @@ class Wizard:
         return self.driver.find_element(By.TAG_NAME, "body").get_attribute("innerHTML")
 
     def screenshot(self, name):
+        """Saves the screen for the README, after checking a screen reader can name every control."""
+        unnamed = self.driver.execute_script(UNNAMED_CONTROLS)
+        assert not unnamed, f"controls without a name for screen readers on {name}: {unnamed}"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         time.sleep(0.3)  # let the last transition settle
         self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
@@ -403,3 +418,39 @@ def test_a_copied_string_leaves_the_clipboard_after_30_seconds(app, display, dev
     copy_elsewhere(display, "my own note")
     time.sleep(max(0.0, copied_at + 31 - time.monotonic()))
     assert read_clipboard(display) == "my own note"
+
+
+def test_the_support_path_works_from_the_keyboard_alone(app, device_connection_string):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    def focused():
+        return app.driver.switch_to.active_element
+
+    def tab_to(css, presses=40):
+        """Presses Tab until the control `css` has the focus, as a keyboard user would."""
+        target = app.find(css)
+        for _ in range(presses):
+            if focused() == target:
+                return
+            ActionChains(app.driver).send_keys(Keys.TAB).perform()
+        pytest.fail(f"Tab never reached {css}")
+
+    def press(key):
+        ActionChains(app.driver).send_keys(key).perform()
+
+    tab_to("#start-verify")
+    press(Keys.ENTER)
+    app.wait_text("#step-title", "Connection string")
+    tab_to("#paste")
+    ActionChains(app.driver).send_keys(device_connection_string).perform()
+    app.wait_text("#paste-problems", f"Added {DEVICE}.")
+    tab_to("#next")
+    press(Keys.ENTER)
+    app.wait_text("#step-title", "Live test")
+    tab_to(".run-test")
+    press(Keys.SPACE)
+    app.wait_text(".test-result", "Passed.")
+    tab_to("#back")
+    press(Keys.ENTER)
+    app.wait_text("#step-title", "Connection string")
