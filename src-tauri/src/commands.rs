@@ -3,15 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hubsetup_livetest::Report;
+use hubsetup_livetest::{Report, StageResult};
 use hubsetup_provision::{
     HubInfo, NameCheck, ResourceGroup, SignInMethod, Subscription, TierFacts,
 };
 use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
-    SessionError, StartChoice, StringCard, WizardView,
+    SessionError, StartChoice, StringCard, TestStage, WizardView,
 };
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
 type Answer<T> = Result<T, SessionError>;
@@ -77,9 +77,21 @@ pub fn forget_string(session: State<'_, Session>, handle: String) -> Answer<Wiza
     session.forget(&handle)
 }
 
+/// Each stage goes to the webview as a `test-stage` event as it ends.
 #[tauri::command]
-pub async fn verify_string(session: State<'_, Session>, handle: String) -> Answer<Report> {
-    session.verify(&handle).await
+pub async fn verify_string(
+    app: AppHandle,
+    session: State<'_, Session>,
+    handle: String,
+) -> Answer<Report> {
+    let on_stage = |stage: &StageResult| {
+        let event = TestStage {
+            handle: handle.clone(),
+            stage: stage.clone(),
+        };
+        let _ = app.emit("test-stage", event);
+    };
+    session.verify(&handle, &on_stage).await
 }
 
 #[tauri::command]

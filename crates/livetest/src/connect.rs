@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::failure::Failure;
-use crate::{Stage, StageResult};
+use crate::{Stage, StageResult, Stages};
 
 pub(crate) type Sender = SendRequest<Full<Bytes>>;
 
@@ -67,7 +67,7 @@ pub(crate) async fn open(
     network: &Arc<Network>,
     host: &str,
     timeout: Duration,
-    stages: &mut Vec<StageResult>,
+    stages: &mut Stages<'_>,
 ) -> Result<Connection, Failure> {
     let proxy = network.proxy_for(host).cloned();
     let lookup_name = proxy

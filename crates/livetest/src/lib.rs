@@ -164,6 +164,26 @@ impl Default for Options {
     }
 }
 
+/// The stages of one test so far; each is told to the observer as it is recorded.
+pub(crate) struct Stages<'o> {
+    done: Vec<StageResult>,
+    on_stage: &'o (dyn Fn(&StageResult) + Sync),
+}
+
+impl<'o> Stages<'o> {
+    fn new(on_stage: &'o (dyn Fn(&StageResult) + Sync)) -> Stages<'o> {
+        Stages {
+            done: Vec::new(),
+            on_stage,
+        }
+    }
+
+    pub(crate) fn push(&mut self, stage: StageResult) {
+        (self.on_stage)(&stage);
+        self.done.push(stage);
+    }
+}
+
 /// A string to test, or why it could not be read, with where it came from (e.g. its line).
 pub type Entry<O> = (O, Result<ConnectionString, String>);
 
@@ -215,6 +235,16 @@ impl Verifier {
 
     /// Tests one connection string.
     pub async fn verify(&self, connection_string: &ConnectionString) -> Report {
+        self.verify_observed(connection_string, &|_| {}).await
+    }
+
+    /// Tests one connection string, telling `on_stage` of each stage as it ends, so that a
+    /// person watching sees the test advance.
+    pub async fn verify_observed(
+        &self,
+        connection_string: &ConnectionString,
+        on_stage: &(dyn Fn(&StageResult) + Sync),
+    ) -> Report {
         let started = Instant::now();
         let host = connection_string.host_name().to_owned();
         let mut report = Report {
@@ -230,7 +260,9 @@ impl Verifier {
             probes: Vec::new(),
             failure_detail: None,
         };
-        let outcome = self.run(connection_string, &mut report).await;
+        let mut stages = Stages::new(on_stage);
+        let outcome = self.run(connection_string, &mut report, &mut stages).await;
+        report.stages = stages.done;
         if self.options.probe_other_ports {
             report.probes = self.probe_ports(&host).await;
         }
@@ -262,7 +294,12 @@ impl Verifier {
             .buffer_unordered(concurrency.max(1))
     }
 
-    async fn run(&self, cs: &ConnectionString, report: &mut Report) -> Result<(), Failure> {
+    async fn run(
+        &self,
+        cs: &ConnectionString,
+        report: &mut Report,
+        stages: &mut Stages<'_>,
+    ) -> Result<(), Failure> {
         if cs.key().is_none() {
             return Err(Failure::Unusable(
                 hubsetup_core::ConnectionStringError::X509HasNoKey.to_string(),
@@ -278,7 +315,7 @@ impl Verifier {
         let mut connection = match self.pool.take(&host) {
             Some(connection) => {
                 for stage in [Stage::Dns, Stage::Tcp, Stage::Tls] {
-                    report.stages.push(StageResult::new(
+                    stages.push(StageResult::new(
                         stage,
                         StageStatus::Reused,
                         0.0,
@@ -287,15 +324,7 @@ impl Verifier {
                 }
                 connection
             }
-            None => {
-                connect::open(
-                    &self.network,
-                    &host,
-                    self.options.stage_timeout,
-                    &mut report.stages,
-                )
-                .await?
-            }
+            None => connect::open(&self.network, &host, self.options.stage_timeout, stages).await?,
         };
 
         let started = Instant::now();
@@ -309,7 +338,7 @@ impl Verifier {
             Some(policy) => format!("policy '{policy}'"),
             None => "device key".to_owned(),
         };
-        report.stages.push(StageResult::passed(
+        stages.push(StageResult::passed(
             Stage::Token,
             started.elapsed().as_secs_f64() * 1000.0,
             format!(
@@ -355,7 +384,7 @@ impl Verifier {
                 Exchange::Answered(answer) => break answer,
                 Exchange::Dropped if attempt < self.options.max_attempts => backoff(attempt),
                 Exchange::Dropped => {
-                    report.stages.push(StageResult::failed(
+                    stages.push(StageResult::failed(
                         Stage::Send,
                         ms(started),
                         "connection closed without an answer".into(),
@@ -363,7 +392,7 @@ impl Verifier {
                     return Err(Failure::ConnectionDropped { attempts: attempt });
                 }
                 Exchange::TimedOut => {
-                    report.stages.push(StageResult::failed(
+                    stages.push(StageResult::failed(
                         Stage::Send,
                         ms(started),
                         "no answer".into(),
@@ -375,7 +404,8 @@ impl Verifier {
             };
             tokio::time::sleep(retry_wait.min(self.options.max_retry_wait)).await;
             if connection.sender.is_closed() {
-                let mut reconnect = Vec::new();
+                // A reconnection between retries is not a stage of its own.
+                let mut reconnect = Stages::new(&|_| {});
                 connection = connect::open(
                     &self.network,
                     &host,
@@ -392,14 +422,14 @@ impl Verifier {
         };
         if answer.status != StatusCode::NO_CONTENT {
             let failure = self.classify(&answer, attempt, cs, &device_id, &host);
-            report.stages.push(StageResult::failed(
+            stages.push(StageResult::failed(
                 Stage::Send,
                 ms(started),
                 format!("{} {}{retried}", answer.status.as_u16(), answer.error_code),
             ));
             return Err(failure);
         }
-        report.stages.push(StageResult::passed(
+        stages.push(StageResult::passed(
             Stage::Send,
             ms(started),
             format!("accepted (204){retried}, message {message_id}"),
@@ -427,14 +457,14 @@ impl Verifier {
                 _ => false,
             };
             if !landed {
-                report.stages.push(StageResult::failed(
+                stages.push(StageResult::failed(
                     Stage::Landed,
                     ms(started),
                     "not among the received messages".into(),
                 ));
                 return Err(Failure::NotLanded);
             }
-            report.stages.push(StageResult::passed(
+            stages.push(StageResult::passed(
                 Stage::Landed,
                 ms(started),
                 "found among the messages the hub received".into(),

@@ -502,3 +502,28 @@ async fn other_protocols_ports_are_probed_for_information() {
 fn verifier_without_probes(sandbox: &Sandbox) -> Verifier {
     verifier(sandbox, quick())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_observer_hears_each_stage_as_it_ends_and_the_failure_too() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let verifier = verifier(&sandbox, quick());
+    let heard = std::sync::Mutex::new(Vec::new());
+    let observe = |stage: &hubsetup_livetest::StageResult| {
+        heard.lock().unwrap().push((stage.stage, stage.status));
+    };
+    let passed = verifier.verify_observed(&device(&sandbox), &observe).await;
+    assert_eq!(*heard.lock().unwrap(), statuses(&passed));
+    assert_eq!(heard.lock().unwrap().len(), 6);
+
+    heard.lock().unwrap().clear();
+    let wrong_key = ConnectionString::parse(&format!(
+        "HostName={HUB}.azure-devices.sandbox.test;DeviceId={DEVICE};SharedAccessKey=c29tZSBvdGhlciBrZXkgb2YgMzIgYnl0ZXMhISEhISE="
+    ))
+    .unwrap();
+    let refused = verifier.verify_observed(&wrong_key, &observe).await;
+    assert_eq!(*heard.lock().unwrap(), statuses(&refused));
+    assert_eq!(
+        heard.lock().unwrap().last(),
+        Some(&(Stage::Send, StageStatus::Failed))
+    );
+}

@@ -302,13 +302,13 @@ impl Session {
         Ok(issues(&remaining))
     }
 
-    /// Stops the sign-in wait or hub creation under way. Azure keeps creating a hub whose
-    /// request was sent; running Create again follows it instead of creating another.
+    /// Stops the sign-in wait, hub creation or live test under way. Azure keeps creating a hub
+    /// whose request was sent; running Create again follows it instead of creating another.
     pub fn cancel(&self) {
         self.cancel.notify_waiters();
     }
 
-    async fn cancellable<T>(
+    pub(crate) async fn cancellable<T>(
         &self,
         work: impl std::future::Future<Output = Result<T, SessionError>>,
     ) -> Result<T, SessionError> {

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use hubsetup_core::connection_string::inspect_with_clouds;
 use hubsetup_core::{Cloud, ConnectionString};
 use hubsetup_handoff::PublicKey;
-use hubsetup_livetest::{Options, Report, Verifier};
+use hubsetup_livetest::{Options, Report, StageResult, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use hubsetup_vault::{OsKeychain, Vault};
@@ -20,6 +20,15 @@ use zeroize::Zeroizing;
 
 use crate::flow::{StartChoice, StringCard, WizardState, WizardView};
 use crate::shelf::{Shelf, ShelfError};
+
+/// A stage of a live test that just ended, sent to the webview while the test runs.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct TestStage {
+    /// The string under test.
+    pub handle: String,
+    pub stage: StageResult,
+}
 
 /// A failure as the webview shows it: the same sentence the CLI prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
@@ -291,8 +300,21 @@ impl Session {
         Ok(self.view())
     }
 
-    /// The live test of a shelved string; the card records the outcome.
-    pub async fn verify(&self, handle: &str) -> Result<Report, SessionError> {
+    /// The live test of a shelved string, telling `on_stage` of each stage as it ends; the
+    /// card records the outcome. Cancellable; a cancelled test leaves the card as it was.
+    pub async fn verify(
+        &self,
+        handle: &str,
+        on_stage: &(dyn Fn(&StageResult) + Sync),
+    ) -> Result<Report, SessionError> {
+        self.cancellable(self.verify_now(handle, on_stage)).await
+    }
+
+    async fn verify_now(
+        &self,
+        handle: &str,
+        on_stage: &(dyn Fn(&StageResult) + Sync),
+    ) -> Result<Report, SessionError> {
         let cs = self.shelf.get(handle)?;
         let cloud = self
             .clouds()
@@ -305,7 +327,9 @@ impl Session {
             device_id: self.view().state.devices.first().cloned(),
             ..Options::default()
         };
-        let report = Verifier::new(network, options).verify(&cs).await;
+        let report = Verifier::new(network, options)
+            .verify_observed(&cs, on_stage)
+            .await;
         let accepted = report.accepted;
         self.update(|s| {
             if let Some(card) = s.strings.iter_mut().find(|c| c.handle == handle) {
@@ -422,6 +446,52 @@ fn vault() -> Result<Vault<OsKeychain>, SessionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_live_test_tells_its_stages_as_they_end_and_can_be_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = Arc::new(Session::open(dir.path()));
+        session.start(StartChoice::Verify).unwrap();
+        let sandbox = session.sandbox().unwrap();
+        let hub = "contoso-plant-hub";
+        let device = "io.microshare.contact.unpacked.event";
+        let string = sandbox.device_connection_string(hub, device).unwrap();
+        let handle = session
+            .paste(&string.expose())
+            .unwrap()
+            .card
+            .unwrap()
+            .handle;
+
+        let heard = Mutex::new(Vec::new());
+        let on_stage = |stage: &StageResult| heard.lock().unwrap().push(stage.label.clone());
+        let report = session.verify(&handle, &on_stage).await.unwrap();
+        assert!(report.accepted, "{report:?}");
+        let labels: Vec<String> = report.stages.iter().map(|s| s.label.clone()).collect();
+        assert_eq!(*heard.lock().unwrap(), labels);
+
+        // A hub that answers slowly: the person stops waiting.
+        sandbox.inject(hubsetup_sandbox::FaultRule {
+            host: sandbox.hub_host(hub),
+            path_prefix: None,
+            fault: hubsetup_sandbox::Fault::Latency { millis: 20_000 },
+        });
+        let testing = {
+            let session = session.clone();
+            let handle = handle.clone();
+            tokio::spawn(async move { session.verify(&handle, &|_| {}).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        session.cancel();
+        let cancelled = testing.await.unwrap().unwrap_err();
+        assert_eq!(cancelled.kind, "cancelled");
+        let card = session.view().state.strings[0].clone();
+        assert_eq!(
+            card.verified,
+            Some(true),
+            "the last finished test still counts"
+        );
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_sign_in_wait_can_be_cancelled_and_started_again() {
