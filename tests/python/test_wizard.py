@@ -454,3 +454,29 @@ def test_the_support_path_works_from_the_keyboard_alone(app, device_connection_s
     tab_to("#back")
     press(Keys.ENTER)
     app.wait_text("#step-title", "Connection string")
+
+
+def test_a_slow_live_test_shows_its_stages_and_can_be_stopped(app, cloud, device_connection_string):
+    import requests
+
+    suffix = cloud["login_endpoint"].split("://login.", 1)[1]
+    faults = f"https://control.{suffix}/faults"
+    slow = {"host": cloud["hub_host"], "fault": {"kind": "latency", "millis": 20000}}
+    requests.post(faults, json=slow, timeout=10).raise_for_status()
+    try:
+        app.click("#start-verify")
+        app.type("#paste", device_connection_string)
+        app.wait_text("#paste-problems", f"Added {DEVICE}.")
+        app.click("#next")
+        app.click(".run-test")
+        # The connection is up and the token made; the hub has yet to answer the send.
+        app.wait_text("table", "TLS handshake")
+        app.wait_text("table", "SAS token")
+        assert "Send test message" not in app.text("table")
+        app.screenshot("20-live-test-running")
+        app.click("#cancel-test")
+        app.wait_text("#test-error", "Cancelled. Nothing was lost: start again when you are ready.")
+        assert not app.driver.find_elements(By.CSS_SELECTOR, ".test-result")
+        assert app.find(".run-test").is_enabled()
+    finally:
+        requests.delete(faults, timeout=10).raise_for_status()
