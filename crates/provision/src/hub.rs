@@ -377,16 +377,20 @@ impl Azure {
         Ok(list)
     }
 
+    /// The hub's resource as Azure has it now; a hub deleted meanwhile is an error.
+    pub(crate) async fn current_hub_json(&self, hub: &HubInfo) -> Result<Value, Error> {
+        self.get_hub_json(&hub.subscription_id, &hub.resource_group, &hub.name)
+            .await?
+            .ok_or_else(|| Error::HubNotFound {
+                name: hub.name.clone(),
+                subscription: hub.subscription_id.clone(),
+            })
+    }
+
     /// Reads the hub until no creation or update is running on it.
     async fn settled_hub_json(&self, hub: &HubInfo) -> Result<Value, Error> {
         loop {
-            let json = self
-                .get_hub_json(&hub.subscription_id, &hub.resource_group, &hub.name)
-                .await?
-                .ok_or_else(|| Error::HubNotFound {
-                    name: hub.name.clone(),
-                    subscription: hub.subscription_id.clone(),
-                })?;
+            let json = self.current_hub_json(hub).await?;
             let state = HubInfo::from_json(&json)?.provisioning_state;
             if is_settled(&state) {
                 return Ok(json);

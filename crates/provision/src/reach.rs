@@ -199,14 +199,7 @@ pub fn reach_problems(hub: &Value) -> Vec<ReachProblem> {
 impl Azure {
     /// The hub's reachability problems as it is now.
     pub async fn reachability(&self, hub: &HubInfo) -> Result<Vec<ReachProblem>, Error> {
-        let json = self
-            .get_hub_json(&hub.subscription_id, &hub.resource_group, &hub.name)
-            .await?
-            .ok_or_else(|| Error::HubNotFound {
-                name: hub.name.clone(),
-                subscription: hub.subscription_id.clone(),
-            })?;
-        Ok(reach_problems(&json))
+        Ok(reach_problems(&self.current_hub_json(hub).await?))
     }
 
     /// Fixes the given problems (the ones the person agreed to), changing nothing else.
