@@ -127,6 +127,31 @@ pub struct Report {
     pub failure_detail: Option<Failure>,
 }
 
+impl Report {
+    /// A report before any stage has run.
+    fn begun(subject: String, host: Option<String>) -> Report {
+        Report {
+            subject,
+            host,
+            device_id: None,
+            accepted: false,
+            stages: Vec::new(),
+            message_id: None,
+            attempts: 0,
+            total_millis: 0.0,
+            failure: None,
+            probes: Vec::new(),
+            failure_detail: None,
+        }
+    }
+
+    /// Records why the test failed, with its diagnosis for people.
+    fn fail(&mut self, failure: Failure) {
+        self.failure = Some(failure.diagnosis());
+        self.failure_detail = Some(failure);
+    }
+}
+
 /// How a live test behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -247,19 +272,7 @@ impl Verifier {
     ) -> Report {
         let started = Instant::now();
         let host = connection_string.host_name().to_owned();
-        let mut report = Report {
-            subject: connection_string.masked(),
-            host: Some(host.clone()),
-            device_id: None,
-            accepted: false,
-            stages: Vec::new(),
-            message_id: None,
-            attempts: 0,
-            total_millis: 0.0,
-            failure: None,
-            probes: Vec::new(),
-            failure_detail: None,
-        };
+        let mut report = Report::begun(connection_string.masked(), Some(host.clone()));
         let mut stages = Stages::new(on_stage);
         let outcome = self.run(connection_string, &mut report, &mut stages).await;
         report.stages = stages.done;
@@ -269,8 +282,7 @@ impl Verifier {
         report.total_millis = started.elapsed().as_secs_f64() * 1000.0;
         report.accepted = outcome.is_ok();
         if let Err(failure) = outcome {
-            report.failure = Some(failure.diagnosis());
-            report.failure_detail = Some(failure);
+            report.fail(failure);
         }
         report
     }
@@ -584,20 +596,9 @@ impl Verifier {
 }
 
 fn unusable_report(reason: String) -> Report {
-    let failure = Failure::Unusable(reason);
-    Report {
-        subject: "(not a usable connection string)".to_owned(),
-        host: None,
-        device_id: None,
-        accepted: false,
-        stages: Vec::new(),
-        message_id: None,
-        attempts: 0,
-        total_millis: 0.0,
-        failure: Some(failure.diagnosis()),
-        probes: Vec::new(),
-        failure_detail: Some(failure),
-    }
+    let mut report = Report::begun("(not a usable connection string)".to_owned(), None);
+    report.fail(Failure::Unusable(reason));
+    report
 }
 
 fn is_retryable(status: StatusCode) -> bool {
