@@ -1,9 +1,22 @@
-//! Azure's naming rules for IoT hubs and device (or module) identities.
+//! Azure's naming rules for IoT hubs and device (or module) identities, and the names of the
+//! policies every new hub starts with.
 //!
 //! The rules are checked locally so that a user learns what is wrong while typing, before any
 //! request reaches Azure. The sandbox enforces the same rules through these same functions.
 
 use std::fmt;
+
+/// The shared access policies Azure gives every new hub, with their rights as ARM lists them.
+pub const DEFAULT_HUB_POLICIES: [(&str, &str); 5] = [
+    (
+        "iothubowner",
+        "RegistryWrite, ServiceConnect, DeviceConnect",
+    ),
+    ("service", "ServiceConnect"),
+    ("device", "DeviceConnect"),
+    ("registryRead", "RegistryRead"),
+    ("registryReadWrite", "RegistryWrite"),
+];
 
 /// The longest device or module ID Azure accepts.
 pub const MAX_IDENTITY_LEN: usize = 128;

@@ -2,6 +2,7 @@
 //! tier, region, device IDs, the policy's name. For the admin's records it can also be
 //! written as the equivalent `az` commands and as an ARM template.
 
+use hubsetup_core::names::DEFAULT_HUB_POLICIES;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -288,19 +289,10 @@ impl Summary {
     /// registry, not in ARM, so they are listed only in the metadata.
     pub fn arm_template(&self) -> Value {
         let hub = &self.hub;
-        let mut policies: Vec<Value> = [
-            (
-                "iothubowner",
-                "RegistryWrite, ServiceConnect, DeviceConnect",
-            ),
-            ("service", "ServiceConnect"),
-            ("device", "DeviceConnect"),
-            ("registryRead", "RegistryRead"),
-            ("registryReadWrite", "RegistryWrite"),
-        ]
-        .iter()
-        .map(|(name, rights)| json!({ "keyName": name, "rights": rights }))
-        .collect();
+        let mut policies: Vec<Value> = DEFAULT_HUB_POLICIES
+            .iter()
+            .map(|(name, rights)| json!({ "keyName": name, "rights": rights }))
+            .collect();
         if let Some(policy) = &self.policy {
             policies.push(json!({ "keyName": policy.name, "rights": policy.rights }));
         }

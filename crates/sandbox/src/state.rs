@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use hubsetup_core::names::DEFAULT_HUB_POLICIES;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -245,24 +246,15 @@ pub fn random_hex(bytes: usize) -> String {
 
 /// The default policies Azure gives every new hub.
 pub fn default_policies() -> Vec<Policy> {
-    [
-        (
-            "iothubowner",
-            "RegistryWrite, ServiceConnect, DeviceConnect",
-        ),
-        ("service", "ServiceConnect"),
-        ("device", "DeviceConnect"),
-        ("registryRead", "RegistryRead"),
-        ("registryReadWrite", "RegistryWrite"),
-    ]
-    .into_iter()
-    .map(|(name, rights)| Policy {
-        key_name: name.into(),
-        primary_key: random_base64(32),
-        secondary_key: random_base64(32),
-        rights: rights.into(),
-    })
-    .collect()
+    DEFAULT_HUB_POLICIES
+        .into_iter()
+        .map(|(name, rights)| Policy {
+            key_name: name.into(),
+            primary_key: random_base64(32),
+            secondary_key: random_base64(32),
+            rights: rights.into(),
+        })
+        .collect()
 }
 
 impl State {
