@@ -72,7 +72,10 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` says where the manifest is now; the path compiled in may be another clone's
+    // when clones share a target directory.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .parent()
         .expect("xtask lives in the workspace")
         .to_owned()
