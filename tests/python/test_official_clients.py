@@ -30,11 +30,13 @@ def test_registry_manager_creates_and_reads_a_device(owner_connection_string):
     created = registry.create_device_with_sas(device_id, primary, secondary, "enabled")
     assert created.device_id == device_id
     assert created.status == "enabled"
-    assert created.authentication.symmetric_key.primary_key == primary
+    kept = created.authentication.symmetric_key.primary_key == primary  # never printed
+    assert kept, "the registry did not keep the primary key given"
 
     fetched = registry.get_device(device_id)
     assert fetched.etag == created.etag
-    assert fetched.authentication.symmetric_key.secondary_key == secondary
+    kept = fetched.authentication.symmetric_key.secondary_key == secondary
+    assert kept, "the registry did not give the secondary key back"
 
     with pytest.raises(HttpOperationError) as duplicate:
         registry.create_device_with_sas(device_id, new_key(), new_key(), "enabled")

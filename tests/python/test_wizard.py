@@ -2,7 +2,9 @@
 (tauri-driver + WebKitWebDriver) against the sandbox: what a support person does, with the
 keychain being the real Secret Service and the hand-off opened by the real gpg.
 
-Each step's screenshot is saved under docs/screenshots for the README.
+Each step's screenshot is saved under docs/screenshots for the README. An assertion about a
+secret compares into a name first: pytest prints the operands of a failing assert, and secrets
+never reach test output.
 """
 
 import contextlib
@@ -15,9 +17,12 @@ import subprocess
 import time
 
 import pytest
+import requests
 from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import DEVICE, HUBSETUP
 from desktop import app_process, app_session, virtual_display
@@ -73,10 +78,13 @@ class Wizard:
     def text(self, css):
         return self.find(css).text
 
-    def wait_text(self, css, expected, seconds=20):
+    def wait_text(self, css, expected, seconds=20, secret=False):
+        """Waits for `css` to show `expected`; a `secret` is never printed when it does not."""
         try:
             WebDriverWait(self.driver, seconds).until(lambda d: expected in d.find_element(By.CSS_SELECTOR, css).text)
         except WebDriverException:
+            if secret:
+                pytest.fail(f"{css} never showed the secret expected")
             pytest.fail(f"{css} never showed {expected!r}; it shows {self.text(css)!r}")
 
     def title(self):
@@ -170,10 +178,11 @@ def test_support_staff_verify_store_and_hand_off(app, cloud, device_connection_s
     app.type("#paste", "  \"" + device_connection_string + "\"\n")
     app.wait_text("#paste-problems", f"Added {DEVICE}.")
     app.wait_text(".card .secret", "SharedAccessKey=****…")
-    assert key not in app.page(), "the key must not be in the webview before Reveal"
+    hidden = key not in app.page()
+    assert hidden, "the key must not be in the webview before Reveal"
     app.screenshot("02-connection-string")
     app.click(".card .reveal")
-    app.wait_text(".card .secret", key)
+    app.wait_text(".card .secret", key, secret=True)
     app.click(".card .reveal")
     app.wait_text(".card .secret", "****…")
 
@@ -193,7 +202,8 @@ def test_support_staff_verify_store_and_hand_off(app, cloud, device_connection_s
     app.screenshot("04-keychain")
     env = dict(os.environ, HUBSETUP_CONFIG_DIR=str(app.config))
     shown = subprocess.run([HUBSETUP, "vault", "show", "Partner device", "--reveal"], capture_output=True, text=True, env=env)
-    assert device_connection_string in shown.stdout, shown.stderr
+    stored = device_connection_string in shown.stdout
+    assert stored, f"the keychain does not give the string back: {shown.stderr}"
 
     app.click("#next")
     assert app.title() == "Hand-off"
@@ -209,18 +219,21 @@ def test_support_staff_verify_store_and_hand_off(app, cloud, device_connection_s
     app.click("#export")
     app.wait_text("#export-done", "Encrypted and saved to")
     decrypted = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt", str(out)], capture_output=True, text=True, check=True).stdout
-    assert decrypted.rstrip("\n").splitlines()[-1] == device_connection_string
+    same = decrypted.rstrip("\n").splitlines()[-1] == device_connection_string
+    assert same, "gpg --decrypt does not give the string back"
     assert oct(out.stat().st_mode & 0o777) == "0o600"
 
     app.click("#next")
     assert app.title() == "Summary"
     summary = app.text("#summary")
     assert "live test passed, saved in the keychain" in summary and str(out) in summary
-    assert key not in app.page()
+    hidden = key not in app.page()
+    assert hidden, "the key is on the summary screen"
     app.screenshot("06-summary")
     for written in app.config.rglob("*"):
         if written.is_file():
-            assert key not in written.read_text(errors="ignore"), f"{written} holds the key"
+            clean = key not in written.read_text(errors="ignore")
+            assert clean, f"{written} holds the key"
 
 
 def test_a_wrong_key_is_diagnosed_in_plain_words(app, cloud):
@@ -238,8 +251,6 @@ def test_a_wrong_key_is_diagnosed_in_plain_words(app, cloud):
 
 
 def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_path):
-    from selenium.webdriver.support.ui import Select
-
     app.click("#start-sandbox")
     assert app.title() == "Sign in"
     app.find("#signin-device_code")
@@ -290,7 +301,8 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
     app.click(f"{device_card} .reveal")
     app.wait_text(f"{device_card} .secret", "SharedAccessKey=")
     device_string = app.text(f"{device_card} .secret")
-    assert "****" not in device_string and f"DeviceId={DEVICE}" in device_string
+    revealed = "****" not in device_string and f"DeviceId={DEVICE}" in device_string
+    assert revealed, "Reveal does not show the device's whole string"
     app.click(f"{device_card} .reveal")
     app.wait_text(f"{device_card} .secret", "****…")
     app.screenshot("16-connection-strings")
@@ -317,19 +329,19 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
     app.click("#export")
     app.wait_text("#export-done", "Encrypted and saved to")
     decrypted = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt", str(out)], capture_output=True, text=True, check=True).stdout
-    assert decrypted.rstrip("\n").splitlines()[-1] == device_string
+    same = decrypted.rstrip("\n").splitlines()[-1] == device_string
+    assert same, "gpg --decrypt does not give the device's string back"
 
     app.click("#next")
     summary = app.text("#summary")
     assert f"/IotHubs/{hub}" in summary and "S1 × 1" in summary and "germanywestcentral" in summary
-    assert device_string.split("SharedAccessKey=")[1] not in app.page(), "no secret on the summary"
+    hidden = device_string.split("SharedAccessKey=")[1] not in app.page()
+    assert hidden, "no secret on the summary"
     app.screenshot("18-summary")
 
 
 def walk_to_review(app, hub):
     """Signed in: chooses a new S1 hub named `hub` with the default device and no policy."""
-    from selenium.webdriver.support.ui import Select
-
     app.click("#next")
     assert app.title() == "Hub"
     WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 4)
@@ -408,22 +420,22 @@ def test_a_copied_string_leaves_the_clipboard_after_30_seconds(app, display, dev
     app.wait_text(".card [role=status]", "Copied. The clipboard clears in 30 s.")
     holds_string = read_clipboard(display) == device_connection_string  # compared, never printed
     assert holds_string, "Copy did not put the connection string on the clipboard"
-    assert device_connection_string.split("SharedAccessKey=")[1] not in app.page(), "Copy goes through Rust, not the webview"
+    hidden = device_connection_string.split("SharedAccessKey=")[1] not in app.page()
+    assert hidden, "Copy goes through Rust, not the webview"
     time.sleep(max(0.0, copied_at + 31 - time.monotonic()))
-    assert read_clipboard(display) == "", "the string is still on the clipboard after 30 s"
+    cleared = read_clipboard(display) == ""  # on failure pytest would print the string itself
+    assert cleared, "the string is still on the clipboard after 30 s"
 
     # Something the person copied since is theirs: it stays.
     app.click(".card .copy")
     copied_at = time.monotonic()
     copy_elsewhere(display, "my own note")
     time.sleep(max(0.0, copied_at + 31 - time.monotonic()))
-    assert read_clipboard(display) == "my own note"
+    kept = read_clipboard(display) == "my own note"
+    assert kept, "the app took away what another program copied after it"
 
 
 def test_the_support_path_works_from_the_keyboard_alone(app, device_connection_string):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
-
     def focused():
         return app.driver.switch_to.active_element
 
@@ -457,8 +469,6 @@ def test_the_support_path_works_from_the_keyboard_alone(app, device_connection_s
 
 
 def test_a_slow_live_test_shows_its_stages_and_can_be_stopped(app, cloud, device_connection_string):
-    import requests
-
     suffix = cloud["login_endpoint"].split("://login.", 1)[1]
     faults = f"https://control.{suffix}/faults"
     slow = {"host": cloud["hub_host"], "fault": {"kind": "latency", "millis": 20000}}
