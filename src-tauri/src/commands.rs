@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hubsetup_livetest::{Report, StageResult};
+use hubsetup_platform::SecretClipboard;
 use hubsetup_provision::{
     HubInfo, NameCheck, ResourceGroup, SignInMethod, Subscription, TierFacts,
 };
@@ -11,8 +12,7 @@ use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
     SessionError, StartChoice, StringCard, TestStage, WizardView,
 };
-use tauri::{AppHandle, Emitter, State};
-use tauri_plugin_clipboard_manager::ClipboardExt;
+use tauri::{AppHandle, Emitter, Manager, State};
 
 type Answer<T> = Result<T, SessionError>;
 
@@ -50,21 +50,24 @@ pub fn reveal_string(session: State<'_, Session>, handle: String) -> Answer<Stri
     Ok(session.reveal(&handle)?.to_string())
 }
 
-/// Puts the string on the clipboard and takes it off again after 30 s, if it is still there.
+/// Puts the string on the clipboard, marked so that clipboard history and sync skip it, and
+/// takes it off again after 30 s if it is still there.
 #[tauri::command]
-pub fn copy_string(app: AppHandle, session: State<'_, Session>, handle: String) -> Answer<String> {
+pub fn copy_string(
+    app: AppHandle,
+    session: State<'_, Session>,
+    clipboard: State<'_, SecretClipboard>,
+    handle: String,
+) -> Answer<String> {
     let secret = session.reveal(&handle)?;
-    let failed = |e: tauri_plugin_clipboard_manager::Error| SessionError {
+    clipboard.copy(&secret).map_err(|e| SessionError {
         kind: "clipboard".into(),
-        message: format!("The clipboard could not be used: {e}."),
-    };
-    app.clipboard()
-        .write_text(secret.to_string())
-        .map_err(failed)?;
+        message: e.to_string(),
+    })?;
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(Duration::from_secs(CLIPBOARD_SECONDS)).await;
-        if app.clipboard().read_text().is_ok_and(|now| now == *secret) {
-            let _ = app.clipboard().write_text(String::new());
+        if let Err(e) = app.state::<SecretClipboard>().clear_if_unchanged(&secret) {
+            eprintln!("IoT Hub Setup could not clear the clipboard: {e}");
         }
     });
     Ok(format!(

@@ -12,7 +12,7 @@ use tauri::{Emitter, Manager};
 
 fn main() {
     hubsetup_app::prefer_lean_webkit();
-    let state_dir = match hubsetup_vault::config_dir() {
+    let state_dir = match hubsetup_platform::paths::state_dir() {
         Ok(dir) => dir,
         Err(e) => {
             eprintln!("IoT Hub Setup cannot start: {e}");
@@ -21,8 +21,8 @@ fn main() {
     };
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .plugin(tauri_plugin_clipboard_manager::init())
         .manage(Session::open(&state_dir))
+        .manage(hubsetup_platform::SecretClipboard::new())
         .invoke_handler(tauri::generate_handler![
             commands::wizard_view,
             commands::wizard_start,

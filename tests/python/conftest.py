@@ -6,6 +6,8 @@ do through the cloud description) and its CA is trusted through REQUESTS_CA_BUND
 
 import json
 import os
+import pathlib
+import shutil
 import socket
 import subprocess
 import time
@@ -95,3 +97,18 @@ def device_connection_string(cloud, owner_connection_string):
     assert device.status_code == 200, device.text
     key = device.json()["authentication"]["symmetricKey"]["primaryKey"]
     return f"HostName={cloud['hub_host']};DeviceId={DEVICE};SharedAccessKey={key}"
+
+
+@pytest.fixture
+def support_key(tmp_path):
+    """A support contact's key pair made by the real gpg; returns (home, armored public key, fingerprint)."""
+    home = pathlib.Path(f"/tmp/hubsetup-gpg-{os.getpid()}-{tmp_path.name[-6:]}")
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--quiet"]
+    subprocess.run(gpg + ["--passphrase", "", "--quick-gen-key", "Sam Support <sam@partner.example>", "future-default", "default", "never"], check=True)
+    public = subprocess.run(gpg + ["--armor", "--export", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
+    colons = subprocess.run(gpg + ["--with-colons", "--fingerprint", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
+    fingerprint = next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
+    yield home, public, fingerprint
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
+    shutil.rmtree(home, ignore_errors=True)

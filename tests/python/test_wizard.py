@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import pathlib
-import shutil
 import signal
 import subprocess
 import time
@@ -146,21 +145,6 @@ def forget_saved_strings(config):
     listed = subprocess.run([HUBSETUP, "vault", "list", "--json"], capture_output=True, text=True, env=env)
     for entry in json.loads(listed.stdout or "[]"):
         subprocess.run([HUBSETUP, "vault", "delete", entry["name"]], capture_output=True, env=env, check=True)
-
-
-@pytest.fixture
-def support_key(tmp_path):
-    """A support contact's key pair made by the real gpg; returns (home, armored public key, fingerprint)."""
-    home = pathlib.Path(f"/tmp/hubsetup-gpg-{os.getpid()}-{tmp_path.name[-6:]}")
-    home.mkdir(mode=0o700)
-    gpg = ["gpg", "--homedir", str(home), "--batch", "--quiet"]
-    subprocess.run(gpg + ["--passphrase", "", "--quick-gen-key", "Sam Support <sam@partner.example>", "future-default", "default", "never"], check=True)
-    public = subprocess.run(gpg + ["--armor", "--export", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
-    colons = subprocess.run(gpg + ["--with-colons", "--fingerprint", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
-    fingerprint = next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
-    yield home, public, fingerprint
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def grouped(fingerprint):

@@ -2,9 +2,11 @@
 //! in the same run:
 //! - one `hubsetup verify` (a whole process: start, DNS, TCP, TLS, token, send, read-back)
 //!   against `curl` making the same authenticated POST (start, TCP, TLS, send);
-//! - `hubsetup verify --file` on 1,000 strings spread over 10 hubs.
+//! - `hubsetup verify --file` on 1,000 strings spread over 10 hubs;
+//! - with HUBSETUP_WINDOWS_BIN (the Windows build) and HUBSETUP_WINE_PREFIX, one `hubsetup.exe
+//!   verify` under Wine next to the Linux one.
 //!
-//! Needs HUBSETUP_BIN (a release build of `hubsetup`); `cargo xtask bench` sets it.
+//! Needs HUBSETUP_BIN (a release build of `hubsetup`); `cargo xtask bench` sets all three.
 
 use std::io::Write;
 use std::path::Path;
@@ -48,22 +50,7 @@ fn main() {
     .unwrap();
 
     let one = &strings[0];
-    let verify_one = median(RUNS, || {
-        let mut child = Command::new(&binary)
-            .args(["verify", "--sandbox"])
-            .arg(&description)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(one.expose().as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success(), "hubsetup verify failed");
-    });
+    let verify_one = median(RUNS, || verify(Command::new(&binary), &description, one));
     let curl_one = median(RUNS, || curl_send(&sandbox, &ca, one));
     println!(
         "one string: hubsetup verify {:.1} ms, curl POST {:.1} ms (medians of {RUNS}); ratio {:.2}",
@@ -71,6 +58,29 @@ fn main() {
         ms(curl_one),
         verify_one.as_secs_f64() / curl_one.as_secs_f64()
     );
+    if let (Some(windows), Some(prefix)) = (
+        std::env::var_os("HUBSETUP_WINDOWS_BIN"),
+        std::env::var_os("HUBSETUP_WINE_PREFIX"),
+    ) {
+        let under_wine = || {
+            let mut wine = Command::new("/usr/lib/wine/wine64");
+            wine.arg(&windows)
+                .env("WINEPREFIX", &prefix)
+                .env("WINEDEBUG", "-all")
+                .env("WINEDLLOVERRIDES", "bcryptprimitives=n,b;mscoree,mshtml=");
+            wine
+        };
+        // Wine's server starts with the first program; the figure is for a running Wine.
+        verify(under_wine(), &description, one);
+        let wine_one = median(RUNS, || verify(under_wine(), &description, one));
+        println!(
+            "one string: hubsetup.exe verify under Wine {:.1} ms, Linux hubsetup verify {:.1} ms \
+             (medians of {RUNS}); ratio {:.2}",
+            ms(wine_one),
+            ms(verify_one),
+            wine_one.as_secs_f64() / verify_one.as_secs_f64()
+        );
+    }
 
     for concurrency in ["8", "32"] {
         let mut best = Duration::MAX;
@@ -94,6 +104,24 @@ fn main() {
             strings.len() as f64 / best.as_secs_f64()
         );
     }
+}
+
+/// One `hubsetup verify` of `string`, given on standard input, which must pass.
+fn verify(mut hubsetup: Command, description: &Path, string: &ConnectionString) {
+    let mut child = hubsetup
+        .args(["verify", "--sandbox"])
+        .arg(description)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(string.expose().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "hubsetup verify failed");
 }
 
 /// Adds 10 hubs with 100 devices each, as copies of the seeded hub.

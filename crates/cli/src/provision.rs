@@ -432,9 +432,9 @@ fn thousands(n: u64) -> String {
 fn state_dir(args: &Args) -> Result<PathBuf, CliError> {
     match &args.state_dir {
         Some(dir) => Ok(dir.clone()),
-        None => hubsetup_vault::config_dir()
+        None => hubsetup_platform::paths::state_dir()
             .map(|dir| dir.join("hub-creations"))
-            .map_err(crate::vault::vault_error),
+            .map_err(|e| CliError::Failure(e.to_string())),
     }
 }
 

@@ -6,13 +6,11 @@
 //! - [`cloud`]: the Azure clouds as data (endpoints and host suffixes).
 //! - [`dns_wire`]: the DNS messages of the sandbox's name server and its clients.
 //! - [`secret`]: the key type that never prints itself and is zeroized on drop.
-//! - [`private_file`]: files only their owner can read, replaced atomically.
 
 pub mod cloud;
 pub mod connection_string;
 pub mod dns_wire;
 pub mod names;
-pub mod private_file;
 pub mod sas;
 pub mod secret;
 

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::SystemTime;
 
-use hubsetup_core::{private_file, ConnectionString};
+use hubsetup_core::ConnectionString;
+use hubsetup_platform::private_file;
 use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 

@@ -211,11 +211,12 @@ fn the_file_is_replaced_atomically_and_private() {
 
     let missing = out.path().join("no-such-folder").join("for-sam.asc");
     let error = write_encrypted(&missing, &cs(DEVICE), None, &[sam()]).unwrap_err();
+    // The system's own words for a missing folder (Unix: error 2; Windows: error 3).
+    let missing_folder = std::io::Error::from_raw_os_error(if cfg!(windows) { 3 } else { 2 });
     assert_eq!(
         error.to_string(),
         format!(
-            "Could not write {}: No such file or directory (os error 2). Choose a folder you \
-             can write to.",
+            "Could not write {}: {missing_folder}. Choose a folder you can write to.",
             missing.display()
         )
     );

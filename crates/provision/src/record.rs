@@ -93,7 +93,7 @@ impl Records {
         let path = self.path(&record.hub_name);
         std::fs::create_dir_all(&self.dir).map_err(|e| failure("write", &self.dir, e))?;
         let bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
-        hubsetup_core::private_file::write_atomically(&path, &bytes)
+        hubsetup_platform::private_file::write_atomically(&path, &bytes)
             .map_err(|e| failure("write", &path, e))
     }
 

@@ -224,22 +224,34 @@ async fn token_from_sandbox(sandbox: &Sandbox) -> String {
     tokens["access_token"].as_str().unwrap().to_owned()
 }
 
-/// A stand-in `az` that answers exactly the expected command with `json`.
-#[cfg(unix)]
+/// A stand-in `az` that answers exactly the expected command with `json`: a shell script, or
+/// on Windows a batch file `az.cmd` like the real CLI's, which runs through `cmd`.
 fn stub_az(dir: &std::path::Path, expected_args: &str, json: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(dir.join("token.json"), json).unwrap();
+    let token = dir.join("token.json");
+    std::fs::write(&token, json).unwrap();
+    if cfg!(windows) {
+        let script = format!(
+            "@echo off\r\nif not \"%*\"==\"{expected_args}\" (\r\n  echo ERROR: unexpected arguments: %* 1>&2\r\n  exit /b 2\r\n)\r\ntype \"{}\"\r\n",
+            token.display()
+        );
+        let path = dir.join("az.cmd");
+        std::fs::write(&path, script).unwrap();
+        return path;
+    }
     let script = format!(
         "#!/bin/sh\nif [ \"$*\" != \"{expected_args}\" ]; then echo \"ERROR: unexpected arguments: $*\" >&2; exit 2; fi\ncat '{}'\n",
-        dir.join("token.json").display()
+        token.display()
     );
     let path = dir.join("az");
     std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     path
 }
 
-#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_azure_cli_login_is_reused() {
     let sandbox = start(fast_config());

@@ -423,8 +423,8 @@ fn subscription(
     }
 }
 
-/// Writes a state file privately and atomically (see `hubsetup_core::private_file`).
+/// Writes a state file privately and atomically (see `hubsetup_platform::private_file`).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
-    hubsetup_core::private_file::write_atomically(path, bytes)
+    hubsetup_platform::private_file::write_atomically(path, bytes)
         .map_err(|e| SandboxError::State(format!("cannot write {}: {e}", path.display())))
 }

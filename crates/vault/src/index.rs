@@ -7,8 +7,8 @@ use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
-use hubsetup_core::private_file;
 use hubsetup_core::ConnectionString;
+use hubsetup_platform::private_file;
 use serde::{Deserialize, Serialize};
 
 use crate::VaultError;

@@ -26,11 +26,8 @@ use hubsetup_core::ConnectionString;
 pub use index::{Entry, Identity};
 pub use keychain::{Keychain, OsKeychain, KEYCHAIN_NAME};
 
-/// The app's identifier: the keychain service of its entries and the name of its config folder.
-pub const APP_ID: &str = "io.hubsetup.iot-hub-setup";
-
-/// Overrides the config folder (where the index lives), for portable setups and tests.
-pub const CONFIG_DIR_ENV: &str = "HUBSETUP_CONFIG_DIR";
+/// The app's identifier: the keychain service of its entries and the name of its folders.
+pub use hubsetup_platform::paths::{APP_ID, CONFIG_DIR_ENV};
 
 /// Labels are short names for a list, not notes.
 pub const LABEL_MAX_CHARS: usize = 64;
@@ -99,15 +96,10 @@ pub enum VaultError {
     },
 }
 
-/// Where the index lives: [`CONFIG_DIR_ENV`] if set, else the system's config folder for
-/// [`APP_ID`] (e.g. `~/.config/io.hubsetup.iot-hub-setup`, the folder Tauri uses too).
+/// Where the index lives: [`CONFIG_DIR_ENV`] if set, else the system's settings folder for
+/// [`APP_ID`] (see [`hubsetup_platform::paths`]).
 pub fn config_dir() -> Result<PathBuf, VaultError> {
-    match std::env::var_os(CONFIG_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => dirs::config_dir()
-            .map(|dir| dir.join(APP_ID))
-            .ok_or(VaultError::NoConfigDir),
-    }
+    hubsetup_platform::paths::config_dir().ok_or(VaultError::NoConfigDir)
 }
 
 /// The vault's entries, with what was repaired to get them.

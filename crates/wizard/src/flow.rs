@@ -348,7 +348,7 @@ impl WizardState {
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        hubsetup_core::private_file::write_atomically(&dir.join(STATE_FILE), &json)
+        hubsetup_platform::private_file::write_atomically(&dir.join(STATE_FILE), &json)
     }
 
     /// The state saved in `dir`, made consistent for a new process: connection strings held in

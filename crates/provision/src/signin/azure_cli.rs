@@ -149,17 +149,25 @@ fn parse_local_time(text: &str) -> Option<SystemTime> {
     Some(SystemTime::from(local))
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    /// An executable shell script standing in for `az`.
-    fn stub(dir: &Path, script: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let path = dir.join("az");
-        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    /// A program standing in for `az`: a shell script, or on Windows a batch file `az.cmd`
+    /// (as the real CLI is), which runs through `cmd`.
+    fn stub(dir: &Path, unix_script: &str, windows_script: &str) -> PathBuf {
+        let path = dir.join(PROGRAM);
+        if cfg!(windows) {
+            std::fs::write(&path, format!("@echo off\r\n{windows_script}\r\n")).unwrap();
+        } else {
+            std::fs::write(&path, format!("#!/bin/sh\n{unix_script}\n")).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
         path
     }
 
@@ -204,7 +212,7 @@ mod tests {
     #[tokio::test]
     async fn missing_and_signed_out_clis_are_told_apart() {
         let options = SignInOptions::default();
-        let missing = AzureCli::with_program("/nonexistent/az");
+        let missing = AzureCli::with_program(std::env::temp_dir().join("nonexistent/az"));
         assert!(!missing.is_installed());
         let error = missing
             .access_token("https://management.azure.com/", &options)
@@ -217,6 +225,7 @@ mod tests {
         let signed_out = AzureCli::with_program(stub(
             dir.path(),
             "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1",
+            "echo ERROR: Please run 'az login' to setup account. 1>&2\r\nexit /b 1",
         ));
         assert!(signed_out.is_installed());
         let error = signed_out

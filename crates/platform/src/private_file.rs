@@ -9,8 +9,9 @@ use std::path::Path;
 /// Writes `contents` to `path` through a temporary file in the same folder that is then
 /// renamed over `path`, so readers see the old file or the new one, never a mix.
 ///
-/// On Unix the file has mode 0600 (tempfile creates it so, and a rename keeps the mode); on
-/// Windows it inherits the folder's access list, which for the user's profile is private.
+/// On Unix the file has mode 0600 (tempfile creates it so, and a rename keeps the mode). On
+/// Windows its access list names only the current user, set before anything is written, so
+/// a file saved outside the user's profile (an export to a shared folder) stays private too.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -20,6 +21,8 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         let mut temp = tempfile::Builder::new()
             .prefix(".hubsetup-")
             .tempfile_in(folder)?;
+        #[cfg(windows)]
+        crate::windows_acl::restrict_to_current_user(temp.path())?;
         temp.write_all(contents)?;
         temp.as_file().sync_all()?;
         temp.persist(path).map_err(|e| e.error)?;
@@ -74,6 +77,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let error = write_atomically(&dir.path().join("no/such/out.txt"), b"x").unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
-        assert_eq!(error.to_string(), "No such file or directory (os error 2)");
+        // The operating system's own words (Windows: error 3, path not found), without
+        // tempfile's temporary name.
+        let code = if cfg!(windows) { 3 } else { 2 };
+        assert_eq!(
+            error.to_string(),
+            io::Error::from_raw_os_error(code).to_string()
+        );
+        assert!(!error.to_string().contains(".hubsetup-"), "{error}");
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn only_the_current_user_may_open_it() {
+        use crate::windows_acl::tests::assert_only_the_current_user_may_open;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.asc");
+        std::fs::write(&path, b"old, readable as the folder allows").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_only_the_current_user_may_open(&path);
     }
 }

@@ -1,0 +1,155 @@
+"""The Windows build of `hubsetup`, end to end under Wine, as support staff on Windows use it.
+
+The sandbox itself runs as the Windows program (`hubsetup.exe sandbox`) on loopback; the CLI
+signs in to it, provisions a device, verifies a good and a wrong-key string, keeps a string in
+Wine's Credential Manager across separate runs, and exports it to a key made by Linux gpg,
+which decrypts it byte for byte.
+
+HUBSETUP_WINDOWS_BIN is the Windows `hubsetup.exe`; `cargo xtask test` builds it and sets it.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+from wine import WINE, new_prefix
+
+HUBSETUP_EXE = os.environ.get("HUBSETUP_WINDOWS_BIN")
+if not HUBSETUP_EXE:
+    pytest.skip("HUBSETUP_WINDOWS_BIN is not set (cargo xtask test builds hubsetup.exe and sets it)", allow_module_level=True)
+
+PRODUCTION = "11111111-1111-4111-8111-111111111111"
+HUB = "contoso-plant-hub"
+DEVICE = "win.sensor.1"
+OTHER_KEY = "c29tZSBvdGhlciBrZXkgb2YgMzIgYnl0ZXMhISEhISE="
+
+
+@pytest.fixture(scope="module")
+def wine():
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="hubsetup-wine-cli-"))
+    wine = new_prefix(folder)
+    wine.folder = folder
+    try:
+        yield wine
+    finally:
+        wine.kill()
+        shutil.rmtree(folder)
+
+
+def hubsetup(wine, *args, stdin="", config=None):
+    """Runs the Windows hubsetup.exe under Wine; its config folder is `config` if given."""
+    env = dict(wine.env)
+    env.pop("HUBSETUP_CONNECTION_STRING", None)
+    if config is not None:
+        env["HUBSETUP_CONFIG_DIR"] = wine.path(config)
+    return subprocess.run([WINE, HUBSETUP_EXE, *args], input=stdin, env=env, capture_output=True, text=True, errors="replace", timeout=240)
+
+
+@pytest.fixture(scope="module")
+def sandbox(wine):
+    """`hubsetup.exe sandbox`, and the file that tells other runs how to reach it."""
+    state = wine.folder / "sandbox-state"
+    state.mkdir()
+    process = subprocess.Popen(
+        [WINE, HUBSETUP_EXE, "sandbox", "--json", "--state-dir", wine.path(state), "--provisioning-seconds", "1"],
+        env=wine.env, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        description = json.loads(process.stdout.readline())
+        assert description["loopback"].startswith("127.0.0.1:"), description
+        assert description["ca_path"].startswith("Z:\\"), "the Windows sandbox names its CA by a Windows path"
+        described = wine.folder / "sandbox.json"
+        described.write_text(json.dumps(description))
+        yield wine.path(described)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def device_string(wine, sandbox):
+    """A device of the sandbox's hub, provisioned by the Windows CLI with a device-code sign-in."""
+    config = wine.folder / "provision-config"
+    config.mkdir()
+    result = hubsetup(
+        wine, "provision", "--sandbox", sandbox, "--method", "device-code", "--subscription", PRODUCTION,
+        "--existing-hub", HUB, "--device", DEVICE, "--reveal", "--json", config=config,
+    )
+    assert result.returncode == 0, result.stderr
+    strings = json.loads(result.stdout)["connection_strings"]
+    assert [s["for"] for s in strings] == [f"device {DEVICE}"]
+    return strings[0]["connection_string"]
+
+
+def key_of(string):
+    return string.split("SharedAccessKey=", 1)[1]
+
+
+def test_verify_accepts_a_good_string(wine, sandbox, device_string):
+    result = hubsetup(wine, "verify", "--sandbox", sandbox, stdin=device_string)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for stage in ["✓ DNS lookup", "✓ TCP connect", "✓ TLS handshake", "✓ SAS token", "✓ Send test message", "✓ Message landed"]:
+        assert stage in result.stdout, f"{stage} missing in:\n{result.stdout}"
+    assert "Accepted: the hub took the test message (" in result.stdout
+    leaked = key_of(device_string) in result.stdout + result.stderr
+    assert not leaked, "the key is never printed"
+
+
+def test_verify_diagnoses_a_wrong_key(wine, sandbox, device_string):
+    wrong = device_string.replace(key_of(device_string), OTHER_KEY)
+    result = hubsetup(wine, "verify", "--sandbox", sandbox, stdin=wrong)
+    assert result.returncode == 1
+    assert "  ✗ Send test message" in result.stdout, result.stdout
+    assert "Failed: The hub refused the credentials (401 IotHubUnauthorizedAccess).\n" in result.stdout, result.stdout
+    assert f"  What to do:   Copy the Primary Connection String again from IoT Hub → Devices → {DEVICE}, then test again.\n" in result.stdout
+    assert result.stderr == "error: the hub did not accept the test message (see above).\n"
+    assert OTHER_KEY[:20] not in result.stdout
+
+
+def test_vault_keeps_the_string_in_credential_manager_across_runs(wine, device_string, tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    host = device_string.split(";")[0].split("=", 1)[1]
+    name = f"{host}/devices/{DEVICE}"
+    saved = hubsetup(wine, "vault", "save", "--label", "Plant 3 on Windows", stdin=device_string, config=config)
+    assert saved.returncode == 0, saved.stderr
+    try:
+        # Each command is a process of its own: the string lives in Credential Manager.
+        listed = hubsetup(wine, "vault", "list", "--json", config=config)
+        assert listed.returncode == 0, listed.stderr
+        entries = json.loads(listed.stdout)
+        assert [(e["name"], e["label"]) for e in entries] == [(name, "Plant 3 on Windows")]
+        shown = hubsetup(wine, "vault", "show", "Plant 3 on Windows", config=config)
+        assert shown.returncode == 0, shown.stderr
+        assert key_of(device_string)[-4:] in shown.stdout and key_of(device_string) not in shown.stdout, "masked"
+        revealed = hubsetup(wine, "vault", "show", name, "--reveal", config=config)
+        same = device_string in revealed.stdout
+        assert same, "--reveal gives back the stored string"
+        for file in config.rglob("*"):
+            if file.is_file():
+                in_file = key_of(device_string) in file.read_text(errors="replace")
+                assert not in_file, f"a key in {file.name}"
+    finally:
+        deleted = hubsetup(wine, "vault", "delete", name, config=config)
+    assert deleted.returncode == 0, deleted.stderr
+    after = hubsetup(wine, "vault", "list", "--json", config=config)
+    assert json.loads(after.stdout) == []
+
+
+def test_export_opens_with_linux_gpg(wine, device_string, support_key, tmp_path):
+    home, public, fingerprint = support_key
+    key_file = tmp_path / "sam.asc"
+    key_file.write_text(public)
+    out = tmp_path / "for-sam.asc"
+    result = hubsetup(wine, "export", "--to", wine.path(key_file), "--out", wine.path(out), stdin=device_string)
+    assert result.returncode == 0, result.stderr
+    armored = out.read_text()
+    assert armored.startswith("-----BEGIN PGP MESSAGE-----")
+    assert key_of(device_string) not in armored
+    decrypted = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt", str(out)], capture_output=True, check=True).stdout
+    same = decrypted == device_string.encode()
+    assert same, "gpg --decrypt gives back the string byte for byte"

@@ -1,0 +1,181 @@
+//! The Windows stage: the workspace linted, the CLI and the desktop app built, the Rust tests
+//! of every crate with Windows-specific code run as Windows binaries under Wine, and the
+//! installer built from its one definition (`installer/windows/iot-hub-setup.nsi`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{cross, root, status, target_dir, version};
+
+pub const TARGET: &str = "x86_64-pc-windows-gnu";
+
+/// Crates whose tests run under Wine: those with code that differs on Windows (credential
+/// store, folders, file access lists, clipboard, sign-in's browser and `az.cmd`) and those
+/// that write private files through it.
+const TESTED_CRATES: &[&str] = &[
+    "hubsetup-core",
+    "hubsetup-platform",
+    "hubsetup-vault",
+    "hubsetup-handoff",
+    "hubsetup-provision",
+    "hubsetup-wizard",
+];
+
+/// What the Windows stage made, for the end-to-end tests.
+#[derive(Debug)]
+pub struct Build {
+    pub cli: PathBuf,
+    pub installer: PathBuf,
+    pub wine_prefix: PathBuf,
+    pub rust_tests: usize,
+}
+
+/// Windows builds in a stage of their own, `x86_64-pc-windows-gnu` linked by MinGW.
+fn cargo(subcommand: &str) -> Command {
+    let mut cmd = cross::cargo(subcommand, &[TARGET]);
+    cmd.env(
+        "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER",
+        "x86_64-w64-mingw32-gcc",
+    );
+    cmd
+}
+
+fn binaries() -> PathBuf {
+    cross::dir().join(TARGET).join("debug")
+}
+
+pub fn test() -> Result<Build, String> {
+    let mut clippy = cargo("clippy");
+    clippy.args(["--workspace", "--all-targets", "--", "-D", "warnings"]);
+    status(clippy)?;
+    let mut build = cargo("build");
+    build.args(["--package", "hubsetup-cli", "--package", "hubsetup-app"]);
+    status(build)?;
+    let wine_prefix = wine_prefix()?;
+    let rust_tests = rust_tests_under_wine(&wine_prefix)?;
+    let installer = installer(&binaries(), &target_dir().join("windows-installer"))?;
+    Ok(Build {
+        cli: binaries().join("hubsetup.exe"),
+        installer,
+        wine_prefix,
+        rust_tests,
+    })
+}
+
+/// The environment every Wine run shares: our prefix, no debug chatter, no offer to install
+/// Mono or Gecko, and our `bcryptprimitives.dll` before Wine's.
+pub fn wine_env(command: &mut Command, prefix: &Path) {
+    command
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "bcryptprimitives=n,b;mscoree,mshtml=");
+}
+
+pub const WINE: &str = "/usr/lib/wine/wine64";
+
+/// A Wine prefix made once per target folder, with the ProcessPrng shim Rust needs.
+pub fn wine_prefix() -> Result<PathBuf, String> {
+    let prefix = target_dir().join("wine-prefix");
+    if !prefix.join("system.reg").exists() {
+        let mut boot = Command::new(WINE);
+        boot.args(["wineboot", "--init"]);
+        wine_env(&mut boot, &prefix);
+        boot.stdout(Stdio::null()).stderr(Stdio::null());
+        status(boot)?;
+    }
+    let shim = shim()?;
+    std::fs::copy(
+        &shim,
+        prefix.join("drive_c/windows/system32/bcryptprimitives.dll"),
+    )
+    .map_err(|e| format!("could not put the shim into the Wine prefix: {e}"))?;
+    Ok(prefix)
+}
+
+/// Builds `xtask/wine/bcryptprimitives.c` (see there why).
+pub fn shim() -> Result<PathBuf, String> {
+    let dll = target_dir().join("wine-shim/bcryptprimitives.dll");
+    std::fs::create_dir_all(dll.parent().unwrap()).map_err(|e| e.to_string())?;
+    let mut gcc = Command::new("x86_64-w64-mingw32-gcc");
+    gcc.args(["-shared", "-O2", "-o"])
+        .arg(&dll)
+        .arg(root().join("xtask/wine/bcryptprimitives.c"))
+        .arg("-ladvapi32");
+    status(gcc)?;
+    Ok(dll)
+}
+
+/// `cargo test` for Windows with Wine as the runner, under Xvfb for the clipboard; returns
+/// how many tests ran.
+fn rust_tests_under_wine(prefix: &Path) -> Result<usize, String> {
+    let mut tests = cargo("test");
+    for krate in TESTED_CRATES {
+        tests.args(["--package", krate]);
+    }
+    tests.env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", WINE);
+    wine_env(&mut tests, prefix);
+    let mut under_x = Command::new("xvfb-run");
+    under_x.arg("--auto-servernum").arg(tests.get_program());
+    under_x.args(tests.get_args()).current_dir(root());
+    for (name, value) in tests.get_envs() {
+        match value {
+            Some(value) => under_x.env(name, value),
+            None => under_x.env_remove(name),
+        };
+    }
+    let shown = "cargo test (Windows, under Wine)";
+    eprintln!("xtask: $ {under_x:?}");
+    let mut child = under_x
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    let mut passed = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        passed += passed_count(&line);
+    }
+    let exit = child.wait().map_err(|e| e.to_string())?;
+    if !exit.success() {
+        return Err(format!("{shown} failed ({exit})"));
+    }
+    eprintln!("xtask: {passed} Rust tests ran as Windows binaries under Wine");
+    Ok(passed)
+}
+
+/// The count of `test result: ok. 12 passed; …`, libtest's summary line.
+fn passed_count(line: &str) -> usize {
+    line.strip_prefix("test result: ")
+        .and_then(|rest| rest.split("; ").next())
+        .and_then(|first| first.split_whitespace().rev().nth(1))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The setup program, built by NSIS from the one installer definition that the release
+/// workflow builds too. `binaries` holds the two programs and WebView2Loader.dll.
+pub fn installer(binaries: &Path, out: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let version = version()?;
+    let setup = out.join(format!("IoT-Hub-Setup_{version}_x64-setup.exe"));
+    let mut makensis = Command::new("makensis");
+    makensis
+        .arg("-V2")
+        .arg(format!("-DVERSION={version}"))
+        .arg(format!("-DBINDIR={}", binaries.display()))
+        .arg(format!("-DOUTFILE={}", setup.display()))
+        .arg(root().join("installer/windows/iot-hub-setup.nsi"));
+    status(makensis)?;
+    Ok(setup)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_passed_tests_from_libtest_summaries() {
+        let line = "test result: ok. 36 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.52s";
+        assert_eq!(super::passed_count(line), 36);
+        assert_eq!(super::passed_count("running 36 tests"), 0);
+    }
+}
