@@ -82,7 +82,14 @@ def device_string(wine, sandbox):
     assert result.returncode == 0, result.stderr
     strings = json.loads(result.stdout)["connection_strings"]
     assert [s["for"] for s in strings] == [f"device {DEVICE}"]
-    return strings[0]["connection_string"]
+    return Secret(strings[0]["connection_string"])
+
+
+class Secret(str):
+    """A string that pytest's failure reports show masked: they print fixtures' values."""
+
+    def __repr__(self):
+        return "'****'"
 
 
 def key_of(string):
@@ -151,5 +158,6 @@ def test_export_opens_with_linux_gpg(wine, device_string, support_key, tmp_path)
     assert armored.startswith("-----BEGIN PGP MESSAGE-----")
     assert key_of(device_string) not in armored
     decrypted = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt", str(out)], capture_output=True, check=True).stdout
-    same = decrypted == device_string.encode()
+    # The string and a line end, exactly as the Linux build writes it (crates/cli/tests/handoff.rs).
+    same = decrypted == f"{device_string}\n".encode()
     assert same, "gpg --decrypt gives back the string byte for byte"

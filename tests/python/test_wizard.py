@@ -383,10 +383,11 @@ def test_long_work_can_be_cancelled_and_a_crashed_app_resumes(launch):
     assert len(app.driver.find_elements(By.CSS_SELECTOR, ".card[data-handle]")) == 1
 
 
-def read_clipboard(display):
-    """What another program on the app's display gets from the clipboard."""
+def read_clipboard(display, target=None):
+    """What another program on the app's display gets from the clipboard (as `target`)."""
     env = dict(os.environ, DISPLAY=display)
-    return subprocess.run(["xclip", "-selection", "clipboard", "-o"], env=env, capture_output=True, text=True, timeout=10).stdout
+    as_target = ["-t", target] if target else []
+    return subprocess.run(["xclip", "-selection", "clipboard", "-o", *as_target], env=env, capture_output=True, text=True, timeout=10).stdout
 
 
 def copy_elsewhere(display, text):
@@ -404,6 +405,9 @@ def test_a_copied_string_leaves_the_clipboard_after_30_seconds(app, display, dev
     app.wait_text(".card [role=status]", "Copied. The clipboard clears in 30 s.")
     holds_string = read_clipboard(display) == device_connection_string  # compared, never printed
     assert holds_string, "Copy did not put the connection string on the clipboard"
+    # Marked as a password, as KeePassXC marks them, so clipboard managers keep no copy.
+    assert "x-kde-passwordManagerHint" in read_clipboard(display, "TARGETS").split()
+    assert read_clipboard(display, "x-kde-passwordManagerHint") == "secret"
     hidden = device_connection_string.split("SharedAccessKey=")[1] not in app.page()
     assert hidden, "Copy goes through Rust, not the webview"
     time.sleep(max(0.0, copied_at + 31 - time.monotonic()))

@@ -34,9 +34,6 @@ pub fn cargo(subcommand: &str, targets: &[&str]) -> Command {
         // -Zbuild-std is unstable; Debian's stable compiler allows it with this.
         .env("RUSTC_BOOTSTRAP", "1")
         .env("CARGO_TARGET_DIR", dir())
-        // Line numbers are enough for a backtrace under Wine; full debug info made the
-        // Windows binaries ten times bigger and slower to link and pack.
-        .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("CARGO_MANIFEST_DIR");
     cmd

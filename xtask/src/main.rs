@@ -1,4 +1,4 @@
-//! `cargo xtask run | cli | test | bench | fuzz`: the project's commands, which install what
+//! `cargo xtask run | cli | test | bench | fuzz | icons`: the project's commands, which install what
 //! they need.
 //!
 //! On Linux, missing Debian packages are installed with apt when running as root; otherwise
@@ -11,6 +11,7 @@
 mod apt;
 mod bench;
 mod cross;
+mod icons;
 mod macos;
 mod python;
 mod test;
@@ -27,14 +28,16 @@ fn main() -> ExitCode {
         Some("test") => test::run(),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str).unwrap_or("30")),
         Some("bench") => bench::run(),
+        Some("icons") => icons::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask run | cli [hubsetup arguments] | test | bench | fuzz [SECONDS]\n  \
+                "usage: cargo xtask run | cli [hubsetup arguments] | test | bench | fuzz [SECONDS] | icons\n  \
                  run   build and start the IoT Hub Setup wizard\n  \
                  cli   run the hubsetup command with the given arguments\n  \
                  test  install what the tests need, then run lints and every test\n  \
                  bench print the benchmark figures (release build)\n  \
-                 fuzz  fuzz the connection string parser for SECONDS (default 30)"
+                 fuzz  fuzz the connection string parser for SECONDS (default 30)\n  \
+                 icons make every app icon from src-tauri/icons/icon.svg"
             );
             return ExitCode::from(2);
         }

@@ -162,6 +162,8 @@ fn python_tests(windows: &windows::Build) -> Result<(), String> {
         "-p",
         "no:cacheprovider",
         "--timeout=300",
+        // Short tracebacks: long ones print the failing test's arguments, secrets among them.
+        "--tb=short",
         "tests/python",
     ]);
     pytest.env("HUBSETUP_BIN", crate::hubsetup_binary("debug"));

@@ -154,16 +154,31 @@ fn passed_count(line: &str) -> usize {
 }
 
 /// The setup program, built by NSIS from the one installer definition that the release
-/// workflow builds too. `binaries` holds the two programs and WebView2Loader.dll.
+/// workflow builds too. `binaries` holds the two programs and WebView2Loader.dll; they are
+/// packed without their symbols, as a release build has none.
 pub fn installer(binaries: &Path, out: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let stage = out.join("stage");
+    std::fs::create_dir_all(&stage).map_err(|e| e.to_string())?;
+    for program in ["iot-hub-setup.exe", "hubsetup.exe"] {
+        let mut strip = Command::new("x86_64-w64-mingw32-strip");
+        strip
+            .arg("-o")
+            .arg(stage.join(program))
+            .arg(binaries.join(program));
+        status(strip)?;
+    }
+    std::fs::copy(
+        binaries.join("WebView2Loader.dll"),
+        stage.join("WebView2Loader.dll"),
+    )
+    .map_err(|e| format!("WebView2Loader.dll was not built beside the app: {e}"))?;
     let version = version()?;
     let setup = out.join(format!("IoT-Hub-Setup_{version}_x64-setup.exe"));
     let mut makensis = Command::new("makensis");
     makensis
         .arg("-V2")
         .arg(format!("-DVERSION={version}"))
-        .arg(format!("-DBINDIR={}", binaries.display()))
+        .arg(format!("-DBINDIR={}", stage.display()))
         .arg(format!("-DOUTFILE={}", setup.display()))
         .arg(root().join("installer/windows/iot-hub-setup.nsi"));
     status(makensis)?;

@@ -20,7 +20,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// IoT Hub Setup: check, sign and (soon) verify Azure IoT Hub connection strings.
+/// IoT Hub Setup: create an Azure IoT hub and its devices, and check, test, keep and hand over
+/// their connection strings.
 ///
 /// Connection strings are secrets. Passing one as an argument leaves it in your shell history
 /// and in the process list; prefer piping it on stdin or setting HUBSETUP_CONNECTION_STRING.
