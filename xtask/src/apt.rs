@@ -34,12 +34,17 @@ pub const TEST: &[&str] = &[
 /// Windows and macOS targets from it, as rustup's downloads are not reachable here) and clippy.
 pub const CROSS_RUST: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "rust-web-clippy"];
 
-/// The Windows build, its tests under Wine and its installer: MinGW links, Wine runs, NSIS
-/// packs.
-pub const WINDOWS: &[&str] = &["mingw-w64", "wine64", "nsis"];
+/// The Windows build, its tests under Wine and its installer: MinGW links, Wine runs (on an
+/// X display from xvfb-run, which needs xauth, for the clipboard), NSIS packs.
+pub const WINDOWS: &[&str] = &["mingw-w64", "wine64", "nsis", "xauth"];
 
 /// Checking the macOS build: clang compiles ring's C for Apple's targets.
 pub const MACOS: &[&str] = &["clang"];
+
+/// Everything `cargo xtask test` needs, and `extra`.
+pub fn ensure_for_tests(extra: &[&str]) -> Result<(), String> {
+    ensure(&[APP, TEST, CROSS_RUST, WINDOWS, MACOS, extra].concat())
+}
 
 /// Installs missing Debian packages when running as root on a Debian-like system; otherwise
 /// says exactly what to run.

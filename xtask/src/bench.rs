@@ -7,16 +7,7 @@ use std::process::Command;
 use crate::{apt, build_ui, cargo, cross, ensure_tauri_driver, python, root, status, windows};
 
 pub fn run() -> Result<(), String> {
-    apt::ensure(
-        &[
-            apt::APP,
-            apt::TEST,
-            apt::CROSS_RUST,
-            apt::WINDOWS,
-            &["curl", "rpm"],
-        ]
-        .concat(),
-    )?;
+    apt::ensure_for_tests(&["curl", "rpm"])?;
     build_ui()?;
     ensure_tauri_driver()?;
     let mut build = cargo();

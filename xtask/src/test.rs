@@ -16,16 +16,7 @@ rm -rf "$keyrings"
 exit $status"#;
 
 pub fn run() -> Result<(), String> {
-    apt::ensure(
-        &[
-            apt::APP,
-            apt::TEST,
-            apt::CROSS_RUST,
-            apt::WINDOWS,
-            apt::MACOS,
-        ]
-        .concat(),
-    )?;
+    apt::ensure_for_tests(&[])?;
     build_ui()?;
     ensure_tauri_driver()?;
     let mut fmt = cargo();
@@ -52,8 +43,9 @@ pub fn run() -> Result<(), String> {
     status(check)?;
     lint_release_workflow()?;
     let windows = windows::test()?;
-    macos::check()?;
+    let macos = macos::start()?;
     python_tests(&windows)?;
+    macos.finish()?;
     eprintln!(
         "xtask: all tests passed; {} Rust tests ran as Windows binaries under Wine, and the \
          Windows CLI and installer were tested under Wine by the Python tests",

@@ -80,6 +80,18 @@ mod tests {
         assert_eq!(state_dir().unwrap(), local.join(APP_ID));
     }
 
+    #[cfg(target_os = "macos")]
+    #[test]
+    fn macos_keeps_both_in_application_support() {
+        assert!(!overridden());
+        let support = dirs::home_dir()
+            .unwrap()
+            .join("Library/Application Support")
+            .join(APP_ID);
+        assert_eq!(config_dir().unwrap(), support);
+        assert_eq!(state_dir().unwrap(), support);
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn linux_follows_the_xdg_folders() {
