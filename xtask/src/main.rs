@@ -70,9 +70,12 @@ fn cargo() -> Command {
 fn status(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     eprintln!("xtask: $ {shown}");
+    let started = std::time::Instant::now();
     let status = cmd
         .status()
         .map_err(|e| format!("could not start {shown}: {e}"))?;
+    // Where a run's time goes (the cold CI run must stay under an hour).
+    eprintln!("xtask: took {:.0} s", started.elapsed().as_secs_f64());
     if status.success() {
         Ok(())
     } else {

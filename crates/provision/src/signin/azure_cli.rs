@@ -55,12 +55,16 @@ impl AzureCli {
 
     /// Whether the program exists (a path, or a name found on the `PATH`).
     pub fn is_installed(&self) -> bool {
+        self.is_installed_in(std::env::var_os("PATH").unwrap_or_default())
+    }
+
+    /// Whether the program exists, a bare name looked up in `path` (a `PATH` value).
+    fn is_installed_in(&self, path: OsString) -> bool {
         let program = Path::new(&self.program);
         if program.components().count() > 1 {
             return program.is_file();
         }
-        std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+        std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
     }
 
     pub(crate) async fn access_token(
@@ -198,6 +202,18 @@ mod tests {
              Azure CLI). Check `az account show`, or sign in with the browser or a device code \
              instead."
         );
+    }
+
+    #[test]
+    fn the_cli_is_found_by_its_name_on_the_path() {
+        // On Windows that name is `az.cmd`, the batch file the Azure CLI installs.
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        stub(dir.path(), "exit 0", "exit /b 0");
+        let path = std::env::join_paths([elsewhere.path(), dir.path()]).unwrap();
+        assert!(AzureCli::default().is_installed_in(path));
+        let without = std::env::join_paths([elsewhere.path()]).unwrap();
+        assert!(!AzureCli::default().is_installed_in(without));
     }
 
     #[test]
