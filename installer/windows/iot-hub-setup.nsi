@@ -30,6 +30,12 @@ SetCompressor /SOLID lzma
   !error "Define OUTFILE, the setup program to write"
 !endif
 !define /ifndef WEBVIEW2_BOOTSTRAPPER ""
+; The uninstaller is written inside the setup program, so it cannot be signed afterwards: the
+; release workflow passes its signing command (e.g. `"…\signtool.exe" sign /sha1 … /fd sha256`),
+; which makensis runs on the uninstaller before packing it.
+!ifdef SIGN_UNINSTALLER
+  !uninstfinalize '${SIGN_UNINSTALLER} "%1"'
+!endif
 
 !define PRODUCT "IoT Hub Setup"
 !define APP_EXE "iot-hub-setup.exe"

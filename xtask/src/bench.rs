@@ -78,22 +78,18 @@ pub fn run() -> Result<(), String> {
 
 /// The Windows CLI and app in release builds (as the installer ships them); their folder.
 fn windows_release() -> Result<std::path::PathBuf, String> {
-    let mut build = cross::cargo("build", &[windows::TARGET]);
-    build
-        .args([
-            "--release",
-            "--package",
-            "hubsetup-cli",
-            "--package",
-            "hubsetup-app",
-            "--features",
-            "tauri/custom-protocol",
-        ])
-        .env(
-            "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER",
-            "x86_64-w64-mingw32-gcc",
-        );
-    status(build)?;
+    // The app with the UI embedded, as the Tauri CLI builds it; the CLI on its own, since a
+    // dependency's feature cannot be named for a package that lacks the dependency.
+    for (package, features) in [
+        ("hubsetup-cli", None),
+        ("hubsetup-app", Some("tauri/custom-protocol")),
+    ] {
+        let mut build = windows::cargo("build");
+        build
+            .args(["--release", "--package", package])
+            .args(features.map(|f| ["--features", f]).into_iter().flatten());
+        status(build)?;
+    }
     Ok(cross::dir().join(windows::TARGET).join("release"))
 }
 

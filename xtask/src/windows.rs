@@ -32,7 +32,7 @@ pub struct Build {
 }
 
 /// Windows builds in a stage of their own, `x86_64-pc-windows-gnu` linked by MinGW.
-fn cargo(subcommand: &str) -> Command {
+pub fn cargo(subcommand: &str) -> Command {
     let mut cmd = cross::cargo(subcommand, &[TARGET]);
     cmd.env(
         "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER",
