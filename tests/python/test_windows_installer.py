@@ -9,6 +9,7 @@ HUBSETUP_WINDOWS_INSTALLER is the setup program to test; HUBSETUP_WINE_SHIM is t
 bcryptprimitives.dll that lets Rust programs run under Wine 8 (xtask/wine/bcryptprimitives.c).
 """
 
+import json
 import os
 import pathlib
 import struct
@@ -30,6 +31,10 @@ BIN_DIR = INSTALL_DIR + "\\bin"
 UNINSTALL_KEY = "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\IoTHubSetup"
 ENVIRONMENT_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
 APP_ID = "io.hubsetup.iot-hub-setup"
+# The Windows hubsetup.exe of the build, to look into Credential Manager after an uninstall.
+BUILT_CLI = os.environ.get("HUBSETUP_WINDOWS_BIN")
+# A made-up device string (no hub behind it): the vault only stores it.
+KEPT_STRING = "HostName=kept-hub.azure-devices.net;DeviceId=kept.device;SharedAccessKey=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 
 class InstallerWine(Wine):
@@ -85,14 +90,16 @@ def test_silent_install_puts_app_cli_shortcut_uninstall_key_and_path_in_place(wi
 
 
 def test_uninstall_removes_the_program_and_keeps_the_users_data(wine):
-    appdata = wine.run("cmd", "/c", "echo %APPDATA%").stdout.strip()
-    assert appdata.lower().startswith("c:\\users\\"), appdata
-    index = wine.file(f"{appdata}\\{APP_ID}\\vault-index.json")
-    index.parent.mkdir(parents=True)
-    index.write_text('{"entries": []}')
     path_before = wine.machine_path()
     wine.install()
     assert wine.file(INSTALL_DIR).is_dir() and shortcut(wine).is_file()
+    # The installed CLI keeps a string: in Credential Manager, listed in %APPDATA%.
+    saved = wine.run(f"{BIN_DIR}\\hubsetup.exe", "vault", "save", "--label", "kept", stdin=KEPT_STRING)
+    assert "Saved" in saved.stdout + saved.stderr, saved.stdout + saved.stderr
+    appdata = wine.run("cmd", "/c", "echo %APPDATA%").stdout.strip()
+    assert appdata.lower().startswith("c:\\users\\"), appdata
+    index = wine.file(f"{appdata}\\{APP_ID}\\vault-index.json")
+    index_before = index.read_text()
 
     wine.uninstall()
 
@@ -100,7 +107,14 @@ def test_uninstall_removes_the_program_and_keeps_the_users_data(wine):
     assert not shortcut(wine).exists()
     assert not wine.key_exists(UNINSTALL_KEY)
     assert wine.machine_path() == path_before
-    assert index.read_text() == '{"entries": []}'
+    assert index.read_text() == index_before
+    # The string is still in Credential Manager, for the next install (or the build's CLI).
+    assert BUILT_CLI, "HUBSETUP_WINDOWS_BIN must name the build's hubsetup.exe (cargo xtask test sets it)"
+    listed = wine.run(BUILT_CLI, "vault", "list", "--json")
+    assert [(e["name"], e["label"]) for e in json.loads(listed.stdout)] == [("kept-hub.azure-devices.net/devices/kept.device", "kept")]
+    shown = wine.run(BUILT_CLI, "vault", "show", "kept", "--reveal")
+    kept = KEPT_STRING in shown.stdout
+    assert kept, "the kept string is whole"
 
 
 def test_path_no_leaves_the_machine_path_alone(wine):

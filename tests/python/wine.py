@@ -35,8 +35,8 @@ class Wine:
             HOME=str(self.prefix.parent / "home"),
         )
 
-    def run(self, *args, check=True):
-        result = subprocess.run([WINE, *args], env=self.env, capture_output=True, text=True, errors="replace", timeout=240)
+    def run(self, *args, check=True, stdin=None):
+        result = subprocess.run([WINE, *args], input=stdin, env=self.env, capture_output=True, text=True, errors="replace", timeout=240)
         if check:
             assert result.returncode == 0, f"wine {' '.join(args)} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
         return result
