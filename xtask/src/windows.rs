@@ -74,16 +74,24 @@ pub fn wine_env(command: &mut Command, prefix: &Path) {
 
 pub const WINE: &str = "/usr/lib/wine/wine64";
 
-/// A Wine prefix made once per target folder, with the ProcessPrng shim Rust needs.
+/// A fresh Wine prefix, with the ProcessPrng shim Rust needs: fresh, so that nothing a
+/// stopped run left in its Credential Manager or registry is found by the next.
 pub fn wine_prefix() -> Result<PathBuf, String> {
     let prefix = target_dir().join("wine-prefix");
-    if !prefix.join("system.reg").exists() {
-        let mut boot = Command::new(WINE);
-        boot.args(["wineboot", "--init"]);
-        wine_env(&mut boot, &prefix);
-        boot.stdout(Stdio::null()).stderr(Stdio::null());
-        status(boot)?;
+    if prefix.exists() {
+        let mut stop = Command::new("/usr/lib/wine/wineserver");
+        stop.arg("-k");
+        wine_env(&mut stop, &prefix);
+        // Nothing may be running in it; that is fine.
+        let _ = stop.status();
+        std::fs::remove_dir_all(&prefix)
+            .map_err(|e| format!("could not remove the old Wine prefix: {e}"))?;
     }
+    let mut boot = Command::new(WINE);
+    boot.args(["wineboot", "--init"]);
+    wine_env(&mut boot, &prefix);
+    boot.stdout(Stdio::null()).stderr(Stdio::null());
+    status(boot)?;
     let shim = shim()?;
     std::fs::copy(
         &shim,

@@ -12,8 +12,14 @@ const DEVICE: &str = "HostName=your-hub.azure-devices.net;DeviceId=io.microshare
 const DEVICE_NAME: &str = "your-hub.azure-devices.net/devices/io.microshare.contact.unpacked.event";
 const POLICY_AT: &str = "HostName=your-hub.azure-devices.net;DeviceId=gateway@plant-3;SharedAccessKey=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// A service name no other run has used: under Wine process IDs repeat from run to run, and a
+/// run that stopped half-way leaves its entries in the prefix's Credential Manager.
 fn service(test: &str) -> String {
-    format!("io.hubsetup.test.{test}.{}", std::process::id())
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("io.hubsetup.test.{test}.{}.{now}", std::process::id())
 }
 
 fn cs(text: &str) -> ConnectionString {
