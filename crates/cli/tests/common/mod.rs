@@ -26,12 +26,15 @@ pub fn hubsetup(args: &[&str], stdin: &str, env: &[(&str, &Path)]) -> Output {
         cmd.env(name, value);
     }
     let mut child = cmd.spawn().expect("hubsetup starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    // A command that refuses its arguments may exit before reading its input.
+    if let Err(e) = written {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing to hubsetup: {e}"
+        );
+    }
     child.wait_with_output().unwrap()
 }
 
