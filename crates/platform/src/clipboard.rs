@@ -174,3 +174,24 @@ mod tests {
         assert!(marks().iter().all(|(_, data)| data.is_none()), "unmarked");
     }
 }
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn clipboard_failures_say_what_happened_and_what_to_do() {
+        assert_eq!(
+            ClipboardError::from(arboard::Error::ClipboardOccupied).to_string(),
+            "The clipboard could not be used (another program was using it at that moment). \
+             Try Copy again; if it keeps failing, use Reveal and copy the string by hand, then \
+             clear the clipboard yourself."
+        );
+        assert_eq!(
+            ClipboardError::from(arboard::Error::ClipboardNotSupported).to_string(),
+            "The clipboard could not be used (this desktop offers no clipboard to programs). \
+             Try Copy again; if it keeps failing, use Reveal and copy the string by hand, then \
+             clear the clipboard yourself."
+        );
+    }
+}
