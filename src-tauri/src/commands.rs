@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hubsetup_identity::SignInMethod;
 use hubsetup_livetest::{Report, StageResult};
 use hubsetup_platform::SecretClipboard;
-use hubsetup_provision::{
-    HubInfo, NameCheck, ResourceGroup, SignInMethod, Subscription, TierFacts,
-};
+use hubsetup_provision::{HubInfo, NameCheck, ResourceGroup, Subscription, TierFacts};
 use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
     SessionError, StartChoice, StringCard, TestStage, WizardView,

@@ -6,9 +6,12 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+use hubsetup_identity::{
+    sign_in, AzureCli, Error as SignInError, SignInMethod, SignInOptions, SignInProgress,
+    SystemBrowser, DEFAULT_CLIENT_ID, DEFAULT_TENANT,
+};
 use hubsetup_net::Network;
-use hubsetup_provision::signin::{AzureCli, SystemBrowser, DEFAULT_CLIENT_ID, DEFAULT_TENANT};
-use hubsetup_provision::{sign_in, Azure, Error, Progress, Reporter, SignInMethod, SignInOptions};
+use hubsetup_provision::{Azure, Error, Progress, Reporter};
 use serde_json::json;
 
 use crate::cloud_args::CloudArgs;
@@ -84,18 +87,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 pub fn progress_printer() -> Reporter {
     Arc::new(|progress| {
         match progress {
-        Progress::OpenBrowser { url } => eprintln!(
+        Progress::SignIn(SignInProgress::OpenBrowser { url }) => eprintln!(
             "Opening your browser to sign in. If no browser opens, visit this address:\n  {url}"
         ),
-        Progress::DeviceCode {
+        Progress::SignIn(SignInProgress::DeviceCode {
             user_code,
             verification_uri,
             expires_in_secs,
-        } => eprintln!(
+        }) => eprintln!(
             "To sign in, open {verification_uri} and enter the code {user_code} (valid for {} minutes).",
             expires_in_secs.div_ceil(60)
         ),
-        Progress::SignedIn { method } => eprintln!("Signed in with {}.", method.label()),
+        Progress::SignIn(SignInProgress::SignedIn { method }) => eprintln!("Signed in with {}.", method.label()),
         Progress::RegisteringProvider { subscription_id } => {
             eprintln!("Registering Microsoft.Devices in subscription {subscription_id} …")
         }
@@ -142,13 +145,23 @@ pub async fn session(
         ..SignInOptions::default()
     };
     let cli = AzureCli::default();
-    let attempt = |method| sign_in(method, &network, &options, &cli, &SystemBrowser, report);
+    let sign_in_report = |step: SignInProgress| report(step.into());
+    let attempt = |method| {
+        sign_in(
+            method,
+            &network,
+            &options,
+            &cli,
+            &SystemBrowser,
+            &sign_in_report,
+        )
+    };
     let credential = match sign_in_args.method {
         Some(method) => attempt(method.into()).await,
         None => {
             let first = SignInMethod::offered(&cloud_chosen, &cli)[0];
             match attempt(first).await {
-                Err(Error::AzureCliNotSignedIn { .. }) => {
+                Err(SignInError::AzureCliNotSignedIn { .. }) => {
                     eprintln!("note: the Azure CLI is not signed in; signing in another way.");
                     attempt(fallback_method()).await
                 }
@@ -156,7 +169,7 @@ pub async fn session(
             }
         }
     }
-    .map_err(cli_error)?;
+    .map_err(|e| cli_error(e.into()))?;
     Azure::new(&network, credential, report.clone()).map_err(cli_error)
 }
 

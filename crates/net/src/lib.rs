@@ -40,6 +40,39 @@ pub enum NetError {
     Client(String),
 }
 
+/// A request that got no answer from `host`, with the innermost cause of the failure (the part
+/// that says what happened: "connection refused", "certificate expired").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Could not reach {host}: {detail}. Check the internet connection (and proxy settings, \
+     HTTPS_PROXY), then try again."
+)]
+pub struct Unreachable {
+    pub host: String,
+    pub detail: String,
+}
+
+impl Unreachable {
+    pub fn new(host: impl Into<String>, error: &reqwest::Error) -> Unreachable {
+        Unreachable {
+            host: host.into(),
+            detail: describe(error),
+        }
+    }
+}
+
+/// The innermost cause of a transport error, or that it timed out.
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "the request timed out".to_owned();
+    }
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
 /// Why a host name did not give an address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {

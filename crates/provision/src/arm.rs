@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use hubsetup_core::Cloud;
+use hubsetup_identity::{Credential, Error as SignInError};
 use hubsetup_net::Network;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, IF_MATCH};
 use reqwest::{Method, StatusCode};
@@ -14,7 +15,6 @@ use zeroize::Zeroizing;
 
 use crate::http::{self, Answer, Repeat, MAX_ATTEMPTS};
 use crate::progress::{Progress, Reporter};
-use crate::signin::Credential;
 use crate::Error;
 
 /// The IotHubs API version (2023-06-30, the latest GA in the reference, §4).
@@ -86,9 +86,11 @@ impl ArmFailure {
     pub(crate) fn into_error(self, subscription: &str) -> Error {
         let detail = || self.message.clone();
         match (self.status.as_u16(), self.code.as_str()) {
-            (401, "ExpiredAuthenticationToken") => Error::SessionExpired { detail: detail() },
+            (401, "ExpiredAuthenticationToken") => {
+                SignInError::SessionExpired { detail: detail() }.into()
+            }
             // A token for another tenant or audience: the sign-in itself was wrong.
-            (401, _) => Error::SignInRefused { detail: detail() },
+            (401, _) => SignInError::SignInRefused { detail: detail() }.into(),
             (403, _) => Error::NotAuthorized { detail: detail() },
             (_, "SubscriptionNotFound" | "InvalidSubscriptionId") => {
                 Error::SubscriptionNotFound(subscription.to_owned())

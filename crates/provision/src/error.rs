@@ -9,55 +9,14 @@ use serde::ser::SerializeStruct;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // --- Sign-in ---
-    #[error(
-        "The Azure CLI (az) is not installed or not on the PATH, so its sign-in cannot be \
-         reused. Install it and run `az login`, or sign in with the browser or a device code \
-         instead."
-    )]
-    AzureCliNotInstalled,
-    #[error(
-        "The Azure CLI is not signed in (it says: {detail}). Run `az login` and try again, or sign in \
-         with the browser or a device code instead."
-    )]
-    AzureCliNotSignedIn { detail: String },
-    #[error(
-        "The Azure CLI could not give a token ({detail}). Check `az account show`, or sign in \
-         with the browser or a device code instead."
-    )]
-    AzureCliFailed { detail: String },
-    #[error(
-        "Sign-in was cancelled or refused ({detail}). Sign in again and approve the request, \
-         or ask your Azure administrator whether you may use IoT Hub Setup."
-    )]
-    SignInDeclined { detail: String },
-    #[error(
-        "The sign-in code expired before it was entered. Start the sign-in again and enter \
-         the new code within {minutes} minutes."
-    )]
-    SignInCodeExpired { minutes: u64 },
-    #[error(
-        "No answer came from the browser sign-in within {minutes} minutes. Start it again and \
-         finish signing in in the browser window that opens, or sign in with a device code."
-    )]
-    SignInTimedOut { minutes: u64 },
-    #[error(
-        "The browser sign-in could not be completed: {detail}. Start it again; if it keeps \
-         failing, sign in with a device code."
-    )]
-    BrowserSignInFailed { detail: String },
-    #[error("Microsoft Entra ID refused the sign-in: {detail}. Check the tenant and client ID, then sign in again.")]
-    SignInRefused { detail: String },
-    #[error("Your Azure sign-in has expired and could not be renewed ({detail}). Sign in again.")]
-    SessionExpired { detail: String },
+    #[error(transparent)]
+    SignIn(#[from] hubsetup_identity::Error),
 
     // --- Reaching Azure ---
     #[error("Could not set up the connection to Azure: {0}")]
     NetworkSetup(String),
-    #[error(
-        "Could not reach {host}: {detail}. Check the internet connection (and proxy settings, \
-         HTTPS_PROXY), then try again."
-    )]
-    Network { host: String, detail: String },
+    #[error(transparent)]
+    Network(#[from] hubsetup_net::Unreachable),
     #[error(
         "{service} is busy or unavailable and kept saying so after {attempts} tries. Wait a \
          few minutes and try again; nothing was created twice."
@@ -184,17 +143,9 @@ impl Error {
     /// A stable identifier of the variant, for the GUI to choose what to show.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::AzureCliNotInstalled => "azure_cli_not_installed",
-            Error::AzureCliNotSignedIn { .. } => "azure_cli_not_signed_in",
-            Error::AzureCliFailed { .. } => "azure_cli_failed",
-            Error::SignInDeclined { .. } => "sign_in_declined",
-            Error::SignInCodeExpired { .. } => "sign_in_code_expired",
-            Error::SignInTimedOut { .. } => "sign_in_timed_out",
-            Error::BrowserSignInFailed { .. } => "browser_sign_in_failed",
-            Error::SignInRefused { .. } => "sign_in_refused",
-            Error::SessionExpired { .. } => "session_expired",
+            Error::SignIn(error) => error.kind(),
             Error::NetworkSetup(_) => "network_setup",
-            Error::Network { .. } => "network",
+            Error::Network(_) => "network",
             Error::Busy { .. } => "busy",
             Error::NotAuthorized { .. } => "not_authorized",
             Error::UnexpectedAnswer { .. } => "unexpected_answer",

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use hubsetup_net::Unreachable;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use zeroize::Zeroizing;
@@ -84,21 +85,6 @@ fn host_of(request: &RequestBuilder) -> String {
         .unwrap_or_else(|| "Azure".to_owned())
 }
 
-/// The innermost cause of a transport error, which is the part that says what happened
-/// ("connection refused", "certificate expired").
-pub(crate) fn describe(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    let text = cause.to_string();
-    if error.is_timeout() {
-        "the request timed out".to_owned()
-    } else {
-        text
-    }
-}
-
 /// Sends the request `build` makes, again as `repeat` allows, and returns the first answer
 /// that is not transient (or the last one when tries run out).
 pub(crate) async fn send(
@@ -114,10 +100,7 @@ pub(crate) async fn send(
         match request.send().await {
             Err(error) => {
                 if last_try {
-                    return Err(Error::Network {
-                        host,
-                        detail: describe(&error),
-                    });
+                    return Err(Unreachable::new(host, &error).into());
                 }
                 let reason = format!("The connection to {host} was lost; trying again.");
                 wait(report, reason, backoff(attempt)).await;
@@ -138,12 +121,7 @@ pub(crate) async fn send(
                         attempt += 1;
                         continue;
                     }
-                    Err(error) => {
-                        return Err(Error::Network {
-                            host,
-                            detail: describe(&error),
-                        })
-                    }
+                    Err(error) => return Err(Unreachable::new(host, &error).into()),
                 };
                 if !answer.is_transient() || last_try {
                     return Ok(answer);

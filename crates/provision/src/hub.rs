@@ -231,7 +231,7 @@ impl Azure {
                 .call(Method::PUT, &url, Some(&body), None, Repeat::Never)
                 .await;
             let answer = match sent {
-                Err(Error::Network { .. }) if failures < MAX_ATTEMPTS => {
+                Err(Error::Network(_)) if failures < MAX_ATTEMPTS => {
                     failures += 1;
                     let reason = format!("The connection was lost while asking Azure to create '{name}'; checking whether it arrived.");
                     wait(self.reporter(), reason, backoff(failures)).await;
@@ -439,7 +439,7 @@ impl Azure {
                 .call(Method::PUT, &url, Some(&bytes), Some(&etag), Repeat::Never)
                 .await
             {
-                Err(Error::Network { .. }) => {
+                Err(Error::Network(_)) => {
                     let reason =
                         "The connection was lost while updating the hub; reading it again."
                             .to_owned();

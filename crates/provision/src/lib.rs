@@ -2,9 +2,7 @@
 //! chosen tier, make sure partners can reach it, create the device entries and (optionally) a
 //! restricted shared access policy, and hand back their connection strings.
 //!
-//! - [`signin`]: the Azure CLI's login, browser sign-in (PKCE, loopback redirect) or a device
-//!   code, giving a [`Credential`] whose tokens stay in memory and renew themselves.
-//! - [`Azure`]: the signed-in session. Lists ([`Azure::subscriptions`], [`Azure::hubs`], …),
+//! - [`Azure`]: a session signed in through `hubsetup-identity`'s [`Credential`]. Lists ([`Azure::subscriptions`], [`Azure::hubs`], …),
 //!   checks ([`Azure::check_hub_name`], [`Azure::reachability`]) and the steps
 //!   ([`Azure::create_hub`], [`Azure::ensure_devices`], [`Azure::ensure_restricted_policy`]),
 //!   or everything at once with [`Azure::provision`] and its dry run [`Azure::plan`].
@@ -29,11 +27,12 @@ mod provision;
 mod reach;
 mod record;
 mod registry;
-pub mod signin;
 mod summary;
 mod tier;
 
 pub use arm::Azure;
+pub use hubsetup_identity::Credential;
+
 pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription};
 pub use error::Error;
 pub use hub::{HubCreation, NewHub};
@@ -47,7 +46,6 @@ pub use provision::{Decide, HubChoice, Outcome, Request};
 pub use reach::{reach_problems, ReachProblem};
 pub use record::{CreationRecord, Records};
 pub use registry::{DeviceCredentials, DeviceSummary};
-pub use signin::{sign_in, Credential, SignInMethod, SignInOptions};
 pub use summary::{GroupSummary, HubSummary, Reachability, Summary};
 pub use tier::{Edition, Tier, TierFacts, BASIC_LACKS};
 

@@ -6,26 +6,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::signin::SignInMethod;
+use hubsetup_identity::SignInProgress;
 
 /// One step or wait, in the order they happen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[ts(export)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Progress {
-    /// The browser was asked to open `url`; show it too, in case no browser opened.
-    OpenBrowser {
-        url: String,
-    },
-    /// Device-code sign-in: the person opens `verification_uri` and enters `user_code`.
-    DeviceCode {
-        user_code: String,
-        verification_uri: String,
-        expires_in_secs: u64,
-    },
-    SignedIn {
-        method: SignInMethod,
-    },
     RegisteringProvider {
         subscription_id: String,
     },
@@ -70,6 +57,15 @@ pub enum Progress {
     PolicyReused {
         name: String,
     },
+    /// Signing in, which comes first; its events keep their own `kind`s.
+    #[serde(untagged)]
+    SignIn(SignInProgress),
+}
+
+impl From<SignInProgress> for Progress {
+    fn from(step: SignInProgress) -> Progress {
+        Progress::SignIn(step)
+    }
 }
 
 /// Where progress goes: a closure called for each step (it should return quickly).
@@ -78,4 +74,25 @@ pub type Reporter = Arc<dyn Fn(Progress) + Send + Sync>;
 /// A reporter that drops everything.
 pub fn silent() -> Reporter {
     Arc::new(|_| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubsetup_identity::SignInMethod;
+
+    #[test]
+    fn sign_in_events_keep_their_own_kind() {
+        let event = Progress::from(SignInProgress::SignedIn {
+            method: SignInMethod::DeviceCode,
+        });
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({ "kind": "signed_in", "method": "device_code" })
+        );
+        assert_eq!(
+            serde_json::to_value(Progress::HubReady { hub: "h".into() }).unwrap(),
+            serde_json::json!({ "kind": "hub_ready", "hub": "h" })
+        );
+    }
 }

@@ -189,7 +189,7 @@ impl Registry<'_> {
                 "capabilities": { "iotEdge": false },
             });
             let answer = match self.send(Method::PUT, id, Some(&body), Repeat::Never).await {
-                Err(Error::Network { .. }) => {
+                Err(Error::Network(_)) => {
                     let reason = format!("The connection was lost while creating device '{id}'; checking whether it arrived.");
                     wait(self.azure.reporter(), reason, backoff(attempt)).await;
                     continue;

@@ -6,12 +6,15 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use hubsetup_provision::signin::{AzureCli, BrowserOpener, SystemBrowser};
-use hubsetup_provision::{sign_in, Azure, Progress, SignInMethod, SignInOptions};
+use hubsetup_identity::{
+    sign_in, AzureCli, BrowserOpener, Credential, SignInMethod, SignInOptions, SignInProgress,
+    SystemBrowser, DEFAULT_CLIENT_ID,
+};
+use hubsetup_provision::{Azure, Progress};
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 
 /// Lists subscriptions, which needs a token ARM accepts.
-async fn assert_signed_in(sandbox: &Sandbox, credential: hubsetup_provision::Credential) {
+async fn assert_signed_in(sandbox: &Sandbox, credential: Credential) {
     let azure = Azure::new(&network(sandbox), credential, hubsetup_provision::silent()).unwrap();
     let subscriptions = azure.subscriptions().await.unwrap();
     let names: Vec<&str> = subscriptions.iter().map(|s| s.name.as_str()).collect();
@@ -33,14 +36,14 @@ async fn sign_in_with(
     cli: &AzureCli,
     opener: &dyn BrowserOpener,
     events: &Events,
-) -> Result<hubsetup_provision::Credential, hubsetup_provision::Error> {
+) -> Result<Credential, hubsetup_identity::Error> {
     sign_in(
         method,
         &network(sandbox),
         &SignInOptions::default(),
         cli,
         opener,
-        &events.reporter(),
+        &|step| events.reporter()(step.into()),
     )
     .await
 }
@@ -63,11 +66,11 @@ async fn device_code_shows_the_code_and_polls_until_approved() {
     .unwrap();
     assert_eq!(credential.method(), SignInMethod::DeviceCode);
     let all = events.all();
-    let Progress::DeviceCode {
+    let Progress::SignIn(SignInProgress::DeviceCode {
         user_code,
         verification_uri,
         expires_in_secs,
-    } = &all[0]
+    }) = &all[0]
     else {
         panic!("{all:?}");
     };
@@ -79,9 +82,9 @@ async fn device_code_shows_the_code_and_polls_until_approved() {
     assert_eq!(*expires_in_secs, 900);
     assert_eq!(
         all.last(),
-        Some(&Progress::SignedIn {
+        Some(&Progress::SignIn(SignInProgress::SignedIn {
             method: SignInMethod::DeviceCode
-        })
+        }))
     );
     assert_signed_in(&sandbox, credential).await;
 }
@@ -156,7 +159,7 @@ async fn browser_sign_in_uses_pkce_and_a_loopback_redirect() {
     )
     .await
     .unwrap();
-    let Progress::OpenBrowser { url } = &events.all()[0] else {
+    let Progress::SignIn(SignInProgress::OpenBrowser { url }) = &events.all()[0] else {
         panic!("{:?}", events.all());
     };
     let url = url::Url::parse(url).unwrap();
@@ -197,7 +200,7 @@ async fn token_from_sandbox(sandbox: &Sandbox) -> String {
         "https://login.{}/organizations/oauth2/v2.0",
         sandbox.config().suffix
     );
-    let client_id = hubsetup_provision::signin::DEFAULT_CLIENT_ID;
+    let client_id = DEFAULT_CLIENT_ID;
     let scope = format!("https://management.{}/.default", sandbox.config().suffix);
     let code: serde_json::Value = http
         .post(format!("{login}/devicecode"))
@@ -284,9 +287,9 @@ async fn the_azure_cli_login_is_reused() {
     .unwrap();
     assert_eq!(
         events.all(),
-        [Progress::SignedIn {
+        [Progress::SignIn(SignInProgress::SignedIn {
             method: SignInMethod::AzureCli
-        }]
+        })]
     );
     assert_signed_in(&sandbox, credential).await;
 

@@ -3,12 +3,11 @@
 //! it, and put the resulting connection strings on the shelf.
 
 use hubsetup_core::Cloud;
+use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
 use hubsetup_net::Network;
-use hubsetup_provision::signin::{AzureCli, SystemBrowser};
 use hubsetup_provision::{
-    sign_in, suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Progress,
-    ReachProblem, Records, Region, Request, ResourceGroup, SignInMethod, SignInOptions,
-    Subscription, Tier, TierFacts,
+    suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Progress, ReachProblem,
+    Records, Region, Request, ResourceGroup, Subscription, Tier, TierFacts,
 };
 use serde::Serialize;
 use ts_rs::TS;
@@ -123,10 +122,10 @@ impl Session {
             &SignInOptions::default(),
             &AzureCli::default(),
             &SystemBrowser,
-            &reporter,
+            &|step| reporter(step.into()),
         )
         .await
-        .map_err(failed)?;
+        .map_err(|e| failed(e.into()))?;
         let azure = Azure::new(&network, credential, reporter).map_err(failed)?;
         *self.azure.lock().expect("azure lock") = Some(azure);
         self.update(|s| s.signed_in(format!("Signed in with {}", method.label())))?;

@@ -506,7 +506,7 @@ mod tests {
             let session = session.clone();
             tokio::spawn(async move {
                 session
-                    .sign_in(hubsetup_provision::SignInMethod::DeviceCode)
+                    .sign_in(hubsetup_identity::SignInMethod::DeviceCode)
                     .await
             })
         };
@@ -520,7 +520,7 @@ mod tests {
         );
         assert_eq!(session.view().state.account, None);
         let view = session
-            .sign_in(hubsetup_provision::SignInMethod::DeviceCode)
+            .sign_in(hubsetup_identity::SignInMethod::DeviceCode)
             .await
             .unwrap();
         assert_eq!(

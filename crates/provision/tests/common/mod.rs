@@ -7,11 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hubsetup_core::ConnectionString;
+use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
 use hubsetup_net::Network;
-use hubsetup_provision::signin::{AzureCli, SystemBrowser};
-use hubsetup_provision::{
-    sign_in, Azure, Decide, HubInfo, Progress, ReachProblem, Reporter, SignInMethod, SignInOptions,
-};
+use hubsetup_provision::{Azure, Decide, HubInfo, Progress, ReachProblem, Reporter};
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 
 pub const PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
@@ -65,7 +63,7 @@ pub async fn session_with(sandbox: &Sandbox, report: Reporter) -> Azure {
         &SignInOptions::default(),
         &AzureCli::default(),
         &SystemBrowser,
-        &report,
+        &|step| report(step.into()),
     )
     .await
     .expect("device code sign-in");

@@ -12,6 +12,7 @@
 mod azure_cli;
 pub mod browser;
 mod entra;
+mod error;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -23,9 +24,7 @@ use zeroize::Zeroizing;
 
 pub use azure_cli::AzureCli;
 pub use browser::{BrowserOpener, SystemBrowser};
-
-use crate::progress::Reporter;
-use crate::Error;
+pub use error::Error;
 
 /// The public client the Azure Identity SDKs use for interactive sign-in (the Azure CLI's).
 pub const DEFAULT_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
@@ -74,6 +73,30 @@ impl SignInMethod {
     }
 }
 
+/// What sign-in tells the person while it waits for them. Nothing here is secret: a device
+/// code is shown on purpose, and the sign-in URL carries only public values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignInProgress {
+    /// The browser was asked to open `url`; show it too, in case no browser opened.
+    OpenBrowser {
+        url: String,
+    },
+    /// Device-code sign-in: the person opens `verification_uri` and enters `user_code`.
+    DeviceCode {
+        user_code: String,
+        verification_uri: String,
+        expires_in_secs: u64,
+    },
+    SignedIn {
+        method: SignInMethod,
+    },
+}
+
+/// Where sign-in progress goes; called from the sign-in task, so it should return quickly.
+pub type Reporter<'a> = &'a (dyn Fn(SignInProgress) + Send + Sync);
+
 /// Which app signs in, to which tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInOptions {
@@ -108,7 +131,7 @@ pub async fn sign_in(
     options: &SignInOptions,
     azure_cli: &AzureCli,
     opener: &dyn BrowserOpener,
-    report: &Reporter,
+    report: Reporter<'_>,
 ) -> Result<Credential, Error> {
     let credential = match method {
         SignInMethod::AzureCli => {
@@ -133,7 +156,7 @@ pub async fn sign_in(
             Credential::new(method, Renewal::Entra(Box::new(entra)), token)
         }
     };
-    report(crate::Progress::SignedIn { method });
+    report(SignInProgress::SignedIn { method });
     Ok(credential)
 }
 
@@ -214,8 +237,9 @@ impl Credential {
         self.method
     }
 
-    /// The access token, renewed first when it is about to expire.
-    pub(crate) async fn access_token(&self) -> Result<Zeroizing<String>, Error> {
+    /// The access token, renewed first when it is about to expire. This and the
+    /// `Authorization` header made from it are the only places a token leaves the credential.
+    pub async fn access_token(&self) -> Result<Zeroizing<String>, Error> {
         let mut token = self.token.lock().await;
         if Instant::now() + token.margin >= token.expires_at {
             let grant = self.renew(&token).await?;
@@ -226,7 +250,7 @@ impl Credential {
 
     /// Renews the token after ARM refused `rejected` as expired (clocks disagree), unless
     /// another request renewed it meanwhile.
-    pub(crate) async fn renew_after_rejection(&self, rejected: &str) -> Result<(), Error> {
+    pub async fn renew_after_rejection(&self, rejected: &str) -> Result<(), Error> {
         let mut token = self.token.lock().await;
         if token.access.as_str() == rejected {
             let grant = self.renew(&token).await?;

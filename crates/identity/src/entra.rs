@@ -16,10 +16,10 @@ use oauth2::{
 };
 use zeroize::Zeroizing;
 
-use super::browser::{self, BrowserOpener};
-use super::{arm_scope, SignInOptions, TokenGrant};
-use crate::progress::{Progress, Reporter};
-use crate::Error;
+use hubsetup_net::Unreachable;
+
+use crate::browser::{self, BrowserOpener};
+use crate::{arm_scope, Error, Reporter, SignInOptions, SignInProgress, TokenGrant};
 
 type EntraClient =
     BasicClient<EndpointSet, EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -63,11 +63,10 @@ impl Entra {
                 DeviceAuthorizationUrl::new(format!("{base}/devicecode")).map_err(bad_endpoint)?,
             );
         let http = network
-            .http_client_builder()
-            .map_err(|e| Error::NetworkSetup(e.to_string()))?
+            .http_client_builder()?
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::NetworkSetup(e.to_string()))?;
+            .map_err(|e| hubsetup_net::NetError::Client(e.to_string()))?;
         let login_host = url::Url::parse(&cloud.login_endpoint)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
@@ -83,7 +82,7 @@ impl Entra {
         })
     }
 
-    pub(crate) async fn device_code(&self, report: &Reporter) -> Result<TokenGrant, Error> {
+    pub(crate) async fn device_code(&self, report: Reporter<'_>) -> Result<TokenGrant, Error> {
         let details: StandardDeviceAuthorizationResponse = self
             .client
             .exchange_device_code()
@@ -92,7 +91,7 @@ impl Entra {
             .await
             .map_err(|e| self.explain(e))?;
         let lifetime = details.expires_in();
-        report(Progress::DeviceCode {
+        report(SignInProgress::DeviceCode {
             user_code: details.user_code().secret().clone(),
             verification_uri: details.verification_uri().to_string(),
             expires_in_secs: lifetime.as_secs(),
@@ -119,7 +118,7 @@ impl Entra {
         &self,
         opener: &dyn BrowserOpener,
         options: &SignInOptions,
-        report: &Reporter,
+        report: Reporter<'_>,
     ) -> Result<TokenGrant, Error> {
         let listener = browser::Listener::bind().await?;
         let redirect =
@@ -135,7 +134,7 @@ impl Entra {
             .set_redirect_uri(std::borrow::Cow::Borrowed(&redirect))
             .add_extra_param("prompt", "select_account")
             .url();
-        report(Progress::OpenBrowser {
+        report(SignInProgress::OpenBrowser {
             url: url.to_string(),
         });
         // No browser is no failure: the URL was reported, so the person can open it by hand.
@@ -192,14 +191,14 @@ impl Entra {
                     },
                 }
             }
-            RequestTokenError::Request(HttpClientError::Reqwest(error)) => Error::Network {
-                host: self.login_host.clone(),
-                detail: crate::http::describe(&error),
-            },
-            RequestTokenError::Request(other) => Error::Network {
+            RequestTokenError::Request(HttpClientError::Reqwest(error)) => {
+                Unreachable::new(self.login_host.clone(), &error).into()
+            }
+            RequestTokenError::Request(other) => Unreachable {
                 host: self.login_host.clone(),
                 detail: other.to_string(),
-            },
+            }
+            .into(),
             RequestTokenError::Parse(error, _body) => Error::UnexpectedAnswer {
                 what: format!(
                     "a sign-in answer that could not be read at '{}'",

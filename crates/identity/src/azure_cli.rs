@@ -8,8 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{SignInOptions, TokenGrant, DEFAULT_TENANT};
-use crate::Error;
+use crate::{Error, SignInOptions, TokenGrant, DEFAULT_TENANT};
 
 /// `az` is a batch file on Windows, which `Command` finds only by its full name.
 const PROGRAM: &str = if cfg!(windows) { "az.cmd" } else { "az" };

@@ -1,0 +1,75 @@
+//! Every way signing in can fail, each saying what happened, why and what to do. No message
+//! holds a token, a code verifier or a refresh token.
+
+use hubsetup_net::{NetError, Unreachable};
+
+/// A sign-in failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "The Azure CLI (az) is not installed or not on the PATH, so its sign-in cannot be \
+         reused. Install it and run `az login`, or sign in with the browser or a device code \
+         instead."
+    )]
+    AzureCliNotInstalled,
+    #[error(
+        "The Azure CLI is not signed in (it says: {detail}). Run `az login` and try again, or sign in \
+         with the browser or a device code instead."
+    )]
+    AzureCliNotSignedIn { detail: String },
+    #[error(
+        "The Azure CLI could not give a token ({detail}). Check `az account show`, or sign in \
+         with the browser or a device code instead."
+    )]
+    AzureCliFailed { detail: String },
+    #[error(
+        "Sign-in was cancelled or refused ({detail}). Sign in again and approve the request, \
+         or ask your Azure administrator whether you may use IoT Hub Setup."
+    )]
+    SignInDeclined { detail: String },
+    #[error(
+        "The sign-in code expired before it was entered. Start the sign-in again and enter \
+         the new code within {minutes} minutes."
+    )]
+    SignInCodeExpired { minutes: u64 },
+    #[error(
+        "No answer came from the browser sign-in within {minutes} minutes. Start it again and \
+         finish signing in in the browser window that opens, or sign in with a device code."
+    )]
+    SignInTimedOut { minutes: u64 },
+    #[error(
+        "The browser sign-in could not be completed: {detail}. Start it again; if it keeps \
+         failing, sign in with a device code."
+    )]
+    BrowserSignInFailed { detail: String },
+    #[error("Microsoft Entra ID refused the sign-in: {detail}. Check the tenant and client ID, then sign in again.")]
+    SignInRefused { detail: String },
+    #[error("Your Azure sign-in has expired and could not be renewed ({detail}). Sign in again.")]
+    SessionExpired { detail: String },
+    #[error("Microsoft Entra ID answered in an unexpected way ({what}). Try again; if it keeps happening, report it.")]
+    UnexpectedAnswer { what: String },
+    #[error(transparent)]
+    NetworkSetup(#[from] NetError),
+    #[error(transparent)]
+    Network(#[from] Unreachable),
+}
+
+impl Error {
+    /// A stable identifier of the variant, for the GUI to choose what to show.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::AzureCliNotInstalled => "azure_cli_not_installed",
+            Error::AzureCliNotSignedIn { .. } => "azure_cli_not_signed_in",
+            Error::AzureCliFailed { .. } => "azure_cli_failed",
+            Error::SignInDeclined { .. } => "sign_in_declined",
+            Error::SignInCodeExpired { .. } => "sign_in_code_expired",
+            Error::SignInTimedOut { .. } => "sign_in_timed_out",
+            Error::BrowserSignInFailed { .. } => "browser_sign_in_failed",
+            Error::SignInRefused { .. } => "sign_in_refused",
+            Error::SessionExpired { .. } => "session_expired",
+            Error::UnexpectedAnswer { .. } => "unexpected_answer",
+            Error::NetworkSetup(_) => "network_setup",
+            Error::Network(_) => "network",
+        }
+    }
+}
