@@ -14,6 +14,8 @@ use crate::state::{
 };
 use crate::SandboxConfig;
 
+mod metadata;
+
 const IOTHUB_API_VERSIONS: &[&str] = &[
     "2023-06-30",
     "2023-06-30-preview",
@@ -44,16 +46,22 @@ pub(crate) fn sku_facts(sku: &str) -> Option<(&'static str, u64, u64)> {
 }
 
 pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
-    if let Err(refusal) = authenticate(req, state, config) {
-        return refusal;
-    }
     let original = req.segments();
     let lower: Vec<String> = original.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    // The one ARM request Azure answers without a token: how to reach this cloud.
+    if req.method == Method::GET && lower.as_slice() == ["metadata", "endpoints"] {
+        return metadata::endpoints(req, config);
+    }
+    let claims = match authenticate(req, state, config) {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal,
+    };
     let versions = match lower.as_slice() {
-        ["subscriptions"] | ["subscriptions", _] | ["subscriptions", _, "locations"] => {
-            SUBSCRIPTIONS_API_VERSIONS
-        }
+        ["subscriptions"]
+        | ["subscriptions", _]
+        | ["subscriptions", _, "locations"]
+        | ["tenants"] => SUBSCRIPTIONS_API_VERSIONS,
         [_, _, "providers", "microsoft.devices"]
         | [_, _, "providers", "microsoft.devices", "register"] => RESOURCES_API_VERSIONS,
         [_, _, "providers", "microsoft.devices", ..]
@@ -64,8 +72,12 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
     if let Err(refusal) = check_api_version(req, versions) {
         return refusal;
     }
-    if lower.as_slice() == ["subscriptions"] && req.method == Method::GET {
-        return list_subscriptions(state);
+    if req.method == Method::GET {
+        match lower.as_slice() {
+            ["subscriptions"] => return list_subscriptions(state, &claims.tid),
+            ["tenants"] => return metadata::tenants(),
+            _ => {}
+        }
     }
     let Some(sub_id) = original.get(1).copied() else {
         return arm_error(
@@ -81,6 +93,9 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
             &format!("The subscription '{sub_id}' could not be found."),
         );
     };
+    if !subscription.tenant_id.eq_ignore_ascii_case(&claims.tid) {
+        return wrong_tenant(config, &claims.tid, &subscription.tenant_id);
+    }
     let writes = !matches!(req.method, Method::GET | Method::HEAD);
     let is_read_only_action = lower
         .last()
@@ -184,7 +199,29 @@ fn method_not_allowed() -> Resp {
     )
 }
 
-fn authenticate(req: &Req, state: &State, config: &SandboxConfig) -> Result<(), Resp> {
+/// A token from one tenant for a subscription of another: 401 with the authority to use, in
+/// ARM's words and `WWW-Authenticate` header.
+fn wrong_tenant(config: &SandboxConfig, token_tenant: &str, subscription_tenant: &str) -> Resp {
+    let login = format!("https://login.{}", config.suffix);
+    let header = format!(
+        "Bearer authorization_uri=\"{login}/{subscription_tenant}\", error=\"invalid_token\", error_description=\"The access token is from the wrong issuer.\""
+    );
+    with_header(
+        arm_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationTokenTenant",
+            &format!(
+                "The access token is from the wrong issuer '{}'. It must match the tenant '{}' associated with this subscription. Please use the authority (URL) '{login}/{subscription_tenant}' to get the token. Note, if the subscription is transferred to another tenant there is no impact to the services, but information about new tenant could take time to propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later.",
+                entra::issuer(config, token_tenant),
+                entra::issuer(config, subscription_tenant),
+            ),
+        ),
+        "www-authenticate",
+        &header,
+    )
+}
+
+fn authenticate(req: &Req, state: &State, config: &SandboxConfig) -> Result<entra::Claims, Resp> {
     let audience = format!("https://management.{}/", config.suffix);
     let challenge = |error: &str, description: &str, code: &str, message: &str| {
         let header = format!(
@@ -216,7 +253,7 @@ fn authenticate(req: &Req, state: &State, config: &SandboxConfig) -> Result<(), 
     };
     let now = now_ms() / 1000;
     match entra::verify_access_token(token.trim(), &state.token_signing_key, &audience, now) {
-        Ok(_) => Ok(()),
+        Ok(claims) => Ok(claims),
         Err(BearerProblem::Expired { exp }) => Err(challenge(
             "invalid_token",
             "The access token has expired.",
@@ -274,20 +311,27 @@ fn check_api_version(req: &Req, supported: &[&str]) -> Result<(), Resp> {
 }
 
 fn subscription_json(s: &state::Subscription) -> Value {
+    let tenant = state::tenant(&s.tenant_id).map_or(state::TENANT_ID, |t| t.id);
     json!({
         "id": format!("/subscriptions/{}", s.id),
         "authorizationSource": "RoleBased",
         "managedByTenants": [],
         "subscriptionId": s.id,
-        "tenantId": state::TENANT_ID,
+        "tenantId": tenant,
         "displayName": s.display_name,
         "state": s.state,
         "subscriptionPolicies": { "locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off" },
     })
 }
 
-fn list_subscriptions(state: &State) -> Resp {
-    let value: Vec<Value> = state.subscriptions.iter().map(subscription_json).collect();
+/// The subscriptions of the token's tenant, as ARM lists them.
+fn list_subscriptions(state: &State, tenant: &str) -> Resp {
+    let value: Vec<Value> = state
+        .subscriptions
+        .iter()
+        .filter(|s| s.tenant_id.eq_ignore_ascii_case(tenant))
+        .map(subscription_json)
+        .collect();
     json_response(
         StatusCode::OK,
         &json!({ "count": { "type": "Total", "value": value.len() }, "value": value }),

@@ -7,12 +7,13 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::http::{empty, json_response, oauth_error, response, with_header, Req, Resp};
 use crate::state::{
-    self, now_ms, AuthCodeGrant, DeviceCodeGrant, RefreshGrant, State, TENANT_ID, USER_NAME,
+    self, now_ms, AuthCodeGrant, DeviceCodeGrant, RefreshGrant, State, Tenant, TENANT_ID,
+    USER_DISPLAY_NAME, USER_NAME,
 };
 use crate::SandboxConfig;
 
@@ -91,8 +92,10 @@ pub(crate) fn verify_access_token(
     Ok(claims)
 }
 
-pub(crate) fn issuer(config: &SandboxConfig) -> String {
-    format!("https://login.{}/{TENANT_ID}/v2.0", config.suffix)
+/// The issuer of `tenant`'s tokens; `{tenantid}` in the discovery document of
+/// `organizations` and `common`, as Entra writes it.
+pub(crate) fn issuer(config: &SandboxConfig, tenant: &str) -> String {
+    format!("https://login.{}/{tenant}/v2.0", config.suffix)
 }
 
 /// The resource a scope list asks for: `https://management.x/.default offline_access` gives
@@ -109,7 +112,39 @@ fn audience_of(scope: &str) -> Option<String> {
         })
 }
 
-fn mint_tokens(state: &mut State, config: &SandboxConfig, client_id: &str, scope: &str) -> Resp {
+/// Who asks for tokens, for what, in which tenant.
+struct TokenRequest<'a> {
+    client_id: &'a str,
+    scope: &'a str,
+    tenant: &'static Tenant,
+    /// MSAL's `client_info=1`: answer with the account's home IDs.
+    client_info: bool,
+}
+
+/// The user's object ID in `tenant` (a guest has its own object in each directory).
+fn user_object_id(tenant: &Tenant) -> &'static str {
+    if tenant.home {
+        HOME_OBJECT_ID
+    } else {
+        "0d5cbd5c-0000-4000-8000-00000000ad02"
+    }
+}
+const HOME_OBJECT_ID: &str = "0d5cbd5c-0000-4000-8000-00000000ad01";
+
+fn signed_jwt(state: &State, claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT","kid":"sandbox"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+    let signature = sign(&state.token_signing_key, &format!("{header}.{payload}"));
+    format!("{header}.{payload}.{signature}")
+}
+
+fn mint_tokens(state: &mut State, config: &SandboxConfig, request: TokenRequest<'_>) -> Resp {
+    let TokenRequest {
+        client_id,
+        scope,
+        tenant,
+        client_info,
+    } = request;
     let Some(audience) = audience_of(scope) else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -122,27 +157,48 @@ fn mint_tokens(state: &mut State, config: &SandboxConfig, client_id: &str, scope
     let lifetime = config.access_token_lifetime.as_secs();
     let claims = Claims {
         aud: audience.clone(),
-        iss: issuer(config),
+        iss: issuer(config, tenant.id),
         iat: now,
         nbf: now,
         exp: now + lifetime,
-        tid: TENANT_ID.into(),
-        oid: "0d5cbd5c-0000-4000-8000-00000000ad01".into(),
+        tid: tenant.id.into(),
+        oid: user_object_id(tenant).into(),
         upn: USER_NAME.into(),
         appid: client_id.into(),
         scp: "user_impersonation".into(),
     };
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT","kid":"sandbox"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
-    let signature = sign(&state.token_signing_key, &format!("{header}.{payload}"));
+    let access_token = signed_jwt(state, &json!(claims));
     let mut body = json!({
         "token_type": "Bearer",
-        "scope": format!("{audience}user_impersonation"),
+        "scope": format!("{audience}/user_impersonation {audience}/.default"),
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
-        "access_token": format!("{header}.{payload}.{signature}"),
+        "access_token": access_token,
     });
-    if scope.split_whitespace().any(|s| s == "offline_access") {
+    let asked = |wanted: &str| scope.split_whitespace().any(|s| s == wanted);
+    if asked("openid") {
+        body["id_token"] = json!(signed_jwt(
+            state,
+            &json!({
+                "aud": client_id,
+                "iss": issuer(config, tenant.id),
+                "iat": now,
+                "nbf": now,
+                "exp": now + lifetime,
+                "name": USER_DISPLAY_NAME,
+                "oid": user_object_id(tenant),
+                "preferred_username": USER_NAME,
+                "sub": state::random_hex(16),
+                "tid": tenant.id,
+                "ver": "2.0",
+            })
+        ));
+    }
+    if client_info {
+        let home = json!({ "uid": HOME_OBJECT_ID, "utid": TENANT_ID });
+        body["client_info"] = json!(URL_SAFE_NO_PAD.encode(home.to_string()));
+    }
+    if asked("offline_access") {
         let refresh = state::random_hex(32);
         state.refresh_tokens.insert(
             refresh.clone(),
@@ -178,44 +234,114 @@ fn unknown_client(client_id: &str) -> Resp {
 
 pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
     let segments = req.segments();
-    if let [tenant, ..] = segments.as_slice() {
-        if !["common", "organizations", TENANT_ID, "devicelogin"].contains(tenant) {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                90002,
-                &format!("Tenant '{tenant}' not found."),
-            );
-        }
-    }
     match (&req.method, segments.as_slice()) {
-        (&Method::GET, [_, "v2.0", ".well-known", "openid-configuration"]) => discovery(config),
-        (&Method::POST, [_, "oauth2", "v2.0", "devicecode"]) => device_code(req, state, config),
-        (&Method::POST, [_, "oauth2", "v2.0", "token"]) => token(req, state, config),
-        (&Method::GET, [_, "oauth2", "v2.0", "authorize"]) => authorize_page(req),
-        (&Method::POST, [_, "oauth2", "v2.0", "authorize"]) => authorize_submit(req, state),
-        (&Method::GET, ["devicelogin"]) => device_login_page(None),
-        (&Method::POST, ["devicelogin"]) => device_login_submit(req, state),
-        _ => oauth_error(
-            StatusCode::NOT_FOUND,
+        (&Method::GET, ["devicelogin"]) => return device_login_page(None),
+        (&Method::POST, ["devicelogin"]) => return device_login_submit(req, state),
+        (&Method::GET, ["common", "discovery", "instance"]) => {
+            return instance_discovery(req, config)
+        }
+        _ => {}
+    }
+    let Some((path_tenant, rest)) = segments.split_first() else {
+        return not_a_sign_in_request();
+    };
+    let Some(tenant) = state::tenant(path_tenant) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
             "invalid_request",
-            900561,
-            "The endpoint only accepts the documented sign-in requests.",
-        ),
+            90002,
+            &format!("Tenant '{path_tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+        );
+    };
+    match (&req.method, rest) {
+        (&Method::GET, ["v2.0", ".well-known", "openid-configuration"]) => {
+            discovery(config, path_tenant, tenant)
+        }
+        (&Method::POST, ["oauth2", "v2.0", "devicecode"]) => device_code(req, state, config),
+        (&Method::POST, ["oauth2", "v2.0", "token"]) => token(req, state, config, tenant),
+        (&Method::GET, ["oauth2", "v2.0", "authorize"]) => authorize_page(req),
+        (&Method::POST, ["oauth2", "v2.0", "authorize"]) => authorize_submit(req, state),
+        _ => not_a_sign_in_request(),
     }
 }
 
-fn discovery(config: &SandboxConfig) -> Resp {
-    let base = format!("https://login.{}/{TENANT_ID}/oauth2/v2.0", config.suffix);
+fn not_a_sign_in_request() -> Resp {
+    oauth_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request",
+        900561,
+        "The endpoint only accepts the documented sign-in requests.",
+    )
+}
+
+/// MSAL's authority check: an authorization endpoint on this host is known, with the
+/// discovery document of its tenant; any other host is an `invalid_instance`.
+fn instance_discovery(req: &Req, config: &SandboxConfig) -> Resp {
+    let login_host = format!("login.{}", config.suffix);
+    let tenant = req
+        .query("authorization_endpoint")
+        .and_then(|endpoint| url::Url::parse(&endpoint).ok())
+        .filter(|url| url.scheme() == "https" && url.host_str() == Some(login_host.as_str()))
+        .and_then(|url| {
+            let first = url.path_segments()?.next()?.to_owned();
+            (!first.is_empty()).then_some(first)
+        });
+    let Some(tenant) = tenant else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({
+                "error": "invalid_instance",
+                "error_description": "AADSTS50049: Unknown or invalid instance.",
+                "error_codes": [50049],
+            }),
+        );
+    };
     json_response(
         StatusCode::OK,
         &json!({
-            "issuer": issuer(config),
-            "authorization_endpoint": format!("{base}/authorize"),
+            "tenant_discovery_endpoint": format!("https://{login_host}/{tenant}/v2.0/.well-known/openid-configuration"),
+            "api-version": "1.1",
+            "metadata": [{
+                "preferred_network": login_host,
+                "preferred_cache": login_host,
+                "aliases": [login_host],
+            }],
+        }),
+    )
+}
+
+/// The OpenID Connect discovery document of a tenant path, with every field MSAL and other
+/// OIDC clients read.
+fn discovery(config: &SandboxConfig, path_tenant: &str, tenant: &Tenant) -> Resp {
+    let login = format!("https://login.{}", config.suffix);
+    let base = format!("{login}/{path_tenant}/oauth2/v2.0");
+    let named = !["organizations", "common"].contains(&path_tenant.to_ascii_lowercase().as_str());
+    let issuer_tenant = if named { tenant.id } else { "{tenantid}" };
+    json_response(
+        StatusCode::OK,
+        &json!({
             "token_endpoint": format!("{base}/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{login}/{path_tenant}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": issuer(config, issuer_tenant),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("https://graph.{}/oidc/userinfo", config.suffix),
+            "authorization_endpoint": format!("{base}/authorize"),
             "device_authorization_endpoint": format!("{base}/devicecode"),
-            "response_types_supported": ["code"],
-            "code_challenge_methods_supported": ["S256"],
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/logout"),
+            "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": config.suffix,
+            "cloud_graph_host_name": format!("graph.{}", config.suffix),
+            "msgraph_host": format!("graph.{}", config.suffix),
+            "code_challenge_methods_supported": ["plain", "S256"],
         }),
     )
 }
@@ -267,136 +393,148 @@ fn device_code(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
     )
 }
 
-fn token(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
+fn token(req: &Req, state: &mut State, config: &SandboxConfig, tenant: &'static Tenant) -> Resp {
     let form = req.form();
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     let client_id = field("client_id");
     if !is_guid(&client_id) {
         return unknown_client(&client_id);
     }
-    match field("grant_type").as_str() {
+    let granted = match field("grant_type").as_str() {
         DEVICE_CODE_GRANT => poll_device_code(&field("device_code"), &client_id, state, config),
-        "authorization_code" => redeem_code(&form, &client_id, state, config),
+        "authorization_code" => redeem_code(&form, &client_id, state),
         "refresh_token" => {
             let grant = state.refresh_tokens.remove(&field("refresh_token"));
             match grant {
                 Some(g) if g.client_id == client_id && g.expires_at_ms > now_ms() => {
-                    let scope = form.get("scope").cloned().unwrap_or(g.scope);
-                    mint_tokens(state, config, &client_id, &scope)
+                    Ok(form.get("scope").cloned().unwrap_or(g.scope))
                 }
-                _ => oauth_error(
+                _ => Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     700082,
                     "The refresh token has expired or is invalid. The user must sign in again.",
-                ),
+                )),
             }
         }
-        other => oauth_error(
+        other => Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             70003,
             &format!("The app requested an unsupported grant type '{other}'."),
-        ),
+        )),
+    };
+    match granted {
+        Ok(scope) => {
+            let request = TokenRequest {
+                client_id: &client_id,
+                scope: &scope,
+                tenant,
+                client_info: field("client_info") == "1",
+            };
+            mint_tokens(state, config, request)
+        }
+        Err(refusal) => refusal,
     }
 }
 
+/// The scope a device code was approved for, or why not (yet).
 fn poll_device_code(
     device_code: &str,
     client_id: &str,
     state: &mut State,
     config: &SandboxConfig,
-) -> Resp {
+) -> Result<String, Resp> {
     let now = now_ms();
     let Some(grant) = state.device_codes.get_mut(device_code) else {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "bad_verification_code",
             70019,
             "Verification code is not recognised.",
-        );
+        ));
     };
     if grant.client_id != client_id {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             70000,
             "The device code was issued to another application.",
-        );
+        ));
     }
     if grant.expires_at_ms <= now {
         state.device_codes.remove(device_code);
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "expired_token",
             70020,
             "The device code has expired; start the sign-in again.",
-        );
+        ));
     }
     // Polling faster than the interval earns slow_down, as RFC 8628 says (with slack for timers).
     let interval_ms = u64::from(config.device_code_interval_secs) * 1000;
     if grant.last_poll_ms != 0 && now + 250 < grant.last_poll_ms + interval_ms {
         grant.last_poll_ms = now;
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "slow_down",
             70016,
             "The client is polling too often; wait for the interval.",
-        );
+        ));
     }
     grant.last_poll_ms = now;
     if !grant.approved && grant.polls < config.device_code_pending_polls {
         grant.polls += 1;
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "authorization_pending",
             70016,
             "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-        );
+        ));
     }
     let grant = state
         .device_codes
         .remove(device_code)
         .expect("present above");
-    mint_tokens(state, config, client_id, &grant.scope)
+    Ok(grant.scope)
 }
 
+/// The scope an authorization code was issued for, once its redirect and PKCE verifier match.
 fn redeem_code(
     form: &std::collections::HashMap<String, String>,
     client_id: &str,
     state: &mut State,
-    config: &SandboxConfig,
-) -> Resp {
+) -> Result<String, Resp> {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let Some(grant) = state.auth_codes.remove(field("code")) else {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             70008,
             "The provided authorization code or refresh token has expired or was already used.",
-        );
+        ));
     };
     if grant.expires_at_ms <= now_ms() || grant.client_id != client_id {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             70008,
             "The provided authorization code has expired or belongs to another application.",
-        );
+        ));
     }
     if grant.redirect_uri != field("redirect_uri") {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             500112,
             "The reply address does not match the reply address used when the code was requested.",
-        );
+        ));
     }
     let verifier_hash = URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier").as_bytes()));
     if verifier_hash != grant.code_challenge {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.");
+        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."));
     }
-    mint_tokens(state, config, client_id, &grant.scope)
+    Ok(grant.scope)
 }
 
 /// Whether a redirect URI is a loopback HTTP address, the only kind a desktop app may use.

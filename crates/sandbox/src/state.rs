@@ -17,15 +17,35 @@ use crate::SandboxError;
 
 const STATE_FILE: &str = "state.json";
 
-/// The tenant every sandbox identity lives in.
+/// The signed-in user's home tenant, where the sandbox's apps and most subscriptions live.
 pub const TENANT_ID: &str = "72f988bf-0000-4000-8000-5a4d60c0ffee";
+/// A partner's tenant that invited the user as a guest.
+pub const GUEST_TENANT_ID: &str = "9b2e4c1d-0000-4000-8000-fab71ca7e000";
+/// The directories the user may sign in to, home first.
+pub const TENANTS: &[Tenant] = &[
+    Tenant {
+        id: TENANT_ID,
+        display_name: "Contoso",
+        default_domain: "contoso.onmicrosoft.com",
+        home: true,
+    },
+    Tenant {
+        id: GUEST_TENANT_ID,
+        display_name: "Fabrikam Partners",
+        default_domain: "fabrikampartners.onmicrosoft.com",
+        home: false,
+    },
+];
 /// The signed-in user.
 pub const USER_NAME: &str = "admin@contoso.example";
+pub const USER_DISPLAY_NAME: &str = "Contoso Admin";
 /// Subscriptions seeded at first start.
 pub const SUBSCRIPTION_PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
 pub const SUBSCRIPTION_DEV: &str = "22222222-2222-4222-8222-222222222222";
 pub const SUBSCRIPTION_UNREGISTERED: &str = "33333333-3333-4333-8333-333333333333";
 pub const SUBSCRIPTION_DISABLED: &str = "44444444-4444-4444-8444-444444444444";
+/// The guest tenant's subscription, visible only with a token for that tenant.
+pub const SUBSCRIPTION_GUEST: &str = "55555555-5555-4555-8555-555555555555";
 /// Hub names that other tenants own: never available, never visible.
 pub const NAMES_TAKEN_ELSEWHERE: &[&str] = &[
     "contoso",
@@ -58,9 +78,36 @@ pub const REGIONS: &[(&str, &str, &str, &str)] = &[
     ("australiaeast", "Australia East", "-33.86", "151.2094"),
 ];
 
+/// A Microsoft Entra tenant (directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub default_domain: &'static str,
+    /// The user's own directory; in the others the user is a guest.
+    pub home: bool,
+}
+
+/// The tenant a sign-in path names: its ID or domain, or the home tenant for `organizations`
+/// and `common`, as Entra resolves them for a work account.
+pub fn tenant(name: &str) -> Option<&'static Tenant> {
+    if name.eq_ignore_ascii_case("organizations") || name.eq_ignore_ascii_case("common") {
+        return TENANTS.iter().find(|t| t.home);
+    }
+    TENANTS
+        .iter()
+        .find(|t| t.id.eq_ignore_ascii_case(name) || t.default_domain.eq_ignore_ascii_case(name))
+}
+
+fn home_tenant_id() -> String {
+    TENANT_ID.to_owned()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Subscription {
     pub id: String,
+    #[serde(default = "home_tenant_id")]
+    pub tenant_id: String,
     pub display_name: String,
     /// `Enabled` or `Disabled` (read-only), as ARM reports it.
     pub state: String,
@@ -292,6 +339,16 @@ impl State {
                     true,
                     &[],
                 ),
+                Subscription {
+                    tenant_id: GUEST_TENANT_ID.into(),
+                    ..subscription(
+                        SUBSCRIPTION_GUEST,
+                        "Fabrikam Partner Solutions",
+                        "Enabled",
+                        true,
+                        &[("fabrikam-iot", "westeurope")],
+                    )
+                },
             ],
             hubs: BTreeMap::new(),
             operations: BTreeMap::new(),
@@ -410,6 +467,7 @@ fn subscription(
 ) -> Subscription {
     Subscription {
         id: id.into(),
+        tenant_id: home_tenant_id(),
         display_name: name.into(),
         state: state.into(),
         registered,
