@@ -280,7 +280,7 @@ fn instance_discovery(req: &Req, config: &SandboxConfig) -> Resp {
     let login_host = format!("login.{}", config.suffix);
     let tenant = req
         .query("authorization_endpoint")
-        .and_then(|endpoint| url::Url::parse(&endpoint).ok())
+        .and_then(|endpoint| url::Url::parse(endpoint).ok())
         .filter(|url| url.scheme() == "https" && url.host_str() == Some(login_host.as_str()))
         .and_then(|url| {
             let first = url.path_segments()?.next()?.to_owned();

@@ -21,7 +21,7 @@ pub(crate) fn endpoints(req: &Req, config: &SandboxConfig) -> Resp {
         return refusal;
     }
     let cloud = cloud(config);
-    let body = if req.query("api-version").as_deref() == Some("2022-09-01") {
+    let body = if req.query("api-version") == Some("2022-09-01") {
         cloud
     } else {
         json!([cloud])
