@@ -1,19 +1,21 @@
 """What the Python tests share: a `hubsetup sandbox` process and a client that reaches it.
 
 The sandbox's hosts live on loopback, so their names are resolved there (as the Rust clients
-do through the cloud description) and its CA is trusted through REQUESTS_CA_BUNDLE.
+do through the cloud description; see sandbox_names.py) and its CA is trusted through
+REQUESTS_CA_BUNDLE.
 """
 
 import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
 import requests
+
+import sandbox_names
 
 HUBSETUP = os.environ.get("HUBSETUP_BIN", "hubsetup")
 CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
@@ -31,23 +33,15 @@ def cloud(tmp_path_factory):
         text=True,
     )
     description = json.loads(process.stdout.readline())
-    address, port = description["loopback"].rsplit(":", 1)
-    suffix = description["login_endpoint"].split("://login.", 1)[1]
-    real_getaddrinfo = socket.getaddrinfo
-
-    def sandbox_getaddrinfo(host, service, *args, **kwargs):
-        if isinstance(host, str) and host.endswith("." + suffix):
-            return real_getaddrinfo(address, int(port), *args, **kwargs)
-        return real_getaddrinfo(host, service, *args, **kwargs)
-
-    socket.getaddrinfo = sandbox_getaddrinfo
+    description["suffix"] = description["login_endpoint"].split("://login.", 1)[1]
+    sandbox_names.resolve_on_loopback(description["suffix"], description["loopback"])
     os.environ["REQUESTS_CA_BUNDLE"] = description["ca_path"]
     description["hub_host"] = f"{HUB}.{description['iot_hub_suffix']}"
     description_file = state / "description.json"
     description_file.write_text(json.dumps(description))
     description["description_file"] = str(description_file)
     yield description
-    socket.getaddrinfo = real_getaddrinfo
+    sandbox_names.restore()
     process.terminate()
     process.wait(timeout=10)
 

@@ -1,5 +1,6 @@
 //! The Python side of the tests and benchmarks: a virtualenv with pinned packages
-//! (Microsoft's clients, pytest, selenium, the workflow linters).
+//! (Microsoft's clients, pytest, selenium, the workflow linters), and the real Azure CLI in a
+//! virtualenv of its own, so that its many pinned dependencies never meet the tests'.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,7 +9,19 @@ use crate::{root, status, target_dir};
 
 /// The virtualenv, with `tests/python/requirements.txt` installed.
 pub fn venv() -> Result<PathBuf, String> {
-    let venv = target_dir().join("python-tests-venv");
+    venv_with("python-tests-venv", "tests/python/requirements.txt")
+}
+
+/// The Azure CLI from PyPI (`tests/python/azure-cli-requirements.txt`): the `az` program.
+pub fn azure_cli() -> Result<PathBuf, String> {
+    let python = venv_with("azure-cli-venv", "tests/python/azure-cli-requirements.txt")?;
+    Ok(python.with_file_name(if cfg!(windows) { "az.bat" } else { "az" }))
+}
+
+/// The Python of a virtualenv called `name` under the target directory, with `requirements`
+/// (a path from the repository's root) installed.
+fn venv_with(name: &str, requirements: &str) -> Result<PathBuf, String> {
+    let venv = target_dir().join(name);
     let python = venv.join(if cfg!(windows) {
         "Scripts/python.exe"
     } else {
@@ -28,7 +41,7 @@ pub fn venv() -> Result<PathBuf, String> {
         "--disable-pip-version-check",
         "-r",
     ]);
-    install.arg(root().join("tests/python/requirements.txt"));
+    install.arg(root().join(requirements));
     status(install)?;
     Ok(python)
 }

@@ -1,0 +1,145 @@
+"""The real Azure CLI (`azure-cli` from PyPI, unmodified) against the sandbox, and IoT Hub Setup
+reusing its login, as an admin who already works with `az` would.
+
+The test registers the sandbox as a custom cloud (az reads ARM's unauthenticated metadata),
+turns off MSAL's instance discovery as Azure Stack users do (it would ask
+login.microsoftonline.com), signs in with a device code that it enters on the sandbox's sign-in
+page, and then `hubsetup` creates a hub with that login and signs in to the guest tenant
+through it. If az and the sandbox disagree, the sandbox is wrong.
+
+az resolves the sandbox's hosts through az_site/sitecustomize.py (see sandbox_names.py).
+HUBSETUP_AZ is the `az` that `cargo xtask test` installs in a virtualenv of its own.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import uuid
+
+import pytest
+import requests
+
+AZ = os.environ.get("HUBSETUP_AZ")
+if not AZ:
+    pytest.skip("HUBSETUP_AZ is not set (cargo xtask test installs the Azure CLI and sets it)", allow_module_level=True)
+
+HUBSETUP = os.environ.get("HUBSETUP_BIN", "hubsetup")
+HERE = pathlib.Path(__file__).parent
+DEV = "22222222-2222-4222-8222-222222222222"
+GUEST_TENANT = "9b2e4c1d-0000-4000-8000-fab71ca7e000"
+CLOUD_NAME = "HubSetupSandbox"
+
+
+@pytest.fixture(scope="module")
+def az_env(cloud, tmp_path_factory):
+    """The environment of az and of programs that run az: its own config folder, the
+    sandbox's names and CA, and az first on the PATH."""
+    env = dict(os.environ)
+    env.update(
+        AZURE_CONFIG_DIR=str(tmp_path_factory.mktemp("azure-cli-config")),
+        AZURE_CORE_COLLECT_TELEMETRY="false",
+        AZURE_CORE_NO_COLOR="true",
+        PYTHONPATH=os.pathsep.join([str(HERE / "az_site"), str(HERE)]),
+        HUBSETUP_SANDBOX_LOOPBACK=cloud["loopback"],
+        HUBSETUP_SANDBOX_SUFFIX=cloud["suffix"],
+        REQUESTS_CA_BUNDLE=cloud["ca_path"],
+        PATH=os.pathsep.join([str(pathlib.Path(AZ).parent), env["PATH"]]),
+    )
+    return env
+
+
+def az(env, *args, check=True):
+    result = subprocess.run([AZ, *args], env=env, capture_output=True, text=True, timeout=180)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def hubsetup(env, cloud, *args):
+    return subprocess.run(
+        [HUBSETUP, *args, "--sandbox", cloud["description_file"]],
+        env=env, capture_output=True, text=True, timeout=180,
+    )
+
+
+@pytest.fixture(scope="module")
+def signed_in(cloud, az_env):
+    """az registered to the sandbox and signed in with a device code; what `az login` printed."""
+    az(az_env, "cloud", "register", "--name", CLOUD_NAME, "--endpoint-resource-manager", cloud["arm_endpoint"])
+    az(az_env, "cloud", "set", "--name", CLOUD_NAME)
+    az(az_env, "config", "set", "core.instance_discovery=false")
+    login = subprocess.Popen(
+        [AZ, "login", "--use-device-code", "--output", "json"],
+        env=az_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    prompt = ""
+    for line in login.stderr:
+        prompt += line
+        found = re.search(r"open the page (\S+) and enter the code (\w+)", line)
+        if found:
+            break
+    assert found, prompt
+    page, code = found.groups()
+    assert page == f"{cloud['login_endpoint']}/devicelogin"
+    entered = requests.post(page, data={"code": code})
+    assert "You are signed in" in entered.text
+    out, err = login.communicate(timeout=120)
+    assert login.returncode == 0, err
+    return json.loads(out)
+
+
+def test_az_registers_the_sandbox_from_arms_metadata(cloud, az_env, signed_in):
+    shown = json.loads(az(az_env, "cloud", "show", "--name", CLOUD_NAME).stdout)
+    assert shown["isActive"]
+    assert shown["endpoints"]["activeDirectory"] == cloud["login_endpoint"]
+    assert shown["endpoints"]["activeDirectoryResourceId"] == cloud["arm_endpoint"] + "/"
+
+
+def test_az_login_finds_every_tenant_and_its_subscriptions(signed_in):
+    by_name = {s["name"]: s for s in signed_in}
+    assert sorted(by_name) == [
+        "Contoso Dev/Test", "Contoso Legacy (disabled)", "Contoso New Projects", "Contoso Production",
+        "Fabrikam Partner Solutions",
+    ]
+    assert by_name["Contoso Production"]["tenantDisplayName"] == "Contoso"
+    assert by_name["Contoso Production"]["user"] == {"name": "admin@contoso.example", "type": "user"}
+    assert by_name["Fabrikam Partner Solutions"]["tenantId"] == GUEST_TENANT
+    assert by_name["Contoso Legacy (disabled)"]["state"] == "Disabled"
+
+
+def test_hubsetup_creates_a_hub_with_the_az_login(cloud, az_env, signed_in):
+    hub = f"az-reuse-{uuid.uuid4().hex[:8]}"
+    result = hubsetup(
+        az_env, cloud, "provision", "--method", "cli", "--subscription", DEV, "--hub", hub,
+        "--resource-group", "contoso-dev", "--region", "northeurope", "--tier", "S1", "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Signed in with the Azure CLI's sign-in." in result.stderr
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["hub"]["name"] == hub
+    # az itself, with its own token, sees the hub that our reuse of its login created.
+    resource = f"/subscriptions/{DEV}/resourceGroups/contoso-dev/providers/Microsoft.Devices/IotHubs/{hub}"
+    shown = json.loads(az(az_env, "rest", "--method", "get", "--url", f"{cloud['arm_endpoint']}{resource}?api-version=2023-06-30").stdout)
+    assert shown["properties"]["state"] == "Active"
+    assert shown["sku"]["name"] == "S1"
+
+
+def test_hubsetup_reaches_the_guest_tenant_through_az(cloud, az_env, signed_in):
+    result = hubsetup(az_env, cloud, "login", "--method", "cli", "--tenant", GUEST_TENANT, "--json")
+    assert result.returncode == 0, result.stderr
+    names = [s["name"] for s in json.loads(result.stdout)["subscriptions"]]
+    assert names == ["Fabrikam Partner Solutions"]
+
+
+def test_a_signed_out_az_is_told_apart_and_explained(cloud, az_env, signed_in, tmp_path):
+    signed_out = dict(az_env, AZURE_CONFIG_DIR=str(tmp_path))
+    az(signed_out, "cloud", "register", "--name", CLOUD_NAME, "--endpoint-resource-manager", cloud["arm_endpoint"])
+    az(signed_out, "cloud", "set", "--name", CLOUD_NAME)
+    result = hubsetup(signed_out, cloud, "login", "--method", "cli")
+    assert result.returncode != 0
+    assert (
+        "The Azure CLI is not signed in (it says: Please run 'az login' to setup account). "
+        "Run `az login` and try again, or sign in with the browser or a device code instead."
+    ) in result.stderr
