@@ -33,7 +33,8 @@ pub struct Args {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SignInArgs {
     /// How to sign in; default: the Azure CLI when it is installed and signed in, else the
-    /// browser (a device code with --sandbox, which neither reaches).
+    /// browser (with --sandbox: a device code, which the sandbox approves by itself; `cli`
+    /// works once the sandbox is registered as a cloud in `az`).
     #[arg(long, value_enum)]
     method: Option<Method>,
     /// The Entra ID tenant: organizations, common, a tenant ID or a domain.

@@ -52,14 +52,18 @@ impl SignInMethod {
     ];
 
     /// The methods to offer for `cloud`, in order: the Azure CLI only when `az` is installed.
-    /// A sandbox gets a device code only: its names resolve in this app alone, so neither `az`
-    /// nor the system browser can reach it, and it approves its codes by itself.
+    /// A sandbox offers its device code first, which it approves by itself, then the Azure CLI
+    /// for whoever registered the sandbox as a cloud in `az`; never the browser, because the
+    /// sandbox's names resolve in this app alone.
     pub fn offered(cloud: &Cloud, azure_cli: &AzureCli) -> Vec<SignInMethod> {
-        if cloud.loopback.is_some() {
-            return vec![SignInMethod::DeviceCode];
-        }
-        SignInMethod::ALL
-            .into_iter()
+        let order = if cloud.loopback.is_some() {
+            [SignInMethod::DeviceCode, SignInMethod::AzureCli].as_slice()
+        } else {
+            SignInMethod::ALL.as_slice()
+        };
+        order
+            .iter()
+            .copied()
             .filter(|m| *m != SignInMethod::AzureCli || azure_cli.is_installed())
             .collect()
     }
@@ -313,14 +317,19 @@ mod tests {
     }
 
     #[test]
-    fn a_sandbox_is_offered_the_device_code_only() {
-        let installed = AzureCli::with_program("/bin/true");
+    fn a_sandbox_is_offered_its_device_code_first_and_never_the_browser() {
+        let installed = AzureCli::with_program(std::env::current_exe().unwrap());
+        let missing = AzureCli::with_program("/nonexistent/az");
         let sandbox = Cloud {
             loopback: Some(([127, 0, 0, 1], 8443).into()),
             ..Cloud::public()
         };
         assert_eq!(
             SignInMethod::offered(&sandbox, &installed),
+            [SignInMethod::DeviceCode, SignInMethod::AzureCli]
+        );
+        assert_eq!(
+            SignInMethod::offered(&sandbox, &missing),
             [SignInMethod::DeviceCode]
         );
         assert_eq!(

@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use common::*;
 use hubsetup_identity::{
     sign_in, AzureCli, BrowserOpener, Credential, SignInMethod, SignInOptions, SignInProgress,
-    SystemBrowser, DEFAULT_CLIENT_ID,
+    SystemBrowser,
 };
 use hubsetup_provision::{Azure, Progress};
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
@@ -193,106 +191,111 @@ async fn browser_sign_in_uses_pkce_and_a_loopback_redirect() {
     );
 }
 
-/// A token from the sandbox, as `az account get-access-token` would have it.
-async fn token_from_sandbox(sandbox: &Sandbox) -> String {
-    let http = network(sandbox).http_client().unwrap();
-    let login = format!(
-        "https://login.{}/organizations/oauth2/v2.0",
-        sandbox.config().suffix
-    );
-    let client_id = DEFAULT_CLIENT_ID;
-    let scope = format!("https://management.{}/.default", sandbox.config().suffix);
-    let code: serde_json::Value = http
-        .post(format!("{login}/devicecode"))
-        .form(&[("client_id", client_id), ("scope", &scope)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tokens: serde_json::Value = http
-        .post(format!("{login}/token"))
-        .form(&[
-            ("client_id", client_id),
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("device_code", code["device_code"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokens["access_token"].as_str().unwrap().to_owned()
-}
+/// On Windows the CLI is a batch file, `az.cmd`, run through `cmd`. The real CLI cannot run
+/// under Wine here, so a batch file stands in for it; elsewhere
+/// `tests/python/test_azure_cli.py` signs in with the real CLI and this reuses its login.
+#[cfg(windows)]
+mod batch_file_cli {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A stand-in `az` that answers exactly the expected command with `json`: a shell script, or
-/// on Windows a batch file `az.cmd` like the real CLI's, which runs through `cmd`.
-fn stub_az(dir: &std::path::Path, expected_args: &str, json: &str) -> std::path::PathBuf {
-    let token = dir.join("token.json");
-    std::fs::write(&token, json).unwrap();
-    if cfg!(windows) {
+    use hubsetup_identity::DEFAULT_CLIENT_ID;
+
+    use super::*;
+
+    /// A token from the sandbox, as `az account get-access-token` would have it.
+    async fn token_from_sandbox(sandbox: &Sandbox) -> String {
+        let http = network(sandbox).http_client().unwrap();
+        let login = format!(
+            "https://login.{}/organizations/oauth2/v2.0",
+            sandbox.config().suffix
+        );
+        let client_id = DEFAULT_CLIENT_ID;
+        let scope = format!("https://management.{}/.default", sandbox.config().suffix);
+        let code: serde_json::Value = http
+            .post(format!("{login}/devicecode"))
+            .form(&[("client_id", client_id), ("scope", &scope)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tokens: serde_json::Value = http
+            .post(format!("{login}/token"))
+            .form(&[
+                ("client_id", client_id),
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", code["device_code"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A stand-in `az.cmd` that answers exactly the expected command with `json`: a batch file
+    /// like the real CLI's, which runs through `cmd`. The real CLI cannot run under Wine here;
+    /// elsewhere `tests/python/test_azure_cli.py` signs in with the real one and reuses it.
+    fn stub_az(dir: &std::path::Path, expected_args: &str, json: &str) -> std::path::PathBuf {
+        let token = dir.join("token.json");
+        std::fs::write(&token, json).unwrap();
         let script = format!(
             "@echo off\r\nif not \"%*\"==\"{expected_args}\" (\r\n  echo ERROR: unexpected arguments: %* 1>&2\r\n  exit /b 2\r\n)\r\ntype \"{}\"\r\n",
             token.display()
         );
         let path = dir.join("az.cmd");
         std::fs::write(&path, script).unwrap();
-        return path;
+        path
     }
-    let script = format!(
-        "#!/bin/sh\nif [ \"$*\" != \"{expected_args}\" ]; then echo \"ERROR: unexpected arguments: $*\" >&2; exit 2; fi\ncat '{}'\n",
-        token.display()
-    );
-    let path = dir.join("az");
-    std::fs::write(&path, script).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_azure_cli_batch_file_login_is_reused() {
+        let sandbox = start(fast_config());
+        let token = token_from_sandbox(&sandbox).await;
+        let expires_on =
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(3600);
+        let dir = tempfile::tempdir().unwrap();
+        let az = stub_az(
+            dir.path(),
+            &format!(
+                "account get-access-token --resource https://management.{}/ --output json",
+                sandbox.config().suffix
+            ),
+            &format!(
+                r#"{{"accessToken":"{token}","expires_on":{},"tokenType":"Bearer"}}"#,
+                expires_on.as_secs()
+            ),
+        );
+        let cli = AzureCli::with_program(&az);
+        assert!(cli.is_installed());
+        let events = Events::default();
+        let credential = sign_in_with(
+            &sandbox,
+            SignInMethod::AzureCli,
+            &cli,
+            &SystemBrowser,
+            &events,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            events.all(),
+            [Progress::SignIn(SignInProgress::SignedIn {
+                method: SignInMethod::AzureCli
+            })]
+        );
+        assert_signed_in(&sandbox, credential).await;
     }
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_azure_cli_login_is_reused() {
+async fn a_missing_azure_cli_is_named() {
     let sandbox = start(fast_config());
-    let token = token_from_sandbox(&sandbox).await;
-    let expires_on =
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(3600);
     let dir = tempfile::tempdir().unwrap();
-    let az = stub_az(
-        dir.path(),
-        &format!(
-            "account get-access-token --resource https://management.{}/ --output json",
-            sandbox.config().suffix
-        ),
-        &format!(
-            r#"{{"accessToken":"{token}","expires_on":{},"tokenType":"Bearer"}}"#,
-            expires_on.as_secs()
-        ),
-    );
-    let cli = AzureCli::with_program(&az);
-    assert!(cli.is_installed());
     let events = Events::default();
-    let credential = sign_in_with(
-        &sandbox,
-        SignInMethod::AzureCli,
-        &cli,
-        &SystemBrowser,
-        &events,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        events.all(),
-        [Progress::SignIn(SignInProgress::SignedIn {
-            method: SignInMethod::AzureCli
-        })]
-    );
-    assert_signed_in(&sandbox, credential).await;
-
     let missing = AzureCli::with_program(dir.path().join("no-az"));
     let error = sign_in_with(
         &sandbox,

@@ -80,7 +80,7 @@ impl Session {
     /// The chosen cloud.
     fn cloud(&self) -> Result<Cloud, SessionError> {
         match self.view().state.cloud.as_deref() {
-            Some("sandbox") => Ok(self.sandbox()?.cloud()),
+            Some("sandbox") => self.sandbox_cloud(),
             Some(id) => Cloud::azure(id)
                 .ok_or_else(|| SessionError::new("cloud", format!("Unknown cloud '{id}'."))),
             None => Err(SessionError::new("cloud", "Choose a cloud first.")),

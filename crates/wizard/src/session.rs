@@ -187,7 +187,7 @@ impl Session {
 
     pub fn start(&self, choice: StartChoice) -> Result<WizardView, SessionError> {
         if matches!(&choice, StartChoice::Create { cloud } if cloud == "sandbox") {
-            self.sandbox()?;
+            self.sandbox_cloud()?;
         }
         self.update(|s| s.start(choice))?;
         Ok(self.view())
@@ -220,6 +220,16 @@ impl Session {
         );
         *slot = Some(sandbox.clone());
         Ok(sandbox)
+    }
+
+    /// The sandbox "Try it without Azure" works with: the process named by `HUBSETUP_SANDBOX`
+    /// (as the CLI's `--sandbox`), so that other programs signed in to it (`az`) share it;
+    /// else one the app starts.
+    pub(crate) fn sandbox_cloud(&self) -> Result<Cloud, SessionError> {
+        match &self.external_sandbox {
+            Some(cloud) => Ok(cloud.clone()),
+            None => Ok(self.sandbox()?.cloud()),
+        }
     }
 
     /// The clouds a string may belong to: Azure's, and the sandbox's if it runs.
