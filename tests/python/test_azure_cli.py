@@ -43,7 +43,7 @@ def test_az_login_finds_every_tenant_and_its_subscriptions(signed_in):
     by_name = {s["name"]: s for s in signed_in}
     assert sorted(by_name) == [
         "Contoso Dev/Test", "Contoso Legacy (disabled)", "Contoso New Projects", "Contoso Production",
-        "Fabrikam Partner Solutions",
+        "Contoso Regulated", "Contoso Shared Services", "Fabrikam Partner Solutions",
     ]
     assert by_name["Contoso Production"]["tenantDisplayName"] == "Contoso"
     assert by_name["Contoso Production"]["user"] == {"name": "admin@contoso.example", "type": "user"}

@@ -246,7 +246,7 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
 
     app.click("#next")
     assert app.title() == "Hub"
-    WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 4)
+    WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 6)
     Select(app.find("#subscription")).select_by_visible_text("Contoso Production")
     app.type("#hub-name", "fabrikam-hub")
     app.wait_text("#name-check", "Another hub already has this name (hub names are unique across all of Azure).")
@@ -330,7 +330,7 @@ def walk_to_review(app, hub):
     """Signed in: chooses a new S1 hub named `hub` with the default device and no policy."""
     app.click("#next")
     assert app.title() == "Hub"
-    WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 4)
+    WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 6)
     Select(app.find("#subscription")).select_by_visible_text("Contoso Production")
     app.type("#hub-name", hub)
     app.wait_text("#name-check", f"✓ {hub} is available.")

@@ -22,7 +22,9 @@ async fn assert_signed_in(sandbox: &Sandbox, credential: Credential) {
             "Contoso Production",
             "Contoso Dev/Test",
             "Contoso New Projects",
-            "Contoso Legacy (disabled)"
+            "Contoso Legacy (disabled)",
+            "Contoso Shared Services",
+            "Contoso Regulated"
         ]
     );
     assert!(!subscriptions[3].is_usable());

@@ -14,7 +14,10 @@ use crate::state::{
 };
 use crate::SandboxConfig;
 
+mod locks;
 mod metadata;
+pub(crate) mod policy;
+mod rbac;
 
 const IOTHUB_API_VERSIONS: &[&str] = &[
     "2023-06-30",
@@ -24,6 +27,9 @@ const IOTHUB_API_VERSIONS: &[&str] = &[
 ];
 const RESOURCES_API_VERSIONS: &[&str] = &["2022-09-01", "2021-04-01"];
 const SUBSCRIPTIONS_API_VERSIONS: &[&str] = &["2022-12-01", "2020-01-01"];
+/// Permissions (2022-04-01, 2015-07-01) and management locks (2020-05-01, 2016-09-01).
+const AUTHORIZATION_API_VERSIONS: &[&str] =
+    &["2022-04-01", "2020-05-01", "2016-09-01", "2015-07-01"];
 const RIGHTS_ORDER: [&str; 4] = [
     "RegistryRead",
     "RegistryWrite",
@@ -62,6 +68,9 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
         | ["subscriptions", _]
         | ["subscriptions", _, "locations"]
         | ["tenants"] => SUBSCRIPTIONS_API_VERSIONS,
+        [.., "providers", "microsoft.authorization", "permissions" | "locks"] => {
+            AUTHORIZATION_API_VERSIONS
+        }
         [_, _, "providers", "microsoft.devices"]
         | [_, _, "providers", "microsoft.devices", "register"] => RESOURCES_API_VERSIONS,
         [_, _, "providers", "microsoft.devices", ..]
@@ -119,6 +128,37 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
                     "message": "The subscription is not registered to use namespace 'Microsoft.Devices'. See https://aka.ms/rps-not-found for how to register subscriptions." }]
             }}),
         );
+    }
+    let path = format!("/{}", original.join("/"));
+    if let [scope @ .., "providers", "microsoft.authorization", what] = lower.as_slice() {
+        let scope = &path[..original[..scope.len()]
+            .iter()
+            .map(|s| s.len() + 1)
+            .sum::<usize>()];
+        return match (&req.method, *what) {
+            (&Method::GET, "permissions") => rbac::permissions(scope),
+            (&Method::GET, "locks")
+                if !rbac::allowed("Microsoft.Authorization/locks/read", scope) =>
+            {
+                rbac::authorization_failed(
+                    &claims.upn,
+                    &claims.oid,
+                    "Microsoft.Authorization/locks/read",
+                    scope,
+                )
+            }
+            (&Method::GET, "locks") => locks::list(scope),
+            _ => method_not_allowed(),
+        };
+    }
+    if let Some((action, scope)) = required_action(&req.method, &lower, &original) {
+        if !rbac::allowed(&action, &scope) {
+            return rbac::authorization_failed(&claims.upn, &claims.oid, &action, &scope);
+        }
+    }
+    let checks_name = lower.last() == Some(&"checknameavailability");
+    if let Some(refusal) = locks::refuse(&req.method, &path, checks_name) {
+        return refusal;
     }
     let sub = subscription.id.as_str();
     match (&req.method, lower.as_slice()) {
@@ -189,6 +229,46 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
             "The resource type could not be found in the namespace.",
         ),
     }
+}
+
+/// The action ARM authorizes a request as, and at which scope (as the request spells it);
+/// `None` for reads any role in the subscription allows, and for lists, which show only what
+/// the user may read.
+fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option<(String, String)> {
+    let scope_of = |segments: usize| format!("/{}", original[..segments].join("/"));
+    let verb = match *method {
+        Method::GET | Method::HEAD => "read",
+        Method::DELETE => "delete",
+        _ => "write",
+    };
+    let (action, segments) = match lower {
+        ["subscriptions", _, "resourcegroups", _] => (
+            format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}"),
+            4,
+        ),
+        ["subscriptions", _, "providers", "microsoft.devices", "register"] => {
+            ("Microsoft.Devices/register/action".to_owned(), 2)
+        }
+        ["subscriptions", _, "providers", "microsoft.devices", "checknameavailability"] => (
+            "Microsoft.Devices/checkNameAvailability/action".to_owned(),
+            2,
+        ),
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.devices", "iothubs"] => {
+            ("Microsoft.Devices/IotHubs/read".to_owned(), 4)
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.devices", "iothubs", _] => {
+            (format!("Microsoft.Devices/IotHubs/{verb}"), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "listkeys"] => {
+            ("Microsoft.Devices/IotHubs/listkeys/action".to_owned(), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "iothubkeys", _, "listkeys"] => (
+            "Microsoft.Devices/IotHubs/IotHubKeys/listkeys/action".to_owned(),
+            8,
+        ),
+        _ => return None,
+    };
+    Some((action, scope_of(segments)))
 }
 
 fn method_not_allowed() -> Resp {
@@ -380,6 +460,7 @@ fn group_json(sub: &str, group: &state::ResourceGroup) -> Value {
         "name": group.name,
         "type": "Microsoft.Resources/resourceGroups",
         "location": group.location,
+        "tags": group.tags,
         "properties": { "provisioningState": "Succeeded" },
     })
 }
@@ -389,7 +470,17 @@ fn list_groups(state: &State, sub: &str) -> Resp {
         .subscription(sub)
         .map(|s| s.resource_groups.clone())
         .unwrap_or_default();
-    let value: Vec<Value> = groups.iter().map(|g| group_json(sub, g)).collect();
+    let value: Vec<Value> = groups
+        .iter()
+        .filter(|g| {
+            let scope = format!("/subscriptions/{sub}/resourceGroups/{}", g.name);
+            rbac::allowed(
+                "Microsoft.Resources/subscriptions/resourceGroups/read",
+                &scope,
+            )
+        })
+        .map(|g| group_json(sub, g))
+        .collect();
     json_response(StatusCode::OK, &json!({ "value": value }))
 }
 
@@ -457,7 +548,11 @@ fn resource_group(req: &Req, method: &Method, state: &mut State, sub: &str, name
                 ),
                 Some(group) => json_response(StatusCode::OK, &group_json(sub, &group)),
                 None => {
-                    let group = state::ResourceGroup { name: name.to_owned(), location: location.to_owned() };
+                    let tags = req
+                        .json()
+                        .and_then(|b| serde_json::from_value(b.get("tags")?.clone()).ok())
+                        .unwrap_or_default();
+                    let group = state::ResourceGroup { name: name.to_owned(), location: location.to_owned(), tags };
                     if let Some(s) = state.subscription_mut(sub) {
                         s.resource_groups.push(group.clone());
                     }
@@ -601,6 +696,13 @@ fn list_hubs(state: &State, config: &SandboxConfig, keep: impl Fn(&Hub) -> bool)
         .hubs
         .values()
         .filter(|h| keep(h))
+        .filter(|h| {
+            let group = format!(
+                "/subscriptions/{}/resourceGroups/{}",
+                h.subscription_id, h.resource_group
+            );
+            rbac::allowed("Microsoft.Devices/IotHubs/read", &group)
+        })
         .map(|h| hub_json(h, config))
         .collect();
     json_response(StatusCode::OK, &json!({ "value": value, "nextLink": null }))
@@ -874,6 +976,10 @@ fn put_hub(
             "The request content was invalid and could not be deserialized.",
         );
     };
+    // Azure Policy judges the request at ARM's front door, before the provider sees it.
+    if let Some(refusal) = policy::deny_hub(sub, group, name, &body) {
+        return refusal;
+    }
     let Some(location) = body
         .get("location")
         .and_then(Value::as_str)

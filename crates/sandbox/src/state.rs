@@ -46,6 +46,10 @@ pub const SUBSCRIPTION_UNREGISTERED: &str = "33333333-3333-4333-8333-33333333333
 pub const SUBSCRIPTION_DISABLED: &str = "44444444-4444-4444-8444-444444444444";
 /// The guest tenant's subscription, visible only with a token for that tenant.
 pub const SUBSCRIPTION_GUEST: &str = "55555555-5555-4555-8555-555555555555";
+/// Where the user holds roles on single resource groups only (see `arm::rbac`).
+pub const SUBSCRIPTION_SHARED: &str = "66666666-6666-4666-8666-666666666666";
+/// Where Azure Policy denies what enterprises deny (see `arm::policy`).
+pub const SUBSCRIPTION_REGULATED: &str = "77777777-7777-4777-8777-777777777777";
 /// Hub names that other tenants own: never available, never visible.
 pub const NAMES_TAKEN_ELSEWHERE: &[&str] = &[
     "contoso",
@@ -120,6 +124,8 @@ pub struct Subscription {
 pub struct ResourceGroup {
     pub name: String,
     pub location: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -323,7 +329,10 @@ impl State {
                     "Contoso Dev/Test",
                     "Enabled",
                     true,
-                    &[("contoso-dev", "northeurope")],
+                    &[
+                        ("contoso-dev", "northeurope"),
+                        ("contoso-locked", "northeurope"),
+                    ],
                 ),
                 subscription(
                     SUBSCRIPTION_UNREGISTERED,
@@ -338,6 +347,28 @@ impl State {
                     "Disabled",
                     true,
                     &[],
+                ),
+                subscription(
+                    SUBSCRIPTION_SHARED,
+                    "Contoso Shared Services",
+                    "Enabled",
+                    true,
+                    &[
+                        ("team-iot", "westeurope"),
+                        ("team-readonly", "westeurope"),
+                        ("platform-core", "westeurope"),
+                    ],
+                ),
+                subscription(
+                    SUBSCRIPTION_REGULATED,
+                    "Contoso Regulated",
+                    "Enabled",
+                    true,
+                    &[
+                        ("regulated-eu", "westeurope"),
+                        ("regulated-private", "westeurope"),
+                        ("regulated-entra-only", "westeurope"),
+                    ],
                 ),
                 Subscription {
                     tenant_id: GUEST_TENANT_ID.into(),
@@ -476,6 +507,7 @@ fn subscription(
             .map(|(name, location)| ResourceGroup {
                 name: (*name).into(),
                 location: (*location).into(),
+                tags: crate::arm::policy::seeded_tags(name),
             })
             .collect(),
     }

@@ -47,7 +47,9 @@ fn subscriptions_groups_and_regions() {
             (PRODUCTION, "Enabled"),
             (DEV, "Enabled"),
             (UNREGISTERED, "Enabled"),
-            (DISABLED, "Disabled")
+            (DISABLED, "Disabled"),
+            ("66666666-6666-4666-8666-666666666666", "Enabled"),
+            ("77777777-7777-4777-8777-777777777777", "Enabled")
         ]
     );
 

@@ -82,7 +82,7 @@ fn device_code_is_pending_then_gives_tokens_that_arm_accepts() {
         "/subscriptions?api-version=2022-12-01",
     );
     assert_eq!(status, 200);
-    assert_eq!(subscriptions["value"].as_array().unwrap().len(), 4);
+    assert_eq!(subscriptions["value"].as_array().unwrap().len(), 6);
     // A used device code is gone.
     let (status, used) = token_request(&sandbox, &http, &poll);
     assert_eq!(

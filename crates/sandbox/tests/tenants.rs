@@ -257,7 +257,7 @@ fn each_tenant_sees_its_own_subscriptions_and_a_wrong_one_is_told_where_to_go() 
         &home_token,
         "/subscriptions?api-version=2022-12-01",
     );
-    assert_eq!(subscriptions["value"].as_array().unwrap().len(), 4);
+    assert_eq!(subscriptions["value"].as_array().unwrap().len(), 6);
 
     let response = http
         .get(format!(

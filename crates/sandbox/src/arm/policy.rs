@@ -1,0 +1,208 @@
+//! Azure Policy's deny effect, as enterprises assign it: on "Contoso Regulated", each resource
+//! group carries the assignments IT admins meet most (allowed locations, a required tag, IoT
+//! Hub without public network access, IoT Hub without local authentication). A hub that breaks
+//! them is refused with ARM's `RequestDisallowedByPolicy` and its `PolicyViolation` details,
+//! as Azure sends them.
+
+use std::collections::BTreeMap;
+
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use crate::http::{json_response, Resp};
+use crate::state::SUBSCRIPTION_REGULATED;
+
+/// What a built-in definition demands of a hub.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    AllowedLocations(&'static [&'static str]),
+    RequireTag(&'static str),
+    PublicNetworkDisabled,
+    LocalAuthDisabled,
+}
+
+struct Assignment {
+    group: &'static str,
+    name: &'static str,
+    display_name: &'static str,
+    rule: Rule,
+}
+
+const ASSIGNMENTS: &[Assignment] = &[
+    Assignment {
+        group: "regulated-eu",
+        name: "eu-data-residency",
+        display_name: "EU data residency: allowed locations",
+        rule: Rule::AllowedLocations(&["westeurope", "northeurope"]),
+    },
+    Assignment {
+        group: "regulated-eu",
+        name: "require-cost-center",
+        display_name: "Every resource needs a costCenter tag",
+        rule: Rule::RequireTag("costCenter"),
+    },
+    Assignment {
+        group: "regulated-private",
+        name: "iothub-private-only",
+        display_name: "IoT hubs must not be reachable from the internet",
+        rule: Rule::PublicNetworkDisabled,
+    },
+    Assignment {
+        group: "regulated-entra-only",
+        name: "iothub-entra-only",
+        display_name: "IoT hubs must use Microsoft Entra ID only",
+        rule: Rule::LocalAuthDisabled,
+    },
+];
+
+/// The tags a seeded resource group carries (its required tag's value, to be inherited).
+pub(crate) fn seeded_tags(group: &str) -> BTreeMap<String, String> {
+    match group {
+        "regulated-eu" => BTreeMap::from([("costCenter".to_owned(), "4711".to_owned())]),
+        _ => BTreeMap::new(),
+    }
+}
+
+impl Rule {
+    fn definition(self) -> (&'static str, &'static str) {
+        match self {
+            Rule::AllowedLocations(_) => {
+                ("e56962a6-4747-49cd-b67b-bf8b01975c4c", "Allowed locations")
+            }
+            Rule::RequireTag(_) => (
+                "871b6d14-10aa-478d-b590-94f262ecfa99",
+                "Require a tag on resources",
+            ),
+            Rule::PublicNetworkDisabled => (
+                "2d6830fb-07eb-48e7-8c4d-2a442b35f0fb",
+                "Public network access on Azure IoT Hub should be disabled",
+            ),
+            Rule::LocalAuthDisabled => (
+                "672d56b3-23a7-4a3c-a233-b77ed7777518",
+                "Azure IoT Hub should have local authentication methods disabled for Service Apis",
+            ),
+        }
+    }
+
+    fn parameters(self) -> Value {
+        match self {
+            Rule::AllowedLocations(allowed) => {
+                json!({ "listOfAllowedLocations": { "value": allowed } })
+            }
+            Rule::RequireTag(tag) => json!({ "tagName": { "value": tag } }),
+            Rule::PublicNetworkDisabled | Rule::LocalAuthDisabled => {
+                json!({ "effect": { "value": "Deny" } })
+            }
+        }
+    }
+
+    /// The evaluated expression when `hub` (a PUT body) breaks the rule.
+    fn violation(self, hub: &Value) -> Option<Value> {
+        let properties = &hub["properties"];
+        match self {
+            Rule::AllowedLocations(allowed) => {
+                let location = hub["location"].as_str().unwrap_or_default().to_ascii_lowercase().replace(' ', "");
+                (!allowed.contains(&location.as_str())).then(|| {
+                    json!({ "result": "False", "expressionKind": "Field", "expression": "location", "path": "location",
+                            "expressionValue": location, "targetValue": allowed, "operator": "In" })
+                })
+            }
+            Rule::RequireTag(tag) => hub["tags"].get(tag).is_none().then(|| {
+                json!({ "result": "False", "expressionKind": "Field", "expression": format!("tags[{tag}]"),
+                        "path": format!("tags[{tag}]"), "targetValue": "false", "operator": "Exists" })
+            }),
+            Rule::PublicNetworkDisabled => {
+                let access = properties["publicNetworkAccess"].as_str().unwrap_or("Enabled");
+                (access != "Disabled").then(|| {
+                    json!({ "result": "True", "expressionKind": "Field", "expression": "Microsoft.Devices/IotHubs/publicNetworkAccess",
+                            "path": "properties.publicNetworkAccess", "expressionValue": access, "targetValue": "Disabled", "operator": "NotEquals" })
+                })
+            }
+            Rule::LocalAuthDisabled => {
+                let disabled = properties["disableLocalAuth"].as_bool().unwrap_or(false);
+                (!disabled).then(|| {
+                    json!({ "result": "True", "expressionKind": "Field", "expression": "Microsoft.Devices/IotHubs/disableLocalAuth",
+                            "path": "properties.disableLocalAuth", "expressionValue": disabled, "targetValue": true, "operator": "NotEquals" })
+                })
+            }
+        }
+    }
+}
+
+/// Azure's refusal of a hub that the policies assigned to `group` in `subscription` deny, or
+/// `None` when it complies.
+pub(crate) fn deny_hub(
+    subscription: &str,
+    group: &str,
+    hub_name: &str,
+    body: &Value,
+) -> Option<Resp> {
+    if !subscription.eq_ignore_ascii_case(SUBSCRIPTION_REGULATED) {
+        return None;
+    }
+    let scope = format!("/subscriptions/{SUBSCRIPTION_REGULATED}/resourceGroups/{group}");
+    let broken: Vec<(&Assignment, Value)> = ASSIGNMENTS
+        .iter()
+        .filter(|a| a.group.eq_ignore_ascii_case(group))
+        .filter_map(|a| a.rule.violation(body).map(|expression| (a, expression)))
+        .collect();
+    if broken.is_empty() {
+        return None;
+    }
+    let assignment_id = |a: &Assignment| {
+        format!(
+            "{scope}/providers/Microsoft.Authorization/policyAssignments/{}",
+            a.name
+        )
+    };
+    // Written out rather than serialized: Azure lists `name` before `id`.
+    let identifiers: Vec<String> = broken
+        .iter()
+        .map(|(a, _)| {
+            let (definition, definition_name) = a.rule.definition();
+            format!(
+                r#"{{"policyAssignment":{{"name":{},"id":{}}},"policyDefinition":{{"name":{},"id":{},"version":"1.0.0"}}}}"#,
+                json!(a.display_name),
+                json!(assignment_id(a)),
+                json!(definition_name),
+                json!(format!("/providers/Microsoft.Authorization/policyDefinitions/{definition}")),
+            )
+        })
+        .collect();
+    let additional_info: Vec<Value> = broken
+        .iter()
+        .map(|(a, expression)| {
+            let (definition, definition_name) = a.rule.definition();
+            json!({
+                "type": "PolicyViolation",
+                "info": {
+                    "evaluationDetails": { "evaluatedExpressions": [expression] },
+                    "policyDefinitionId": format!("/providers/Microsoft.Authorization/policyDefinitions/{definition}"),
+                    "policyDefinitionName": definition,
+                    "policyDefinitionDisplayName": definition_name,
+                    "policyDefinitionVersion": "1.0.0",
+                    "policyDefinitionEffect": "Deny",
+                    "policyAssignmentId": assignment_id(a),
+                    "policyAssignmentName": a.name,
+                    "policyAssignmentDisplayName": a.display_name,
+                    "policyAssignmentScope": scope,
+                    "policyAssignmentParameters": a.rule.parameters(),
+                    "policyExemptionIds": [],
+                    "policyEnrollmentIds": [],
+                }
+            })
+        })
+        .collect();
+    Some(json_response(
+        StatusCode::FORBIDDEN,
+        &json!({ "error": {
+            "code": "RequestDisallowedByPolicy",
+            "target": hub_name,
+            "message": format!(
+                "Resource '{hub_name}' was disallowed by policy. Policy identifiers: '[{}]'.",
+                identifiers.join(",")
+            ),
+            "additionalInfo": additional_info,
+        }}),
+    ))
+}
