@@ -45,6 +45,10 @@ pub struct Args {
     /// The number of units of the new hub. Default 1.
     #[arg(long)]
     units: Option<u32>,
+    /// A tag for the new hub, KEY=VALUE (repeatable), besides those it inherits from its
+    /// resource group; Azure Policy may require some.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
     /// A device ID to create or reuse; repeat for several. Default: io.microshare.contact.unpacked.event.
     #[arg(long = "device", value_name = "ID")]
     devices: Vec<String>,
@@ -395,6 +399,7 @@ async fn new_hub(
         region,
         tier,
         units,
+        tags: args.tags.iter().cloned().collect(),
     })
 }
 
@@ -539,6 +544,21 @@ fn secrets(outcome: &Outcome) -> Vec<(String, hubsetup_core::ConnectionString)> 
     devices.chain(policy).collect()
 }
 
+/// `KEY=VALUE`, as Azure allows tags: a name of 1 to 512 characters without `<>%&\?/`.
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    let Some((key, value)) = text.split_once('=') else {
+        return Err(format!(
+            "'{text}' is not a tag; write KEY=VALUE, e.g. costCenter=4711"
+        ));
+    };
+    if key.is_empty() || key.len() > 512 || key.contains(['<', '>', '%', '&', '\\', '?', '/']) {
+        return Err(format!(
+            "'{key}' cannot be a tag name: use 1 to 512 characters without < > % & \\ ? /"
+        ));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,5 +575,24 @@ mod tests {
             describe_tier(Tier::F1).starts_with("F1: 8,000 messages/day per unit, up to 1 unit.")
         );
         assert_eq!(thousands(300_000_000), "300,000,000");
+    }
+
+    #[test]
+    fn tags_are_key_equals_value() {
+        assert_eq!(
+            parse_tag("costCenter=4711"),
+            Ok(("costCenter".into(), "4711".into()))
+        );
+        assert_eq!(parse_tag("note=a=b"), Ok(("note".into(), "a=b".into())));
+        assert_eq!(
+            parse_tag("costCenter"),
+            Err("'costCenter' is not a tag; write KEY=VALUE, e.g. costCenter=4711".into())
+        );
+        assert_eq!(
+            parse_tag("a/b=c"),
+            Err(
+                "'a/b' cannot be a tag name: use 1 to 512 characters without < > % & \\ ? /".into()
+            )
+        );
     }
 }

@@ -5,12 +5,14 @@
 //! - [`names`]: Azure's naming rules for hubs and device identities.
 //! - [`cloud`]: the Azure clouds as data (endpoints and host suffixes).
 //! - [`dns_wire`]: the DNS messages of the sandbox's name server and its clients.
+//! - [`rbac`]: Azure's role action patterns (`*/read`, not-actions).
 //! - [`secret`]: the key type that never prints itself and is zeroized on drop.
 
 pub mod cloud;
 pub mod connection_string;
 pub mod dns_wire;
 pub mod names;
+pub mod rbac;
 pub mod sas;
 pub mod secret;
 

@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use crate::governance;
 use crate::http::{self, Answer, Repeat, MAX_ATTEMPTS};
 use crate::progress::{Progress, Reporter};
 use crate::Error;
@@ -54,6 +55,8 @@ pub(crate) struct ArmFailure {
     pub(crate) status: StatusCode,
     pub(crate) code: String,
     pub(crate) message: String,
+    /// Policy violations, when Azure Policy refused.
+    pub(crate) violations: Vec<governance::Violation>,
 }
 
 impl ArmFailure {
@@ -74,6 +77,7 @@ impl ArmFailure {
             status: answer.status,
             code: text("code"),
             message: text("message"),
+            violations: governance::violations(&body),
         }
     }
 
@@ -91,7 +95,12 @@ impl ArmFailure {
             }
             // A token for another tenant or audience: the sign-in itself was wrong.
             (401, _) => SignInError::SignInRefused { detail: detail() }.into(),
-            (403, _) => Error::NotAuthorized { detail: detail() },
+            (403, "RequestDisallowedByPolicy") => {
+                let hub = self.message.split('\'').nth(1).unwrap_or_default();
+                governance::policy_denied(hub, &self.violations)
+            }
+            (403, _) => governance::not_allowed(&self)
+                .unwrap_or_else(|| Error::NotAuthorized { detail: detail() }),
             (_, "SubscriptionNotFound" | "InvalidSubscriptionId") => {
                 Error::SubscriptionNotFound(subscription.to_owned())
             }

@@ -2,6 +2,8 @@
 //! groups, the regions that offer IoT Hub, the Microsoft.Devices registration, hub name
 //! availability, and the hubs the user can see.
 
+use std::collections::BTreeMap;
+
 use std::time::Duration;
 
 use hubsetup_core::names;
@@ -53,6 +55,8 @@ pub struct ResourceGroup {
     pub id: String,
     pub name: String,
     pub location: String,
+    /// Tags a new hub in the group inherits (a policy may require them).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An Azure region: `westeurope` / `West Europe`.
@@ -163,7 +167,7 @@ impl Azure {
         match answer.status {
             StatusCode::NOT_FOUND => Err(Error::SubscriptionNotFound(id.to_owned())),
             status if status.is_success() => Ok(subscription_of(&answer.json()?)),
-            _ => Err(ArmFailure::of(&answer).into_error(id)),
+            _ => Err(self.explain(ArmFailure::of(&answer), id).await),
         }
     }
 
@@ -198,7 +202,7 @@ impl Azure {
             .call(Method::PUT, &url, Some(&body), None, Repeat::Safe)
             .await?;
         if !answer.status.is_success() {
-            return Err(ArmFailure::of(&answer).into_error(subscription));
+            return Err(self.explain(ArmFailure::of(&answer), subscription).await);
         }
         Ok(group_of(&answer.json()?))
     }
@@ -279,7 +283,7 @@ impl Azure {
             .call(Method::POST, &url, None, None, Repeat::Safe)
             .await?;
         if !answer.status.is_success() {
-            return Err(ArmFailure::of(&answer).into_error(subscription));
+            return Err(self.explain(ArmFailure::of(&answer), subscription).await);
         }
         for poll in 1..=REGISTRATION_POLLS {
             let state = self.provider(subscription).await?;
@@ -314,7 +318,7 @@ impl Azure {
             .call(Method::POST, &url, Some(&body), None, Repeat::Safe)
             .await?;
         if !answer.status.is_success() {
-            return Err(ArmFailure::of(&answer).into_error(subscription));
+            return Err(self.explain(ArmFailure::of(&answer), subscription).await);
         }
         let result = answer.json()?;
         let available = result.get("nameAvailable").and_then(Value::as_bool) == Some(true);
@@ -388,6 +392,10 @@ fn group_of(value: &Value) -> ResourceGroup {
         id: text(value, "id"),
         name: text(value, "name"),
         location: text(value, "location"),
+        tags: value
+            .get("tags")
+            .and_then(|t| serde_json::from_value(t.clone()).ok())
+            .unwrap_or_default(),
     }
 }
 

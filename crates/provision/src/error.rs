@@ -27,6 +27,31 @@ pub enum Error {
          on the subscription or resource group, or sign in as another user."
     )]
     NotAuthorized { detail: String },
+    #[error(
+        "You may not {what} here: Azure refused the action {action} on {place} (scope {scope}). \
+         Ask an owner of it (or of its resource group or subscription) for the {role} role \
+         there, or a custom role that allows this action; or choose a place where you have \
+         that role."
+    )]
+    NotAllowed {
+        what: String,
+        action: String,
+        scope: String,
+        place: String,
+        role: &'static str,
+    },
+    #[error("Azure Policy does not allow the hub '{hub}': the assignment '{assignment}' requires {requirement}. {advice}")]
+    PolicyDenied {
+        hub: String,
+        assignment: String,
+        requirement: String,
+        advice: String,
+    },
+    #[error(
+        "Azure refused the change because {place} is locked by {lock}. Ask its owner to remove \
+         the lock, or choose another resource group."
+    )]
+    Locked { place: String, lock: String },
     #[error("Azure answered in an unexpected way ({what}). Try again; if it keeps happening, report it.")]
     UnexpectedAnswer { what: String },
     #[error("Azure refused the request: {message} (code {code}, HTTP {status}).")]
@@ -148,6 +173,9 @@ impl Error {
             Error::Network(_) => "network",
             Error::Busy { .. } => "busy",
             Error::NotAuthorized { .. } => "not_authorized",
+            Error::NotAllowed { .. } => "not_allowed",
+            Error::PolicyDenied { .. } => "policy_denied",
+            Error::Locked { .. } => "locked",
             Error::UnexpectedAnswer { .. } => "unexpected_answer",
             Error::Azure { .. } => "azure",
             Error::InvalidHubName(_) => "invalid_hub_name",

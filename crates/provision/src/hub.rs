@@ -9,6 +9,8 @@
 //! only what is asked, send everything back with `If-Match`, and start over when someone else
 //! changed the hub meanwhile (412).
 
+use std::collections::BTreeMap;
+
 use std::time::Duration;
 
 use hubsetup_core::SharedAccessKey;
@@ -18,7 +20,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroize;
 
 use crate::arm::{secret_body, ArmFailure, Azure, IOTHUB_API};
-use crate::catalog::{hub_path, sentence, HubInfo, NAME_TAKEN};
+use crate::catalog::{hub_path, sentence, HubInfo, NameCheck, NAME_TAKEN};
 use crate::http::{backoff, wait, Repeat, MAX_ATTEMPTS};
 use crate::progress::Progress;
 use crate::record::{now_secs, CreationRecord, Records};
@@ -39,6 +41,8 @@ pub struct NewHub {
     pub location: String,
     pub tier: Tier,
     pub units: u32,
+    /// Tags besides IoT Hub Setup's own `created-by`.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// The hub after [`Azure::create_hub`]: `created` is false when it already existed.
@@ -155,7 +159,7 @@ impl Azure {
                 _ => Ok(None),
             },
             status if status.is_success() => answer.json().map(Some),
-            _ => Err(ArmFailure::of(&answer).into_error(subscription)),
+            _ => Err(self.explain(ArmFailure::of(&answer), subscription).await),
         }
     }
 
@@ -218,11 +222,13 @@ impl Azure {
                 poll_secs: DEFAULT_POLL.as_secs(),
             };
             records.save(&record)?;
+            let mut tags = new.tags.clone();
+            tags.insert("created-by".to_owned(), "IoT Hub Setup".to_owned());
             let body = json!({
                 "location": new.location,
                 "sku": { "name": new.tier.name(), "capacity": new.units },
                 "properties": {},
-                "tags": { "created-by": "IoT Hub Setup" },
+                "tags": tags,
             });
             let body = serde_json::to_vec(&body).unwrap_or_default();
             let url = self.url(&hub_path(sub, group, name), IOTHUB_API);
@@ -274,7 +280,7 @@ impl Azure {
                             name: name.clone(),
                             reason: sentence(&failure.message),
                         },
-                        _ => failure.into_error(sub),
+                        _ => self.explain(failure, sub).await,
                     });
                 }
             }
@@ -287,12 +293,18 @@ impl Azure {
         subscription: &str,
         name: &str,
     ) -> Result<(), Error> {
-        match self.check_hub_name(subscription, name).await?.reason {
-            Some(reason) => Err(Error::HubNameUnavailable {
+        match self.check_hub_name(subscription, name).await {
+            Ok(NameCheck {
+                reason: Some(reason),
+                ..
+            }) => Err(Error::HubNameUnavailable {
                 name: name.to_owned(),
                 reason,
             }),
-            None => Ok(()),
+            // Checking names needs a role on the subscription; with one on the resource group
+            // only, creating the hub is what tells whether the name is free.
+            Ok(_) | Err(Error::NotAllowed { .. }) => Ok(()),
+            Err(other) => Err(other),
         }
     }
 
@@ -318,7 +330,9 @@ impl Azure {
                 return Ok(());
             }
             if !answer.status.is_success() {
-                return Err(ArmFailure::of(&answer).into_error(&operation.subscription));
+                return Err(self
+                    .explain(ArmFailure::of(&answer), &operation.subscription)
+                    .await);
             }
             let result = answer.json()?;
             let status = result
@@ -369,7 +383,9 @@ impl Azure {
             .call(Method::POST, &url, None, None, Repeat::Safe)
             .await?;
         if !answer.status.is_success() {
-            return Err(ArmFailure::of(&answer).into_error(&hub.subscription_id));
+            return Err(self
+                .explain(ArmFailure::of(&answer), &hub.subscription_id)
+                .await);
         }
         let mut page = answer.json()?;
         let list = page.get_mut("value").map(Value::take).unwrap_or(json!([]));
@@ -483,7 +499,11 @@ impl Azure {
                     let delay = answer.retry_after().unwrap_or_else(|| backoff(attempt));
                     wait(self.reporter(), reason, delay).await;
                 }
-                _ => return Err(ArmFailure::of(&answer).into_error(&hub.subscription_id)),
+                _ => {
+                    return Err(self
+                        .explain(ArmFailure::of(&answer), &hub.subscription_id)
+                        .await)
+                }
             }
         }
         Err(Error::HubKeptChanging {

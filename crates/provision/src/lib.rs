@@ -18,6 +18,7 @@
 mod arm;
 mod catalog;
 mod error;
+mod governance;
 mod http;
 mod hub;
 mod nearest;
@@ -35,6 +36,7 @@ pub use hubsetup_identity::Credential;
 
 pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription};
 pub use error::Error;
+pub use governance::{Ability, Permissions};
 pub use hub::{HubCreation, NewHub};
 pub use nearest::suggested_region;
 pub use policy::{

@@ -6,11 +6,14 @@
 //! Decisions that change something the person did not explicitly ask for (registering the
 //! resource provider, fixing network settings) go through [`Decide`].
 
+use std::collections::BTreeMap;
+
 use hubsetup_core::names;
 use serde::{Deserialize, Serialize};
 
 use crate::arm::Azure;
 use crate::catalog::{check_resource_group_name, hub_path, HubInfo, Region, Subscription};
+use crate::governance::Need;
 use crate::hub::NewHub;
 use crate::policy::{check_policy_name, restricted_rights, PolicyCredentials, PolicySummary};
 use crate::reach::ReachProblem;
@@ -43,6 +46,10 @@ pub enum HubChoice {
         region: String,
         tier: Tier,
         units: u32,
+        /// Tags for the hub, over those it inherits from its resource group (a policy may
+        /// require some).
+        #[serde(default)]
+        tags: BTreeMap<String, String>,
     },
     Existing {
         name: String,
@@ -136,9 +143,11 @@ impl NewHub {
         group: &GroupSummary,
         name: &str,
         region: Region,
-        tier: Tier,
-        units: u32,
+        (tier, units): (Tier, u32),
+        tags: &BTreeMap<String, String>,
     ) -> NewHub {
+        let mut all_tags = group.tags.clone();
+        all_tags.extend(tags.clone());
         NewHub {
             subscription_id: subscription.to_owned(),
             resource_group: group.name.clone(),
@@ -146,6 +155,7 @@ impl NewHub {
             location: region.name,
             tier,
             units,
+            tags: all_tags,
         }
     }
 }
@@ -186,17 +196,19 @@ impl Azure {
                 region,
                 tier,
                 units,
+                tags,
             } => {
                 let (registered, region) = self.new_hub_region(sub, &subscription, region).await?;
                 let group = self
                     .planned_group(sub, resource_group, *create_resource_group, &region)
                     .await?;
+                notes.extend(self.missing_rights(sub, &group, registered).await);
                 // Without the provider there can be no hub, and Azure answers no question about one.
                 let existing = match registered && !group.created {
                     true => self.get_hub_json(sub, &group.name, name).await?,
                     false => None,
                 };
-                let new = NewHub::new(sub, &group, name, region, *tier, *units);
+                let new = NewHub::new(sub, &group, name, region, (*tier, *units), tags);
                 let hub = match existing {
                     Some(json) => PlannedHub::Existing(HubInfo::from_json(&json)?),
                     None => {
@@ -319,6 +331,7 @@ impl Azure {
                 id: format!("/subscriptions/{subscription}/resourceGroups/{name}"),
                 name: name.to_owned(),
                 location: region.name.clone(),
+                tags: BTreeMap::new(),
                 created: true,
             }),
             None => Err(Error::ResourceGroupNotFound {
@@ -326,6 +339,46 @@ impl Azure {
                 group: name.to_owned(),
             }),
         }
+    }
+
+    /// What the user may not do of what a new hub in `group` needs, in words for a plan.
+    async fn missing_rights(
+        &self,
+        sub: &str,
+        group: &GroupSummary,
+        registered: bool,
+    ) -> Vec<String> {
+        let Ok(permissions) = self
+            .permissions(sub, (!group.created).then_some(&group.name))
+            .await
+        else {
+            return vec![];
+        };
+        Need::for_new_hub(group.created, registered)
+            .into_iter()
+            .filter_map(|need| permissions.refuse(need).err())
+            .map(|error| error.to_string())
+            .collect()
+    }
+
+    /// Refuses before any write what the user's roles would make Azure refuse half-way. When
+    /// the permissions cannot be read, Azure's own refusal will say it.
+    async fn refuse_without_rights(
+        &self,
+        sub: &str,
+        group: &GroupSummary,
+        registered: bool,
+    ) -> Result<(), Error> {
+        let Ok(permissions) = self
+            .permissions(sub, (!group.created).then_some(&group.name))
+            .await
+        else {
+            return Ok(());
+        };
+        for need in Need::for_new_hub(group.created, registered) {
+            permissions.refuse(need)?;
+        }
+        Ok(())
     }
 
     async fn planned_policy(&self, hub: &HubInfo, name: &str) -> Result<PolicySummary, Error> {
@@ -365,8 +418,13 @@ impl Azure {
                 region,
                 tier,
                 units,
+                tags,
             } => {
                 let (registered, region) = self.new_hub_region(sub, &subscription, region).await?;
+                let mut group = self
+                    .planned_group(sub, resource_group, *create_resource_group, &region)
+                    .await?;
+                self.refuse_without_rights(sub, &group, registered).await?;
                 if !registered {
                     if !decide.register_provider(sub) {
                         return Err(Error::ProviderNotRegistered(sub.clone()));
@@ -374,16 +432,13 @@ impl Azure {
                     self.register_iot_hub_provider(sub).await?;
                     registers = true;
                 }
-                let mut group = self
-                    .planned_group(sub, resource_group, *create_resource_group, &region)
-                    .await?;
                 if group.created {
                     let created = self
                         .create_resource_group(sub, &group.name, &region.name)
                         .await?;
                     group = GroupSummary::of(&created, true);
                 }
-                let new = NewHub::new(sub, &group, name, region, *tier, *units);
+                let new = NewHub::new(sub, &group, name, region, (*tier, *units), tags);
                 let creation = self.create_hub(&new, records).await?;
                 (
                     group,
@@ -445,6 +500,7 @@ mod tests {
                 region: "westeurope".into(),
                 tier: Tier::S1,
                 units: 1,
+                tags: BTreeMap::new(),
             },
             devices: vec!["io.microshare.contact.unpacked.event".into()],
             policy: Some("partner-registry".into()),

@@ -2,6 +2,8 @@
 //! tier, region, device IDs, the policy's name. For the admin's records it can also be
 //! written as the equivalent `az` commands and as an ARM template.
 
+use std::collections::BTreeMap;
+
 use hubsetup_core::names::DEFAULT_HUB_POLICIES;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -34,6 +36,8 @@ pub struct GroupSummary {
     pub id: String,
     pub name: String,
     pub location: String,
+    /// The group's tags, which a new hub in it inherits.
+    pub tags: BTreeMap<String, String>,
     pub created: bool,
 }
 
@@ -43,6 +47,7 @@ impl GroupSummary {
             id: group.id.clone(),
             name: group.name.clone(),
             location: group.location.clone(),
+            tags: group.tags.clone(),
             created,
         }
     }
@@ -56,6 +61,7 @@ impl GroupSummary {
             ),
             name: hub.resource_group.clone(),
             location: String::new(),
+            tags: BTreeMap::new(),
             created: false,
         }
     }
@@ -350,6 +356,7 @@ mod tests {
                 id: "/subscriptions/1111/resourceGroups/rg".into(),
                 name: "rg".into(),
                 location: "westeurope".into(),
+                tags: BTreeMap::new(),
                 created: false,
             },
             hub: HubSummary {

@@ -19,6 +19,7 @@ fn new_hub(subscription: &str, group: &str, name: &str, tier: Tier) -> Request {
             region: "West Europe".into(),
             tier,
             units: 1,
+            tags: Default::default(),
         },
         devices: vec![
             DEFAULT_DEVICE_ID.into(),

@@ -21,6 +21,7 @@ fn request(subscription: &str, group: &str, hub: &str) -> Request {
             region: "westeurope".into(),
             tier: Tier::S1,
             units: 2,
+            tags: Default::default(),
         },
         devices: vec!["io.microshare.contact.unpacked.event".into()],
         policy: None,

@@ -237,6 +237,7 @@ impl Session {
                 region: plan.region.clone().ok_or_else(|| missing("a region"))?,
                 tier: Tier::parse(&plan.sku).map_err(failed)?,
                 units: plan.units,
+                tags: Default::default(),
             }
         };
         let request = Request {

@@ -1,0 +1,222 @@
+//! Provisioning where an enterprise's Azure says no: a role on one resource group only, Azure
+//! Policy's deny effect and a management lock. Each refusal is checked word for word, and
+//! nothing is created half-way.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use hubsetup_provision::{HubChoice, Records, Request, Tier, DEFAULT_DEVICE_ID};
+
+const SHARED: &str = "66666666-6666-4666-8666-666666666666";
+const REGULATED: &str = "77777777-7777-4777-8777-777777777777";
+
+fn new_hub(subscription: &str, group: &str, name: &str, region: &str) -> Request {
+    Request {
+        subscription_id: subscription.into(),
+        hub: HubChoice::New {
+            resource_group: group.into(),
+            create_resource_group: false,
+            name: name.into(),
+            region: region.into(),
+            tier: Tier::S1,
+            units: 1,
+            tags: BTreeMap::new(),
+        },
+        devices: vec![DEFAULT_DEVICE_ID.into()],
+        policy: None,
+    }
+}
+
+async fn provision_error(
+    sandbox: &hubsetup_sandbox::Sandbox,
+    request: Request,
+) -> hubsetup_provision::Error {
+    let azure = session(sandbox, &Events::default()).await;
+    let records = Records::new(tempfile::tempdir().unwrap().path().join("creations"));
+    azure
+        .provision(&request, &records, &Consent::yes())
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_are_read_before_any_write() {
+    let sandbox = start(fast_config());
+    let azure = session(&sandbox, &Events::default()).await;
+    let reader = azure
+        .permissions(SHARED, Some("team-readonly"))
+        .await
+        .unwrap();
+    let allowed: Vec<(&str, bool)> = reader
+        .abilities
+        .iter()
+        .map(|a| (a.what.as_str(), a.allowed))
+        .collect();
+    assert_eq!(
+        allowed,
+        [
+            ("create or change IoT hubs", false),
+            ("create resource groups", false),
+            ("read IoT hubs' access keys", false),
+            ("create consumer groups", false),
+            ("register the IoT Hub resource provider", false),
+        ]
+    );
+    assert_eq!(
+        reader.abilities[0].ask_for.as_deref(),
+        Some("the Contributor role on the resource group 'team-readonly'")
+    );
+    assert_eq!(
+        reader.abilities[1].ask_for.as_deref(),
+        Some(format!("the Contributor role on the subscription '{SHARED}'").as_str())
+    );
+    let contributor = azure.permissions(SHARED, Some("team-iot")).await.unwrap();
+    let allowed: Vec<bool> = contributor.abilities.iter().map(|a| a.allowed).collect();
+    assert_eq!(allowed, [true, false, true, true, false]);
+
+    let error = provision_error(
+        &sandbox,
+        new_hub(SHARED, "team-readonly", "reader-hub", "westeurope"),
+    )
+    .await;
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "You may not create or change IoT hubs here: Azure refused the action \
+             Microsoft.Devices/IotHubs/write on the resource group 'team-readonly' (scope \
+             /subscriptions/{SHARED}/resourceGroups/team-readonly). Ask an owner of it (or of its \
+             resource group or subscription) for the Contributor role there, or a custom role \
+             that allows this action; or choose a place where you have that role."
+        )
+    );
+    assert!(azure
+        .hubs(SHARED)
+        .await
+        .unwrap()
+        .iter()
+        .all(|h| h.name != "reader-hub"));
+
+    let mut new_group = new_hub(SHARED, "team-new", "new-group-hub", "westeurope");
+    if let HubChoice::New {
+        create_resource_group,
+        ..
+    } = &mut new_group.hub
+    {
+        *create_resource_group = true;
+    }
+    let error = provision_error(&sandbox, new_group).await;
+    assert_eq!(error.kind(), "not_allowed");
+    assert!(
+        error
+            .to_string()
+            .starts_with("You may not create resource groups here"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_on_the_group_alone_is_enough_to_create_a_hub() {
+    let sandbox = start(fast_config());
+    let azure = session(&sandbox, &Events::default()).await;
+    let records = Records::new(tempfile::tempdir().unwrap().path().join("creations"));
+    // The name cannot be checked without a role on the subscription: creating tells.
+    let outcome = azure
+        .provision(
+            &new_hub(SHARED, "team-iot", "team-plant-hub", "westeurope"),
+            &records,
+            &Consent::yes(),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.summary.hub.created);
+    assert_delivers(&sandbox, &outcome.devices[0].connection_string).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_denials_name_the_assignment_and_what_it_requires() {
+    let sandbox = start(fast_config());
+    let error = provision_error(
+        &sandbox,
+        new_hub(REGULATED, "regulated-eu", "us-hub", "East US"),
+    )
+    .await;
+    assert_eq!(
+        error.to_string(),
+        "Azure Policy does not allow the hub 'us-hub': the assignment 'EU data residency: allowed \
+         locations' requires hubs in westeurope, northeurope only. Choose one of these regions: \
+         westeurope, northeurope."
+    );
+    assert_eq!(error.kind(), "policy_denied");
+
+    let error = provision_error(
+        &sandbox,
+        new_hub(REGULATED, "regulated-private", "open-hub", "westeurope"),
+    )
+    .await;
+    assert_eq!(
+        error.to_string(),
+        "Azure Policy does not allow the hub 'open-hub': the assignment 'IoT hubs must not be \
+         reachable from the internet' requires IoT hubs without public network access. A partner \
+         outside your network could not reach such a hub with a connection string, so IoT Hub \
+         Setup does not create one. Ask your Azure administrators for a policy exemption for this \
+         hub, or choose a resource group where the policy does not apply."
+    );
+    let error = provision_error(
+        &sandbox,
+        new_hub(REGULATED, "regulated-entra-only", "sas-hub", "westeurope"),
+    )
+    .await;
+    assert!(
+        error.to_string().starts_with(
+            "Azure Policy does not allow the hub 'sas-hub': the assignment 'IoT hubs must use \
+             Microsoft Entra ID only' requires IoT hubs with local (shared access key) \
+             authentication turned off. Connection strings do not work on such a hub"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_required_tag_is_inherited_from_the_resource_group() {
+    let sandbox = start(fast_config());
+    let azure = session(&sandbox, &Events::default()).await;
+    let records = Records::new(tempfile::tempdir().unwrap().path().join("creations"));
+    let outcome = azure
+        .provision(
+            &new_hub(REGULATED, "regulated-eu", "eu-plant-hub", "westeurope"),
+            &records,
+            &Consent::yes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome
+            .summary
+            .resource_group
+            .tags
+            .get("costCenter")
+            .map(String::as_str),
+        Some("4711")
+    );
+    assert!(outcome.summary.hub.created);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_is_named_with_its_note() {
+    let sandbox = start(fast_config());
+    let error = provision_error(
+        &sandbox,
+        new_hub(DEV, "contoso-locked", "frozen-hub", "northeurope"),
+    )
+    .await;
+    assert_eq!(
+        error.to_string(),
+        "Azure refused the change because the resource group 'contoso-locked' is locked by a \
+         ReadOnly lock 'freeze-for-audit' (\"Frozen for the annual audit until 31 January 2027. \
+         Ask platform@contoso.example.\"). Ask its owner to remove the lock, or choose another \
+         resource group."
+    );
+    assert_eq!(error.kind(), "locked");
+}
