@@ -34,6 +34,8 @@ pub(crate) struct Entra {
     http: reqwest::Client,
     scopes: Vec<Scope>,
     login_host: String,
+    tenant: String,
+    cloud_name: String,
 }
 
 impl Entra {
@@ -79,6 +81,8 @@ impl Entra {
                 Scope::new(OFFLINE_ACCESS.into()),
             ],
             login_host,
+            tenant: tenant.clone(),
+            cloud_name: cloud.display_name.clone(),
         })
     }
 
@@ -186,6 +190,10 @@ impl Entra {
                 let detail = first_line(response.error_description());
                 match code.as_str() {
                     "access_denied" | "authorization_declined" => Error::SignInDeclined { detail },
+                    _ if detail.starts_with("AADSTS90002") => Error::TenantNotFound {
+                        tenant: self.tenant.clone(),
+                        cloud: self.cloud_name.clone(),
+                    },
                     _ => Error::SignInRefused {
                         detail: format!("{code}: {detail}"),
                     },
@@ -216,6 +224,7 @@ fn first_line(description: Option<&String>) -> String {
         .and_then(|d| d.lines().next())
         .unwrap_or("no reason given")
         .trim()
+        .trim_end_matches('.')
         .to_owned()
 }
 

@@ -44,6 +44,12 @@ pub enum Error {
     BrowserSignInFailed { detail: String },
     #[error("Microsoft Entra ID refused the sign-in: {detail}. Check the tenant and client ID, then sign in again.")]
     SignInRefused { detail: String },
+    #[error(
+        "There is no tenant '{tenant}' in {cloud}. Check the tenant ID or domain (your Azure \
+         administrator knows it; the Azure portal shows it under Microsoft Entra ID), or sign \
+         in without one to use your own."
+    )]
+    TenantNotFound { tenant: String, cloud: String },
     #[error("Your Azure sign-in has expired and could not be renewed ({detail}). Sign in again.")]
     SessionExpired { detail: String },
     #[error("Microsoft Entra ID answered in an unexpected way ({what}). Try again; if it keeps happening, report it.")]
@@ -66,6 +72,7 @@ impl Error {
             Error::SignInTimedOut { .. } => "sign_in_timed_out",
             Error::BrowserSignInFailed { .. } => "browser_sign_in_failed",
             Error::SignInRefused { .. } => "sign_in_refused",
+            Error::TenantNotFound { .. } => "tenant_not_found",
             Error::SessionExpired { .. } => "session_expired",
             Error::UnexpectedAnswer { .. } => "unexpected_answer",
             Error::NetworkSetup(_) => "network_setup",

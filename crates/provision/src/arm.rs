@@ -88,7 +88,7 @@ impl ArmFailure {
 
     /// The general meaning of the failure for a request about `subscription`.
     pub(crate) fn into_error(self, subscription: &str) -> Error {
-        let detail = || self.message.clone();
+        let detail = || self.message.trim_end_matches('.').to_owned();
         match (self.status.as_u16(), self.code.as_str()) {
             (401, "ExpiredAuthenticationToken") => {
                 SignInError::SessionExpired { detail: detail() }.into()
@@ -314,7 +314,7 @@ mod tests {
         ));
         assert_eq!(
             other.into_error("s").to_string(),
-            "Azure refused the request: Bad SKU. (code InvalidSku, HTTP 400)."
+            "Azure refused the request: Bad SKU (code InvalidSku, HTTP 400)."
         );
         assert_eq!(
             ArmFailure::of(&answer(503, "")).into_error("s").kind(),

@@ -203,7 +203,8 @@ impl Error {
     }
 
     /// Whether the person can fix this by changing their choices (the CLI's exit code 2),
-    /// rather than something failing on the way.
+    /// rather than something failing on the way. A place where roles, a policy or a lock
+    /// forbid the hub is such a choice.
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
@@ -221,6 +222,9 @@ impl Error {
                 | Error::FreeHubLimit { .. }
                 | Error::HubNotFound { .. }
                 | Error::PolicyConflict { .. }
+                | Error::NotAllowed { .. }
+                | Error::PolicyDenied { .. }
+                | Error::Locked { .. }
         )
     }
 }

@@ -1,0 +1,245 @@
+//! `hubsetup login` and `hubsetup provision` in an enterprise's Azure: a guest tenant, a role
+//! on one resource group only, Azure Policy and a lock, each with its exact message and exit
+//! code 2 (a choice to change), and nothing created.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{hubsetup, text};
+use hubsetup_sandbox::{Sandbox, SandboxConfig};
+
+const DEV: &str = "22222222-2222-4222-8222-222222222222";
+const SHARED: &str = "66666666-6666-4666-8666-666666666666";
+const REGULATED: &str = "77777777-7777-4777-8777-777777777777";
+const GUEST_TENANT: &str = "9b2e4c1d-0000-4000-8000-fab71ca7e000";
+
+fn sandbox() -> (Sandbox, tempfile::TempDir, PathBuf) {
+    let sandbox = Sandbox::start(SandboxConfig {
+        hub_provisioning_time: Duration::from_millis(300),
+        device_code_pending_polls: 0,
+        device_code_interval_secs: 0,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("sandbox.json");
+    std::fs::write(
+        &description,
+        serde_json::to_string(&sandbox.cloud()).unwrap(),
+    )
+    .unwrap();
+    (sandbox, dir, description)
+}
+
+/// `hubsetup provision` of a new S1 hub, signed in with a device code.
+fn provision(dir: &tempfile::TempDir, description: &Path, where_: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "provision",
+        "--sandbox",
+        description.to_str().unwrap(),
+        "--method",
+        "device-code",
+    ];
+    args.extend_from_slice(where_);
+    hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())])
+}
+
+#[test]
+fn login_to_a_guest_tenant_lists_its_subscriptions_only() {
+    let (_sandbox, dir, description) = sandbox();
+    let args = [
+        "login",
+        "--sandbox",
+        description.to_str().unwrap(),
+        "--method",
+        "device-code",
+        "--tenant",
+        GUEST_TENANT,
+        "--json",
+    ];
+    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = listed["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Fabrikam Partner Solutions"]);
+
+    let args = [
+        "login",
+        "--sandbox",
+        description.to_str().unwrap(),
+        "--method",
+        "device-code",
+        "--tenant",
+        "nowhere.onmicrosoft.com",
+    ];
+    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        text(&output.stderr).contains(
+            "There is no tenant 'nowhere.onmicrosoft.com' in Sandbox (no Azure account needed). \
+             Check the tenant ID or domain"
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_group_without_the_role_is_refused_before_anything_is_created() {
+    let (sandbox, dir, description) = sandbox();
+    let output = provision(
+        &dir,
+        &description,
+        &[
+            "--subscription",
+            SHARED,
+            "--hub",
+            "reader-hub",
+            "--resource-group",
+            "team-readonly",
+            "--region",
+            "westeurope",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains(&format!(
+            "You may not create or change IoT hubs here: Azure refused the action \
+         Microsoft.Devices/IotHubs/write on the resource group 'team-readonly' (scope \
+         /subscriptions/{SHARED}/resourceGroups/team-readonly)."
+        )),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(sandbox
+        .device_connection_string("reader-hub", "io.microshare.contact.unpacked.event")
+        .is_none());
+}
+
+#[test]
+fn a_plan_says_what_the_user_may_not_do() {
+    let (_sandbox, dir, description) = sandbox();
+    let output = provision(
+        &dir,
+        &description,
+        &[
+            "--subscription",
+            SHARED,
+            "--hub",
+            "planned-hub",
+            "--resource-group",
+            "team-readonly",
+            "--region",
+            "westeurope",
+            "--plan",
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let notes: Vec<&str> = plan["summary"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("You may not create or change IoT hubs here")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("You may not read IoT hubs' access keys here")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn policies_and_locks_refuse_in_words_and_tags_satisfy_them() {
+    let (sandbox, dir, description) = sandbox();
+    let output = provision(
+        &dir,
+        &description,
+        &[
+            "--subscription",
+            REGULATED,
+            "--hub",
+            "us-hub",
+            "--resource-group",
+            "regulated-eu",
+            "--region",
+            "eastus",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains(
+        "Azure Policy does not allow the hub 'us-hub': the assignment 'EU data residency: allowed \
+         locations' requires hubs in westeurope, northeurope only. Choose one of these regions: \
+         westeurope, northeurope."
+    ), "{}", text(&output.stderr));
+
+    let output = provision(
+        &dir,
+        &description,
+        &[
+            "--subscription",
+            DEV,
+            "--hub",
+            "frozen-hub",
+            "--resource-group",
+            "contoso-locked",
+            "--region",
+            "northeurope",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("is locked by a ReadOnly lock 'freeze-for-audit'"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = provision(
+        &dir,
+        &description,
+        &[
+            "--subscription",
+            REGULATED,
+            "--hub",
+            "eu-tagged-hub",
+            "--resource-group",
+            "regulated-eu",
+            "--region",
+            "westeurope",
+            "--tag",
+            "owner=iot-team",
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(sandbox
+        .device_connection_string("eu-tagged-hub", "io.microshare.contact.unpacked.event")
+        .is_some());
+    let output = hubsetup(
+        &["provision", "--tag", "owner"],
+        "",
+        &[("HUBSETUP_CONFIG_DIR", dir.path())],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr)
+            .contains("'owner' is not a tag; write KEY=VALUE, e.g. costCenter=4711"),
+        "{}",
+        text(&output.stderr)
+    );
+}
