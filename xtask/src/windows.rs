@@ -18,6 +18,7 @@ const TESTED_CRATES: &[&str] = &[
     "hubsetup-platform",
     "hubsetup-vault",
     "hubsetup-handoff",
+    "hubsetup-identity",
     "hubsetup-provision",
     "hubsetup-wizard",
 ];
