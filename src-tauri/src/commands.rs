@@ -6,7 +6,9 @@ use std::time::Duration;
 use hubsetup_identity::SignInMethod;
 use hubsetup_livetest::{Report, StageResult};
 use hubsetup_platform::SecretClipboard;
-use hubsetup_provision::{HubInfo, NameCheck, ResourceGroup, Subscription, TierFacts};
+use hubsetup_provision::{
+    HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, TierFacts,
+};
 use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
     SessionError, StartChoice, StringCard, TestStage, WizardView,
@@ -214,6 +216,17 @@ pub async fn check_hub_name(
     name: String,
 ) -> Answer<NameCheck> {
     session.check_hub_name(&subscription, &name).await
+}
+
+#[tauri::command]
+pub async fn permissions(
+    session: State<'_, Session>,
+    subscription: String,
+    resource_group: Option<String>,
+) -> Answer<Permissions> {
+    session
+        .permissions(&subscription, resource_group.as_deref())
+        .await
 }
 
 #[tauri::command]

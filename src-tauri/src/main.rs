@@ -47,6 +47,7 @@ fn main() {
             commands::register_provider,
             commands::hubs,
             commands::check_hub_name,
+            commands::permissions,
             commands::tiers,
             commands::plan_hub,
             commands::create_hub,

@@ -326,14 +326,22 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
     app.screenshot("18-summary")
 
 
-def walk_to_review(app, hub):
-    """Signed in: chooses a new S1 hub named `hub` with the default device and no policy."""
-    app.click("#next")
+def choose_place(app, subscription, group=None):
+    """On the Hub screen: the subscription by name and, if given, the resource group."""
     assert app.title() == "Hub"
     WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 6)
-    Select(app.find("#subscription")).select_by_visible_text("Contoso Production")
+    Select(app.find("#subscription")).select_by_visible_text(subscription)
+    if group:
+        WebDriverWait(app.driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#groups option[value='{group}']"))
+        app.type("#group", group)
+
+
+def walk_to_review(app, hub, subscription="Contoso Production", group=None, name_check=None):
+    """Signed in: chooses a new S1 hub named `hub` with the default device and no policy."""
+    app.click("#next")
+    choose_place(app, subscription, group)
     app.type("#hub-name", hub)
-    app.wait_text("#name-check", f"✓ {hub} is available.")
+    app.wait_text("#name-check", name_check or f"✓ {hub} is available.")
     app.click("#next")
     app.click("#tier-S1")
     app.click("#next")
@@ -363,6 +371,54 @@ def test_the_wizard_creates_a_hub_with_the_real_azure_cli_login(launch, cloud, a
     resource = re.search(rf"/subscriptions/\S+/IotHubs/{hub}", app.text("#created")).group(0)
     shown = json.loads(az(az_env, "rest", "--method", "get", "--url", f"{cloud['arm_endpoint']}{resource}?api-version=2023-06-30").stdout)
     assert shown["properties"]["state"] == "Active", "az, with its own token, sees the hub the app made with its login"
+
+
+def test_roles_policies_and_locks_are_said_before_and_at_creation(app):
+    app.click("#start-sandbox")
+    app.click("#signin-device_code")
+    app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
+    app.click("#next")
+    choose_place(app, "Contoso Shared Services", "team-readonly")
+    app.wait_text(
+        "#permissions-missing",
+        "You may not create or change IoT hubs. Ask for the Contributor role on the resource group 'team-readonly'.",
+    )
+    assert "You may not read IoT hubs' access keys. Ask for the Contributor role on the resource group 'team-readonly'." in app.text("#permissions-missing")
+    app.type("#hub-name", "team-hub")
+    app.wait_text("#name-check", "Not checked: checking names needs a role on the whole subscription.")
+    app.screenshot("11-hub-no-permission")
+    app.type("#group", "team-iot")
+    app.wait_text("#permissions-ok", "✓ Your roles allow creating the hub here and reading its keys.")
+
+    def back_to_hub():
+        while app.title() != "Hub":
+            app.click("#back")
+
+    # Azure Policy: the region must be in the EU, and the hub needs the group's costCenter tag (inherited).
+    app.click("#back")
+    walk_to_review(app, f"us-hub-{os.getpid()}", "Contoso Regulated", "regulated-eu")
+    app.click("#create")
+    app.wait_text(
+        "#create-error",
+        f"Azure Policy does not allow the hub 'us-hub-{os.getpid()}': the assignment 'EU data residency: allowed locations' "
+        "requires hubs in westeurope, northeurope only. Choose one of these regions: westeurope, northeurope.",
+        seconds=60,
+    )
+    app.screenshot("15-create-policy-denied")
+
+    # A read-only lock on the group.
+    back_to_hub()
+    app.click("#back")
+    walk_to_review(app, f"frozen-hub-{os.getpid()}", "Contoso Dev/Test", "contoso-locked")
+    app.click("#create")
+    app.wait_text(
+        "#create-error",
+        "Azure refused the change because the resource group 'contoso-locked' is locked by a ReadOnly lock "
+        "'freeze-for-audit' (\"Frozen for the annual audit until 31 January 2027. Ask platform@contoso.example.\"). "
+        "Ask its owner to remove the lock, or choose another resource group.",
+        seconds=60,
+    )
+    app.screenshot("15-create-locked")
 
 
 def test_long_work_can_be_cancelled_and_a_crashed_app_resumes(launch):

@@ -13,6 +13,7 @@ import type { CreateOutcome } from "./bindings/CreateOutcome";
 import type { HubInfo } from "./bindings/HubInfo";
 import type { HubPlan } from "./bindings/HubPlan";
 import type { NameCheck } from "./bindings/NameCheck";
+import type { Permissions } from "./bindings/Permissions";
 import type { ReachIssue } from "./bindings/ReachIssue";
 import type { RegionList } from "./bindings/RegionList";
 import type { ResourceGroup } from "./bindings/ResourceGroup";
@@ -52,6 +53,8 @@ export const api = {
   registerProvider: (subscription: string) => invoke<RegionList>("register_provider", { subscription }),
   hubs: (subscription: string) => invoke<HubInfo[]>("hubs", { subscription }),
   checkHubName: (subscription: string, name: string) => invoke<NameCheck>("check_hub_name", { subscription, name }),
+  permissions: (subscription: string, resourceGroup: string | null) =>
+    invoke<Permissions>("permissions", { subscription, resourceGroup }),
   tiers: () => invoke<TierFacts[]>("tiers"),
   planHub: (hub: HubPlan, devices: string[], policy: string | null) => invoke<WizardView>("plan_hub", { hub, devices, policy }),
   createHub: () => invoke<CreateOutcome>("create_hub"),

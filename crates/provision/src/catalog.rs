@@ -72,9 +72,14 @@ pub struct Region {
 #[ts(export)]
 pub struct NameCheck {
     pub available: bool,
-    /// Why not, in words to show next to the field.
+    /// Why not, in words to show next to the field; for an available name, why it could not
+    /// be checked.
     pub reason: Option<String>,
 }
+
+/// Why a name was not checked: `checkNameAvailability` needs a role on the subscription.
+pub(crate) const NAME_NOT_CHECKED: &str = "Not checked: checking names needs a role on the whole \
+     subscription. Azure tells whether the name is free when the hub is created.";
 
 /// A hub as ARM describes it (no keys).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -318,7 +323,14 @@ impl Azure {
             .call(Method::POST, &url, Some(&body), None, Repeat::Safe)
             .await?;
         if !answer.status.is_success() {
-            return Err(self.explain(ArmFailure::of(&answer), subscription).await);
+            return match self.explain(ArmFailure::of(&answer), subscription).await {
+                // A role on a resource group alone does not allow the check; creating tells.
+                Error::NotAllowed { .. } => Ok(NameCheck {
+                    available: true,
+                    reason: Some(NAME_NOT_CHECKED.to_owned()),
+                }),
+                other => Err(other),
+            };
         }
         let result = answer.json()?;
         let available = result.get("nameAvailable").and_then(Value::as_bool) == Some(true);

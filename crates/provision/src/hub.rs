@@ -293,18 +293,15 @@ impl Azure {
         subscription: &str,
         name: &str,
     ) -> Result<(), Error> {
-        match self.check_hub_name(subscription, name).await {
-            Ok(NameCheck {
-                reason: Some(reason),
-                ..
-            }) => Err(Error::HubNameUnavailable {
-                name: name.to_owned(),
+        match self.check_hub_name(subscription, name).await? {
+            NameCheck {
+                available: false,
                 reason,
+            } => Err(Error::HubNameUnavailable {
+                name: name.to_owned(),
+                reason: reason.unwrap_or_else(|| "Azure does not accept it.".to_owned()),
             }),
-            // Checking names needs a role on the subscription; with one on the resource group
-            // only, creating the hub is what tells whether the name is free.
-            Ok(_) | Err(Error::NotAllowed { .. }) => Ok(()),
-            Err(other) => Err(other),
+            NameCheck { .. } => Ok(()),
         }
     }
 

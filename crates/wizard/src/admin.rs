@@ -6,7 +6,8 @@ use hubsetup_core::Cloud;
 use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
 use hubsetup_net::Network;
 use hubsetup_provision::{
-    suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Progress, ReachProblem,
+    suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Permissions, Progress,
+    ReachProblem,
     Records, Region, Request, ResourceGroup, Subscription, Tier, TierFacts,
 };
 use serde::Serialize;
@@ -179,6 +180,19 @@ impl Session {
     ) -> Result<NameCheck, SessionError> {
         self.azure()?
             .check_hub_name(subscription, name)
+            .await
+            .map_err(failed)
+    }
+
+    /// What the user may do in the subscription and (an existing) resource group, before
+    /// anything else is asked of them there.
+    pub async fn permissions(
+        &self,
+        subscription: &str,
+        resource_group: Option<&str>,
+    ) -> Result<Permissions, SessionError> {
+        self.azure()?
+            .permissions(subscription, resource_group)
             .await
             .map_err(failed)
     }
