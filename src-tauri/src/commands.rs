@@ -6,9 +6,7 @@ use std::time::Duration;
 use hubsetup_identity::SignInMethod;
 use hubsetup_livetest::{Report, StageResult};
 use hubsetup_platform::SecretClipboard;
-use hubsetup_provision::{
-    HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, TierFacts,
-};
+use hubsetup_provision::{HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, TierFacts};
 use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
     SessionError, StartChoice, StringCard, TestStage, WizardView,

@@ -99,6 +99,11 @@ pub fn progress_printer() -> Reporter {
             "To sign in, open {verification_uri} and enter the code {user_code} (valid for {} minutes).",
             expires_in_secs.div_ceil(60)
         ),
+        Progress::SignIn(SignInProgress::MoreProofNeeded { method }) => eprintln!(
+            "Azure asks for more proof of who you are (Conditional Access, e.g. multi-factor \
+             authentication): signing in again with {}.",
+            method.label()
+        ),
         Progress::SignIn(SignInProgress::SignedIn { method }) => eprintln!("Signed in with {}.", method.label()),
         Progress::RegisteringProvider { subscription_id } => {
             eprintln!("Registering Microsoft.Devices in subscription {subscription_id} …")

@@ -243,3 +243,39 @@ fn policies_and_locks_refuse_in_words_and_tags_satisfy_them() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn a_claims_challenge_signs_in_again_and_carries_on() {
+    let (sandbox, dir, description) = sandbox();
+    let output = provision(
+        &dir,
+        &description,
+        &[
+            "--subscription",
+            DEV,
+            "--hub",
+            "sensitive-hub",
+            "--resource-group",
+            "contoso-sensitive",
+            "--region",
+            "northeurope",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "Azure asks for more proof of who you are (Conditional Access, e.g. multi-factor \
+         authentication): signing in again with device code sign-in."
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("To sign in, open https://login.").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(sandbox
+        .device_connection_string("sensitive-hub", "io.microshare.contact.unpacked.event")
+        .is_some());
+}

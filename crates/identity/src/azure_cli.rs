@@ -32,6 +32,22 @@ impl Default for AzureCli {
     }
 }
 
+/// The error for a claims challenge on the Azure CLI's token: the `az login` that answers it
+/// (its `--claims-challenge` takes the claims base64-encoded, as Azure sent them).
+pub(crate) fn more_proof_needed(resource: &str, options: &SignInOptions, claims: &str) -> Error {
+    use base64::Engine as _;
+    let tenant = match options.tenant.as_str() {
+        "organizations" | "common" => String::new(),
+        tenant => format!(" --tenant {tenant}"),
+    };
+    Error::AzureCliNeedsMoreProof {
+        command: format!(
+            "az login{tenant} --scope {resource}.default --claims-challenge \"{}\"",
+            base64::engine::general_purpose::STANDARD.encode(claims)
+        ),
+    }
+}
+
 /// What `az account get-access-token --output json` prints (other fields are ignored).
 #[derive(Deserialize)]
 struct CliToken {

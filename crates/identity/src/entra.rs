@@ -36,6 +36,7 @@ pub(crate) struct Entra {
     login_host: String,
     tenant: String,
     cloud_name: String,
+    browser_timeout: Duration,
 }
 
 impl Entra {
@@ -83,14 +84,24 @@ impl Entra {
             login_host,
             tenant: tenant.clone(),
             cloud_name: cloud.display_name.clone(),
+            browser_timeout: options.browser_timeout,
         })
     }
 
-    pub(crate) async fn device_code(&self, report: Reporter<'_>) -> Result<TokenGrant, Error> {
-        let details: StandardDeviceAuthorizationResponse = self
+    /// A device-code sign-in; `claims` (JSON) when Conditional Access asked for more proof.
+    pub(crate) async fn device_code(
+        &self,
+        report: Reporter<'_>,
+        claims: Option<&str>,
+    ) -> Result<TokenGrant, Error> {
+        let mut request = self
             .client
             .exchange_device_code()
-            .add_scopes(self.scopes.clone())
+            .add_scopes(self.scopes.clone());
+        if let Some(claims) = claims {
+            request = request.add_extra_param("claims", claims);
+        }
+        let details: StandardDeviceAuthorizationResponse = request
             .request_async(&self.http)
             .await
             .map_err(|e| self.explain(e))?;
@@ -118,11 +129,12 @@ impl Entra {
         Ok(grant(&token))
     }
 
+    /// A browser sign-in; `claims` (JSON) when Conditional Access asked for more proof.
     pub(crate) async fn browser(
         &self,
         opener: &dyn BrowserOpener,
-        options: &SignInOptions,
         report: Reporter<'_>,
+        claims: Option<&str>,
     ) -> Result<TokenGrant, Error> {
         let listener = browser::Listener::bind().await?;
         let redirect =
@@ -130,21 +142,24 @@ impl Entra {
                 detail: "the local address for the answer is not valid".to_owned(),
             })?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state) = self
+        let mut authorize = self
             .client
             .authorize_url(CsrfToken::new_random)
             .add_scopes(self.scopes.clone())
             .set_pkce_challenge(challenge)
             .set_redirect_uri(std::borrow::Cow::Borrowed(&redirect))
-            .add_extra_param("prompt", "select_account")
-            .url();
+            .add_extra_param("prompt", "select_account");
+        if let Some(claims) = claims {
+            authorize = authorize.add_extra_param("claims", claims);
+        }
+        let (url, state) = authorize.url();
         report(SignInProgress::OpenBrowser {
             url: url.to_string(),
         });
         // No browser is no failure: the URL was reported, so the person can open it by hand.
         let _ = opener.open(url.as_str());
         let code = listener
-            .wait_for_code(state.secret(), options.browser_timeout)
+            .wait_for_code(state.secret(), self.browser_timeout)
             .await?;
         let token = self
             .client

@@ -23,6 +23,12 @@ pub enum Error {
     )]
     AzureCliFailed { detail: String },
     #[error(
+        "Azure asks for more proof of who you are than the Azure CLI's sign-in holds (Conditional \
+         Access, e.g. multi-factor authentication). Run `{command}`, then try again; or sign in \
+         with the browser or a device code, which ask for it here."
+    )]
+    AzureCliNeedsMoreProof { command: String },
+    #[error(
         "Sign-in was cancelled or refused ({detail}). Sign in again and approve the request, \
          or ask your Azure administrator whether you may use IoT Hub Setup."
     )]
@@ -67,6 +73,7 @@ impl Error {
             Error::AzureCliNotInstalled => "azure_cli_not_installed",
             Error::AzureCliNotSignedIn { .. } => "azure_cli_not_signed_in",
             Error::AzureCliFailed { .. } => "azure_cli_failed",
+            Error::AzureCliNeedsMoreProof { .. } => "azure_cli_needs_more_proof",
             Error::SignInDeclined { .. } => "sign_in_declined",
             Error::SignInCodeExpired { .. } => "sign_in_code_expired",
             Error::SignInTimedOut { .. } => "sign_in_timed_out",

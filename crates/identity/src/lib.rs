@@ -96,6 +96,11 @@ pub enum SignInProgress {
     SignedIn {
         method: SignInMethod,
     },
+    /// Azure asked for more proof than the sign-in has (a Conditional Access claims challenge,
+    /// e.g. multi-factor authentication): the person signs in again.
+    MoreProofNeeded {
+        method: SignInMethod,
+    },
 }
 
 /// Where sign-in progress goes; called from the sign-in task, so it should return quickly.
@@ -154,8 +159,8 @@ pub async fn sign_in(
         SignInMethod::Browser | SignInMethod::DeviceCode => {
             let entra = entra::Entra::new(network, options)?;
             let token = match method {
-                SignInMethod::Browser => entra.browser(opener, options, report).await?,
-                _ => entra.device_code(report).await?,
+                SignInMethod::Browser => entra.browser(opener, report, None).await?,
+                _ => entra.device_code(report, None).await?,
             };
             Credential::new(method, Renewal::Entra(Box::new(entra)), token)
         }
@@ -260,6 +265,33 @@ impl Credential {
             let grant = self.renew(&token).await?;
             token.replace(grant);
         }
+        Ok(())
+    }
+
+    /// Signs in again, interactively, with the `claims` (JSON) of a Conditional Access
+    /// challenge; the new token replaces the old one. The Azure CLI's sign-in cannot be stepped
+    /// up from here, so the error says which `az login` does it.
+    pub async fn step_up(&self, claims: &str, report: Reporter<'_>) -> Result<(), Error> {
+        let grant = match &self.renewal {
+            Renewal::AzureCli {
+                resource, options, ..
+            } => return Err(azure_cli::more_proof_needed(resource, options, claims)),
+            Renewal::Entra(entra) => {
+                report(SignInProgress::MoreProofNeeded {
+                    method: self.method,
+                });
+                match self.method {
+                    SignInMethod::Browser => {
+                        entra.browser(&SystemBrowser, report, Some(claims)).await?
+                    }
+                    _ => entra.device_code(report, Some(claims)).await?,
+                }
+            }
+        };
+        self.token.lock().await.replace(grant);
+        report(SignInProgress::SignedIn {
+            method: self.method,
+        });
         Ok(())
     }
 

@@ -213,6 +213,7 @@ impl Azure {
     ) -> Result<Answer, Error> {
         self.check_arm_url(url)?;
         let mut renewed = false;
+        let mut stepped_up = false;
         loop {
             let token = self.inner.credential.access_token().await?;
             let build = || {
@@ -240,6 +241,15 @@ impl Azure {
             if expired && !renewed {
                 renewed = true;
                 self.inner.credential.renew_after_rejection(&token).await?;
+                continue;
+            }
+            if let Some(claims) = claims_challenge(&answer).filter(|_| !stepped_up) {
+                stepped_up = true;
+                let report = &self.inner.report;
+                self.inner
+                    .credential
+                    .step_up(&claims, &|step| report(step.into()))
+                    .await?;
                 continue;
             }
             return Ok(answer);
@@ -274,6 +284,25 @@ impl Azure {
         }
         Ok(items)
     }
+}
+
+/// The claims (JSON) of a Conditional Access challenge: a 401 whose `WWW-Authenticate` says
+/// `error="insufficient_claims"` and carries `claims="{base64}"`.
+fn claims_challenge(answer: &Answer) -> Option<String> {
+    use base64::Engine as _;
+    if answer.status != StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    let header = answer.header("www-authenticate")?;
+    if !header.contains("error=\"insufficient_claims\"") {
+        return None;
+    }
+    let encoded = header.split("claims=\"").nth(1)?.split('"').next()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded))
+        .ok()?;
+    String::from_utf8(decoded).ok()
 }
 
 /// A JSON body that may hold keys, serialized into memory that is zeroized after sending.

@@ -220,3 +220,51 @@ async fn a_lock_is_named_with_its_note() {
     );
     assert_eq!(error.kind(), "locked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claims_challenge_leads_to_a_new_sign_in_not_an_error() {
+    use hubsetup_identity::{SignInMethod, SignInProgress};
+    use hubsetup_provision::Progress;
+    let sandbox = start(fast_config());
+    let events = Events::default();
+    let azure = session(&sandbox, &events).await;
+    let records = Records::new(tempfile::tempdir().unwrap().path().join("creations"));
+    let outcome = azure
+        .provision(
+            &new_hub(DEV, "contoso-sensitive", "sensitive-hub", "northeurope"),
+            &records,
+            &Consent::yes(),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.summary.hub.created);
+    let all = events.all();
+    let asked = all
+        .iter()
+        .position(|p| {
+            *p == Progress::SignIn(SignInProgress::MoreProofNeeded {
+                method: SignInMethod::DeviceCode,
+            })
+        })
+        .expect("the person is told why they sign in again");
+    assert!(
+        matches!(
+            all[asked + 1],
+            Progress::SignIn(SignInProgress::DeviceCode { .. })
+        ),
+        "{all:?}"
+    );
+    assert_eq!(
+        all[asked + 2],
+        Progress::SignIn(SignInProgress::SignedIn {
+            method: SignInMethod::DeviceCode
+        })
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|p| matches!(p, Progress::SignIn(SignInProgress::MoreProofNeeded { .. })))
+            .count(),
+        1,
+        "one step-up serves the rest of the session"
+    );
+}

@@ -130,6 +130,11 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
         );
     }
     let path = format!("/{}", original.join("/"));
+    if let Some(challenge) =
+        entra::claims::arm_challenge(config, &claims.tid, writes, &path, &claims.acrs)
+    {
+        return challenge;
+    }
     if let [scope @ .., "providers", "microsoft.authorization", what] = lower.as_slice() {
         let scope = &path[..original[..scope.len()]
             .iter()

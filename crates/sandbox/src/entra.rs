@@ -17,6 +17,8 @@ use crate::state::{
 };
 use crate::SandboxConfig;
 
+pub(crate) mod claims;
+
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const CODE_LIFETIME_MS: u64 = 10 * 60 * 1000;
 const DEVICE_CODE_LIFETIME_SECS: u64 = 900;
@@ -35,6 +37,9 @@ pub struct Claims {
     pub upn: String,
     pub appid: String,
     pub scp: String,
+    /// Authentication contexts the sign-in satisfied (Conditional Access step-up).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acrs: Vec<String>,
 }
 
 /// Why ARM refuses a bearer token.
@@ -119,6 +124,8 @@ struct TokenRequest<'a> {
     tenant: &'static Tenant,
     /// MSAL's `client_info=1`: answer with the account's home IDs.
     client_info: bool,
+    /// Authentication contexts the sign-in proved.
+    acrs: Vec<String>,
 }
 
 /// The user's object ID in `tenant` (a guest has its own object in each directory).
@@ -144,6 +151,7 @@ fn mint_tokens(state: &mut State, config: &SandboxConfig, request: TokenRequest<
         scope,
         tenant,
         client_info,
+        acrs,
     } = request;
     let Some(audience) = audience_of(scope) else {
         return oauth_error(
@@ -166,6 +174,7 @@ fn mint_tokens(state: &mut State, config: &SandboxConfig, request: TokenRequest<
         upn: USER_NAME.into(),
         appid: client_id.into(),
         scp: "user_impersonation".into(),
+        acrs: acrs.clone(),
     };
     let access_token = signed_jwt(state, &json!(claims));
     let mut body = json!({
@@ -206,6 +215,7 @@ fn mint_tokens(state: &mut State, config: &SandboxConfig, request: TokenRequest<
                 client_id: client_id.into(),
                 scope: scope.into(),
                 expires_at_ms: now_ms() + REFRESH_LIFETIME_MS,
+                acrs,
             },
         );
         body["refresh_token"] = json!(refresh);
@@ -377,6 +387,7 @@ fn device_code(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
             polls: 0,
             approved: false,
             last_poll_ms: 0,
+            acrs: claims::requested_contexts(form.get("claims").map_or("", String::as_str)),
         },
     );
     let uri = format!("https://login.{}/devicelogin", config.suffix);
@@ -407,7 +418,15 @@ fn token(req: &Req, state: &mut State, config: &SandboxConfig, tenant: &'static 
             let grant = state.refresh_tokens.remove(&field("refresh_token"));
             match grant {
                 Some(g) if g.client_id == client_id && g.expires_at_ms > now_ms() => {
-                    Ok(form.get("scope").cloned().unwrap_or(g.scope))
+                    let scope = form.get("scope").cloned().unwrap_or(g.scope.clone());
+                    let wanted = claims::requested_contexts(&field("claims"));
+                    if wanted.iter().any(|c| !g.acrs.contains(c)) {
+                        // Stepping up needs the person: the refresh token stays usable.
+                        let resource = audience_of(&scope).unwrap_or_default();
+                        state.refresh_tokens.insert(field("refresh_token"), g);
+                        return claims::interaction_required(&resource, &field("claims"));
+                    }
+                    Ok((scope, g.acrs))
                 }
                 _ => Err(oauth_error(
                     StatusCode::BAD_REQUEST,
@@ -425,12 +444,13 @@ fn token(req: &Req, state: &mut State, config: &SandboxConfig, tenant: &'static 
         )),
     };
     match granted {
-        Ok(scope) => {
+        Ok((scope, acrs)) => {
             let request = TokenRequest {
                 client_id: &client_id,
                 scope: &scope,
                 tenant,
                 client_info: field("client_info") == "1",
+                acrs,
             };
             mint_tokens(state, config, request)
         }
@@ -438,13 +458,14 @@ fn token(req: &Req, state: &mut State, config: &SandboxConfig, tenant: &'static 
     }
 }
 
-/// The scope a device code was approved for, or why not (yet).
+/// The scope a device code was approved for and the contexts its sign-in proved, or why not
+/// (yet).
 fn poll_device_code(
     device_code: &str,
     client_id: &str,
     state: &mut State,
     config: &SandboxConfig,
-) -> Result<String, Resp> {
+) -> Result<(String, Vec<String>), Resp> {
     let now = now_ms();
     let Some(grant) = state.device_codes.get_mut(device_code) else {
         return Err(oauth_error(
@@ -496,15 +517,16 @@ fn poll_device_code(
         .device_codes
         .remove(device_code)
         .expect("present above");
-    Ok(grant.scope)
+    Ok((grant.scope, grant.acrs))
 }
 
-/// The scope an authorization code was issued for, once its redirect and PKCE verifier match.
+/// The scope an authorization code was issued for and the contexts its sign-in proved, once
+/// its redirect and PKCE verifier match.
 fn redeem_code(
     form: &std::collections::HashMap<String, String>,
     client_id: &str,
     state: &mut State,
-) -> Result<String, Resp> {
+) -> Result<(String, Vec<String>), Resp> {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let Some(grant) = state.auth_codes.remove(field("code")) else {
         return Err(oauth_error(
@@ -534,7 +556,7 @@ fn redeem_code(
     if verifier_hash != grant.code_challenge {
         return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."));
     }
-    Ok(grant.scope)
+    Ok((grant.scope, grant.acrs))
 }
 
 /// Whether a redirect URI is a loopback HTTP address, the only kind a desktop app may use.
@@ -599,6 +621,7 @@ fn authorize_page(req: &Req) -> Resp {
         "scope",
         "state",
         "code_challenge",
+        "claims",
     ]
     .iter()
     .map(|name| {
@@ -662,6 +685,7 @@ fn authorize_submit(req: &Req, state: &mut State) -> Resp {
             redirect_uri: field("redirect_uri").into(),
             code_challenge: field("code_challenge").into(),
             expires_at_ms: now_ms() + CODE_LIFETIME_MS,
+            acrs: claims::requested_contexts(field("claims")),
         },
     );
     redirect(
@@ -732,6 +756,7 @@ mod tests {
             upn: "u".into(),
             appid: "a".into(),
             scp: "s".into(),
+            acrs: vec![],
         };
         let good = make(&claims, &key);
         assert!(verify_access_token(&good, &key, "https://management.x", 999).is_ok());

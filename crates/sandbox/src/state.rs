@@ -245,6 +245,9 @@ pub struct DeviceCodeGrant {
     pub polls: u32,
     pub approved: bool,
     pub last_poll_ms: u64,
+    /// Authentication contexts asked for with `claims`, proven when the code is entered.
+    #[serde(default)]
+    pub acrs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,6 +257,8 @@ pub struct AuthCodeGrant {
     pub redirect_uri: String,
     pub code_challenge: String,
     pub expires_at_ms: u64,
+    #[serde(default)]
+    pub acrs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -261,6 +266,9 @@ pub struct RefreshGrant {
     pub client_id: String,
     pub scope: String,
     pub expires_at_ms: u64,
+    /// The authentication contexts of the sign-in it came from.
+    #[serde(default)]
+    pub acrs: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -332,6 +340,7 @@ impl State {
                     &[
                         ("contoso-dev", "northeurope"),
                         ("contoso-locked", "northeurope"),
+                        ("contoso-sensitive", "northeurope"),
                     ],
                 ),
                 subscription(

@@ -244,3 +244,115 @@ fn a_read_only_lock_stops_writes_and_key_listing_and_is_listed() {
     );
     assert_eq!(none["value"], json!([]));
 }
+
+#[test]
+fn a_sensitive_group_asks_for_more_proof_and_an_interactive_sign_in_gives_it() {
+    use base64::Engine as _;
+    let sandbox = start(fast_config());
+    let http = client(&sandbox, &[]);
+    let (token, refresh) = sign_in(&sandbox, &http);
+    let hub = hub_path(DEV, "contoso-sensitive", "sensitive-hub");
+    let response = http
+        .put(format!("{}{hub}?{IOTHUB_API}", arm(&sandbox)))
+        .bearer_auth(&token)
+        .json(&hub_body("northeurope"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_claims\""),
+        "{challenge}"
+    );
+    let encoded = challenge
+        .split("claims=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let claims = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims,
+        r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#
+    );
+    // Reads need no more proof.
+    let (status, _) = arm_get(
+        &sandbox,
+        &http,
+        &token,
+        &format!("/subscriptions/{DEV}/resourceGroups/contoso-sensitive?api-version=2022-09-01"),
+    );
+    assert_eq!(status, 200);
+
+    // A refresh token cannot step up: Entra wants the person.
+    let (status, refused) = json(
+        http.post(format!(
+            "{}/organizations/oauth2/v2.0/token",
+            login(&sandbox)
+        ))
+        .form(&[
+            ("client_id", CLIENT_ID),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_deref().unwrap()),
+            ("scope", &arm_scope(&sandbox)),
+            ("claims", &claims),
+        ])
+        .send()
+        .unwrap(),
+    );
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("interaction_required"))
+    );
+    assert!(refused["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("AADSTS50076: "));
+
+    // A device code asked for with the claims, once entered, gives a token that passes.
+    let (_, code) = json(
+        http.post(format!(
+            "{}/organizations/oauth2/v2.0/devicecode",
+            login(&sandbox)
+        ))
+        .form(&[
+            ("client_id", CLIENT_ID),
+            ("scope", &arm_scope(&sandbox)),
+            ("claims", &claims),
+        ])
+        .send()
+        .unwrap(),
+    );
+    let (status, tokens) = json(
+        http.post(format!(
+            "{}/organizations/oauth2/v2.0/token",
+            login(&sandbox)
+        ))
+        .form(&[
+            ("client_id", CLIENT_ID),
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", code["device_code"].as_str().unwrap()),
+        ])
+        .send()
+        .unwrap(),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let (status, created) = put(
+        &sandbox,
+        &http,
+        tokens["access_token"].as_str().unwrap(),
+        &hub,
+        IOTHUB_API,
+        hub_body("northeurope"),
+    );
+    assert_eq!(status, 201, "{created}");
+}

@@ -7,8 +7,7 @@ use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBr
 use hubsetup_net::Network;
 use hubsetup_provision::{
     suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Permissions, Progress,
-    ReachProblem,
-    Records, Region, Request, ResourceGroup, Subscription, Tier, TierFacts,
+    ReachProblem, Records, Region, Request, ResourceGroup, Subscription, Tier, TierFacts,
 };
 use serde::Serialize;
 use ts_rs::TS;
