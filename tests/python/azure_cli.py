@@ -51,9 +51,15 @@ def signed_in(cloud, az_env):
     az(az_env, "cloud", "register", "--name", CLOUD_NAME, "--endpoint-resource-manager", cloud["arm_endpoint"])
     az(az_env, "cloud", "set", "--name", CLOUD_NAME)
     az(az_env, "config", "set", "core.instance_discovery=false")
+    return json.loads(device_code_login(cloud, az_env))
+
+
+def device_code_login(cloud, env, *args):
+    """`az login --use-device-code` with `args`, the code entered on the sandbox's sign-in page
+    as a person would; what az printed."""
     login = subprocess.Popen(
-        [AZ, "login", "--use-device-code", "--output", "json"],
-        env=az_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [AZ, "login", *args, "--use-device-code", "--output", "json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     prompt = ""
     for line in login.stderr:
@@ -68,4 +74,4 @@ def signed_in(cloud, az_env):
     assert "You are signed in" in entered.text
     out, err = login.communicate(timeout=120)
     assert login.returncode == 0, err
-    return json.loads(out)
+    return out

@@ -11,11 +11,13 @@ az and its environment come from azure_cli.py.
 """
 
 import json
+import re
+import shlex
 import subprocess
 import uuid
 
 import pytest
-from azure_cli import AZ, CLOUD_NAME, SKIP_REASON, az, az_env, signed_in  # noqa: F401 (fixtures)
+from azure_cli import AZ, CLOUD_NAME, SKIP_REASON, az, az_env, device_code_login, signed_in  # noqa: F401 (fixtures)
 from conftest import HUBSETUP
 
 if not AZ:
@@ -85,3 +87,22 @@ def test_a_signed_out_az_is_told_apart_and_explained(cloud, az_env, signed_in, t
         "The Azure CLI is not signed in (it says: Please run 'az login' to setup account). "
         "Run `az login` and try again, or sign in with the browser or a device code instead."
     ) in result.stderr
+
+
+def test_a_claims_challenge_names_the_az_login_that_answers_it(cloud, az_env, signed_in):
+    """Writes to contoso-sensitive need multi-factor authentication (Conditional Access): az's
+    token lacks it, so hubsetup says which az login gets it, and that command works."""
+    hub = f"az-sensitive-{uuid.uuid4().hex[:8]}"
+    args = ("provision", "--method", "cli", "--subscription", DEV, "--hub", hub,
+            "--resource-group", "contoso-sensitive", "--region", "northeurope")
+    refused = hubsetup(az_env, cloud, *args)
+    assert refused.returncode != 0
+    assert "Azure asks for more proof of who you are than the Azure CLI's sign-in holds" in refused.stderr
+    command = re.search(r"Run `(az login [^`]+)`", refused.stderr).group(1)
+    assert command.startswith(
+        f"az login --tenant 72f988bf-0000-4000-8000-5a4d60c0ffee --scope {cloud['arm_endpoint']}/.default --claims-challenge "
+    )
+
+    device_code_login(cloud, az_env, *shlex.split(command)[2:])
+    created = hubsetup(az_env, cloud, *args)
+    assert created.returncode == 0, created.stderr

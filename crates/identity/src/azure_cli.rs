@@ -33,10 +33,11 @@ impl Default for AzureCli {
 }
 
 /// The error for a claims challenge on the Azure CLI's token: the `az login` that answers it
-/// (its `--claims-challenge` takes the claims base64-encoded, as Azure sent them).
-pub(crate) fn more_proof_needed(resource: &str, options: &SignInOptions, claims: &str) -> Error {
+/// (its `--claims-challenge` takes the claims base64-encoded, as Azure sent them). The tenant
+/// is named because az keeps tokens per tenant and hands out the one of the tenant asked for.
+pub(crate) fn more_proof_needed(resource: &str, tenant: &str, claims: &str) -> Error {
     use base64::Engine as _;
-    let tenant = match options.tenant.as_str() {
+    let tenant = match tenant {
         "organizations" | "common" => String::new(),
         tenant => format!(" --tenant {tenant}"),
     };

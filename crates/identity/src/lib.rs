@@ -269,13 +269,21 @@ impl Credential {
     }
 
     /// Signs in again, interactively, with the `claims` (JSON) of a Conditional Access
-    /// challenge; the new token replaces the old one. The Azure CLI's sign-in cannot be stepped
-    /// up from here, so the error says which `az login` does it.
-    pub async fn step_up(&self, claims: &str, report: Reporter<'_>) -> Result<(), Error> {
+    /// challenge from `tenant`; the new token replaces the old one. The Azure CLI's sign-in
+    /// cannot be stepped up from here, so the error says which `az login` does it.
+    pub async fn step_up(
+        &self,
+        claims: &str,
+        tenant: Option<&str>,
+        report: Reporter<'_>,
+    ) -> Result<(), Error> {
         let grant = match &self.renewal {
             Renewal::AzureCli {
                 resource, options, ..
-            } => return Err(azure_cli::more_proof_needed(resource, options, claims)),
+            } => {
+                let tenant = tenant.unwrap_or(&options.tenant);
+                return Err(azure_cli::more_proof_needed(resource, tenant, claims));
+            }
             Renewal::Entra(entra) => {
                 report(SignInProgress::MoreProofNeeded {
                     method: self.method,

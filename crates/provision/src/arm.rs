@@ -243,12 +243,12 @@ impl Azure {
                 self.inner.credential.renew_after_rejection(&token).await?;
                 continue;
             }
-            if let Some(claims) = claims_challenge(&answer).filter(|_| !stepped_up) {
+            if let Some((claims, tenant)) = claims_challenge(&answer).filter(|_| !stepped_up) {
                 stepped_up = true;
                 let report = &self.inner.report;
                 self.inner
                     .credential
-                    .step_up(&claims, &|step| report(step.into()))
+                    .step_up(&claims, tenant.as_deref(), &|step| report(step.into()))
                     .await?;
                 continue;
             }
@@ -286,9 +286,10 @@ impl Azure {
     }
 }
 
-/// The claims (JSON) of a Conditional Access challenge: a 401 whose `WWW-Authenticate` says
-/// `error="insufficient_claims"` and carries `claims="{base64}"`.
-fn claims_challenge(answer: &Answer) -> Option<String> {
+/// The claims (JSON) of a Conditional Access challenge, and the tenant that asks: a 401 whose
+/// `WWW-Authenticate` says `error="insufficient_claims"` and carries `claims="{base64}"` and
+/// `authorization_uri="{login}/{tenant}"`.
+fn claims_challenge(answer: &Answer) -> Option<(String, Option<String>)> {
     use base64::Engine as _;
     if answer.status != StatusCode::UNAUTHORIZED {
         return None;
@@ -297,12 +298,21 @@ fn claims_challenge(answer: &Answer) -> Option<String> {
     if !header.contains("error=\"insufficient_claims\"") {
         return None;
     }
-    let encoded = header.split("claims=\"").nth(1)?.split('"').next()?;
+    let quoted = |name: &str| {
+        header
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+    };
+    let encoded = quoted("claims")?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded))
         .ok()?;
-    String::from_utf8(decoded).ok()
+    let tenant = quoted("authorization_uri")
+        .and_then(|uri| uri.trim_end_matches('/').rsplit('/').next())
+        .map(str::to_owned);
+    Some((String::from_utf8(decoded).ok()?, tenant))
 }
 
 /// A JSON body that may hold keys, serialized into memory that is zeroized after sending.
