@@ -6,7 +6,9 @@ use std::time::Duration;
 use hubsetup_identity::SignInMethod;
 use hubsetup_livetest::{Report, StageResult};
 use hubsetup_platform::SecretClipboard;
-use hubsetup_provision::{HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, TierFacts};
+use hubsetup_provision::{
+    HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, Tenant, TierFacts,
+};
 use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
     SessionError, StartChoice, StringCard, TestStage, WizardView,
@@ -174,6 +176,16 @@ pub fn sign_in_methods(session: State<'_, Session>) -> Answer<Vec<SignInMethod>>
 #[tauri::command]
 pub async fn sign_in(session: State<'_, Session>, method: SignInMethod) -> Answer<WizardView> {
     session.sign_in(method).await
+}
+
+#[tauri::command]
+pub async fn tenants(session: State<'_, Session>) -> Answer<Vec<Tenant>> {
+    session.tenants().await
+}
+
+#[tauri::command]
+pub async fn switch_tenant(session: State<'_, Session>, tenant: Tenant) -> Answer<WizardView> {
+    session.switch_tenant(&tenant).await
 }
 
 #[tauri::command]

@@ -48,6 +48,8 @@ fn main() {
             commands::hubs,
             commands::check_hub_name,
             commands::permissions,
+            commands::tenants,
+            commands::switch_tenant,
             commands::tiers,
             commands::plan_hub,
             commands::create_hub,

@@ -421,6 +421,33 @@ def test_roles_policies_and_locks_are_said_before_and_at_creation(app):
     app.screenshot("15-create-locked")
 
 
+def test_a_guest_tenant_is_chosen_and_more_proof_is_given_when_asked(app):
+    app.click("#start-sandbox")
+    app.click("#signin-device_code")
+    app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
+    WebDriverWait(app.driver, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tenant option")) == 2)
+    tenants = [o.text for o in Select(app.find("#tenant")).options]
+    assert tenants == ["Contoso · contoso.onmicrosoft.com", "Fabrikam Partners (guest) · fabrikampartners.onmicrosoft.com"]
+    Select(app.find("#tenant")).select_by_visible_text(tenants[1])
+    app.wait_text("#signed-in", "Signed in with device code sign-in to Fabrikam Partners (guest). Press Next.", seconds=40)
+    app.screenshot("10-sign-in-tenant")
+    app.click("#next")
+    WebDriverWait(app.driver, 20).until(lambda d: [o.text for o in Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options] == ["Fabrikam Partner Solutions"])
+
+    app.click("#back")
+    Select(app.find("#tenant")).select_by_visible_text(tenants[0])
+    app.wait_text("#signed-in", "Signed in with device code sign-in to Contoso. Press Next.", seconds=40)
+    # Writes to contoso-sensitive need multi-factor authentication: Azure asks, the app signs in again.
+    hub = f"e2e-sensitive-{os.getpid()}"
+    walk_to_review(app, hub, "Contoso Dev/Test", "contoso-sensitive")
+    app.click("#create")
+    app.wait_text("#progress", "Azure asks for more proof of who you are (Conditional Access, e.g. multi-factor authentication): sign in again.", seconds=60)
+    app.wait_text("#progress", "To sign in, open https://login.")
+    app.screenshot("15-create-more-proof")
+    app.wait_text("#created", f"/IotHubs/{hub}", seconds=90)
+    assert "Signed in again; carrying on." in app.text("#progress")
+
+
 def test_long_work_can_be_cancelled_and_a_crashed_app_resumes(launch):
     cancelled = "Cancelled. Nothing was lost: start again when you are ready."
     app = launch()

@@ -19,6 +19,7 @@ import type { RegionList } from "./bindings/RegionList";
 import type { ResourceGroup } from "./bindings/ResourceGroup";
 import type { SignInMethod } from "./bindings/SignInMethod";
 import type { Subscription } from "./bindings/Subscription";
+import type { Tenant } from "./bindings/Tenant";
 import type { TierFacts } from "./bindings/TierFacts";
 
 /** The message of a failed command, as the Rust side worded it. */
@@ -47,6 +48,8 @@ export const api = {
     invoke<string>("export_string", { handle, keyText, keyPath, outPath, sender }),
   signInMethods: () => invoke<SignInMethod[]>("sign_in_methods"),
   signIn: (method: SignInMethod) => invoke<WizardView>("sign_in", { method }),
+  tenants: () => invoke<Tenant[]>("tenants"),
+  switchTenant: (tenant: Tenant) => invoke<WizardView>("switch_tenant", { tenant }),
   subscriptions: () => invoke<Subscription[]>("subscriptions"),
   resourceGroups: (subscription: string) => invoke<ResourceGroup[]>("resource_groups", { subscription }),
   regions: (subscription: string) => invoke<RegionList>("regions", { subscription }),

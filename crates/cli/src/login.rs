@@ -193,10 +193,18 @@ pub fn run(args: Args) -> Result<(), CliError> {
     runtime()?.block_on(async {
         let azure = session(&args.sign_in, &args.cloud, &progress_printer()).await?;
         let subscriptions = azure.subscriptions().await.map_err(cli_error)?;
+        // Signed in without naming a tenant, the session is in the account's own: the others
+        // are guest tenants.
+        let home = match args.sign_in.tenant.as_str() {
+            "organizations" | "common" => azure.credential().tenant().await,
+            _ => None,
+        };
+        let tenants = azure.tenants(home.as_deref()).await.map_err(cli_error)?;
         if args.json {
             let value = json!({
                 "cloud": azure.cloud().id,
                 "method": azure.credential().method(),
+                "tenants": tenants,
                 "subscriptions": subscriptions,
             });
             println!(
@@ -219,6 +227,20 @@ pub fn run(args: Args) -> Result<(), CliError> {
             for s in &subscriptions {
                 let note = if s.is_usable() { "" } else { "  (read-only)" };
                 println!("  {}  {} [{}]{note}", s.id, s.name, s.state);
+            }
+        }
+        if tenants.len() > 1 {
+            println!(
+                "Tenants (directories) this account may use; sign in to another with --tenant ID:"
+            );
+            for t in &tenants {
+                let note = match (t.current, t.guest) {
+                    (true, true) => "  (current, guest)",
+                    (true, false) => "  (current)",
+                    (false, true) => "  (guest)",
+                    (false, false) => "",
+                };
+                println!("  {}  {} ({}){note}", t.id, t.name, t.default_domain);
             }
         }
         println!(

@@ -69,6 +69,33 @@ fn login_to_a_guest_tenant_lists_its_subscriptions_only() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Fabrikam Partner Solutions"]);
+    let current: Vec<&str> = listed["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["current"] == true)
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(current, ["Fabrikam Partners"]);
+
+    let args = [
+        "login",
+        "--sandbox",
+        description.to_str().unwrap(),
+        "--method",
+        "device-code",
+    ];
+    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains(&format!(
+            "Tenants (directories) this account may use; sign in to another with --tenant ID:\n  \
+         72f988bf-0000-4000-8000-5a4d60c0ffee  Contoso (contoso.onmicrosoft.com)  (current)\n  \
+         {GUEST_TENANT}  Fabrikam Partners (fabrikampartners.onmicrosoft.com)  (guest)\n"
+        )),
+        "{}",
+        text(&output.stdout)
+    );
 
     let args = [
         "login",

@@ -246,6 +246,21 @@ impl Credential {
         self.method
     }
 
+    /// The tenant the current token is for (its `tid` claim), for showing where the session
+    /// is signed in; the token is read, not verified, and ARM checks it anyway.
+    pub async fn tenant(&self) -> Option<String> {
+        use base64::Engine as _;
+        let token = self.token.lock().await;
+        let payload = token.access.split('.').nth(1)?;
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload.trim_end_matches('='))
+                .ok()?,
+        )
+        .ok()?;
+        claims.get("tid")?.as_str().map(str::to_owned)
+    }
+
     /// The access token, renewed first when it is about to expire. This and the
     /// `Authorization` header made from it are the only places a token leaves the credential.
     pub async fn access_token(&self) -> Result<Zeroizing<String>, Error> {

@@ -42,6 +42,19 @@ pub struct Subscription {
     pub state: String,
 }
 
+/// A Microsoft Entra tenant (directory) the signed-in user may sign in to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub default_domain: String,
+    /// Not the account's own directory: the user was invited as a guest.
+    pub guest: bool,
+    /// The tenant the session is signed in to.
+    pub current: bool,
+}
+
 impl Subscription {
     /// Whether resources can be created in it (ARM treats other states as read-only).
     pub fn is_usable(&self) -> bool {
@@ -161,6 +174,29 @@ impl Azure {
         let url = self.url("/subscriptions", SUBSCRIPTIONS_API);
         let items = self.list(&url, "").await?;
         Ok(items.iter().map(subscription_of).collect())
+    }
+
+    /// The tenants the user may sign in to, as ARM lists them; `home` is the account's own
+    /// tenant (the one a sign-in to `organizations` lands in), the others are marked guest.
+    pub async fn tenants(&self, home: Option<&str>) -> Result<Vec<Tenant>, Error> {
+        let url = self.url("/tenants", SUBSCRIPTIONS_API);
+        let current = self.credential().tenant().await;
+        let items = self.list(&url, "").await?;
+        Ok(items
+            .iter()
+            .map(|item| {
+                let id = text(item, "tenantId");
+                Tenant {
+                    name: text(item, "displayName"),
+                    default_domain: text(item, "defaultDomain"),
+                    guest: home.is_some_and(|home| !home.eq_ignore_ascii_case(&id)),
+                    current: current
+                        .as_deref()
+                        .is_some_and(|c| c.eq_ignore_ascii_case(&id)),
+                    id,
+                }
+            })
+            .collect())
     }
 
     /// One subscription; an unknown one is [`Error::SubscriptionNotFound`].

@@ -34,7 +34,7 @@ mod tier;
 pub use arm::Azure;
 pub use hubsetup_identity::Credential;
 
-pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription};
+pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription, Tenant};
 pub use error::Error;
 pub use governance::{Ability, Permissions};
 pub use hub::{HubCreation, NewHub};

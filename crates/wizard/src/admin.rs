@@ -3,11 +3,13 @@
 //! it, and put the resulting connection strings on the shelf.
 
 use hubsetup_core::Cloud;
-use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
+use hubsetup_identity::{
+    sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser, DEFAULT_TENANT,
+};
 use hubsetup_net::Network;
 use hubsetup_provision::{
     suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Permissions, Progress,
-    ReachProblem, Records, Region, Request, ResourceGroup, Subscription, Tier, TierFacts,
+    ReachProblem, Records, Region, Request, ResourceGroup, Subscription, Tenant, Tier, TierFacts,
 };
 use serde::Serialize;
 use ts_rs::TS;
@@ -110,25 +112,60 @@ impl Session {
     }
 
     pub async fn sign_in(&self, method: SignInMethod) -> Result<WizardView, SessionError> {
-        self.cancellable(self.sign_in_now(method)).await
+        self.cancellable(self.sign_in_now(method, None)).await
     }
 
-    async fn sign_in_now(&self, method: SignInMethod) -> Result<WizardView, SessionError> {
+    /// Signs in again, with the same method, to another of the user's tenants; the Hub
+    /// screen then starts from that tenant's subscriptions.
+    pub async fn switch_tenant(&self, tenant: &Tenant) -> Result<WizardView, SessionError> {
+        let method = self.azure()?.credential().method();
+        self.cancellable(self.sign_in_now(method, Some(tenant)))
+            .await?;
+        self.update(|s| s.hub.subscription_id = None)?;
+        Ok(self.view())
+    }
+
+    /// The tenants the user may sign in to, the guest ones marked.
+    pub async fn tenants(&self) -> Result<Vec<Tenant>, SessionError> {
+        let home = self.home_tenant.lock().expect("home tenant lock").clone();
+        self.azure()?.tenants(home.as_deref()).await.map_err(failed)
+    }
+
+    async fn sign_in_now(
+        &self,
+        method: SignInMethod,
+        tenant: Option<&Tenant>,
+    ) -> Result<WizardView, SessionError> {
         let network = self.network()?;
         let reporter = self.reporter.lock().expect("reporter lock").clone();
+        let options = SignInOptions {
+            tenant: tenant.map_or(DEFAULT_TENANT.to_owned(), |t| t.id.clone()),
+            ..SignInOptions::default()
+        };
         let credential = sign_in(
             method,
             &network,
-            &SignInOptions::default(),
+            &options,
             &AzureCli::default(),
             &SystemBrowser,
             &|step| reporter(step.into()),
         )
         .await
         .map_err(|e| failed(e.into()))?;
+        if tenant.is_none() {
+            // The account's own directory: a sign-in to `organizations` lands there.
+            *self.home_tenant.lock().expect("home tenant lock") = credential.tenant().await;
+        }
         let azure = Azure::new(&network, credential, reporter).map_err(failed)?;
         *self.azure.lock().expect("azure lock") = Some(azure);
-        self.update(|s| s.signed_in(format!("Signed in with {}", method.label())))?;
+        let account = match tenant {
+            Some(t) if t.guest => {
+                format!("Signed in with {} to {} (guest)", method.label(), t.name)
+            }
+            Some(t) => format!("Signed in with {} to {}", method.label(), t.name),
+            None => format!("Signed in with {}", method.label()),
+        };
+        self.update(|s| s.signed_in(account))?;
         Ok(self.view())
     }
 

@@ -113,6 +113,8 @@ pub struct Session {
     /// A sandbox running as its own process (`HUBSETUP_SANDBOX`), as the CLI reaches it.
     external_sandbox: Option<Cloud>,
     pub(crate) azure: Mutex<Option<hubsetup_provision::Azure>>,
+    /// The account's own tenant, from its first sign-in: the others it may use are guests.
+    pub(crate) home_tenant: Mutex<Option<String>>,
     pub(crate) reporter: Mutex<hubsetup_provision::Reporter>,
     /// The hub just created or chosen, with the reachability problems found on it.
     pub(crate) created_hub: Mutex<
@@ -156,6 +158,7 @@ impl Session {
             sandbox: Mutex::new(None),
             external_sandbox,
             azure: Mutex::new(None),
+            home_tenant: Mutex::new(None),
             reporter: Mutex::new(hubsetup_provision::silent()),
             created_hub: Mutex::new(None),
             cancel: tokio::sync::Notify::new(),

@@ -5,6 +5,7 @@
  */
 export type NameCheck = { available: boolean, 
 /**
- * Why not, in words to show next to the field.
+ * Why not, in words to show next to the field; for an available name, why it could not
+ * be checked.
  */
 reason: string | null, };

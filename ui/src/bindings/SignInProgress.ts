@@ -5,4 +5,4 @@ import type { SignInMethod } from "./SignInMethod";
  * What sign-in tells the person while it waits for them. Nothing here is secret: a device
  * code is shown on purpose, and the sign-in URL carries only public values.
  */
-export type SignInProgress = { "kind": "open_browser", url: string, } | { "kind": "device_code", user_code: string, verification_uri: string, expires_in_secs: bigint, } | { "kind": "signed_in", method: SignInMethod, };
+export type SignInProgress = { "kind": "open_browser", url: string, } | { "kind": "device_code", user_code: string, verification_uri: string, expires_in_secs: bigint, } | { "kind": "signed_in", method: SignInMethod, } | { "kind": "more_proof_needed", method: SignInMethod, };
