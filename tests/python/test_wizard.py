@@ -425,9 +425,15 @@ def test_a_guest_tenant_is_chosen_and_more_proof_is_given_when_asked(app):
     app.click("#start-sandbox")
     app.click("#signin-device_code")
     app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
-    WebDriverWait(app.driver, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tenant option")) == 2)
+    WebDriverWait(app.driver, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tenant option")) == 3)
     tenants = [o.text for o in Select(app.find("#tenant")).options]
-    assert tenants == ["Contoso · contoso.onmicrosoft.com", "Fabrikam Partners (guest) · fabrikampartners.onmicrosoft.com"]
+    assert tenants == [
+        "Contoso · contoso.onmicrosoft.com",
+        "Fabrikam Partners (guest) · fabrikampartners.onmicrosoft.com",
+        "Northwind Traders (guest) · northwindtraders.onmicrosoft.com",
+    ]
+    Select(app.find("#tenant")).select_by_visible_text(tenants[2])
+    app.wait_text("#signin-error", "Your organization's sign-in policies do not allow this sign-in to 'northwindtraders.onmicrosoft.com'", seconds=40)
     Select(app.find("#tenant")).select_by_visible_text(tenants[1])
     app.wait_text("#signed-in", "Signed in with device code sign-in to Fabrikam Partners (guest). Press Next.", seconds=40)
     app.screenshot("10-sign-in-tenant")

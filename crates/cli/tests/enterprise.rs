@@ -91,10 +91,33 @@ fn login_to_a_guest_tenant_lists_its_subscriptions_only() {
         text(&output.stdout).contains(&format!(
             "Tenants (directories) this account may use; sign in to another with --tenant ID:\n  \
          72f988bf-0000-4000-8000-5a4d60c0ffee  Contoso (contoso.onmicrosoft.com)  (current)\n  \
-         {GUEST_TENANT}  Fabrikam Partners (fabrikampartners.onmicrosoft.com)  (guest)\n"
+         {GUEST_TENANT}  Fabrikam Partners (fabrikampartners.onmicrosoft.com)  (guest)\n  \
+         5e1ec7ed-0000-4000-8000-0000b10c4ed0  Northwind Traders (northwindtraders.onmicrosoft.com)  (guest)\n"
         )),
         "{}",
         text(&output.stdout)
+    );
+
+    let args = [
+        "login",
+        "--sandbox",
+        description.to_str().unwrap(),
+        "--method",
+        "device-code",
+        "--tenant",
+        "northwindtraders.onmicrosoft.com",
+    ];
+    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        text(&output.stderr).contains(
+            "Your organization's sign-in policies do not allow this sign-in to \
+             'northwindtraders.onmicrosoft.com' (AADSTS53003: Access has been blocked by \
+             Conditional Access policies. The access policy does not allow token issuance): \
+             Conditional Access may require a managed device"
+        ),
+        "{}",
+        text(&output.stderr)
     );
 
     let args = [

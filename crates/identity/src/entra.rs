@@ -200,20 +200,12 @@ impl Entra {
         error: TokenError<T>,
     ) -> Error {
         match error {
-            RequestTokenError::ServerResponse(response) => {
-                let code = response.error().as_ref().to_owned();
-                let detail = first_line(response.error_description());
-                match code.as_str() {
-                    "access_denied" | "authorization_declined" => Error::SignInDeclined { detail },
-                    _ if detail.starts_with("AADSTS90002") => Error::TenantNotFound {
-                        tenant: self.tenant.clone(),
-                        cloud: self.cloud_name.clone(),
-                    },
-                    _ => Error::SignInRefused {
-                        detail: format!("{code}: {detail}"),
-                    },
-                }
-            }
+            RequestTokenError::ServerResponse(response) => refusal(
+                response.error().as_ref(),
+                &first_line(response.error_description()),
+                &self.tenant,
+                &self.cloud_name,
+            ),
             RequestTokenError::Request(HttpClientError::Reqwest(error)) => {
                 Unreachable::new(self.login_host.clone(), &error).into()
             }
@@ -230,6 +222,34 @@ impl Entra {
             },
             RequestTokenError::Other(text) => Error::UnexpectedAnswer { what: text },
         }
+    }
+}
+
+/// An Entra refusal in our words, by its OAuth error and AADSTS code.
+fn refusal(code: &str, detail: &str, tenant: &str, cloud: &str) -> Error {
+    let aadsts = detail
+        .strip_prefix("AADSTS")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_default();
+    let detail = detail.to_owned();
+    match (code, aadsts) {
+        ("access_denied" | "authorization_declined", _) => Error::SignInDeclined { detail },
+        (_, "90002") => Error::TenantNotFound {
+            tenant: tenant.to_owned(),
+            cloud: cloud.to_owned(),
+        },
+        // Blocked by a Conditional Access policy, or by the tenant's security defaults.
+        (_, "53003" | "53000" | "53001" | "530003") => Error::BlockedByPolicy {
+            tenant: tenant.to_owned(),
+            detail,
+        },
+        (_, "50076" | "50079" | "50074") => Error::MoreProofRequired { detail },
+        (_, "50020") => Error::NotInTenant {
+            tenant: tenant.to_owned(),
+        },
+        _ => Error::SignInRefused {
+            detail: format!("{code}: {detail}"),
+        },
     }
 }
 
@@ -253,5 +273,64 @@ fn grant(token: &oauth2::basic::BasicTokenResponse) -> TokenGrant {
         lifetime: token
             .expires_in()
             .unwrap_or_else(|| Duration::from_secs(3600)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entra_refusals_are_told_by_their_code() {
+        let said =
+            |code, detail| refusal(code, detail, "contoso.onmicrosoft.com", "Azure").to_string();
+        assert_eq!(
+            said(
+                "invalid_grant",
+                "AADSTS53003: Access has been blocked by Conditional Access policies"
+            ),
+            "Your organization's sign-in policies do not allow this sign-in to \
+             'contoso.onmicrosoft.com' (AADSTS53003: Access has been blocked by Conditional Access \
+             policies): Conditional Access may require a managed device, a trusted network or \
+             another country. Ask your Azure administrator which policy applies, or sign in from a \
+             device and network it allows."
+        );
+        assert_eq!(
+            said("interaction_required", "AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access 'x'"),
+            "Microsoft Entra ID requires multi-factor authentication for this sign-in (AADSTS50076: \
+             Due to a configuration change made by your administrator, or because you moved to a new \
+             location, you must use multi-factor authentication to access 'x'). Sign in again with \
+             the browser or a device code, which ask for it."
+        );
+        assert_eq!(
+            refusal(
+                "invalid_request",
+                "AADSTS50020: User account from identity provider does not exist in tenant",
+                "t",
+                "Azure"
+            )
+            .kind(),
+            "not_in_tenant"
+        );
+        assert_eq!(
+            refusal(
+                "access_denied",
+                "AADSTS65004: User declined to consent",
+                "t",
+                "Azure"
+            )
+            .kind(),
+            "sign_in_declined"
+        );
+        assert_eq!(
+            refusal(
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret",
+                "t",
+                "Azure"
+            )
+            .kind(),
+            "sign_in_refused"
+        );
     }
 }

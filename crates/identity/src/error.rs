@@ -56,6 +56,23 @@ pub enum Error {
          in without one to use your own."
     )]
     TenantNotFound { tenant: String, cloud: String },
+    #[error(
+        "Your organization's sign-in policies do not allow this sign-in to '{tenant}' ({detail}): \
+         Conditional Access may require a managed device, a trusted network or another country. \
+         Ask your Azure administrator which policy applies, or sign in from a device and \
+         network it allows."
+    )]
+    BlockedByPolicy { tenant: String, detail: String },
+    #[error(
+        "Microsoft Entra ID requires multi-factor authentication for this sign-in ({detail}). \
+         Sign in again with the browser or a device code, which ask for it."
+    )]
+    MoreProofRequired { detail: String },
+    #[error(
+        "Your account is not a member or guest of the tenant '{tenant}'. Ask its administrator \
+         to invite you, or sign in to your own tenant."
+    )]
+    NotInTenant { tenant: String },
     #[error("Your Azure sign-in has expired and could not be renewed ({detail}). Sign in again.")]
     SessionExpired { detail: String },
     #[error("Microsoft Entra ID answered in an unexpected way ({what}). Try again; if it keeps happening, report it.")]
@@ -80,6 +97,9 @@ impl Error {
             Error::BrowserSignInFailed { .. } => "browser_sign_in_failed",
             Error::SignInRefused { .. } => "sign_in_refused",
             Error::TenantNotFound { .. } => "tenant_not_found",
+            Error::BlockedByPolicy { .. } => "blocked_by_policy",
+            Error::MoreProofRequired { .. } => "more_proof_required",
+            Error::NotInTenant { .. } => "not_in_tenant",
             Error::SessionExpired { .. } => "session_expired",
             Error::UnexpectedAnswer { .. } => "unexpected_answer",
             Error::NetworkSetup(_) => "network_setup",

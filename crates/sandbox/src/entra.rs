@@ -268,6 +268,12 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
             discovery(config, path_tenant, tenant)
         }
         (&Method::POST, ["oauth2", "v2.0", "devicecode"]) => device_code(req, state, config),
+        (&Method::POST, ["oauth2", "v2.0", "token"]) if tenant.blocks_sign_in => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            53003,
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+        ),
         (&Method::POST, ["oauth2", "v2.0", "token"]) => token(req, state, config, tenant),
         (&Method::GET, ["oauth2", "v2.0", "authorize"]) => authorize_page(req),
         (&Method::POST, ["oauth2", "v2.0", "authorize"]) => authorize_submit(req, state),

@@ -21,6 +21,8 @@ const STATE_FILE: &str = "state.json";
 pub const TENANT_ID: &str = "72f988bf-0000-4000-8000-5a4d60c0ffee";
 /// A partner's tenant that invited the user as a guest.
 pub const GUEST_TENANT_ID: &str = "9b2e4c1d-0000-4000-8000-fab71ca7e000";
+/// A tenant whose Conditional Access blocks the user's sign-ins (from unmanaged devices).
+pub const BLOCKING_TENANT_ID: &str = "5e1ec7ed-0000-4000-8000-0000b10c4ed0";
 /// The directories the user may sign in to, home first.
 pub const TENANTS: &[Tenant] = &[
     Tenant {
@@ -28,12 +30,21 @@ pub const TENANTS: &[Tenant] = &[
         display_name: "Contoso",
         default_domain: "contoso.onmicrosoft.com",
         home: true,
+        blocks_sign_in: false,
     },
     Tenant {
         id: GUEST_TENANT_ID,
         display_name: "Fabrikam Partners",
         default_domain: "fabrikampartners.onmicrosoft.com",
         home: false,
+        blocks_sign_in: false,
+    },
+    Tenant {
+        id: BLOCKING_TENANT_ID,
+        display_name: "Northwind Traders",
+        default_domain: "northwindtraders.onmicrosoft.com",
+        home: false,
+        blocks_sign_in: true,
     },
 ];
 /// The signed-in user.
@@ -90,6 +101,8 @@ pub struct Tenant {
     pub default_domain: &'static str,
     /// The user's own directory; in the others the user is a guest.
     pub home: bool,
+    /// Conditional Access refuses every token for the user (AADSTS53003).
+    pub blocks_sign_in: bool,
 }
 
 /// The tenant a sign-in path names: its ID or domain, or the home tenant for `organizations`

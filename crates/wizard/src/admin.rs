@@ -139,7 +139,14 @@ impl Session {
         let network = self.network()?;
         let reporter = self.reporter.lock().expect("reporter lock").clone();
         let options = SignInOptions {
-            tenant: tenant.map_or(DEFAULT_TENANT.to_owned(), |t| t.id.clone()),
+            // The domain reads better than the ID in any message about the tenant.
+            tenant: tenant.map_or(DEFAULT_TENANT.to_owned(), |t| {
+                if t.default_domain.is_empty() {
+                    t.id.clone()
+                } else {
+                    t.default_domain.clone()
+                }
+            }),
             ..SignInOptions::default()
         };
         let credential = sign_in(
