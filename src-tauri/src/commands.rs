@@ -7,7 +7,7 @@ use hubsetup_identity::SignInMethod;
 use hubsetup_livetest::{Report, StageResult};
 use hubsetup_platform::SecretClipboard;
 use hubsetup_provision::{
-    HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, Tenant, TierFacts,
+    HubFacts, HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, Tenant, TierFacts,
 };
 use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
@@ -226,6 +226,15 @@ pub async fn check_hub_name(
     name: String,
 ) -> Answer<NameCheck> {
     session.check_hub_name(&subscription, &name).await
+}
+
+#[tauri::command]
+pub async fn hub_facts(
+    session: State<'_, Session>,
+    subscription: String,
+    name: String,
+) -> Answer<HubFacts> {
+    session.hub_facts(&subscription, &name).await
 }
 
 #[tauri::command]

@@ -48,6 +48,7 @@ fn main() {
             commands::hubs,
             commands::check_hub_name,
             commands::permissions,
+            commands::hub_facts,
             commands::tenants,
             commands::switch_tenant,
             commands::tiers,

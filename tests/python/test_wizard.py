@@ -394,6 +394,16 @@ def test_roles_policies_and_locks_are_said_before_and_at_creation(app):
         while app.title() != "Hub":
             app.click("#back")
 
+    # An existing hub is described by what Azure says of it.
+    choose_place(app, "Contoso Production")
+    app.click("#reuse")
+    Select(app.find("#existing-hub")).select_by_value("contoso-plant-hub")
+    app.wait_text("#hub-facts", "Consumer groups: $Default, stream-analytics-prod.")
+    facts = app.text("#hub-facts")
+    assert "enabled)" in facts and "messages used today" in facts and "It may move to S2, S3." in facts, facts
+    app.screenshot("11-hub-existing")
+    app.driver.find_element(By.CSS_SELECTOR, "input[name='reuse']:not(#reuse)").click()
+
     # Azure Policy: the region must be in the EU, and the hub needs the group's costCenter tag (inherited).
     app.click("#back")
     walk_to_review(app, f"us-hub-{os.getpid()}", "Contoso Regulated", "regulated-eu")

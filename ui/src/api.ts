@@ -10,6 +10,7 @@ import type { StartChoice } from "./bindings/StartChoice";
 import type { StringCard } from "./bindings/StringCard";
 import type { WizardView } from "./bindings/WizardView";
 import type { CreateOutcome } from "./bindings/CreateOutcome";
+import type { HubFacts } from "./bindings/HubFacts";
 import type { HubInfo } from "./bindings/HubInfo";
 import type { HubPlan } from "./bindings/HubPlan";
 import type { NameCheck } from "./bindings/NameCheck";
@@ -58,6 +59,7 @@ export const api = {
   checkHubName: (subscription: string, name: string) => invoke<NameCheck>("check_hub_name", { subscription, name }),
   permissions: (subscription: string, resourceGroup: string | null) =>
     invoke<Permissions>("permissions", { subscription, resourceGroup }),
+  hubFacts: (subscription: string, name: string) => invoke<HubFacts>("hub_facts", { subscription, name }),
   tiers: () => invoke<TierFacts[]>("tiers"),
   planHub: (hub: HubPlan, devices: string[], policy: string | null) => invoke<WizardView>("plan_hub", { hub, devices, policy }),
   createHub: () => invoke<CreateOutcome>("create_hub"),

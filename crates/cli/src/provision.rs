@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use hubsetup_core::numbers::thousands;
 use hubsetup_provision::{
     check_policy_name, suggested_region, Azure, Decide, HubChoice, HubInfo, Outcome, ReachProblem,
     Records, Request, Summary, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME,
@@ -422,18 +423,6 @@ fn describe_tier(tier: Tier) -> String {
     text
 }
 
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn state_dir(args: &Args) -> Result<PathBuf, CliError> {
     match &args.state_dir {
         Some(dir) => Ok(dir.clone()),
@@ -574,7 +563,6 @@ mod tests {
         assert!(
             describe_tier(Tier::F1).starts_with("F1: 8,000 messages/day per unit, up to 1 unit.")
         );
-        assert_eq!(thousands(300_000_000), "300,000,000");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`names`]: Azure's naming rules for hubs and device identities.
 //! - [`cloud`]: the Azure clouds as data (endpoints and host suffixes).
 //! - [`dns_wire`]: the DNS messages of the sandbox's name server and its clients.
+//! - [`numbers`]: numbers written for people (`8,000`).
 //! - [`rbac`]: Azure's role action patterns (`*/read`, not-actions).
 //! - [`secret`]: the key type that never prints itself and is zeroized on drop.
 
@@ -12,6 +13,7 @@ pub mod cloud;
 pub mod connection_string;
 pub mod dns_wire;
 pub mod names;
+pub mod numbers;
 pub mod rbac;
 pub mod sas;
 pub mod secret;

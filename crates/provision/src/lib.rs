@@ -18,6 +18,7 @@
 mod arm;
 mod catalog;
 mod error;
+mod facts;
 mod governance;
 mod http;
 mod hub;
@@ -36,6 +37,7 @@ pub use hubsetup_identity::Credential;
 
 pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription, Tenant};
 pub use error::Error;
+pub use facts::HubFacts;
 pub use governance::{Ability, Permissions};
 pub use hub::{HubCreation, NewHub};
 pub use nearest::suggested_region;

@@ -242,8 +242,11 @@ impl Azure {
                 .collect::<Vec<_>>()
         };
         // An existing hub is read for what would be reused and fixed; a planned one is all new.
+        let mut hub_facts = None;
         let (hub, reachability, devices, policy) = match hub {
             PlannedHub::Existing(hub) => {
+                // A courtesy for the decision: a hub whose facts cannot be read is still planned.
+                hub_facts = self.hub_facts(&hub).await.ok();
                 let remaining = self.reachability(&hub).await?;
                 let devices = match self.existing_devices(&hub, &request.devices).await {
                     Ok(exists) => request
@@ -295,6 +298,7 @@ impl Azure {
             devices,
             policy,
             notes,
+            hub_facts,
         })
     }
 
@@ -479,6 +483,7 @@ impl Azure {
                 devices: devices.iter().map(DeviceCredentials::summary).collect(),
                 policy: policy.as_ref().map(PolicyCredentials::summary),
                 notes: vec![],
+                hub_facts: None,
             },
             devices,
             policy,

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::arm::IOTHUB_API;
 use crate::catalog::{HubInfo, ResourceGroup};
+use crate::facts::HubFacts;
 use crate::policy::{PolicySummary, RESTRICTED_RIGHTS};
 use crate::reach::ReachProblem;
 use crate::registry::DeviceSummary;
@@ -29,6 +30,8 @@ pub struct Summary {
     pub policy: Option<PolicySummary>,
     /// What could not be checked, and what happens then.
     pub notes: Vec<String>,
+    /// An existing hub's devices, quota use, tiers and consumer groups, when they could be read.
+    pub hub_facts: Option<HubFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,6 +185,14 @@ impl Summary {
                     self.done(policy.created)
                 ),
             );
+        }
+        if let Some(facts) = &self.hub_facts {
+            for fact in &facts.lines {
+                line("About the hub", fact.clone());
+            }
+            if let Some(warning) = &facts.quota_warning {
+                line("WARNING", warning.clone());
+            }
         }
         for problem in &self.reachability.fixed {
             line("Fixed", format!("{problem} {}", problem.fix()));
@@ -383,6 +394,7 @@ mod tests {
                 created: true,
             }),
             notes: vec![],
+            hub_facts: None,
         }
     }
 

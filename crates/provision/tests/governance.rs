@@ -268,3 +268,41 @@ async fn a_claims_challenge_leads_to_a_new_sign_in_not_an_error() {
         "one step-up serves the rest of the session"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_hub_is_described_by_what_azure_says_of_it() {
+    let sandbox = start(hubsetup_sandbox::SandboxConfig {
+        daily_message_quota: Some(10),
+        ..fast_config()
+    });
+    let azure = session(&sandbox, &Events::default()).await;
+    let plant = azure.find_hub(PRODUCTION, EXISTING_HUB).await.unwrap();
+    let device = sandbox
+        .device_connection_string(EXISTING_HUB, EXISTING_DEVICE)
+        .unwrap();
+    for _ in 0..9 {
+        assert_eq!(send_d2c(&sandbox, &device, "{}").await, 204);
+    }
+    let facts = azure.hub_facts(&plant).await.unwrap();
+    assert_eq!(
+        facts.lines,
+        [
+            "1 device (1 enabled)",
+            "9 of 10 messages used today (90%); the count starts again at midnight UTC",
+            "It may move to S2, S3",
+            "Consumer groups: $Default, stream-analytics-prod",
+        ]
+    );
+    assert!(facts
+        .quota_warning
+        .unwrap()
+        .starts_with("The hub has used 9 of its 10 messages today"));
+
+    let free = azure.find_hub(DEV, "contoso-dev-free").await.unwrap();
+    let facts = azure.hub_facts(&free).await.unwrap();
+    assert!(facts.tiers_allowed.is_empty());
+    assert_eq!(
+        facts.lines[2],
+        "Its tier cannot be changed (a free hub stays free)"
+    );
+}

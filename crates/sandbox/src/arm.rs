@@ -14,6 +14,7 @@ use crate::state::{
 };
 use crate::SandboxConfig;
 
+mod facts;
 mod locks;
 mod metadata;
 pub(crate) mod policy;
@@ -221,6 +222,17 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
                 (&Method::POST, ["listkeys"]) => {
                     with_hub(state, sub, group, name, |hub| list_keys(hub, None))
                 }
+                (&Method::GET, ["iothubstats"]) => with_hub(state, sub, group, name, facts::stats),
+                (&Method::GET, ["quotametrics"]) => with_hub(state, sub, group, name, |hub| {
+                    facts::quota_metrics(hub, config)
+                }),
+                (&Method::GET, ["skus"]) => with_hub(state, sub, group, name, facts::skus),
+                (&Method::GET, ["eventhubendpoints", "events", "consumergroups"]) => {
+                    let id = format!("/{}", original[..8].join("/"));
+                    with_hub(state, sub, group, name, |hub| {
+                        facts::consumer_groups(hub, &id)
+                    })
+                }
                 (&Method::POST, ["iothubkeys", _, "listkeys"]) => {
                     let key = original[9];
                     with_hub(state, sub, group, name, |hub| list_keys(hub, Some(key)))
@@ -269,6 +281,19 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
         }
         [_, _, _, _, _, _, "iothubs", _, "iothubkeys", _, "listkeys"] => (
             "Microsoft.Devices/IotHubs/IotHubKeys/listkeys/action".to_owned(),
+            8,
+        ),
+        [_, _, _, _, _, _, "iothubs", _, "iothubstats"] => {
+            ("Microsoft.Devices/IotHubs/IotHubStats/read".to_owned(), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "quotametrics"] => {
+            ("Microsoft.Devices/IotHubs/quotaMetrics/read".to_owned(), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "skus"] => {
+            ("Microsoft.Devices/IotHubs/skus/read".to_owned(), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "eventhubendpoints", _, "consumergroups", ..] => (
+            format!("Microsoft.Devices/IotHubs/eventHubEndpoints/consumerGroups/{verb}"),
             8,
         ),
         _ => return None,
@@ -1120,6 +1145,7 @@ fn put_hub(
                 creating: true,
                 quota_day: 0,
                 messages_today: 0,
+                consumer_groups: state::default_consumer_groups(),
             }
         }
     };

@@ -499,10 +499,7 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
             &format!("Message size {size} bytes exceeds the maximum of {MAX_MESSAGE_BYTES} bytes."),
         );
     }
-    let (_, _, per_unit) = sku_facts(&hub.sku).unwrap_or(("", 0, 0));
-    let quota = config
-        .daily_message_quota
-        .unwrap_or(per_unit * hub.capacity);
+    let quota = daily_quota(hub, config);
     let meter = if hub.sku == "F1" { 512 } else { 4096 };
     let counted = (size.max(1)).div_ceil(meter) as u64;
     let today = now / 86_400_000;
@@ -567,4 +564,13 @@ mod tests {
         assert!(!valid_message_id("has space"));
         assert!(!valid_message_id(&"a".repeat(129)));
     }
+}
+
+/// The messages a hub may take per day: its tier's allowance per unit times its units, unless
+/// the sandbox was started with another quota.
+pub(crate) fn daily_quota(hub: &Hub, config: &SandboxConfig) -> u64 {
+    let (_, _, per_unit) = sku_facts(&hub.sku).unwrap_or(("", 0, 0));
+    config
+        .daily_message_quota
+        .unwrap_or(per_unit * hub.capacity)
 }

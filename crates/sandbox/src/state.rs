@@ -230,9 +230,26 @@ pub struct Hub {
     pub creating: bool,
     pub quota_day: u64,
     pub messages_today: u64,
+    /// Consumer groups of the built-in Event Hub-compatible endpoint.
+    #[serde(default = "default_consumer_groups")]
+    pub consumer_groups: Vec<String>,
+}
+
+/// Every hub has `$Default`.
+pub fn default_consumer_groups() -> Vec<String> {
+    vec!["$Default".to_owned()]
 }
 
 impl Hub {
+    /// Messages counted today (days in UTC, as the quota resets at midnight UTC).
+    pub fn messages_on(&self, day: u64) -> u64 {
+        if self.quota_day == day {
+            self.messages_today
+        } else {
+            0
+        }
+    }
+
     pub fn is_active(&self, now_ms: u64) -> bool {
         !self.creating || now_ms >= self.busy_until_ms
     }
@@ -431,6 +448,8 @@ impl State {
         };
         if let Some(hub) = state.hubs.get_mut("contoso-plant-hub") {
             hub.devices.insert(existing.device_id.clone(), existing);
+            // The customer's own reader, which a live test must not disturb.
+            hub.consumer_groups.push("stream-analytics-prod".to_owned());
         }
         state.seed_hub(
             SUBSCRIPTION_DEV,
@@ -463,6 +482,7 @@ impl State {
                 creating: false,
                 quota_day: 0,
                 messages_today: 0,
+                consumer_groups: default_consumer_groups(),
             },
         );
     }

@@ -8,8 +8,9 @@ use hubsetup_identity::{
 };
 use hubsetup_net::Network;
 use hubsetup_provision::{
-    suggested_region, Azure, Decide, HubChoice, HubInfo, NameCheck, Permissions, Progress,
-    ReachProblem, Records, Region, Request, ResourceGroup, Subscription, Tenant, Tier, TierFacts,
+    suggested_region, Azure, Decide, HubChoice, HubFacts, HubInfo, NameCheck, Permissions,
+    Progress, ReachProblem, Records, Region, Request, ResourceGroup, Subscription, Tenant, Tier,
+    TierFacts,
 };
 use serde::Serialize;
 use ts_rs::TS;
@@ -225,6 +226,17 @@ impl Session {
             .check_hub_name(subscription, name)
             .await
             .map_err(failed)
+    }
+
+    /// What an admin decides a reuse by: the hub's devices, quota use, tiers and consumer groups.
+    pub async fn hub_facts(
+        &self,
+        subscription: &str,
+        name: &str,
+    ) -> Result<HubFacts, SessionError> {
+        let azure = self.azure()?;
+        let hub = azure.find_hub(subscription, name).await.map_err(failed)?;
+        azure.hub_facts(&hub).await.map_err(failed)
     }
 
     /// What the user may do in the subscription and (an existing) resource group, before

@@ -1,0 +1,85 @@
+//! What ARM tells about an existing hub, for an admin deciding whether to reuse it: device
+//! counts (`IotHubStats`), today's messages against the daily quota (`quotaMetrics`), the tiers
+//! it may move to (`skus`) and the consumer groups of its Event Hub-compatible endpoint.
+
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use super::sku_facts;
+use crate::http::{json_response, Resp};
+use crate::hub::daily_quota;
+use crate::state::{now_ms, Hub};
+use crate::SandboxConfig;
+
+/// The most devices a hub's registry holds.
+const MAX_DEVICES: u64 = 1_000_000;
+
+pub(crate) fn stats(hub: &Hub) -> Resp {
+    let enabled = hub
+        .devices
+        .values()
+        .filter(|d| d.status == "enabled")
+        .count();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "totalDeviceCount": hub.devices.len(),
+            "enabledDeviceCount": enabled,
+            "disabledDeviceCount": hub.devices.len() - enabled,
+        }),
+    )
+}
+
+pub(crate) fn quota_metrics(hub: &Hub, config: &SandboxConfig) -> Resp {
+    let today = now_ms() / 86_400_000;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "value": [
+                { "name": "TotalMessages", "currentValue": hub.messages_on(today), "maxValue": daily_quota(hub, config) },
+                { "name": "TotalDeviceCount", "currentValue": hub.devices.len(), "maxValue": MAX_DEVICES },
+            ],
+            "nextLink": null,
+        }),
+    )
+}
+
+/// The tiers a hub may move to, as IoT Hub allows: within its edition, and from basic up to
+/// standard; never from or to the free tier, and never from standard down to basic.
+pub(crate) fn skus(hub: &Hub) -> Resp {
+    let allowed: &[&str] = match hub.sku.as_str() {
+        "F1" => &[],
+        "B1" | "B2" | "B3" => &["B1", "B2", "B3", "S1", "S2", "S3"],
+        _ => &["S1", "S2", "S3"],
+    };
+    let value: Vec<Value> = allowed
+        .iter()
+        .filter(|sku| **sku != hub.sku)
+        .filter_map(|sku| {
+            let (tier, max_units, _) = sku_facts(sku)?;
+            Some(json!({
+                "resourceType": "Microsoft.Devices/IotHubs",
+                "sku": { "name": sku, "tier": tier },
+                "capacity": { "minimum": 1, "maximum": max_units, "default": 1, "scaleType": "Manual" },
+            }))
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "value": value, "nextLink": null }))
+}
+
+pub(crate) fn consumer_groups(hub: &Hub, hub_id: &str) -> Resp {
+    let value: Vec<Value> = hub
+        .consumer_groups
+        .iter()
+        .map(|name| {
+            json!({
+                "id": format!("{hub_id}/eventHubEndpoints/events/ConsumerGroups/{name}"),
+                "name": name,
+                "type": "Microsoft.Devices/IotHubs/EventHubEndpoints/ConsumerGroups",
+                "properties": { "created": "2026-01-05T09:00:00Z" },
+                "etag": format!("\"{}\"", name.len()),
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "value": value, "nextLink": null }))
+}
