@@ -537,6 +537,15 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
     empty(StatusCode::NO_CONTENT)
 }
 
+/// The messages a hub may take per day: its tier's allowance per unit times its units, unless
+/// the sandbox was started with another quota.
+pub(crate) fn daily_quota(hub: &Hub, config: &SandboxConfig) -> u64 {
+    let (_, _, per_unit) = sku_facts(&hub.sku).unwrap_or(("", 0, 0));
+    config
+        .daily_message_quota
+        .unwrap_or(per_unit * hub.capacity)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,13 +573,4 @@ mod tests {
         assert!(!valid_message_id("has space"));
         assert!(!valid_message_id(&"a".repeat(129)));
     }
-}
-
-/// The messages a hub may take per day: its tier's allowance per unit times its units, unless
-/// the sandbox was started with another quota.
-pub(crate) fn daily_quota(hub: &Hub, config: &SandboxConfig) -> u64 {
-    let (_, _, per_unit) = sku_facts(&hub.sku).unwrap_or(("", 0, 0));
-    config
-        .daily_message_quota
-        .unwrap_or(per_unit * hub.capacity)
 }
