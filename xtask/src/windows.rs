@@ -11,14 +11,15 @@ use crate::{cross, root, status, target_dir, version};
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
 
 /// Crates whose tests run under Wine: those with code that differs on Windows (credential
-/// store, folders, file access lists, clipboard, sign-in's browser and `az.cmd`) and those
-/// that write private files through it.
+/// store, folders, file access lists, clipboard, sign-in's browser and `az.cmd`, the Internet
+/// Options proxy) and those that write private files through it.
 const TESTED_CRATES: &[&str] = &[
     "hubsetup-core",
     "hubsetup-platform",
     "hubsetup-vault",
     "hubsetup-handoff",
     "hubsetup-identity",
+    "hubsetup-net",
     "hubsetup-provision",
     "hubsetup-wizard",
 ];

@@ -5,7 +5,8 @@
 //!   optional extra bundle for networks whose TLS-inspecting proxy re-signs traffic.
 //! - Resolution: a cloud's own name server and loopback address when it has them (the
 //!   sandbox's), for its own hosts only; everything else goes through the system's DNS.
-//! - Proxies: `HTTPS_PROXY` / `NO_PROXY` from the environment, never for loopback clouds.
+//! - Proxies: `HTTPS_PROXY` / `NO_PROXY` from the environment, else Windows' Internet Options;
+//!   never for loopback clouds.
 
 mod proxy;
 
@@ -94,7 +95,7 @@ impl Network {
     /// Trusts the system's roots, the cloud's own CA and `extra_bundle`; proxies from the
     /// environment.
     pub fn new(cloud: &Cloud, extra_bundle: Option<&Path>) -> Result<Network, NetError> {
-        Network::with_proxy(cloud, extra_bundle, ProxySettings::from_env()?)
+        Network::with_proxy(cloud, extra_bundle, ProxySettings::from_system()?)
     }
 
     pub fn with_proxy(
@@ -211,10 +212,16 @@ impl Network {
                 .dns_resolver(Arc::new(LoopbackResolver(self.clone())));
         } else {
             builder = builder.no_proxy();
-            if let Some(target) = &self.proxy.https {
-                let mut proxy = reqwest::Proxy::https(target.url.as_str())
-                    .map_err(|e| NetError::Client(e.to_string()))?;
-                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&self.proxy.no_proxy_list()));
+            if self.proxy.https.is_some() {
+                // Our own rules decide which hosts go through it (`<local>` included), the
+                // same ones the live test's own connections follow.
+                let settings = self.proxy.clone();
+                let proxy = reqwest::Proxy::custom(move |url| {
+                    let host = url.host_str()?;
+                    (url.scheme() == "https")
+                        .then(|| settings.for_host(host).map(|t| t.url.clone()))
+                        .flatten()
+                });
                 builder = builder.proxy(proxy);
             }
         }
