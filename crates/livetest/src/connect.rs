@@ -241,7 +241,8 @@ async fn tunnel(
         answer,
     };
     let mut request = format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n");
-    if !proxy.url.username().is_empty() {
+    let credentials_given = !proxy.url.username().is_empty();
+    if credentials_given {
         let credentials = format!(
             "{}:{}",
             proxy.url.username(),
@@ -261,6 +262,7 @@ async fn tunnel(
         .await
         .map_err(|_| refused("no answer".into()))?
         .map_err(|e| refused(e.to_string()))?;
+    let mut schemes = Vec::new();
     loop {
         let mut line = String::new();
         let read = reader
@@ -270,12 +272,25 @@ async fn tunnel(
         if read == 0 || line == "\r\n" {
             break;
         }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("proxy-authenticate") {
+                schemes.extend(value.split_whitespace().next().map(str::to_owned));
+            }
+        }
     }
     let status_line = status_line.trim().to_owned();
-    if status_line.split_whitespace().nth(1) == Some("200") {
-        Ok(())
-    } else {
-        Err(refused(status_line))
+    match status_line.split_whitespace().nth(1) {
+        Some("200") => Ok(()),
+        Some("407") => Err(Failure::ProxyNeedsCredentials {
+            proxy: proxy.authority(),
+            schemes: if schemes.is_empty() {
+                vec!["Basic".into()]
+            } else {
+                schemes
+            },
+            rejected: credentials_given,
+        }),
+        _ => Err(refused(status_line)),
     }
 }
 
@@ -284,10 +299,16 @@ fn tls_failure(host: &str, error: &std::io::Error) -> Failure {
     let rustls_error = error
         .get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>());
+    if let Some(untrusted) = rustls_error.and_then(hubsetup_net::UntrustedIssuer::of) {
+        return Failure::CertificateUntrusted {
+            host,
+            issuer: Some(untrusted.issuer.clone()),
+        };
+    }
     match rustls_error {
         Some(rustls::Error::InvalidCertificate(certificate)) => match certificate {
             CertificateError::UnknownIssuer | CertificateError::BadSignature => {
-                Failure::CertificateUntrusted { host }
+                Failure::CertificateUntrusted { host, issuer: None }
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 Failure::CertificateWrongHost { host }

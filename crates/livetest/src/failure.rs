@@ -26,9 +26,26 @@ pub enum Failure {
         answer: String,
     },
     #[error(
-        "The certificate presented for {host} is not signed by an authority this computer trusts."
+        "The proxy {proxy} {} ({}; 407 Proxy Authentication Required).",
+        if *rejected { "refused the user name and password in HTTPS_PROXY" } else { "asks for a user name and password" },
+        schemes.join(", ")
     )]
-    CertificateUntrusted { host: String },
+    ProxyNeedsCredentials {
+        proxy: String,
+        /// The authentication schemes it offers: Basic, NTLM, Negotiate.
+        schemes: Vec<String>,
+        /// Credentials were given (in HTTPS_PROXY) and refused.
+        rejected: bool,
+    },
+    #[error(
+        "The certificate presented for {host} is not signed by an authority this computer trusts{}.",
+        issued_by(issuer)
+    )]
+    CertificateUntrusted {
+        host: String,
+        /// Who signed what was presented: a TLS-inspecting proxy's own root, usually.
+        issuer: Option<String>,
+    },
     #[error("The certificate presented for {host} was issued for a different host.")]
     CertificateWrongHost { host: String },
     #[error("The certificate presented for {host} has expired.")]
@@ -92,6 +109,19 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
+/// Whether a proxy takes a user name and password (Basic), which is all IoT Hub Setup can give.
+fn offers_basic(schemes: &[String]) -> bool {
+    schemes.iter().any(|s| s.eq_ignore_ascii_case("basic"))
+}
+
+/// ": it was issued by 'CN=…'", when the issuer is known.
+fn issued_by(issuer: &Option<String>) -> String {
+    issuer
+        .as_ref()
+        .map(|issuer| format!(" (it was issued by '{issuer}')"))
+        .unwrap_or_default()
+}
+
 impl Failure {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -102,6 +132,7 @@ impl Failure {
             Failure::ConnectTimeout { .. } => "connect_timeout",
             Failure::ConnectFailed { .. } => "connect_failed",
             Failure::ProxyRefused { .. } => "proxy_refused",
+            Failure::ProxyNeedsCredentials { .. } => "proxy_needs_credentials",
             Failure::CertificateUntrusted { .. } => "certificate_untrusted",
             Failure::CertificateWrongHost { .. } => "certificate_wrong_host",
             Failure::CertificateExpired { .. } => "certificate_expired",
@@ -132,7 +163,15 @@ impl Failure {
                 "A firewall drops outgoing connections to port 443, or the network needs a proxy that is not set.".into()
             }
             Failure::ProxyRefused { .. } => "The proxy does not allow tunnels to Azure IoT Hub, or it needs credentials.".into(),
-            Failure::CertificateUntrusted { .. } => {
+            Failure::ProxyNeedsCredentials { schemes, .. } if !offers_basic(schemes) => {
+                "The proxy wants your Windows sign-in (NTLM or Kerberos), which IoT Hub Setup cannot give it yet.".into()
+            }
+            Failure::ProxyNeedsCredentials { rejected: true, .. } => "The user name or password for the proxy is wrong, or not written as a URL needs it.".into(),
+            Failure::ProxyNeedsCredentials { .. } => "The network's proxy lets only people who sign in through.".into(),
+            Failure::CertificateUntrusted { issuer: Some(issuer), .. } => format!(
+                "A TLS-inspecting proxy or security product on this network ({issuer}) replaces Azure's certificate with its own."
+            ),
+            Failure::CertificateUntrusted { issuer: None, .. } => {
                 "A TLS-inspecting proxy or security product on this network replaces Azure's certificate with its own.".into()
             }
             Failure::CertificateWrongHost { .. } => {
@@ -179,6 +218,15 @@ impl Failure {
                 "Ask the network administrator to allow outgoing HTTPS (port 443) to *.azure-devices.net, or set HTTPS_PROXY if the network needs a proxy.".into()
             }
             Failure::ProxyRefused { .. } => "Ask the network administrator to allow CONNECT to *.azure-devices.net:443 through the proxy, or give the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port).".into(),
+            Failure::ProxyNeedsCredentials { schemes, .. } if !offers_basic(schemes) => {
+                "Ask the network administrator to let *.azure-devices.net through the proxy without sign-in, or for a proxy account with a user name and password (Basic).".into()
+            }
+            Failure::ProxyNeedsCredentials { rejected: true, .. } => {
+                "Check the user name and password in HTTPS_PROXY; write special characters percent-encoded (@ as %40, : as %3A).".into()
+            }
+            Failure::ProxyNeedsCredentials { .. } => {
+                "Give them in HTTPS_PROXY as http://user:password@proxy:port (special characters percent-encoded), then test again.".into()
+            }
             Failure::CertificateUntrusted { .. } | Failure::CertificateWrongHost { .. } | Failure::CertificateExpired { .. } => {
                 "Ask the network administrator for the proxy's root certificate and trust it with --ca-bundle FILE.pem, or exempt *.azure-devices.net from TLS inspection.".into()
             }

@@ -394,8 +394,12 @@ async fn certificate_problems() {
         .await;
     assert_words(
         &report,
-        &format!("The certificate presented for {host} is not signed by an authority this computer trusts."),
-        "A TLS-inspecting proxy or security product on this network replaces Azure's certificate with its own.",
+        &format!(
+            "The certificate presented for {host} is not signed by an authority this computer \
+             trusts (it was issued by 'CN=IoT Hub Setup sandbox CA,O=IoT Hub Setup (local test CA)')."
+        ),
+        "A TLS-inspecting proxy or security product on this network (CN=IoT Hub Setup sandbox \
+         CA,O=IoT Hub Setup (local test CA)) replaces Azure's certificate with its own.",
         proxy_fix,
     );
 }

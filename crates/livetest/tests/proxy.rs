@@ -80,29 +80,70 @@ async fn a_string_is_tested_through_a_proxy_tunnel() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_proxy_that_refuses_the_tunnel_is_named() {
+async fn failure_through(
+    answer: &'static str,
+) -> (SocketAddr, Sandbox, Failure, Option<(Stage, StageStatus)>) {
     let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
-    let proxy = proxy("407 Proxy Authentication Required", sandbox.address()).await;
+    let proxy = proxy(answer, sandbox.address()).await;
     let verifier = Verifier::new(behind_proxy(&sandbox, proxy), Options::default());
     let report = verifier
         .verify(&sandbox.device_connection_string(HUB, DEVICE).unwrap())
         .await;
-    let failure = report.failure_detail.clone().expect("refused");
+    let last = report.stages.last().map(|s| (s.stage, s.status));
+    (
+        proxy,
+        sandbox,
+        report.failure_detail.expect("refused"),
+        last,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_that_refuses_the_tunnel_is_named() {
+    let (proxy, sandbox, failure, last) = failure_through("403 Forbidden").await;
     assert_eq!(
         failure,
         Failure::ProxyRefused {
             proxy: proxy.to_string(),
             host: sandbox.hub_host(HUB),
-            answer: "HTTP/1.1 407 Proxy Authentication Required".into(),
+            answer: "HTTP/1.1 403 Forbidden".into(),
         }
     );
     assert_eq!(
         failure.to_string(),
-        format!("The proxy {proxy} would not open a tunnel to {} (HTTP/1.1 407 Proxy Authentication Required).", sandbox.hub_host(HUB))
+        format!(
+            "The proxy {proxy} would not open a tunnel to {} (HTTP/1.1 403 Forbidden).",
+            sandbox.hub_host(HUB)
+        )
+    );
+    assert_eq!(last, Some((Stage::Tcp, StageStatus::Failed)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_that_asks_for_credentials_says_which() {
+    let (proxy, _sandbox, failure, _) = failure_through(
+        "407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"Contoso\"",
+    )
+    .await;
+    assert_eq!(
+        failure.to_string(),
+        format!("The proxy {proxy} asks for a user name and password (Basic; 407 Proxy Authentication Required).")
     );
     assert_eq!(
-        report.stages.last().map(|s| (s.stage, s.status)),
-        Some((Stage::Tcp, StageStatus::Failed))
+        failure.fix(),
+        "Give them in HTTPS_PROXY as http://user:password@proxy:port (special characters percent-encoded), then test again."
+    );
+
+    let (_, _sandbox, failure, _) = failure_through(
+        "407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM",
+    )
+    .await;
+    assert_eq!(
+        failure.cause(),
+        "The proxy wants your Windows sign-in (NTLM or Kerberos), which IoT Hub Setup cannot give it yet."
+    );
+    assert!(
+        failure.to_string().contains("(Negotiate, NTLM; 407"),
+        "{failure}"
     );
 }
