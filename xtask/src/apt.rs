@@ -18,7 +18,8 @@ pub const APP: &[&str] = &[
 /// The Linux tests besides the app's packages. The keychain tests need a session bus
 /// (dbus-x11), a Secret Service (gnome-keyring) and secret-tool (libsecret-tools); the hand-off
 /// tests need gpg (gnupg); the end-to-end tests a display (xvfb), WebKit's WebDriver and a
-/// second program on the clipboard (xclip).
+/// second program on the clipboard (xclip); the proxy tests a real proxy with Basic
+/// authentication (squid) and openssl for its password file.
 pub const TEST: &[&str] = &[
     "python3-venv",
     "dbus-x11",
@@ -28,6 +29,8 @@ pub const TEST: &[&str] = &[
     "xvfb",
     "webkit2gtk-driver",
     "xclip",
+    "squid",
+    "openssl",
 ];
 
 /// Cross builds: Debian's Rust with its standard library's source (cargo builds std for the

@@ -12,6 +12,13 @@ pub fn venv() -> Result<PathBuf, String> {
     venv_with("python-tests-venv", "tests/python/requirements.txt")
 }
 
+/// mitmproxy from PyPI (`tests/python/mitmproxy-requirements.txt`), the TLS-inspecting proxy
+/// of the proxy tests: the `mitmdump` program.
+pub fn mitmproxy() -> Result<PathBuf, String> {
+    let python = venv_with("mitmproxy-venv", "tests/python/mitmproxy-requirements.txt")?;
+    Ok(python.with_file_name(if cfg!(windows) { "mitmdump.exe" } else { "mitmdump" }))
+}
+
 /// The Azure CLI from PyPI (`tests/python/azure-cli-requirements.txt`): the `az` program.
 pub fn azure_cli() -> Result<PathBuf, String> {
     let python = venv_with("azure-cli-venv", "tests/python/azure-cli-requirements.txt")?;

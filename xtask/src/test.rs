@@ -161,6 +161,7 @@ fn python_tests(windows: &windows::Build) -> Result<(), String> {
     pytest.env("HUBSETUP_BIN", crate::hubsetup_binary("debug"));
     pytest.env("HUBSETUP_APP_BIN", crate::app_binary("debug"));
     pytest.env("HUBSETUP_AZ", python::azure_cli()?);
+    pytest.env("HUBSETUP_MITMDUMP", python::mitmproxy()?);
     pytest.env("HUBSETUP_WINDOWS_BIN", &windows.cli);
     pytest.env("HUBSETUP_WINDOWS_INSTALLER", &windows.installer);
     pytest.env("HUBSETUP_WINE_PREFIX", &windows.wine_prefix);

@@ -1,0 +1,187 @@
+"""IoT Hub Setup behind the proxies of corporate networks, real ones on loopback: Debian's
+squid asking for Basic credentials, and mitmproxy inspecting TLS (re-signing every site with
+its own root, as Zscaler and the like do) in front of it.
+
+The sandbox runs on port 443 here, its hosts known to squid only (through squid's hosts
+file), and the CLI gets a description of it without a loopback address: every connection,
+sign-in and ARM included, has to go through the proxy, as on a network without direct access.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import HUBSETUP
+
+MITMDUMP = os.environ.get("HUBSETUP_MITMDUMP")
+SQUID = shutil.which("squid") or "/usr/sbin/squid"
+if not MITMDUMP or not os.path.exists(SQUID):
+    pytest.skip("squid and HUBSETUP_MITMDUMP are needed (cargo xtask test installs both)", allow_module_level=True)
+
+HUB = "contoso-plant-hub"
+DEVICE = "io.microshare.contact.unpacked.event"
+PRODUCTION = "11111111-1111-4111-8111-111111111111"
+USER, PASSWORD = "alice", "s3cret-pass"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert process.poll() is None, f"exited with {process.returncode}"
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"nothing listens on {port}")
+
+
+@pytest.fixture(scope="module")
+def folder():
+    # Directly under /tmp: squid drops to its own user, which must reach its files.
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="hubsetup-proxies-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sandbox(folder):
+    """A sandbox on 127.0.0.1:443, and a description of it that has no loopback address."""
+    state = folder / "sandbox"
+    process = subprocess.Popen(
+        [HUBSETUP, "sandbox", "--json", "--state-dir", str(state), "--port", "443", "--provisioning-seconds", "1"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    description = json.loads(process.stdout.readline())
+    suffix = description["login_endpoint"].split("://login.", 1)[1]
+    for key in ("loopback", "dns_server"):
+        description.pop(key, None)
+    path = folder / "behind-proxy.json"
+    path.write_text(json.dumps(description))
+    yield {"file": str(path), "suffix": suffix, "ca": description["ca_path"]}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def squid(folder, sandbox):
+    """squid with Basic authentication, resolving the sandbox's hosts to loopback."""
+    port = free_port()
+    suffix = sandbox["suffix"]
+    hosts = folder / "hosts"
+    hosts.write_text(f"127.0.0.1 login.{suffix} management.{suffix} {HUB}.azure-devices.{suffix}\n")
+    hashed = subprocess.run(["openssl", "passwd", "-apr1", PASSWORD], capture_output=True, text=True, check=True).stdout.strip()
+    passwords = folder / "passwords"
+    passwords.write_text(f"{USER}:{hashed}\n")
+    for f in (hosts, passwords):
+        f.chmod(0o644)
+    config = folder / "squid.conf"
+    config.write_text(f"""
+http_port 127.0.0.1:{port}
+auth_param basic program /usr/lib/squid/basic_ncsa_auth {passwords}
+auth_param basic realm Contoso proxy
+acl signed_in proxy_auth REQUIRED
+acl SSL_ports port 443
+acl CONNECT method CONNECT
+http_access deny CONNECT !SSL_ports
+http_access allow signed_in
+http_access deny all
+hosts_file {hosts}
+pid_filename {folder}/squid.pid
+cache_log {folder}/cache.log
+access_log {folder}/access.log
+cache deny all
+coredump_dir {folder}
+shutdown_lifetime 1 second
+""")
+    process = subprocess.Popen([SQUID, "-N", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def mitmproxy(folder, sandbox, squid):
+    """mitmproxy inspecting TLS, in front of squid; its own root stays untrusted until given."""
+    port = free_port()
+    confdir = folder / "mitmproxy"
+    process = subprocess.Popen(
+        [MITMDUMP, "--quiet", "--listen-host", "127.0.0.1", "--listen-port", str(port),
+         "--mode", f"upstream:http://127.0.0.1:{squid}", "--upstream-auth", f"{USER}:{PASSWORD}",
+         "--set", f"confdir={confdir}", "--set", f"ssl_verify_upstream_trusted_ca={sandbox['ca']}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield {"port": port, "ca": str(confdir / "mitmproxy-ca-cert.pem")}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def hubsetup(sandbox, proxy, *args, stdin=""):
+    env = dict(os.environ, HTTPS_PROXY=proxy)
+    env.pop("NO_PROXY", None)
+    return subprocess.run([HUBSETUP, *args, "--sandbox", sandbox["file"]], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def device_string(sandbox, squid):
+    """The seeded device's string, read through squid with the CLI: sign-in and ARM through it."""
+    result = hubsetup(
+        sandbox, f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}",
+        "provision", "--method", "device-code", "--subscription", PRODUCTION, "--existing-hub", HUB,
+        "--device", DEVICE, "--reveal", "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    strings = json.loads(result.stdout)["connection_strings"]
+    return strings[0]["connection_string"]
+
+
+def test_everything_goes_through_a_proxy_that_wants_basic_credentials(sandbox, squid, device_string):
+    result = hubsetup(sandbox, f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}", "verify", stdin=device_string)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"(proxy 127.0.0.1:{squid})" in result.stdout
+    assert "Accepted: the hub took the test message" in result.stdout
+
+
+def test_missing_or_wrong_proxy_credentials_are_told_apart(sandbox, squid, device_string):
+    missing = hubsetup(sandbox, f"http://127.0.0.1:{squid}", "verify", stdin=device_string)
+    assert missing.returncode != 0
+    assert (f"The proxy 127.0.0.1:{squid} asks for a user name and password (Basic; 407 Proxy "
+            "Authentication Required).") in missing.stdout, missing.stdout
+    assert "Give them in HTTPS_PROXY as http://user:password@proxy:port" in missing.stdout
+
+    wrong = hubsetup(sandbox, f"http://{USER}:wrong@127.0.0.1:{squid}", "verify", stdin=device_string)
+    assert wrong.returncode != 0
+    assert f"The proxy 127.0.0.1:{squid} refused the user name and password in HTTPS_PROXY" in wrong.stdout, wrong.stdout
+    assert "wrong" not in wrong.stdout.replace("is wrong", ""), "the password is not repeated"
+
+
+def test_tls_inspection_is_named_by_its_issuer_and_its_root_can_be_trusted(sandbox, mitmproxy, device_string):
+    proxy = f"http://127.0.0.1:{mitmproxy['port']}"
+    intercepted = hubsetup(sandbox, proxy, "verify", stdin=device_string)
+    assert intercepted.returncode != 0
+    assert "(it was issued by 'CN=mitmproxy,O=mitmproxy')" in intercepted.stdout, intercepted.stdout
+    assert "trust it with --ca-bundle FILE.pem" in intercepted.stdout
+
+    trusted = hubsetup(sandbox, proxy, "verify", "--ca-bundle", mitmproxy["ca"], stdin=device_string)
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert "Accepted: the hub took the test message" in trusted.stdout
