@@ -16,7 +16,11 @@ pub fn venv() -> Result<PathBuf, String> {
 /// of the proxy tests: the `mitmdump` program.
 pub fn mitmproxy() -> Result<PathBuf, String> {
     let python = venv_with("mitmproxy-venv", "tests/python/mitmproxy-requirements.txt")?;
-    Ok(python.with_file_name(if cfg!(windows) { "mitmdump.exe" } else { "mitmdump" }))
+    Ok(python.with_file_name(if cfg!(windows) {
+        "mitmdump.exe"
+    } else {
+        "mitmdump"
+    }))
 }
 
 /// The Azure CLI from PyPI (`tests/python/azure-cli-requirements.txt`): the `az` program.

@@ -48,6 +48,17 @@ pub enum Error {
         advice: String,
     },
     #[error(
+        "{problem} Azure Policy '{policy}' keeps it so and would undo a change, so neither IoT \
+         Hub Setup nor the partner can use the hub '{hub}' with a connection string. Ask your \
+         Azure administrators for a policy exemption for this hub (it exists and is left as it \
+         is), or choose a resource group where the policy does not apply."
+    )]
+    KeptByPolicy {
+        hub: String,
+        problem: String,
+        policy: String,
+    },
+    #[error(
         "Azure refused the change because {place} is locked by {lock}. Ask its owner to remove \
          the lock, or choose another resource group."
     )]
@@ -176,6 +187,7 @@ impl Error {
             Error::NotAllowed { .. } => "not_allowed",
             Error::PolicyDenied { .. } => "policy_denied",
             Error::Locked { .. } => "locked",
+            Error::KeptByPolicy { .. } => "kept_by_policy",
             Error::UnexpectedAnswer { .. } => "unexpected_answer",
             Error::Azure { .. } => "azure",
             Error::InvalidHubName(_) => "invalid_hub_name",
@@ -225,6 +237,7 @@ impl Error {
                 | Error::NotAllowed { .. }
                 | Error::PolicyDenied { .. }
                 | Error::Locked { .. }
+                | Error::KeptByPolicy { .. }
         )
     }
 }

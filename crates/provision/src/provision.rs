@@ -454,6 +454,16 @@ impl Azure {
         let problems = self.reachability(&hub).await?;
         let mut reachability = Reachability::default();
         if !problems.is_empty() {
+            // A setting a policy keeps (a Modify undoes the fix, a Deny refuses it) makes the
+            // hub unusable with connection strings, for this app as for the partner.
+            let kept = self.policies_keeping(&hub, &problems).await;
+            if let Some((problem, policy)) = kept.into_iter().next() {
+                return Err(Error::KeptByPolicy {
+                    hub: hub.name.clone(),
+                    problem: problem.to_string(),
+                    policy,
+                });
+            }
             let agreed: Vec<ReachProblem> = decide
                 .fix_reachability(&hub, &problems)
                 .into_iter()

@@ -203,6 +203,9 @@ impl Summary {
                 format!("{problem} To fix it: {}", problem.fix()),
             );
         }
+        for note in &self.notes {
+            line("Note", note.clone());
+        }
         let title = if self.planned {
             format!(
                 "Plan for {} (nothing has been created or changed):\n",

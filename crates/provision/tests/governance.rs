@@ -306,3 +306,37 @@ async fn an_existing_hub_is_described_by_what_azure_says_of_it() {
         "Its tier cannot be changed (a free hub stays free)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modify_policy_that_makes_hubs_private_is_named_and_not_fought() {
+    let sandbox = start(fast_config());
+    let azure = session(&sandbox, &Events::default()).await;
+    let records = Records::new(tempfile::tempdir().unwrap().path().join("creations"));
+    let consent = Consent::yes();
+    let error = azure
+        .provision(
+            &new_hub(
+                REGULATED,
+                "regulated-modify",
+                "made-private-hub",
+                "westeurope",
+            ),
+            &records,
+            &consent,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Public network access is disabled: only devices inside the company's private network \
+         can connect, so the partner's devices will be refused. Azure Policy 'IoT hubs are made \
+         private' keeps it so and would undo a change, so neither IoT Hub Setup nor the partner \
+         can use the hub 'made-private-hub' with a connection string. Ask your Azure \
+         administrators for a policy exemption for this hub (it exists and is left as it is), or \
+         choose a resource group where the policy does not apply."
+    );
+    assert!(
+        consent.asked.lock().unwrap().is_empty(),
+        "no fix is offered that the policy would undo"
+    );
+}

@@ -28,9 +28,17 @@ const IOTHUB_API_VERSIONS: &[&str] = &[
 ];
 const RESOURCES_API_VERSIONS: &[&str] = &["2022-09-01", "2021-04-01"];
 const SUBSCRIPTIONS_API_VERSIONS: &[&str] = &["2022-12-01", "2020-01-01"];
-/// Permissions (2022-04-01, 2015-07-01) and management locks (2020-05-01, 2016-09-01).
-const AUTHORIZATION_API_VERSIONS: &[&str] =
-    &["2022-04-01", "2020-05-01", "2016-09-01", "2015-07-01"];
+/// Permissions (2022-04-01, 2015-07-01), management locks (2020-05-01, 2016-09-01) and Azure
+/// Policy (2023-04-01, 2022-06-01, 2021-06-01).
+const AUTHORIZATION_API_VERSIONS: &[&str] = &[
+    "2023-04-01",
+    "2022-06-01",
+    "2022-04-01",
+    "2021-06-01",
+    "2020-05-01",
+    "2016-09-01",
+    "2015-07-01",
+];
 const RIGHTS_ORDER: [&str; 4] = [
     "RegistryRead",
     "RegistryWrite",
@@ -69,7 +77,8 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
         | ["subscriptions", _]
         | ["subscriptions", _, "locations"]
         | ["tenants"] => SUBSCRIPTIONS_API_VERSIONS,
-        [.., "providers", "microsoft.authorization", "permissions" | "locks"] => {
+        [.., "providers", "microsoft.authorization", "permissions" | "locks" | "policyassignments"]
+        | ["providers", "microsoft.authorization", "policydefinitions", _] => {
             AUTHORIZATION_API_VERSIONS
         }
         [_, _, "providers", "microsoft.devices"]
@@ -86,6 +95,9 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
         match lower.as_slice() {
             ["subscriptions"] => return list_subscriptions(state, &claims.tid),
             ["tenants"] => return metadata::tenants(),
+            ["providers", "microsoft.authorization", "policydefinitions", id] => {
+                return policy::definition(id)
+            }
             _ => {}
         }
     }
@@ -154,6 +166,7 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
                 )
             }
             (&Method::GET, "locks") => locks::list(scope),
+            (&Method::GET, "policyassignments") => policy::assignments(scope),
             _ => method_not_allowed(),
         };
     }
@@ -1010,6 +1023,8 @@ fn put_hub(
     if let Some(refusal) = policy::deny_hub(sub, group, name, &body) {
         return refusal;
     }
+    let mut body = body;
+    policy::modify_hub(sub, group, &mut body);
     let Some(location) = body
         .get("location")
         .and_then(Value::as_str)

@@ -407,6 +407,7 @@ impl State {
                         ("regulated-eu", "westeurope"),
                         ("regulated-private", "westeurope"),
                         ("regulated-entra-only", "westeurope"),
+                        ("regulated-modify", "westeurope"),
                     ],
                 ),
                 Subscription {

@@ -1,8 +1,10 @@
-//! Azure Policy's deny effect, as enterprises assign it: on "Contoso Regulated", each resource
-//! group carries the assignments IT admins meet most (allowed locations, a required tag, IoT
-//! Hub without public network access, IoT Hub without local authentication). A hub that breaks
-//! them is refused with ARM's `RequestDisallowedByPolicy` and its `PolicyViolation` details,
-//! as Azure sends them.
+//! Azure Policy as enterprises assign it: on "Contoso Regulated", each resource group carries
+//! the assignments IT admins meet most (allowed locations, a required tag, IoT Hub without
+//! public network access, IoT Hub without local authentication). A hub that breaks a `Deny`
+//! is refused with ARM's `RequestDisallowedByPolicy` and its `PolicyViolation` details, as
+//! Azure sends them; a `Modify` one ("regulated-modify") quietly makes every hub private, on
+//! creation and on every update. Assignments and their built-in definitions can be read, as
+//! `Microsoft.Authorization/policyAssignments` and `policyDefinitions` serve them.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,8 @@ enum Rule {
     RequireTag(&'static str),
     PublicNetworkDisabled,
     LocalAuthDisabled,
+    /// Modify: public network access set to Disabled on every create and update.
+    MakePublicNetworkDisabled,
 }
 
 struct Assignment {
@@ -46,6 +50,12 @@ const ASSIGNMENTS: &[Assignment] = &[
         name: "iothub-private-only",
         display_name: "IoT hubs must not be reachable from the internet",
         rule: Rule::PublicNetworkDisabled,
+    },
+    Assignment {
+        group: "regulated-modify",
+        name: "iothub-private-by-default",
+        display_name: "IoT hubs are made private",
+        rule: Rule::MakePublicNetworkDisabled,
     },
     Assignment {
         group: "regulated-entra-only",
@@ -81,6 +91,42 @@ impl Rule {
                 "672d56b3-23a7-4a3c-a233-b77ed7777518",
                 "Azure IoT Hub should have local authentication methods disabled for Service Apis",
             ),
+            Rule::MakePublicNetworkDisabled => (
+                "114eec6e-5e59-4bad-999d-6eceeb39d582",
+                "Modify - Configure Azure IoT Hubs to disable public network access",
+            ),
+        }
+    }
+
+    /// The definition's rule, as the built-in says it (the fields it judges and its effect).
+    fn policy_rule(self) -> Value {
+        let hub_type = json!({ "field": "type", "equals": "Microsoft.Devices/IotHubs" });
+        let effect = "[parameters('effect')]";
+        match self {
+            Rule::AllowedLocations(_) => json!({
+                "if": { "not": { "field": "location", "in": "[parameters('listOfAllowedLocations')]" } },
+                "then": { "effect": "deny" },
+            }),
+            Rule::RequireTag(_) => json!({
+                "if": { "field": "[concat('tags[', parameters('tagName'), ']')]", "exists": "false" },
+                "then": { "effect": "deny" },
+            }),
+            Rule::PublicNetworkDisabled => json!({
+                "if": { "allOf": [hub_type, { "field": "Microsoft.Devices/IotHubs/publicNetworkAccess", "notEquals": "Disabled" }] },
+                "then": { "effect": effect },
+            }),
+            Rule::LocalAuthDisabled => json!({
+                "if": { "allOf": [hub_type, { "field": "Microsoft.Devices/IotHubs/disableLocalAuth", "notEquals": true }] },
+                "then": { "effect": effect },
+            }),
+            Rule::MakePublicNetworkDisabled => json!({
+                "if": { "allOf": [hub_type, { "field": "Microsoft.Devices/IotHubs/publicNetworkAccess", "notEquals": "Disabled" }] },
+                "then": { "effect": effect, "details": {
+                    "roleDefinitionIds": ["/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],
+                    "conflictEffect": "audit",
+                    "operations": [{ "operation": "addOrReplace", "field": "Microsoft.Devices/IotHubs/publicNetworkAccess", "value": "Disabled" }],
+                } },
+            }),
         }
     }
 
@@ -90,6 +136,7 @@ impl Rule {
                 json!({ "listOfAllowedLocations": { "value": allowed } })
             }
             Rule::RequireTag(tag) => json!({ "tagName": { "value": tag } }),
+            Rule::MakePublicNetworkDisabled => json!({ "effect": { "value": "Modify" } }),
             Rule::PublicNetworkDisabled | Rule::LocalAuthDisabled => {
                 json!({ "effect": { "value": "Deny" } })
             }
@@ -100,6 +147,8 @@ impl Rule {
     fn violation(self, hub: &Value) -> Option<Value> {
         let properties = &hub["properties"];
         match self {
+            // Modify changes the request instead of refusing it.
+            Rule::MakePublicNetworkDisabled => None,
             Rule::AllowedLocations(allowed) => {
                 let location = hub["location"].as_str().unwrap_or_default().to_ascii_lowercase().replace(' ', "");
                 (!allowed.contains(&location.as_str())).then(|| {
@@ -205,4 +254,90 @@ pub(crate) fn deny_hub(
             "additionalInfo": additional_info,
         }}),
     ))
+}
+
+fn assignment_scope(a: &Assignment) -> String {
+    format!(
+        "/subscriptions/{SUBSCRIPTION_REGULATED}/resourceGroups/{}",
+        a.group
+    )
+}
+
+/// What the `Modify` assignments on `group` do to a hub's PUT body, before it is stored.
+pub(crate) fn modify_hub(subscription: &str, group: &str, body: &mut Value) {
+    if !subscription.eq_ignore_ascii_case(SUBSCRIPTION_REGULATED) {
+        return;
+    }
+    for assignment in ASSIGNMENTS
+        .iter()
+        .filter(|a| a.group.eq_ignore_ascii_case(group))
+    {
+        if let Rule::MakePublicNetworkDisabled = assignment.rule {
+            if let Some(properties) = body.get_mut("properties").and_then(Value::as_object_mut) {
+                properties.insert("publicNetworkAccess".into(), json!("Disabled"));
+            } else {
+                body["properties"] = json!({ "publicNetworkAccess": "Disabled" });
+            }
+        }
+    }
+}
+
+/// `GET {scope}/providers/Microsoft.Authorization/policyAssignments`: those that apply at the
+/// scope (assigned there or above it).
+pub(crate) fn assignments(scope: &str) -> Resp {
+    let scope = scope.to_ascii_lowercase();
+    let value: Vec<Value> = ASSIGNMENTS
+        .iter()
+        .filter(|a| {
+            let at = assignment_scope(a).to_ascii_lowercase();
+            scope == at || scope.starts_with(&format!("{at}/"))
+        })
+        .map(|a| {
+            let (definition, _) = a.rule.definition();
+            json!({
+                "id": format!("{}/providers/Microsoft.Authorization/policyAssignments/{}", assignment_scope(a), a.name),
+                "name": a.name,
+                "type": "Microsoft.Authorization/policyAssignments",
+                "properties": {
+                    "displayName": a.display_name,
+                    "policyDefinitionId": format!("/providers/Microsoft.Authorization/policyDefinitions/{definition}"),
+                    "scope": assignment_scope(a),
+                    "parameters": a.rule.parameters(),
+                    "enforcementMode": "Default",
+                },
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "value": value }))
+}
+
+/// `GET /providers/Microsoft.Authorization/policyDefinitions/{id}` for the built-ins assigned
+/// here.
+pub(crate) fn definition(id: &str) -> Resp {
+    let rule = ASSIGNMENTS
+        .iter()
+        .map(|a| a.rule)
+        .find(|rule| rule.definition().0.eq_ignore_ascii_case(id));
+    let Some(rule) = rule else {
+        return crate::http::arm_error(
+            StatusCode::NOT_FOUND,
+            "PolicyDefinitionNotFound",
+            &format!("The policy definition '{id}' could not be found."),
+        );
+    };
+    let (name, display_name) = rule.definition();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "properties": {
+                "displayName": display_name,
+                "policyType": "BuiltIn",
+                "mode": "Indexed",
+                "policyRule": rule.policy_rule(),
+            },
+            "id": format!("/providers/Microsoft.Authorization/policyDefinitions/{name}"),
+            "type": "Microsoft.Authorization/policyDefinitions",
+            "name": name,
+        }),
+    )
 }
