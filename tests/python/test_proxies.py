@@ -11,14 +11,13 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
 
 from conftest import HUBSETUP
+from desktop import free_port, wait_for_port
 
 MITMDUMP = os.environ.get("HUBSETUP_MITMDUMP")
 SQUID = shutil.which("squid") or "/usr/sbin/squid"
@@ -29,23 +28,6 @@ HUB = "contoso-plant-hub"
 DEVICE = "io.microshare.contact.unpacked.event"
 PRODUCTION = "11111111-1111-4111-8111-111111111111"
 USER, PASSWORD = "alice", "s3cret-pass"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, process, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        assert process.poll() is None, f"exited with {process.returncode}"
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    pytest.fail(f"nothing listens on {port}")
 
 
 @pytest.fixture(scope="module")

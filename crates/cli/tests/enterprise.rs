@@ -4,34 +4,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use common::{hubsetup, text};
-use hubsetup_sandbox::{Sandbox, SandboxConfig};
+use common::{fast_sandbox as sandbox, hubsetup, text};
 
 const DEV: &str = "22222222-2222-4222-8222-222222222222";
 const SHARED: &str = "66666666-6666-4666-8666-666666666666";
 const REGULATED: &str = "77777777-7777-4777-8777-777777777777";
 const GUEST_TENANT: &str = "9b2e4c1d-0000-4000-8000-fab71ca7e000";
-
-fn sandbox() -> (Sandbox, tempfile::TempDir, PathBuf) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        hub_provisioning_time: Duration::from_millis(300),
-        device_code_pending_polls: 0,
-        device_code_interval_secs: 0,
-        ..SandboxConfig::default()
-    })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let description = dir.path().join("sandbox.json");
-    std::fs::write(
-        &description,
-        serde_json::to_string(&sandbox.cloud()).unwrap(),
-    )
-    .unwrap();
-    (sandbox, dir, description)
-}
 
 /// `hubsetup provision` of a new S1 hub, signed in with a device code.
 fn provision(dir: &tempfile::TempDir, description: &Path, where_: &[&str]) -> std::process::Output {

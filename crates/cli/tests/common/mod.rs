@@ -1,5 +1,5 @@
-//! What the keychain and hand-off CLI tests share: running `hubsetup`, checking that no key
-//! leaks, and a throwaway GnuPG home.
+//! What the CLI tests share: running `hubsetup`, checking that no key leaks, a throwaway GnuPG
+//! home, and a sandbox with short waits described in a file for `--sandbox`.
 // Each test file uses only part of this module.
 #![allow(dead_code)]
 
@@ -133,4 +133,29 @@ impl Drop for GpgHome {
 pub fn spaced(hex: &str) -> String {
     let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..i + 4]).collect();
     format!("{}  {}", groups[..5].join(" "), groups[5..].join(" "))
+}
+
+/// A sandbox with short waits (device codes approved at the first poll), and the file that
+/// describes it for `--sandbox`, in a folder that lives as long as the returned guard.
+pub fn fast_sandbox() -> (
+    hubsetup_sandbox::Sandbox,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    let sandbox = hubsetup_sandbox::Sandbox::start(hubsetup_sandbox::SandboxConfig {
+        hub_provisioning_time: std::time::Duration::from_millis(300),
+        retry_after_secs: 1,
+        device_code_pending_polls: 0,
+        device_code_interval_secs: 0,
+        ..hubsetup_sandbox::SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("sandbox.json");
+    std::fs::write(
+        &description,
+        serde_json::to_string(&sandbox.cloud()).unwrap(),
+    )
+    .unwrap();
+    (sandbox, dir, description)
 }
