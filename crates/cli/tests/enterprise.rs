@@ -13,6 +13,19 @@ const SHARED: &str = "66666666-6666-4666-8666-666666666666";
 const REGULATED: &str = "77777777-7777-4777-8777-777777777777";
 const GUEST_TENANT: &str = "9b2e4c1d-0000-4000-8000-fab71ca7e000";
 
+/// `hubsetup login`, signed in with a device code.
+fn login(dir: &tempfile::TempDir, description: &Path, more: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "login",
+        "--sandbox",
+        description.to_str().unwrap(),
+        "--method",
+        "device-code",
+    ];
+    args.extend_from_slice(more);
+    hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())])
+}
+
 /// `hubsetup provision` of a new S1 hub, signed in with a device code.
 fn provision(dir: &tempfile::TempDir, description: &Path, where_: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -29,17 +42,7 @@ fn provision(dir: &tempfile::TempDir, description: &Path, where_: &[&str]) -> st
 #[test]
 fn login_to_a_guest_tenant_lists_its_subscriptions_only() {
     let (_sandbox, dir, description) = sandbox();
-    let args = [
-        "login",
-        "--sandbox",
-        description.to_str().unwrap(),
-        "--method",
-        "device-code",
-        "--tenant",
-        GUEST_TENANT,
-        "--json",
-    ];
-    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    let output = login(&dir, &description, &["--tenant", GUEST_TENANT, "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let names: Vec<&str> = listed["subscriptions"]
@@ -58,14 +61,7 @@ fn login_to_a_guest_tenant_lists_its_subscriptions_only() {
         .collect();
     assert_eq!(current, ["Fabrikam Partners"]);
 
-    let args = [
-        "login",
-        "--sandbox",
-        description.to_str().unwrap(),
-        "--method",
-        "device-code",
-    ];
-    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    let output = login(&dir, &description, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(
         text(&output.stdout).contains(&format!(
@@ -78,16 +74,11 @@ fn login_to_a_guest_tenant_lists_its_subscriptions_only() {
         text(&output.stdout)
     );
 
-    let args = [
-        "login",
-        "--sandbox",
-        description.to_str().unwrap(),
-        "--method",
-        "device-code",
-        "--tenant",
-        "northwindtraders.onmicrosoft.com",
-    ];
-    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    let output = login(
+        &dir,
+        &description,
+        &["--tenant", "northwindtraders.onmicrosoft.com"],
+    );
     assert_ne!(output.status.code(), Some(0));
     assert!(
         text(&output.stderr).contains(
@@ -100,16 +91,7 @@ fn login_to_a_guest_tenant_lists_its_subscriptions_only() {
         text(&output.stderr)
     );
 
-    let args = [
-        "login",
-        "--sandbox",
-        description.to_str().unwrap(),
-        "--method",
-        "device-code",
-        "--tenant",
-        "nowhere.onmicrosoft.com",
-    ];
-    let output = hubsetup(&args, "", &[("HUBSETUP_CONFIG_DIR", dir.path())]);
+    let output = login(&dir, &description, &["--tenant", "nowhere.onmicrosoft.com"]);
     assert_ne!(output.status.code(), Some(0));
     assert!(
         text(&output.stderr).contains(
