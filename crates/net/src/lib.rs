@@ -64,16 +64,37 @@ impl Unreachable {
     }
 }
 
-/// The innermost cause of a transport error, or that it timed out.
+/// The innermost cause of a transport error, or that it timed out, or who issued a
+/// certificate this computer does not trust.
 fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "the request timed out".to_owned();
+    }
+    if let Some(untrusted) = untrusted_issuer(error) {
+        return untrusted.to_string();
     }
     let mut cause: &dyn std::error::Error = error;
     while let Some(inner) = cause.source() {
         cause = inner;
     }
     cause.to_string()
+}
+
+/// An untrusted issuer anywhere in an error's causes, including inside `io::Error`s (whose
+/// `source` skips the error they wrap).
+fn untrusted_issuer<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a UntrustedIssuer> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return UntrustedIssuer::of(tls);
+    }
+    let wrapped = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    wrapped
+        .and_then(untrusted_issuer)
+        .or_else(|| error.source().and_then(untrusted_issuer))
 }
 
 /// Why a host name did not give an address.
