@@ -7,7 +7,8 @@ use hubsetup_identity::SignInMethod;
 use hubsetup_livetest::{Report, StageResult};
 use hubsetup_platform::SecretClipboard;
 use hubsetup_provision::{
-    HubFacts, HubInfo, NameCheck, Permissions, ResourceGroup, Subscription, Tenant, TierFacts,
+    HubFacts, HubInfo, NameCheck, Permissions, PolicyRequirements, ResourceGroup, Subscription,
+    Tenant, TierFacts,
 };
 use hubsetup_wizard::{
     CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
@@ -226,6 +227,17 @@ pub async fn check_hub_name(
     name: String,
 ) -> Answer<NameCheck> {
     session.check_hub_name(&subscription, &name).await
+}
+
+#[tauri::command]
+pub async fn policy_requirements(
+    session: State<'_, Session>,
+    subscription: String,
+    resource_group: String,
+) -> Answer<PolicyRequirements> {
+    session
+        .policy_requirements(&subscription, &resource_group)
+        .await
 }
 
 #[tauri::command]

@@ -49,6 +49,7 @@ fn main() {
             commands::check_hub_name,
             commands::permissions,
             commands::hub_facts,
+            commands::policy_requirements,
             commands::tenants,
             commands::switch_tenant,
             commands::tiers,

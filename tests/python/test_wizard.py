@@ -404,14 +404,24 @@ def test_roles_policies_and_locks_are_said_before_and_at_creation(app):
     app.screenshot("11-hub-existing")
     app.driver.find_element(By.CSS_SELECTOR, "input[name='reuse']:not(#reuse)").click()
 
-    # Azure Policy: the region must be in the EU, and the hub needs the group's costCenter tag (inherited).
+    # Azure Policy read before asking: EU regions only, and a costCenter tag, filled in from the group's.
+    choose_place(app, "Contoso Regulated", "regulated-eu")
+    app.wait_text("#regions-policy", "Azure Policy 'EU data residency: allowed locations' allows hubs in these regions only.")
+    assert [o.text for o in Select(app.find("#region")).options] == ["North Europe", "West Europe"]
+    WebDriverWait(app.driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#tag-costCenter").get_attribute("value") == "4711")
+    app.type("#hub-name", f"eu-hub-{os.getpid()}")
+    app.wait_text("#name-check", f"✓ eu-hub-{os.getpid()} is available.")
+    app.screenshot("11-hub-policy")
+
+    # A policy that denies what a hand-off needs: said at creation, nothing created.
     app.click("#back")
-    walk_to_review(app, f"us-hub-{os.getpid()}", "Contoso Regulated", "regulated-eu")
+    walk_to_review(app, f"open-hub-{os.getpid()}", "Contoso Regulated", "regulated-private")
     app.click("#create")
     app.wait_text(
         "#create-error",
-        f"Azure Policy does not allow the hub 'us-hub-{os.getpid()}': the assignment 'EU data residency: allowed locations' "
-        "requires hubs in westeurope, northeurope only. Choose one of these regions: westeurope, northeurope.",
+        f"Azure Policy does not allow the hub 'open-hub-{os.getpid()}': the assignment 'IoT hubs must not be reachable from "
+        "the internet' requires IoT hubs without public network access. A partner outside your network could not reach "
+        "such a hub with a connection string, so IoT Hub Setup does not create one.",
         seconds=60,
     )
     app.screenshot("15-create-policy-denied")

@@ -15,6 +15,7 @@ import type { HubInfo } from "./bindings/HubInfo";
 import type { HubPlan } from "./bindings/HubPlan";
 import type { NameCheck } from "./bindings/NameCheck";
 import type { Permissions } from "./bindings/Permissions";
+import type { PolicyRequirements } from "./bindings/PolicyRequirements";
 import type { ReachIssue } from "./bindings/ReachIssue";
 import type { RegionList } from "./bindings/RegionList";
 import type { ResourceGroup } from "./bindings/ResourceGroup";
@@ -60,6 +61,8 @@ export const api = {
   permissions: (subscription: string, resourceGroup: string | null) =>
     invoke<Permissions>("permissions", { subscription, resourceGroup }),
   hubFacts: (subscription: string, name: string) => invoke<HubFacts>("hub_facts", { subscription, name }),
+  policyRequirements: (subscription: string, resourceGroup: string) =>
+    invoke<PolicyRequirements>("policy_requirements", { subscription, resourceGroup }),
   tiers: () => invoke<TierFacts[]>("tiers"),
   planHub: (hub: HubPlan, devices: string[], policy: string | null) => invoke<WizardView>("plan_hub", { hub, devices, policy }),
   createHub: () => invoke<CreateOutcome>("create_hub"),

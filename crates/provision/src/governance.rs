@@ -10,17 +10,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::arm::{ArmFailure, Azure};
-use crate::catalog::HubInfo;
 use crate::http::Repeat;
-use crate::reach::ReachProblem;
 use crate::Error;
 
 /// Management locks' API version.
 const LOCKS_API: &str = "2016-09-01";
 /// `Microsoft.Authorization/permissions`' API version.
 const PERMISSIONS_API: &str = "2022-04-01";
-/// Policy assignments' and definitions' API version.
-const POLICY_API: &str = "2022-06-01";
 
 /// Something the wizard does that needs a right, and where it needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,71 +381,6 @@ fn grants(list: &Value) -> Vec<Grant> {
 }
 
 impl Azure {
-    /// The Azure Policy assignments that keep some of `problems` as they are (a `Modify` or
-    /// `Deny` on the setting), by assignment name: fixing those would be undone or refused.
-    /// Assignments that cannot be read are no reason to stop: the fix is then offered.
-    pub(crate) async fn policies_keeping(
-        &self,
-        hub: &HubInfo,
-        problems: &[ReachProblem],
-    ) -> Vec<(ReachProblem, String)> {
-        let url = format!(
-            "{}&$filter=atScope()",
-            self.url(
-                &format!(
-                    "{}/providers/Microsoft.Authorization/policyAssignments",
-                    hub.path()
-                ),
-                POLICY_API
-            )
-        );
-        let Ok(assignments) = self.get_json(&url, &hub.subscription_id).await else {
-            return Vec::new();
-        };
-        let mut kept = Vec::new();
-        for assignment in assignments
-            .get("value")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let text = |pointer: &str| {
-                assignment
-                    .pointer(pointer)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let definition_id = text("/properties/policyDefinitionId");
-            let name = [text("/properties/displayName"), text("/name")]
-                .into_iter()
-                .find(|n| !n.is_empty())
-                .unwrap_or_default();
-            let url = self.url(&definition_id, POLICY_API);
-            let Ok(definition) = self.get_json(&url, &hub.subscription_id).await else {
-                continue;
-            };
-            let rule = definition
-                .pointer("/properties/policyRule")
-                .map(Value::to_string)
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            for problem in problems {
-                let field = match problem {
-                    ReachProblem::PublicNetworkAccessDisabled => {
-                        "microsoft.devices/iothubs/publicnetworkaccess"
-                    }
-                    ReachProblem::LocalAuthDisabled => "microsoft.devices/iothubs/disablelocalauth",
-                    _ => continue,
-                };
-                if rule.contains(field) {
-                    kept.push((problem.clone(), name.clone()));
-                }
-            }
-        }
-        kept
-    }
-
     /// What the user may do in `subscription` and (when it exists) `resource_group`.
     pub async fn permissions(
         &self,

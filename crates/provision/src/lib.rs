@@ -16,6 +16,7 @@
 //! pick up, because each step reads Azure's state before it writes.
 
 mod arm;
+mod azure_policy;
 mod catalog;
 mod error;
 mod facts;
@@ -35,6 +36,7 @@ mod tier;
 pub use arm::Azure;
 pub use hubsetup_identity::Credential;
 
+pub use azure_policy::{PolicyRequirements, RequiredTag};
 pub use catalog::{HubInfo, NameCheck, Region, ResourceGroup, Subscription, Tenant};
 pub use error::Error;
 pub use facts::HubFacts;

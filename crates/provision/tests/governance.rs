@@ -340,3 +340,29 @@ async fn a_modify_policy_that_makes_hubs_private_is_named_and_not_fought() {
         "no fix is offered that the policy would undo"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_requirements_are_read_before_creating() {
+    let sandbox = start(fast_config());
+    let azure = session(&sandbox, &Events::default()).await;
+    let eu = azure.policy_requirements(REGULATED, "regulated-eu").await;
+    assert_eq!(
+        eu.allowed_regions.as_deref(),
+        Some(["westeurope".to_owned(), "northeurope".to_owned()].as_slice())
+    );
+    assert_eq!(
+        eu.regions_policy.as_deref(),
+        Some("EU data residency: allowed locations")
+    );
+    assert_eq!(
+        eu.required_tags,
+        [hubsetup_provision::RequiredTag {
+            name: "costCenter".into(),
+            policy: "Every resource needs a costCenter tag".into()
+        }]
+    );
+    assert_eq!(
+        azure.policy_requirements(PRODUCTION, "contoso-iot").await,
+        hubsetup_provision::PolicyRequirements::default()
+    );
+}

@@ -9,8 +9,8 @@ use hubsetup_identity::{
 use hubsetup_net::Network;
 use hubsetup_provision::{
     suggested_region, Azure, Decide, HubChoice, HubFacts, HubInfo, NameCheck, Permissions,
-    Progress, ReachProblem, Records, Region, Request, ResourceGroup, Subscription, Tenant, Tier,
-    TierFacts,
+    PolicyRequirements, Progress, ReachProblem, Records, Region, Request, ResourceGroup,
+    Subscription, Tenant, Tier, TierFacts,
 };
 use serde::Serialize;
 use ts_rs::TS;
@@ -239,6 +239,15 @@ impl Session {
         azure.hub_facts(&hub).await.map_err(failed)
     }
 
+    /// The regions and tags Azure Policy requires of a new hub in `group`.
+    pub async fn policy_requirements(
+        &self,
+        subscription: &str,
+        group: &str,
+    ) -> Result<PolicyRequirements, SessionError> {
+        Ok(self.azure()?.policy_requirements(subscription, group).await)
+    }
+
     /// What the user may do in the subscription and (an existing) resource group, before
     /// anything else is asked of them there.
     pub async fn permissions(
@@ -306,7 +315,7 @@ impl Session {
                 region: plan.region.clone().ok_or_else(|| missing("a region"))?,
                 tier: Tier::parse(&plan.sku).map_err(failed)?,
                 units: plan.units,
-                tags: Default::default(),
+                tags: plan.tags.clone(),
             }
         };
         let request = Request {

@@ -111,6 +111,10 @@ pub struct HubPlan {
     pub reuse: bool,
     pub sku: String,
     pub units: u32,
+    /// Tags for a new hub (its resource group's are added by Azure's rules of inheritance
+    /// here); Azure Policy may require some.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A connection string as the webview sees it: a handle and a masked preview.

@@ -7,4 +7,9 @@ export type HubPlan = { subscription_id: string | null, resource_group: string |
 /**
  * An existing hub is reused rather than created.
  */
-reuse: boolean, sku: string, units: number, };
+reuse: boolean, sku: string, units: number, 
+/**
+ * Tags for a new hub (its resource group's are added by Azure's rules of inheritance
+ * here); Azure Policy may require some.
+ */
+tags: { [key in string]: string }, };
