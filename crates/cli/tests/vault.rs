@@ -291,9 +291,11 @@ fn a_locked_keyring_is_reported_with_what_to_unlock() {
         no default keyring to keep it in. Unlock the keyring (for example in Passwords and Keys) \
         or create one, then try again.";
 
-    // A daemon with no keyring yet has nowhere to save until one is created and unlocked.
+    // A daemon with no keyring yet has nowhere to save until one is created and unlocked. Its
+    // own folder: a daemon may still write there as its session ends.
+    let fresh_home = tempfile::tempdir().unwrap();
     let fresh = in_session(
-        data_home.path(),
+        fresh_home.path(),
         config.path(),
         "gnome-keyring-daemon --start --components=secrets >/dev/null; \
          echo \"$CONNECTION_STRING\" | \"$HUBSETUP\" vault save",

@@ -13,9 +13,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::governance;
 use crate::http::{self, Answer, Repeat, MAX_ATTEMPTS};
 use crate::progress::{Progress, Reporter};
+use crate::refusal;
 use crate::Error;
 
 /// The IotHubs API version (2023-06-30, the latest GA in the reference, §4).
@@ -56,7 +56,7 @@ pub(crate) struct ArmFailure {
     pub(crate) code: String,
     pub(crate) message: String,
     /// Policy violations, when Azure Policy refused.
-    pub(crate) violations: Vec<governance::Violation>,
+    pub(crate) violations: Vec<refusal::Violation>,
 }
 
 impl ArmFailure {
@@ -77,7 +77,7 @@ impl ArmFailure {
             status: answer.status,
             code: text("code"),
             message: text("message"),
-            violations: governance::violations(&body),
+            violations: refusal::violations(&body),
         }
     }
 
@@ -97,9 +97,9 @@ impl ArmFailure {
             (401, _) => SignInError::SignInRefused { detail: detail() }.into(),
             (403, "RequestDisallowedByPolicy") => {
                 let hub = self.message.split('\'').nth(1).unwrap_or_default();
-                governance::policy_denied(hub, &self.violations)
+                refusal::policy_denied(hub, &self.violations)
             }
-            (403, _) => governance::not_allowed(&self)
+            (403, _) => refusal::not_allowed(&self.code, &self.message)
                 .unwrap_or_else(|| Error::NotAuthorized { detail: detail() }),
             (_, "SubscriptionNotFound" | "InvalidSubscriptionId") => {
                 Error::SubscriptionNotFound(subscription.to_owned())

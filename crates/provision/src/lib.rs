@@ -29,6 +29,7 @@ mod progress;
 mod provision;
 mod reach;
 mod record;
+mod refusal;
 mod registry;
 mod summary;
 mod tier;

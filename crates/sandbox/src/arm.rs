@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::entra::{self, BearerProblem};
 use crate::http::{arm_error, empty, json_response, provider_error, with_header, Req, Resp};
 use crate::state::{
-    self, now_ms, Hub, Network, Operation, Policy, State, NAMES_TAKEN_ELSEWHERE, REGIONS,
+    self, now_ms, sku_facts, Hub, Network, Operation, Policy, State, NAMES_TAKEN_ELSEWHERE, REGIONS,
 };
 use crate::SandboxConfig;
 
@@ -45,20 +45,6 @@ const RIGHTS_ORDER: [&str; 4] = [
     "ServiceConnect",
     "DeviceConnect",
 ];
-
-/// The bounds of units per SKU, and the messages per day one unit allows.
-pub(crate) fn sku_facts(sku: &str) -> Option<(&'static str, u64, u64)> {
-    match sku {
-        "F1" => Some(("Free", 1, 8_000)),
-        "B1" => Some(("Basic", 200, 400_000)),
-        "B2" => Some(("Basic", 200, 6_000_000)),
-        "B3" => Some(("Basic", 10, 300_000_000)),
-        "S1" => Some(("Standard", 200, 400_000)),
-        "S2" => Some(("Standard", 200, 6_000_000)),
-        "S3" => Some(("Standard", 10, 300_000_000)),
-        _ => None,
-    }
-}
 
 pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
     let original = req.segments();

@@ -12,7 +12,6 @@ use hubsetup_core::{names, SharedAccessKey, TokenError};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::arm::sku_facts;
 use crate::http::{empty, hub_error, json_response, with_header, Req, Resp};
 use crate::state::{now_ms, random_base64, Device, Hub, ReceivedMessage, State};
 use crate::SandboxConfig;
@@ -499,7 +498,7 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
             &format!("Message size {size} bytes exceeds the maximum of {MAX_MESSAGE_BYTES} bytes."),
         );
     }
-    let quota = daily_quota(hub, config);
+    let quota = hub.daily_quota(config);
     let meter = if hub.sku == "F1" { 512 } else { 4096 };
     let counted = (size.max(1)).div_ceil(meter) as u64;
     let today = now / 86_400_000;
@@ -535,15 +534,6 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
     }
     device.messages.push(message);
     empty(StatusCode::NO_CONTENT)
-}
-
-/// The messages a hub may take per day: its tier's allowance per unit times its units, unless
-/// the sandbox was started with another quota.
-pub(crate) fn daily_quota(hub: &Hub, config: &SandboxConfig) -> u64 {
-    let (_, _, per_unit) = sku_facts(&hub.sku).unwrap_or(("", 0, 0));
-    config
-        .daily_message_quota
-        .unwrap_or(per_unit * hub.capacity)
 }
 
 #[cfg(test)]

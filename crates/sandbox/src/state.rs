@@ -241,6 +241,15 @@ pub fn default_consumer_groups() -> Vec<String> {
 }
 
 impl Hub {
+    /// The messages the hub may take per day: its tier's allowance per unit times its units,
+    /// unless the sandbox was started with another quota.
+    pub fn daily_quota(&self, config: &crate::SandboxConfig) -> u64 {
+        let (_, _, per_unit) = sku_facts(&self.sku).unwrap_or(("", 0, 0));
+        config
+            .daily_message_quota
+            .unwrap_or(per_unit * self.capacity)
+    }
+
     /// Messages counted today (days in UTC, as the quota resets at midnight UTC).
     pub fn messages_on(&self, day: u64) -> u64 {
         if self.quota_day == day {
@@ -550,7 +559,7 @@ fn subscription(
             .map(|(name, location)| ResourceGroup {
                 name: (*name).into(),
                 location: (*location).into(),
-                tags: crate::arm::policy::seeded_tags(name),
+                tags: seeded_tags(name),
             })
             .collect(),
     }
@@ -560,4 +569,27 @@ fn subscription(
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
     hubsetup_platform::private_file::write_atomically(path, bytes)
         .map_err(|e| SandboxError::State(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The bounds of units per SKU, and the messages per day one unit allows.
+pub(crate) fn sku_facts(sku: &str) -> Option<(&'static str, u64, u64)> {
+    match sku {
+        "F1" => Some(("Free", 1, 8_000)),
+        "B1" => Some(("Basic", 200, 400_000)),
+        "B2" => Some(("Basic", 200, 6_000_000)),
+        "B3" => Some(("Basic", 10, 300_000_000)),
+        "S1" => Some(("Standard", 200, 400_000)),
+        "S2" => Some(("Standard", 200, 6_000_000)),
+        "S3" => Some(("Standard", 10, 300_000_000)),
+        _ => None,
+    }
+}
+
+/// The tags a seeded resource group carries: `regulated-eu` has the `costCenter` its Azure
+/// Policy requires, for new hubs to inherit.
+fn seeded_tags(group: &str) -> BTreeMap<String, String> {
+    match group {
+        "regulated-eu" => BTreeMap::from([("costCenter".to_owned(), "4711".to_owned())]),
+        _ => BTreeMap::new(),
+    }
 }

@@ -5,10 +5,8 @@
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::sku_facts;
 use crate::http::{json_response, Resp};
-use crate::hub::daily_quota;
-use crate::state::{now_ms, Hub};
+use crate::state::{now_ms, sku_facts, Hub};
 use crate::SandboxConfig;
 
 /// The most devices a hub's registry holds.
@@ -36,7 +34,7 @@ pub(crate) fn quota_metrics(hub: &Hub, config: &SandboxConfig) -> Resp {
         StatusCode::OK,
         &json!({
             "value": [
-                { "name": "TotalMessages", "currentValue": hub.messages_on(today), "maxValue": daily_quota(hub, config) },
+                { "name": "TotalMessages", "currentValue": hub.messages_on(today), "maxValue": hub.daily_quota(config) },
                 { "name": "TotalDeviceCount", "currentValue": hub.devices.len(), "maxValue": MAX_DEVICES },
             ],
             "nextLink": null,

@@ -6,8 +6,6 @@
 //! creation and on every update. Assignments and their built-in definitions can be read, as
 //! `Microsoft.Authorization/policyAssignments` and `policyDefinitions` serve them.
 
-use std::collections::BTreeMap;
-
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
@@ -64,14 +62,6 @@ const ASSIGNMENTS: &[Assignment] = &[
         rule: Rule::LocalAuthDisabled,
     },
 ];
-
-/// The tags a seeded resource group carries (its required tag's value, to be inherited).
-pub(crate) fn seeded_tags(group: &str) -> BTreeMap<String, String> {
-    match group {
-        "regulated-eu" => BTreeMap::from([("costCenter".to_owned(), "4711".to_owned())]),
-        _ => BTreeMap::new(),
-    }
-}
 
 impl Rule {
     fn definition(self) -> (&'static str, &'static str) {
