@@ -7,8 +7,8 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use hubsetup_identity::{
-    sign_in, AzureCli, Error as SignInError, SignInMethod, SignInOptions, SignInProgress,
-    SystemBrowser, DEFAULT_CLIENT_ID, DEFAULT_TENANT,
+    is_home_tenant_alias, sign_in, AzureCli, Error as SignInError, SignInMethod, SignInOptions,
+    SignInProgress, SystemBrowser, DEFAULT_CLIENT_ID, DEFAULT_TENANT,
 };
 use hubsetup_net::Network;
 use hubsetup_provision::{Azure, Error, Progress, Reporter};
@@ -195,9 +195,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let subscriptions = azure.subscriptions().await.map_err(cli_error)?;
         // Signed in without naming a tenant, the session is in the account's own: the others
         // are guest tenants.
-        let home = match args.sign_in.tenant.as_str() {
-            "organizations" | "common" => azure.credential().tenant().await,
-            _ => None,
+        let home = match is_home_tenant_alias(&args.sign_in.tenant) {
+            true => azure.credential().tenant().await,
+            false => None,
         };
         let tenants = azure.tenants(home.as_deref()).await.map_err(cli_error)?;
         if args.json {

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::{Error, SignInOptions, TokenGrant, DEFAULT_TENANT};
+use crate::{is_home_tenant_alias, Error, SignInOptions, TokenGrant};
 
 /// `az` is a batch file on Windows, which `Command` finds only by its full name.
 const PROGRAM: &str = if cfg!(windows) { "az.cmd" } else { "az" };
@@ -37,9 +37,10 @@ impl Default for AzureCli {
 /// is named because az keeps tokens per tenant and hands out the one of the tenant asked for.
 pub(crate) fn more_proof_needed(resource: &str, tenant: &str, claims: &str) -> Error {
     use base64::Engine as _;
-    let tenant = match tenant {
-        "organizations" | "common" => String::new(),
-        tenant => format!(" --tenant {tenant}"),
+    let tenant = if is_home_tenant_alias(tenant) {
+        String::new()
+    } else {
+        format!(" --tenant {tenant}")
     };
     Error::AzureCliNeedsMoreProof {
         command: format!(
@@ -94,7 +95,7 @@ impl AzureCli {
             .args(["--output", "json"])
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
-        if !["organizations", "common", DEFAULT_TENANT].contains(&options.tenant.as_str()) {
+        if !is_home_tenant_alias(&options.tenant) {
             command.args(["--tenant", &options.tenant]);
         }
         let output = match tokio::time::timeout(TIMEOUT, command.output()).await {

@@ -30,6 +30,12 @@ pub use error::Error;
 pub const DEFAULT_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 /// Work and school accounts of any tenant, as .NET's `DeviceCodeCredential` defaults to.
 pub const DEFAULT_TENANT: &str = "organizations";
+/// Whether `tenant` names no directory of its own (`organizations`, `common`): a sign-in to it
+/// lands in the account's home tenant.
+pub fn is_home_tenant_alias(tenant: &str) -> bool {
+    matches!(tenant, "organizations" | "common")
+}
+
 /// Azure's tokens live an hour or more; renew this long before they expire.
 const RENEW_MARGIN: Duration = Duration::from_secs(300);
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::arm::Azure;
-use crate::catalog::HubInfo;
+use crate::catalog::{strings, HubInfo};
 use crate::reach::ReachProblem;
 
 /// Policy assignments' and definitions' API version.
@@ -130,15 +130,7 @@ impl Azure {
                 let field = condition["field"].as_str().unwrap_or_default();
                 if field == "location" {
                     if let Some(allowed) = condition.get("in").and_then(Value::as_str) {
-                        let regions: Vec<String> = assigned
-                            .resolve(allowed)
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect();
-                        requirements.allowed_regions = Some(regions);
+                        requirements.allowed_regions = Some(strings(&assigned.resolve(allowed)));
                         requirements.regions_policy = Some(assigned.name.clone());
                     }
                 } else if field.contains("tags[") && condition.get("exists").is_some() {

@@ -419,6 +419,17 @@ impl Azure {
     }
 }
 
+/// The strings of a JSON array (none when it is not one).
+pub(crate) fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 fn text(value: &Value, field: &str) -> String {
     value
         .get(field)

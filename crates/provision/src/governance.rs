@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::arm::{ArmFailure, Azure};
+use crate::catalog::strings;
 use crate::http::Repeat;
 use crate::refusal::{action_words, locked_scopes, scope_words};
 use crate::Error;
@@ -125,22 +126,13 @@ impl Permissions {
 }
 
 fn grants(list: &Value) -> Vec<Grant> {
-    let strings = |item: &Value, field: &str| -> Vec<String> {
-        item.get(field)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()
-    };
     list.get("value")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .map(|item| Grant {
-            actions: strings(item, "actions"),
-            not_actions: strings(item, "notActions"),
+            actions: strings(&item["actions"]),
+            not_actions: strings(&item["notActions"]),
         })
         .collect()
 }

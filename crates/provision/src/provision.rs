@@ -202,7 +202,8 @@ impl Azure {
                 let group = self
                     .planned_group(sub, resource_group, *create_resource_group, &region)
                     .await?;
-                notes.extend(self.missing_rights(sub, &group, registered).await);
+                let missing = self.missing_rights(sub, &group, registered).await;
+                notes.extend(missing.iter().map(Error::to_string));
                 // Without the provider there can be no hub, and Azure answers no question about one.
                 let existing = match registered && !group.created {
                     true => self.get_hub_json(sub, &group.name, name).await?,
@@ -345,13 +346,15 @@ impl Azure {
         }
     }
 
-    /// What the user may not do of what a new hub in `group` needs, in words for a plan.
+    /// The refusals Azure would give, for what a new hub in `group` needs and the user's roles
+    /// do not allow, before any write: a plan lists them, provisioning stops at the first.
+    /// When the permissions cannot be read there are none: Azure's own refusal will say it.
     async fn missing_rights(
         &self,
         sub: &str,
         group: &GroupSummary,
         registered: bool,
-    ) -> Vec<String> {
+    ) -> Vec<Error> {
         let Ok(permissions) = self
             .permissions(sub, (!group.created).then_some(&group.name))
             .await
@@ -361,28 +364,7 @@ impl Azure {
         Need::for_new_hub(group.created, registered)
             .into_iter()
             .filter_map(|need| permissions.refuse(need).err())
-            .map(|error| error.to_string())
             .collect()
-    }
-
-    /// Refuses before any write what the user's roles would make Azure refuse half-way. When
-    /// the permissions cannot be read, Azure's own refusal will say it.
-    async fn refuse_without_rights(
-        &self,
-        sub: &str,
-        group: &GroupSummary,
-        registered: bool,
-    ) -> Result<(), Error> {
-        let Ok(permissions) = self
-            .permissions(sub, (!group.created).then_some(&group.name))
-            .await
-        else {
-            return Ok(());
-        };
-        for need in Need::for_new_hub(group.created, registered) {
-            permissions.refuse(need)?;
-        }
-        Ok(())
     }
 
     async fn planned_policy(&self, hub: &HubInfo, name: &str) -> Result<PolicySummary, Error> {
@@ -428,7 +410,14 @@ impl Azure {
                 let mut group = self
                     .planned_group(sub, resource_group, *create_resource_group, &region)
                     .await?;
-                self.refuse_without_rights(sub, &group, registered).await?;
+                if let Some(refusal) = self
+                    .missing_rights(sub, &group, registered)
+                    .await
+                    .into_iter()
+                    .next()
+                {
+                    return Err(refusal);
+                }
                 if !registered {
                     if !decide.register_provider(sub) {
                         return Err(Error::ProviderNotRegistered(sub.clone()));

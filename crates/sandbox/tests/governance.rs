@@ -319,37 +319,11 @@ fn a_sensitive_group_asks_for_more_proof_and_an_interactive_sign_in_gives_it() {
         .starts_with("AADSTS50076: "));
 
     // A device code asked for with the claims, once entered, gives a token that passes.
-    let (_, code) = json(
-        http.post(format!(
-            "{}/organizations/oauth2/v2.0/devicecode",
-            login(&sandbox)
-        ))
-        .form(&[
-            ("client_id", CLIENT_ID),
-            ("scope", &arm_scope(&sandbox)),
-            ("claims", &claims),
-        ])
-        .send()
-        .unwrap(),
-    );
-    let (status, tokens) = json(
-        http.post(format!(
-            "{}/organizations/oauth2/v2.0/token",
-            login(&sandbox)
-        ))
-        .form(&[
-            ("client_id", CLIENT_ID),
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("device_code", code["device_code"].as_str().unwrap()),
-        ])
-        .send()
-        .unwrap(),
-    );
-    assert_eq!(status, 200, "{tokens}");
+    let (stepped_up, _) = sign_in_with(&sandbox, &http, &[("claims", &claims)]);
     let (status, created) = put(
         &sandbox,
         &http,
-        tokens["access_token"].as_str().unwrap(),
+        &stepped_up,
         &hub,
         IOTHUB_API,
         hub_body("northeurope"),

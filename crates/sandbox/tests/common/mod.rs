@@ -74,12 +74,24 @@ pub fn json(response: Response) -> (u16, Value) {
 
 /// Signs in with the device-code flow (the fast config answers at the first poll).
 pub fn sign_in(sandbox: &Sandbox, http: &Client) -> (String, Option<String>) {
+    sign_in_with(sandbox, http, &[])
+}
+
+/// Signs in with the device-code flow, `more` added to the device-code request (`claims`).
+pub fn sign_in_with(
+    sandbox: &Sandbox,
+    http: &Client,
+    more: &[(&str, &str)],
+) -> (String, Option<String>) {
+    let scope = arm_scope(sandbox);
+    let mut form = vec![("client_id", CLIENT_ID), ("scope", scope.as_str())];
+    form.extend_from_slice(more);
     let (status, code) = json(
         http.post(format!(
             "{}/organizations/oauth2/v2.0/devicecode",
             login(sandbox)
         ))
-        .form(&[("client_id", CLIENT_ID), ("scope", &arm_scope(sandbox))])
+        .form(&form)
         .send()
         .unwrap(),
     );
