@@ -36,10 +36,18 @@ class Wine:
         )
 
     def run(self, *args, check=True, stdin=None):
-        result = subprocess.run([WINE, *args], input=stdin, env=self.env, capture_output=True, text=True, errors="replace", timeout=240)
+        result = self._start(args, stdin)
+        if result.returncode == 1 and "ShellExecuteEx failed: Internal error" in result.stderr:
+            # Wine's own launcher failing while the previous program's wineserver shuts down:
+            # the program never ran. Once it has shut down, start it again.
+            self.wait()
+            result = self._start(args, stdin)
         if check:
             assert result.returncode == 0, f"wine {' '.join(args)} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
         return result
+
+    def _start(self, args, stdin):
+        return subprocess.run([WINE, *args], input=stdin, env=self.env, capture_output=True, text=True, errors="replace", timeout=240)
 
     def wait(self):
         """Until every process in the prefix has ended (and the wineserver with them)."""
