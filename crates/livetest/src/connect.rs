@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use http_body_util::Full;
 use hubsetup_net::{Network, ResolveError};
 use hyper::body::Bytes;
@@ -15,7 +14,6 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use rustls::CertificateError;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::failure::Failure;
@@ -69,7 +67,7 @@ pub(crate) async fn open(
     timeout: Duration,
     stages: &mut Stages<'_>,
 ) -> Result<Connection, Failure> {
-    let proxy = network.proxy_for(host).cloned();
+    let proxy = network.proxy_for(host);
     let lookup_name = proxy
         .as_ref()
         .and_then(|p| p.url.host_str().map(str::to_owned))
@@ -162,8 +160,9 @@ pub(crate) async fn open(
     };
     let _ = stream.set_nodelay(true);
     if let Some(proxy) = &proxy {
-        tunnel(&mut stream, proxy, host, timeout)
+        hubsetup_net::tunnel(&mut stream, proxy, host, timeout)
             .await
+            .map_err(Failure::from)
             .inspect_err(|failure| {
                 stages.push(StageResult::failed(
                     Stage::Tcp,
@@ -226,72 +225,6 @@ pub(crate) async fn open(
         format!("{version}, certificate valid for {host}"),
     ));
     Ok(Connection { sender })
-}
-
-/// Asks an HTTP proxy for a tunnel to `host`:443 (`CONNECT`), with credentials from its URL.
-async fn tunnel(
-    stream: &mut TcpStream,
-    proxy: &hubsetup_net::ProxyTarget,
-    host: &str,
-    timeout: Duration,
-) -> Result<(), Failure> {
-    let refused = |answer: String| Failure::ProxyRefused {
-        proxy: proxy.authority(),
-        host: host.to_owned(),
-        answer,
-    };
-    let mut request = format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n");
-    let credentials_given = !proxy.url.username().is_empty();
-    if credentials_given {
-        let credentials = format!(
-            "{}:{}",
-            proxy.url.username(),
-            proxy.url.password().unwrap_or_default()
-        );
-        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-        request.push_str(&format!("Proxy-Authorization: Basic {encoded}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| refused(e.to_string()))?;
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    tokio::time::timeout(timeout, reader.read_line(&mut status_line))
-        .await
-        .map_err(|_| refused("no answer".into()))?
-        .map_err(|e| refused(e.to_string()))?;
-    let mut schemes = Vec::new();
-    loop {
-        let mut line = String::new();
-        let read = reader
-            .read_line(&mut line)
-            .await
-            .map_err(|e| refused(e.to_string()))?;
-        if read == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("proxy-authenticate") {
-                schemes.extend(value.split_whitespace().next().map(str::to_owned));
-            }
-        }
-    }
-    let status_line = status_line.trim().to_owned();
-    match status_line.split_whitespace().nth(1) {
-        Some("200") => Ok(()),
-        Some("407") => Err(Failure::ProxyNeedsCredentials {
-            proxy: proxy.authority(),
-            schemes: if schemes.is_empty() {
-                vec!["Basic".into()]
-            } else {
-                schemes
-            },
-            rejected: credentials_given,
-        }),
-        _ => Err(refused(status_line)),
-    }
 }
 
 fn tls_failure(host: &str, error: &std::io::Error) -> Failure {

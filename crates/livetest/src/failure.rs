@@ -27,14 +27,14 @@ pub enum Failure {
     },
     #[error(
         "The proxy {proxy} {} ({}; 407 Proxy Authentication Required).",
-        if *rejected { "refused the user name and password in HTTPS_PROXY" } else { "asks for a user name and password" },
+        if *rejected { "refused the user name and password given for it" } else { "asks for a user name and password" },
         schemes.join(", ")
     )]
     ProxyNeedsCredentials {
         proxy: String,
         /// The authentication schemes it offers: Basic, NTLM, Negotiate.
         schemes: Vec<String>,
-        /// Credentials were given (in HTTPS_PROXY) and refused.
+        /// Credentials were given (saved, or in HTTPS_PROXY) and refused.
         rejected: bool,
     },
     #[error(
@@ -109,11 +109,6 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
-/// Whether a proxy takes a user name and password (Basic), which is all IoT Hub Setup can give.
-fn offers_basic(schemes: &[String]) -> bool {
-    schemes.iter().any(|s| s.eq_ignore_ascii_case("basic"))
-}
-
 /// ": it was issued by 'CN=…'", when the issuer is known.
 fn issued_by(issuer: &Option<String>) -> String {
     issuer
@@ -163,10 +158,10 @@ impl Failure {
                 "A firewall drops outgoing connections to port 443, or the network needs a proxy that is not set.".into()
             }
             Failure::ProxyRefused { .. } => "The proxy does not allow tunnels to Azure IoT Hub, or it needs credentials.".into(),
-            Failure::ProxyNeedsCredentials { schemes, .. } if !offers_basic(schemes) => {
+            Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "The proxy wants your Windows sign-in (NTLM or Kerberos), which IoT Hub Setup cannot give it yet.".into()
             }
-            Failure::ProxyNeedsCredentials { rejected: true, .. } => "The user name or password for the proxy is wrong, or not written as a URL needs it.".into(),
+            Failure::ProxyNeedsCredentials { rejected: true, .. } => "The user name or password for the proxy is wrong, or has changed.".into(),
             Failure::ProxyNeedsCredentials { .. } => "The network's proxy lets only people who sign in through.".into(),
             Failure::CertificateUntrusted { issuer: Some(issuer), .. } => format!(
                 "A TLS-inspecting proxy or security product on this network ({issuer}) replaces Azure's certificate with its own."
@@ -218,14 +213,11 @@ impl Failure {
                 "Ask the network administrator to allow outgoing HTTPS (port 443) to *.azure-devices.net, or set HTTPS_PROXY if the network needs a proxy.".into()
             }
             Failure::ProxyRefused { .. } => "Ask the network administrator to allow CONNECT to *.azure-devices.net:443 through the proxy, or give the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port).".into(),
-            Failure::ProxyNeedsCredentials { schemes, .. } if !offers_basic(schemes) => {
+            Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "Ask the network administrator to let *.azure-devices.net through the proxy without sign-in, or for a proxy account with a user name and password (Basic).".into()
             }
-            Failure::ProxyNeedsCredentials { rejected: true, .. } => {
-                "Check the user name and password in HTTPS_PROXY; write special characters percent-encoded (@ as %40, : as %3A).".into()
-            }
             Failure::ProxyNeedsCredentials { .. } => {
-                "Give them in HTTPS_PROXY as http://user:password@proxy:port (special characters percent-encoded), then test again.".into()
+                "Sign in to the proxy with your network user name and password (the app asks; in a terminal run `hubsetup proxy sign-in`); they are kept in the system's credential store. Then test again.".into()
             }
             Failure::CertificateUntrusted { .. } | Failure::CertificateWrongHost { .. } | Failure::CertificateExpired { .. } => {
                 "Ask the network administrator for the proxy's root certificate and trust it with --ca-bundle FILE.pem, or exempt *.azure-devices.net from TLS inspection.".into()
@@ -262,6 +254,31 @@ impl Failure {
             summary: self.to_string(),
             cause: self.cause(),
             fix: self.fix(),
+        }
+    }
+}
+
+impl From<hubsetup_net::TunnelError> for Failure {
+    fn from(error: hubsetup_net::TunnelError) -> Failure {
+        match error {
+            hubsetup_net::TunnelError::NeedsLogin {
+                proxy,
+                schemes,
+                rejected,
+            } => Failure::ProxyNeedsCredentials {
+                proxy,
+                schemes,
+                rejected,
+            },
+            hubsetup_net::TunnelError::Refused {
+                proxy,
+                host,
+                answer,
+            } => Failure::ProxyRefused {
+                proxy,
+                host,
+                answer,
+            },
         }
     }
 }

@@ -5,11 +5,14 @@
 //!   optional extra bundle for networks whose TLS-inspecting proxy re-signs traffic.
 //! - Resolution: a cloud's own name server and loopback address when it has them (the
 //!   sandbox's), for its own hosts only; everything else goes through the system's DNS.
-//! - Proxies: `HTTPS_PROXY` / `NO_PROXY` from the environment, else Windows' Internet Options;
-//!   never for loopback clouds.
+//! - Proxies: `HTTPS_PROXY` / `NO_PROXY` from the environment, else the operating system's
+//!   (Windows: Internet Options with their automatic-configuration script, or WinHTTP's;
+//!   macOS: the network's proxies); with saved logins for proxies that ask; never for
+//!   loopback clouds.
 
 mod issuer;
 mod proxy;
+mod tunnel;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 pub use issuer::UntrustedIssuer;
-pub use proxy::{ProxySettings, ProxyTarget};
+pub use tunnel::{offers_basic, try_proxy, tunnel, TunnelError};
+pub use proxy::{ProxyLogin, ProxySettings, ProxyTarget, SavedLogins, ScriptError};
 
 /// Why a cloud cannot be reached as configured.
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +217,19 @@ impl Network {
     }
 
     /// The proxy to go through for `host`, if any.
-    pub fn proxy_for(&self, host: &str) -> Option<&ProxyTarget> {
+    pub fn proxy_for(&self, host: &str) -> Option<ProxyTarget> {
         self.proxy.for_host(host)
+    }
+
+    /// The proxy settings this network follows.
+    pub fn proxy_settings(&self) -> &ProxySettings {
+        &self.proxy
+    }
+
+    /// This network, with proxy logins from `logins` for proxies that ask for one.
+    pub fn with_saved_proxy_logins(mut self, logins: Arc<dyn SavedLogins>) -> Network {
+        self.proxy = self.proxy.with_saved_logins(logins);
+        self
     }
 
     /// An HTTP client for the cloud's REST APIs with this trust, resolution and proxy.
@@ -238,7 +253,7 @@ impl Network {
                 .dns_resolver(Arc::new(LoopbackResolver(self.clone())));
         } else {
             builder = builder.no_proxy();
-            if self.proxy.https.is_some() {
+            if self.proxy.any() {
                 // Our own rules decide which hosts go through it (`<local>` included), the
                 // same ones the live test's own connections follow.
                 let settings = self.proxy.clone();

@@ -12,9 +12,11 @@
 //!
 //! - [`keychain`]: the [`Keychain`] trait and the OS credential store behind it.
 //! - [`index`]: the index file and the names of entries.
+//! - [`proxy_logins`]: user names and passwords for proxies, in the same credential store.
 
 pub mod index;
 pub mod keychain;
+pub mod proxy_logins;
 
 use std::fmt;
 use std::io;
@@ -25,6 +27,7 @@ use hubsetup_core::ConnectionString;
 
 pub use index::{Entry, Identity};
 pub use keychain::{Keychain, OsKeychain, KEYCHAIN_NAME};
+pub use proxy_logins::{proxy_logins_service, ProxyLogins};
 
 /// The app's identifier: the keychain service of its entries and the name of its folders.
 pub use hubsetup_platform::paths::{APP_ID, CONFIG_DIR_ENV};

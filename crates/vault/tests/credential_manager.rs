@@ -80,3 +80,22 @@ fn save_list_load_rename_delete_in_credential_manager() {
         );
     }
 }
+
+#[test]
+fn a_proxy_login_is_kept_in_credential_manager() {
+    use hubsetup_net::{ProxyLogin, SavedLogins};
+    use hubsetup_vault::ProxyLogins;
+    let service = service("proxy-login");
+    let login = ProxyLogin {
+        user: "CONTOSO\\alice".into(),
+        password: zeroize::Zeroizing::new("p@ss:wörd".into()),
+    };
+    ProxyLogins::new(OsKeychain::open(&service).unwrap())
+        .save("proxy.corp:3128", &login)
+        .unwrap();
+    let next_run = ProxyLogins::new(OsKeychain::open(&service).unwrap());
+    assert_eq!(next_run.login_for("proxy.corp:3128"), Some(login));
+    assert_eq!(next_run.proxies().unwrap(), ["proxy.corp:3128"]);
+    assert!(next_run.forget("proxy.corp:3128").unwrap());
+    assert_eq!(next_run.login_for("proxy.corp:3128"), None);
+}

@@ -13,7 +13,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use hubsetup_core::ConnectionString;
-use hubsetup_vault::{OsKeychain, Repair, Vault, VaultError};
+use hubsetup_net::{ProxyLogin, SavedLogins};
+use hubsetup_vault::{OsKeychain, ProxyLogins, Repair, Vault, VaultError};
+use zeroize::Zeroizing;
 
 const KEY: &str = "+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
 const DEVICE: &str = "HostName=your-hub.azure-devices.net;DeviceId=io.microshare.contact.unpacked.event;SharedAccessKey=+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
@@ -195,4 +197,30 @@ fn changes_made_with_other_tools_are_repaired() {
     let error = real.vault.load(DEVICE_NAME).unwrap_err();
     assert!(matches!(error, VaultError::Vanished { .. }), "{error}");
     assert!(real.vault.list().unwrap().entries.is_empty());
+}
+
+/// A proxy login typed once is kept in the keyring (nowhere else) and found by the next run.
+#[test]
+fn a_proxy_login_is_kept_in_the_keyring() {
+    let real = RealVault::new("proxy-login");
+    let logins = ProxyLogins::new(OsKeychain::open(&real.service).unwrap());
+    let login = ProxyLogin {
+        user: "CONTOSO\\alice".into(),
+        password: Zeroizing::new("p@ss:wörd".into()),
+    };
+    assert_eq!(logins.load("proxy.corp:3128").unwrap(), None);
+    logins.save("Proxy.Corp:3128", &login).unwrap();
+
+    let next_run = ProxyLogins::new(OsKeychain::open(&real.service).unwrap());
+    assert_eq!(next_run.load("proxy.corp:3128").unwrap(), Some(login.clone()));
+    assert_eq!(next_run.login_for("proxy.corp:3128"), Some(login));
+    assert_eq!(next_run.login_for("other.corp:3128"), None);
+    assert_eq!(next_run.proxies().unwrap(), ["proxy.corp:3128"]);
+    let stored = real.lookup("proxy.corp:3128").unwrap();
+    assert!(stored.contains("p@ss:wörd"), "the keyring holds it");
+    assert_no_secret_in_files(real.config.path());
+
+    assert!(next_run.forget("proxy.corp:3128").unwrap());
+    assert!(!next_run.forget("proxy.corp:3128").unwrap(), "already gone");
+    assert_eq!(real.lookup("proxy.corp:3128"), None);
 }
