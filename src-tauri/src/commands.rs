@@ -99,6 +99,19 @@ pub async fn verify_string(
     session.verify(&handle, &on_stage).await
 }
 
+/// The password arrives from the proxy sign-in form and goes only to the proxy and keychain.
+#[tauri::command]
+pub async fn proxy_sign_in(
+    session: State<'_, Session>,
+    handle: String,
+    user: String,
+    password: String,
+) -> Answer<String> {
+    session
+        .proxy_sign_in(&handle, user, zeroize::Zeroizing::new(password))
+        .await
+}
+
 #[tauri::command]
 pub fn vault_list(session: State<'_, Session>) -> Answer<Vec<SavedString>> {
     session.vault_list()

@@ -33,6 +33,7 @@ fn main() {
             commands::copy_string,
             commands::forget_string,
             commands::verify_string,
+            commands::proxy_sign_in,
             commands::vault_list,
             commands::vault_save,
             commands::vault_load,

@@ -117,6 +117,11 @@ def mitmproxy(folder, sandbox, squid):
         process.wait(timeout=20)
 
 
+def kept_logins(*args):
+    """`hubsetup proxy list` or `forget`, which need no cloud."""
+    return subprocess.run([HUBSETUP, "proxy", *args], capture_output=True, text=True, timeout=60)
+
+
 def hubsetup(sandbox, proxy, *args, stdin=""):
     env = dict(os.environ, HTTPS_PROXY=proxy)
     env.pop("NO_PROXY", None)
@@ -149,12 +154,61 @@ def test_missing_or_wrong_proxy_credentials_are_told_apart(sandbox, squid, devic
     assert missing.returncode != 0
     assert (f"The proxy 127.0.0.1:{squid} asks for a user name and password (Basic; 407 Proxy "
             "Authentication Required).") in missing.stdout, missing.stdout
-    assert "Give them in HTTPS_PROXY as http://user:password@proxy:port" in missing.stdout
+
+    assert "run `hubsetup proxy sign-in`" in missing.stdout, missing.stdout
 
     wrong = hubsetup(sandbox, f"http://{USER}:wrong@127.0.0.1:{squid}", "verify", stdin=device_string)
     assert wrong.returncode != 0
-    assert f"The proxy 127.0.0.1:{squid} refused the user name and password in HTTPS_PROXY" in wrong.stdout, wrong.stdout
+    assert f"The proxy 127.0.0.1:{squid} refused the user name and password given for it" in wrong.stdout, wrong.stdout
     assert "wrong" not in wrong.stdout.replace("is wrong", ""), "the password is not repeated"
+
+
+def test_a_proxy_login_is_asked_for_once_and_kept_in_the_keyring(sandbox, squid, device_string):
+    """`hubsetup proxy sign-in` checks the login with squid, keeps it in the Secret Service,
+    and every later command finds it there: HTTPS_PROXY then carries no password."""
+    proxy = f"http://127.0.0.1:{squid}"
+    authority = f"127.0.0.1:{squid}"
+
+    refused = hubsetup(sandbox, proxy, "proxy", "sign-in", "--user", USER, stdin="not-the-password\n")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert (f"error: The proxy {authority} refused that user name and password; nothing was saved. "
+            "Check them (the user name is often written DOMAIN\\user) and try again.") in refused.stderr
+    assert "not-the-password" not in refused.stdout + refused.stderr
+    assert kept_logins("list").stdout.startswith("No proxy login is kept in the Secret Service keyring."), "nothing was saved"
+
+    signed_in = hubsetup(sandbox, proxy, "proxy", "sign-in", "--user", USER, stdin=PASSWORD + "\n")
+    try:
+        assert signed_in.returncode == 0, signed_in.stdout + signed_in.stderr
+        assert f"Signed in to the proxy {authority} as {USER}; the login is kept in the" in signed_in.stdout
+        assert PASSWORD not in signed_in.stdout + signed_in.stderr
+        assert kept_logins("list").stdout.split() == [authority]
+
+        shown = hubsetup(sandbox, proxy, "proxy", "show")
+        assert "Proxy settings from HTTPS_PROXY." in shown.stdout, shown.stdout
+        assert f"  management.{sandbox['suffix']}: proxy {authority} (with a login)" in shown.stdout, shown.stdout
+
+        verified = hubsetup(sandbox, proxy, "verify", stdin=device_string)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "Accepted: the hub took the test message" in verified.stdout
+        # Sign-in and ARM (reqwest) go through the same kept login.
+        listed = hubsetup(sandbox, proxy, "provision", "--method", "device-code", "--subscription", PRODUCTION,
+                          "--existing-hub", HUB, "--device", DEVICE, "--json")
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        forgotten = kept_logins("forget", authority)
+    assert forgotten.returncode == 0, forgotten.stderr
+    assert f"Removed the login for the proxy {authority} from the" in forgotten.stdout
+    again = hubsetup(sandbox, proxy, "verify", stdin=device_string)
+    assert "asks for a user name and password" in again.stdout, "the login is gone"
+
+
+def test_proxy_sign_in_without_a_proxy_says_there_is_none(sandbox):
+    result = subprocess.run([HUBSETUP, "proxy", "sign-in", "--user", USER, "--sandbox", sandbox["file"]],
+                            input=PASSWORD + "\n", env={k: v for k, v in os.environ.items() if "PROXY" not in k.upper()},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert (f"error: No proxy is set for management.{sandbox['suffix']}: this computer connects directly. "
+            "Give the proxy with --proxy HOST:PORT.") in result.stderr, result.stderr
 
 
 def test_tls_inspection_is_named_by_its_issuer_and_its_root_can_be_trusted(sandbox, mitmproxy, device_string):

@@ -40,6 +40,8 @@ export const api = {
   copy: (handle: string) => invoke<string>("copy_string", { handle }),
   forget: (handle: string) => invoke<WizardView>("forget_string", { handle }),
   verify: (handle: string) => invoke<Report>("verify_string", { handle }),
+  proxySignIn: (handle: string, user: string, password: string) =>
+    invoke<string>("proxy_sign_in", { handle, user, password }),
   vaultList: () => invoke<SavedString[]>("vault_list"),
   vaultSave: (handle: string, label: string | null, replace: boolean) =>
     invoke<SavedString>("vault_save", { handle, label, replace }),

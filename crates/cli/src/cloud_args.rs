@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use hubsetup_core::Cloud;
+use hubsetup_net::Network;
 
 use crate::CliError;
 
@@ -22,6 +23,15 @@ pub struct CloudArgs {
 }
 
 impl CloudArgs {
+    /// How to reach the cloud: its trust, with the extra bundle, and proxies, with the logins
+    /// kept for them (none if the credential store cannot be reached: a proxy that asks then
+    /// says so).
+    pub fn network(&self) -> Result<Network, CliError> {
+        let network = Network::new(&self.cloud()?, self.ca_bundle.as_deref())
+            .map_err(|e| CliError::BadInput(e.to_string()))?;
+        Ok(hubsetup_vault::with_kept_proxy_logins(network))
+    }
+
     pub fn cloud(&self) -> Result<Cloud, CliError> {
         match &self.sandbox {
             Some(path) => {

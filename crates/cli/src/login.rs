@@ -10,7 +10,6 @@ use hubsetup_identity::{
     is_home_tenant_alias, sign_in, AzureCli, Error as SignInError, SignInMethod, SignInOptions,
     SignInProgress, SystemBrowser, DEFAULT_CLIENT_ID, DEFAULT_TENANT,
 };
-use hubsetup_net::Network;
 use hubsetup_provision::{Azure, Error, Progress, Reporter};
 use serde_json::json;
 
@@ -143,8 +142,7 @@ pub async fn session(
     report: &Reporter,
 ) -> Result<Azure, CliError> {
     let cloud_chosen = cloud.cloud()?;
-    let network = Network::new(&cloud_chosen, cloud.ca_bundle.as_deref())
-        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let network = cloud.network()?;
     let options = SignInOptions {
         client_id: sign_in_args.client_id.clone(),
         tenant: sign_in_args.tenant.clone(),

@@ -10,6 +10,7 @@ mod input;
 mod key_info;
 mod login;
 mod prompt;
+mod proxy;
 mod provision;
 mod sandbox;
 mod sas_token;
@@ -42,6 +43,7 @@ enum Command {
     Sandbox(sandbox::Args),
     Verify(verify::Args),
     Login(login::Args),
+    Proxy(proxy::Args),
     // Boxed: its many flags would make every other command's value as large.
     Provision(Box<provision::Args>),
 }
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => sandbox::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Login(args) => login::run(args),
+        Command::Proxy(args) => proxy::run(args),
         Command::Provision(args) => provision::run(*args),
     };
     match outcome {

@@ -3,6 +3,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use zeroize::Zeroizing;
+
 use crate::CliError;
 
 /// Whether questions may be asked.
@@ -37,6 +39,24 @@ pub fn text(question: &str, default: Option<&str>) -> Result<String, CliError> {
             (true, None) => eprintln!("  An answer is needed."),
         }
     }
+}
+
+/// A password, typed without echo on a terminal, else the first line of standard input (for
+/// scripts, which pipe it in).
+pub fn password(question: &str) -> Result<Zeroizing<String>, CliError> {
+    let typed = if interactive() {
+        rpassword::prompt_password(format!("{question} ")).map(Zeroizing::new)
+    } else {
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
+    };
+    let mut typed = typed.map_err(|e| CliError::Failure(format!("Could not read the password: {e}.")))?;
+    let trimmed = typed.trim_end_matches(['\r', '\n']).len();
+    typed.truncate(trimmed);
+    if typed.is_empty() {
+        return Err(CliError::BadInput("No password was given.".into()));
+    }
+    Ok(typed)
 }
 
 /// Yes or no, `default` when left empty.

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use hubsetup_core::connection_string::{describe_all, ConnectionString};
 use hubsetup_livetest::{Entry, Options, Report, StageStatus, Verifier};
-use hubsetup_net::Network;
 use serde_json::json;
 
 use crate::cloud_args::CloudArgs;
@@ -41,8 +40,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let network = Network::new(&args.cloud.cloud()?, args.cloud.ca_bundle.as_deref())
-        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let network = args.cloud.network()?;
     let options = Options {
         device_id: args.device_id.clone(),
         probe_other_ports: args.probe_ports,

@@ -27,7 +27,9 @@ use hubsetup_core::ConnectionString;
 
 pub use index::{Entry, Identity};
 pub use keychain::{Keychain, OsKeychain, KEYCHAIN_NAME};
-pub use proxy_logins::{proxy_logins_service, ProxyLogins};
+pub use proxy_logins::{
+    proxy_logins_service, with_kept_proxy_logins, ProxyLogins, ProxySignInError,
+};
 
 /// The app's identifier: the keychain service of its entries and the name of its folders.
 pub use hubsetup_platform::paths::{APP_ID, CONFIG_DIR_ENV};

@@ -4,8 +4,9 @@
 //! [`SavedLogins`].
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use hubsetup_net::{ProxyLogin, SavedLogins};
+use hubsetup_net::{offers_basic, Network, ProxyLogin, ProxyTarget, SavedLogins, TunnelError};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -14,6 +15,33 @@ use crate::{Keychain, OsKeychain, VaultError, APP_ID};
 /// The keychain service the proxy logins are filed under, beside the vault's own.
 pub fn proxy_logins_service() -> String {
     format!("{APP_ID}.proxy")
+}
+
+/// Why a login typed for a proxy was not kept.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxySignInError {
+    #[error(
+        "The proxy {proxy} takes only your Windows sign-in ({schemes}), not a user name and \
+         password; nothing was saved. Ask the network administrator to let Azure through \
+         without sign-in, or for a proxy account with a password (Basic)."
+    )]
+    WindowsSignInOnly { proxy: String, schemes: String },
+    #[error(
+        "The proxy {proxy} refused that user name and password; nothing was saved. Check them \
+         (the user name is often written DOMAIN\\user) and try again."
+    )]
+    Refused { proxy: String },
+    #[error(
+        "The proxy {proxy} did not open a connection to {host} ({answer}); nothing was saved. \
+         Check the proxy's address, or ask the network administrator to allow Azure through it."
+    )]
+    NoTunnel {
+        proxy: String,
+        host: String,
+        answer: String,
+    },
+    #[error(transparent)]
+    Keychain(#[from] VaultError),
 }
 
 /// The logins saved for proxies, in a [`Keychain`].
@@ -51,6 +79,35 @@ impl<K: Keychain> ProxyLogins<K> {
         self.keychain.store(&authority.to_ascii_lowercase(), &secret)
     }
 
+    /// Checks `login` with `proxy` (a tunnel through it to `host`) and keeps it once the proxy
+    /// lets it through; nothing is kept otherwise.
+    pub async fn sign_in(
+        &self,
+        proxy: &ProxyTarget,
+        login: &ProxyLogin,
+        host: &str,
+    ) -> Result<(), ProxySignInError> {
+        let authority = proxy.authority();
+        let tried = proxy.clone().with_login(login);
+        match hubsetup_net::try_proxy(&tried, host).await {
+            Ok(()) => Ok(self.save(&authority, login)?),
+            Err(TunnelError::NeedsLogin { schemes, .. }) if !offers_basic(&schemes) => {
+                Err(ProxySignInError::WindowsSignInOnly {
+                    proxy: authority,
+                    schemes: schemes.join(", "),
+                })
+            }
+            Err(TunnelError::NeedsLogin { .. }) => {
+                Err(ProxySignInError::Refused { proxy: authority })
+            }
+            Err(TunnelError::Refused { answer, .. }) => Err(ProxySignInError::NoTunnel {
+                proxy: authority,
+                host: host.to_owned(),
+                answer,
+            }),
+        }
+    }
+
     /// The login kept for the proxy at `authority`; an entry changed outside the app into
     /// something unreadable counts as none.
     pub fn load(&self, authority: &str) -> Result<Option<ProxyLogin>, VaultError> {
@@ -77,6 +134,19 @@ impl<K: Keychain> ProxyLogins<K> {
         let mut proxies = self.keychain.accounts()?;
         proxies.sort();
         Ok(proxies)
+    }
+}
+
+/// `network`, with the logins kept in the operating system's credential store for the proxies
+/// it goes through. Without proxies the store is not opened; a store that cannot be reached
+/// gives no login, and a proxy that asks for one then says so.
+pub fn with_kept_proxy_logins(network: Network) -> Network {
+    if !network.proxy_settings().any() {
+        return network;
+    }
+    match ProxyLogins::open() {
+        Ok(logins) => network.with_saved_proxy_logins(Arc::new(logins)),
+        Err(_) => network,
     }
 }
 

@@ -92,7 +92,7 @@ impl Session {
 
     /// The chosen cloud, reached as every client reaches it.
     fn network(&self) -> Result<Network, SessionError> {
-        Network::new(&self.cloud()?, None).map_err(|e| SessionError::new("network", e))
+        crate::session::network_for(&self.cloud()?)
     }
 
     fn azure(&self) -> Result<Azure, SessionError> {

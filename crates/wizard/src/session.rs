@@ -13,7 +13,7 @@ use hubsetup_handoff::PublicKey;
 use hubsetup_livetest::{Options, Report, StageResult, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
-use hubsetup_vault::{OsKeychain, Vault};
+use hubsetup_vault::{OsKeychain, ProxyLogins, Vault};
 use serde::Serialize;
 use ts_rs::TS;
 use zeroize::Zeroizing;
@@ -323,18 +323,52 @@ impl Session {
         self.cancellable(self.verify_now(handle, on_stage)).await
     }
 
+    /// The cloud a string's hub is in (the sandbox's, or one of Azure's).
+    fn cloud_of(&self, cs: &ConnectionString) -> Cloud {
+        self.clouds()
+            .into_iter()
+            .find(|c| c.serves(cs.host_name()))
+            .unwrap_or_else(Cloud::public)
+    }
+
+    /// Signs in to the proxy that a string's hub is reached through: the login is checked
+    /// with the proxy and kept in the keychain for every later test and Azure call. Returns
+    /// the proxy (`host:port`).
+    pub async fn proxy_sign_in(
+        &self,
+        handle: &str,
+        user: String,
+        password: Zeroizing<String>,
+    ) -> Result<String, SessionError> {
+        let cs = self.shelf.get(handle)?;
+        let host = cs.host_name().to_owned();
+        let network = Network::new(&self.cloud_of(&cs), None)
+            .map_err(|e| SessionError::new("network", e))?;
+        let proxy = network.proxy_for(&host).ok_or_else(|| {
+            SessionError::new(
+                "proxy",
+                format!("No proxy is set for {host}: this computer connects directly, so there is no proxy to sign in to."),
+            )
+        })?;
+        if user.trim().is_empty() || password.is_empty() {
+            return Err(SessionError::new("proxy", "Enter the proxy's user name and password."));
+        }
+        let login = hubsetup_net::ProxyLogin { user, password };
+        let logins = ProxyLogins::open().map_err(|e| SessionError::new("vault", e))?;
+        logins
+            .sign_in(&proxy, &login, &host)
+            .await
+            .map_err(|e| SessionError::new("proxy", e))?;
+        Ok(proxy.authority())
+    }
+
     async fn verify_now(
         &self,
         handle: &str,
         on_stage: &(dyn Fn(&StageResult) + Sync),
     ) -> Result<Report, SessionError> {
         let cs = self.shelf.get(handle)?;
-        let cloud = self
-            .clouds()
-            .into_iter()
-            .find(|c| c.serves(cs.host_name()))
-            .unwrap_or_else(Cloud::public);
-        let network = Network::new(&cloud, None).map_err(|e| SessionError::new("network", e))?;
+        let network = network_for(&self.cloud_of(&cs))?;
         // A policy's string is tested as the wizard's first device.
         let options = Options {
             device_id: self.view().state.devices.first().cloned(),
@@ -450,6 +484,12 @@ impl Session {
         self.update(move |s| s.exported_to = Some(recorded))?;
         Ok(written)
     }
+}
+
+/// How the wizard reaches `cloud`: as every client does, with the proxy logins kept.
+pub(crate) fn network_for(cloud: &Cloud) -> Result<Network, SessionError> {
+    let network = Network::new(cloud, None).map_err(|e| SessionError::new("network", e))?;
+    Ok(hubsetup_vault::with_kept_proxy_logins(network))
 }
 
 fn vault() -> Result<Vault<OsKeychain>, SessionError> {

@@ -74,10 +74,11 @@ impl SystemProxies {
             bypass.push(LOCAL.to_owned());
         }
         let manual = ProxySettings::parse(proxy.as_deref(), Some(&bypass.join(",")))?;
-        Ok(match &self.script {
+        let settings = match &self.script {
             Some(script) => Some(manual.with_script(script)),
             None => manual.https.is_some().then_some(manual),
-        })
+        };
+        Ok(settings.map(|s| s.found_in("macOS network settings")))
     }
 }
 

@@ -58,7 +58,8 @@ impl ProxyTarget {
         })
     }
 
-    fn signed_in_as(mut self, login: &ProxyLogin) -> ProxyTarget {
+    /// This proxy, with `login` sent to it.
+    pub fn with_login(mut self, login: &ProxyLogin) -> ProxyTarget {
         // Only fails for URLs that cannot have a login, which a proxy URL always can. The
         // URL percent-encodes what a login may not hold as it is (`@`, `:`).
         let _ = self.url.set_username(&login.user);
@@ -105,6 +106,8 @@ pub struct ProxySettings {
     /// Asked first, for each host; `https` and `no_proxy` serve when it cannot answer.
     script: Option<AutoConfig>,
     logins: Option<Arc<dyn SavedLogins>>,
+    /// Where the settings were found, for people: `HTTPS_PROXY`, `Internet Options`.
+    origin: Option<&'static str>,
 }
 
 impl PartialEq for ProxySettings {
@@ -124,6 +127,7 @@ impl fmt::Debug for ProxySettings {
             .field("no_proxy", &self.no_proxy)
             .field("script", &self.script)
             .field("saved_logins", &self.logins.is_some())
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -137,7 +141,7 @@ impl ProxySettings {
     pub fn from_system() -> Result<ProxySettings, NetError> {
         let env = ProxySettings::from_env()?;
         if env.https.is_some() {
-            return Ok(env);
+            return Ok(env.found_in("HTTPS_PROXY"));
         }
         #[cfg(windows)]
         if let Some(settings) = windows::system_settings()? {
@@ -173,6 +177,16 @@ impl ProxySettings {
     /// Logins for proxies that ask for one, used where the proxy's URL carries none.
     pub fn with_saved_logins(mut self, logins: Arc<dyn SavedLogins>) -> ProxySettings {
         self.logins = Some(logins);
+        self
+    }
+
+    /// Where the settings were found, for people (`HTTPS_PROXY`, `Internet Options`).
+    pub fn origin(&self) -> Option<&'static str> {
+        self.origin
+    }
+
+    pub(crate) fn found_in(mut self, origin: &'static str) -> ProxySettings {
+        self.origin = Some(origin);
         self
     }
 
@@ -225,7 +239,7 @@ impl ProxySettings {
             .then(|| self.logins.as_ref()?.login_for(&target.authority()))
             .flatten();
         Some(match saved {
-            Some(login) => target.signed_in_as(&login),
+            Some(login) => target.with_login(&login),
             None => target,
         })
     }

@@ -49,10 +49,11 @@ fn internet_options(key: &str) -> Result<Option<ProxySettings>, NetError> {
         )?),
         None => None,
     };
-    Ok(match (text("AutoConfigURL"), manual) {
+    let settings = match (text("AutoConfigURL"), manual) {
         (Some(script), manual) => Some(manual.unwrap_or_default().with_script(script.trim())),
         (None, manual) => manual,
-    })
+    };
+    Ok(settings.map(|s| s.found_in("Internet Options")))
 }
 
 /// The machine's WinHTTP proxy, which services and some managed machines rely on.
@@ -64,7 +65,8 @@ fn winhttp_default() -> Result<Option<ProxySettings>, NetError> {
     let (proxy, bypass) = unsafe { (take(info.lpszProxy), take(info.lpszProxyBypass)) };
     match proxy {
         Some(proxy) if read && info.dwAccessType == WINHTTP_ACCESS_TYPE_NAMED_PROXY => {
-            ProxySettings::from_internet_options(&proxy, &bypass.unwrap_or_default()).map(Some)
+            let settings = ProxySettings::from_internet_options(&proxy, &bypass.unwrap_or_default())?;
+            Ok(Some(settings.found_in("WinHTTP (netsh winhttp)")))
         }
         _ => Ok(None),
     }
