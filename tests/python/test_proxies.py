@@ -17,7 +17,8 @@ import tempfile
 import pytest
 
 from conftest import HUBSETUP
-from desktop import free_port, wait_for_port
+from desktop import app_session, free_port, wait_for_port
+from test_wizard import Wizard, display  # noqa: F401 (a fixture)
 
 MITMDUMP = os.environ.get("HUBSETUP_MITMDUMP")
 SQUID = shutil.which("squid") or "/usr/sbin/squid"
@@ -221,3 +222,42 @@ def test_tls_inspection_is_named_by_its_issuer_and_its_root_can_be_trusted(sandb
     trusted = hubsetup(sandbox, proxy, "verify", "--ca-bundle", mitmproxy["ca"], stdin=device_string)
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr
     assert "Accepted: the hub took the test message" in trusted.stdout
+
+
+def test_the_wizard_asks_for_the_proxy_login_once(sandbox, squid, device_string, display, tmp_path):
+    """The app behind squid: the live test meets the 407, the wizard asks for the login, a
+    wrong one is refused with nothing kept, the right one is kept and the test passes."""
+    config = tmp_path / "config"
+    config.mkdir()
+    authority = f"127.0.0.1:{squid}"
+    env = {
+        "HUBSETUP_CONFIG_DIR": str(config),
+        "HUBSETUP_SANDBOX": sandbox["file"],
+        "HTTPS_PROXY": f"http://{authority}",
+        "WEBKIT_DISABLE_COMPOSITING_MODE": "0",
+        "WEBKIT_DISABLE_DMABUF_RENDERER": "0",
+    }
+    try:
+        with app_session(display, env) as (driver, driver_process):
+            driver.set_window_size(1100, 780)
+            app = Wizard(driver, config, driver_process)
+            app.click("#start-verify")
+            app.type("#paste", device_string)
+            app.wait_text("#paste-problems", f"Added {DEVICE}.")
+            app.click("#next")
+            app.click(".run-test")
+            app.wait_text(".test-result", f"Failed. The proxy {authority} asks for a user name and password (Basic; "
+                                          "407 Proxy Authentication Required).")
+            app.type("#proxy-user", USER)
+            app.type("#proxy-password", "not-the-password")
+            app.click("#proxy-sign-in")
+            app.wait_text("#proxy-error", f"The proxy {authority} refused that user name and password; nothing was saved.")
+            assert kept_logins("list").stdout.startswith("No proxy login is kept"), "nothing was saved"
+            app.screenshot("27-proxy-sign-in")
+            app.type("#proxy-password", PASSWORD)
+            app.click("#proxy-sign-in")
+            app.wait_text(".test-result", "Passed.")
+            assert PASSWORD not in app.page()
+        assert kept_logins("list").stdout.split() == [authority]
+    finally:
+        kept_logins("forget", authority)

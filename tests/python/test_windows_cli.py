@@ -42,7 +42,7 @@ def wine():
 
 def hubsetup(wine, *args, stdin="", config=None):
     """Runs the Windows hubsetup.exe under Wine; its config folder is `config` if given."""
-    env = dict(wine.env)
+    env = {k: v for k, v in wine.env.items() if not k.upper().endswith("_PROXY")}
     env.pop("HUBSETUP_CONNECTION_STRING", None)
     if config is not None:
         env["HUBSETUP_CONFIG_DIR"] = wine.path(config)
@@ -161,3 +161,51 @@ def test_export_opens_with_linux_gpg(wine, device_string, support_key, tmp_path)
     # The string and a line end, exactly as the Linux build writes it (crates/cli/tests/handoff.rs).
     same = decrypted == f"{device_string}\n".encode()
     assert same, "gpg --decrypt gives back the string byte for byte"
+
+
+# A corporate automatic proxy configuration (PAC) script, as an intranet server serves it.
+CORPORATE_SCRIPT = b"""function FindProxyForURL(url, host) {
+    if (isPlainHostName(host) || dnsDomainIs(host, ".internal.corp")) return "DIRECT";
+    if (shExpMatch(host, "*.azure-devices.net")) return "PROXY devices-proxy.corp:3128; DIRECT";
+    return "PROXY proxy.corp:8080";
+}"""
+
+
+def test_internet_options_automatic_configuration_script_is_followed(wine):
+    """Internet Options with an automatic configuration script, as group policy sets them: the
+    Windows CLI has WinHTTP run the script for each host, and says when it cannot be had."""
+    import http.server
+    import threading
+
+    class Script(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ns-proxy-autoconfig")
+            self.send_header("Content-Length", str(len(CORPORATE_SCRIPT)))
+            self.end_headers()
+            self.wfile.write(CORPORATE_SCRIPT)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Script)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/proxy.pac"
+    key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+    wine.run("reg", "add", key, "/v", "AutoConfigURL", "/t", "REG_SZ", "/d", url, "/f")
+    try:
+        shown = hubsetup(wine, "proxy", "show")
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert f"Proxy settings from Internet Options, with the automatic configuration script {url}." in shown.stdout, shown.stdout
+        assert "  login.microsoftonline.com: proxy proxy.corp:8080\n" in shown.stdout, shown.stdout
+        assert "  management.azure.com: proxy proxy.corp:8080\n" in shown.stdout
+        assert "  your-hub.azure-devices.net: proxy devices-proxy.corp:3128\n" in shown.stdout
+
+        server.shutdown()
+        server.server_close()
+        unreachable = hubsetup(wine, "proxy", "show")
+        assert "  management.azure.com: direct\n" in unreachable.stdout, unreachable.stdout
+        assert (f"    (the automatic proxy configuration script {url} could not be downloaded; "
+                "the settings beside it are used)") in unreachable.stdout
+    finally:
+        wine.run("reg", "delete", key, "/v", "AutoConfigURL", "/f")

@@ -131,8 +131,9 @@ async fn a_proxy_that_asks_for_credentials_says_which() {
     );
     assert_eq!(
         failure.fix(),
-        "Give them in HTTPS_PROXY as http://user:password@proxy:port (special characters percent-encoded), then test again."
+        "Sign in to the proxy with your network user name and password (the app asks; in a terminal run `hubsetup proxy sign-in`); they are kept in the system's credential store. Then test again."
     );
+    assert_eq!(failure.kind(), "proxy_needs_credentials", "the wizard asks for them");
 
     let (_, _sandbox, failure, _) = failure_through(
         "407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM",
@@ -145,5 +146,10 @@ async fn a_proxy_that_asks_for_credentials_says_which() {
     assert!(
         failure.to_string().contains("(Negotiate, NTLM; 407"),
         "{failure}"
+    );
+    assert_eq!(
+        failure.kind(),
+        "proxy_needs_windows_sign_in",
+        "no user name and password would help"
     );
 }

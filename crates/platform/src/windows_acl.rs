@@ -1,8 +1,8 @@
 //! Files only the current user may open, on Windows: a protected access list (nothing
 //! inherited from the folder) with a single entry granting the current user full access.
 //!
-//! Win32's security functions have no safe wrapper among our dependencies, so this module is
-//! the one place in the workspace that calls unsafe code; every call is checked.
+//! Win32's security functions have no safe wrapper among our dependencies, so this module
+//! calls them directly; every call is checked.
 #![allow(unsafe_code)]
 
 use std::io;

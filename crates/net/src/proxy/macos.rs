@@ -1,5 +1,8 @@
 //! macOS's network proxies (System Settings › Network › Details › Proxies), as
 //! SystemConfiguration gives them for the active network service.
+//!
+//! Its key names are C constants, read through `unsafe`; nothing else here is.
+#![allow(unsafe_code)]
 
 use system_configuration::core_foundation::array::CFArray;
 use system_configuration::core_foundation::base::{CFType, TCFType};

@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(settings.for_host("hub.azure-devices.net"), None);
         assert_eq!(settings.for_host("a.internal.corp"), None);
         assert_eq!(settings.for_host("localhost"), None);
-        assert_eq!(settings.for_host("management.azure.com"), Some(proxy));
+        assert_eq!(settings.for_host("management.azure.com"), Some(proxy.clone()));
         assert_eq!(
             ProxySettings::parse(Some("http://p:1"), Some("*"))
                 .unwrap()

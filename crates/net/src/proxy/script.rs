@@ -86,14 +86,13 @@ fn run(_url: &str, _host: &str) -> Result<Option<String>, ScriptError> {
     Err(ScriptError::Unsupported)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(windows)))]
 mod tests {
     use super::super::ProxySettings;
     use super::*;
 
     /// Where the OS cannot run the script, or the script fails, the proxy set beside it
     /// serves, with its exemptions (as Windows does).
-    #[cfg(not(windows))]
     #[test]
     fn without_an_answer_from_the_script_the_proxy_beside_it_serves() {
         let settings = ProxySettings::parse(Some("proxy.corp:8080"), Some("<local>"))

@@ -1,6 +1,10 @@
 //! Windows' proxy settings: the user's Internet Options (registry values that Internet
 //! Options and group policy write), else the machine's WinHTTP proxy (`netsh winhttp set
 //! proxy`); and WinHTTP to run automatic-configuration scripts.
+//!
+//! WinHTTP has no safe wrapper among our dependencies, so this module calls it directly; every
+//! string it hands back is read and freed in one place ([`take`]).
+#![allow(unsafe_code)]
 
 use std::ptr::null;
 
