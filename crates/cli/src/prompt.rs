@@ -50,7 +50,8 @@ pub fn password(question: &str) -> Result<Zeroizing<String>, CliError> {
         let mut line = Zeroizing::new(String::new());
         std::io::stdin().lock().read_line(&mut line).map(|_| line)
     };
-    let mut typed = typed.map_err(|e| CliError::Failure(format!("Could not read the password: {e}.")))?;
+    let mut typed =
+        typed.map_err(|e| CliError::Failure(format!("Could not read the password: {e}.")))?;
     let trimmed = typed.trim_end_matches(['\r', '\n']).len();
     typed.truncate(trimmed);
     if typed.is_empty() {

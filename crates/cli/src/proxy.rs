@@ -101,12 +101,16 @@ fn show(cloud: &CloudArgs) -> Result<(), CliError> {
         (None, _) => println!("No proxy is set: this computer connects directly."),
         (Some(origin), None) => println!("Proxy settings from {origin}."),
         (Some(origin), Some(script)) => {
-            println!("Proxy settings from {origin}, with the automatic configuration script {script}.")
+            println!(
+                "Proxy settings from {origin}, with the automatic configuration script {script}."
+            )
         }
     }
     for host in hosts(&network) {
         let through = match network.proxy_for(&host) {
-            Some(proxy) if proxy.has_login() => format!("proxy {} (with a login)", proxy.authority()),
+            Some(proxy) if proxy.has_login() => {
+                format!("proxy {} (with a login)", proxy.authority())
+            }
             Some(proxy) => format!("proxy {}", proxy.authority()),
             None => "direct".to_owned(),
         };
@@ -136,7 +140,9 @@ fn sign_in(proxy: Option<String>, user: Option<String>, cloud: &CloudArgs) -> Re
     let authority = proxy.authority();
     let user = match user {
         Some(user) => user,
-        None if prompt::interactive() => prompt::text(&format!("User name for the proxy {authority}"), None)?,
+        None if prompt::interactive() => {
+            prompt::text(&format!("User name for the proxy {authority}"), None)?
+        }
         None => {
             return Err(CliError::BadInput(
                 "Give the proxy's user name with --user (standard input is not a terminal, so \

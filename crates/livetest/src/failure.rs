@@ -127,7 +127,9 @@ impl Failure {
             Failure::ConnectTimeout { .. } => "connect_timeout",
             Failure::ConnectFailed { .. } => "connect_failed",
             Failure::ProxyRefused { .. } => "proxy_refused",
-            Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
+            Failure::ProxyNeedsCredentials { schemes, .. }
+                if !hubsetup_net::offers_basic(schemes) =>
+            {
                 "proxy_needs_windows_sign_in"
             }
             Failure::ProxyNeedsCredentials { .. } => "proxy_needs_credentials",

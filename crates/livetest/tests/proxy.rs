@@ -133,7 +133,11 @@ async fn a_proxy_that_asks_for_credentials_says_which() {
         failure.fix(),
         "Sign in to the proxy with your network user name and password (the app asks; in a terminal run `hubsetup proxy sign-in`); they are kept in the system's credential store. Then test again."
     );
-    assert_eq!(failure.kind(), "proxy_needs_credentials", "the wizard asks for them");
+    assert_eq!(
+        failure.kind(),
+        "proxy_needs_credentials",
+        "the wizard asks for them"
+    );
 
     let (_, _sandbox, failure, _) = failure_through(
         "407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM",

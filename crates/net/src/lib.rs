@@ -24,8 +24,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 pub use issuer::UntrustedIssuer;
-pub use tunnel::{offers_basic, try_proxy, tunnel, TunnelError};
 pub use proxy::{ProxyLogin, ProxySettings, ProxyTarget, SavedLogins, ScriptError};
+pub use tunnel::{offers_basic, try_proxy, tunnel, TunnelError};
 
 /// Why a cloud cannot be reached as configured.
 #[derive(Debug, thiserror::Error)]

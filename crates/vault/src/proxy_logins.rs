@@ -76,7 +76,8 @@ impl<K: Keychain> ProxyLogins<K> {
             password: Cow::Borrowed(&login.password),
         };
         let secret = Zeroizing::new(serde_json::to_string(&stored).expect("two strings"));
-        self.keychain.store(&authority.to_ascii_lowercase(), &secret)
+        self.keychain
+            .store(&authority.to_ascii_lowercase(), &secret)
     }
 
     /// Checks `login` with `proxy` (a tunnel through it to `host`) and keeps it once the proxy

@@ -212,7 +212,10 @@ fn a_proxy_login_is_kept_in_the_keyring() {
     logins.save("Proxy.Corp:3128", &login).unwrap();
 
     let next_run = ProxyLogins::new(OsKeychain::open(&real.service).unwrap());
-    assert_eq!(next_run.load("proxy.corp:3128").unwrap(), Some(login.clone()));
+    assert_eq!(
+        next_run.load("proxy.corp:3128").unwrap(),
+        Some(login.clone())
+    );
     assert_eq!(next_run.login_for("proxy.corp:3128"), Some(login));
     assert_eq!(next_run.login_for("other.corp:3128"), None);
     assert_eq!(next_run.proxies().unwrap(), ["proxy.corp:3128"]);

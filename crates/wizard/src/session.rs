@@ -342,8 +342,8 @@ impl Session {
     ) -> Result<String, SessionError> {
         let cs = self.shelf.get(handle)?;
         let host = cs.host_name().to_owned();
-        let network = Network::new(&self.cloud_of(&cs), None)
-            .map_err(|e| SessionError::new("network", e))?;
+        let network =
+            Network::new(&self.cloud_of(&cs), None).map_err(|e| SessionError::new("network", e))?;
         let proxy = network.proxy_for(&host).ok_or_else(|| {
             SessionError::new(
                 "proxy",
@@ -351,7 +351,10 @@ impl Session {
             )
         })?;
         if user.trim().is_empty() || password.is_empty() {
-            return Err(SessionError::new("proxy", "Enter the proxy's user name and password."));
+            return Err(SessionError::new(
+                "proxy",
+                "Enter the proxy's user name and password.",
+            ));
         }
         let login = hubsetup_net::ProxyLogin { user, password };
         let logins = ProxyLogins::open().map_err(|e| SessionError::new("vault", e))?;

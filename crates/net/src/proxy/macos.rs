@@ -93,13 +93,20 @@ mod tests {
     fn macos_proxies_are_read_as_the_system_means_them() {
         let system = SystemProxies {
             https: Some(("proxy.corp".into(), Some(3128))),
-            exceptions: vec!["*.local".into(), "169.254/16".into(), "internal.corp".into()],
+            exceptions: vec![
+                "*.local".into(),
+                "169.254/16".into(),
+                "internal.corp".into(),
+            ],
             exclude_simple_hostnames: true,
             script: None,
         };
         let settings = system.settings().unwrap().unwrap();
         assert_eq!(
-            settings.for_host("management.azure.com").unwrap().authority(),
+            settings
+                .for_host("management.azure.com")
+                .unwrap()
+                .authority(),
             "proxy.corp:3128"
         );
         assert_eq!(settings.for_host("printer.local"), None);

@@ -8,9 +8,9 @@
 //! A proxy that asks for a user name and password gets the ones saved for it
 //! ([`SavedLogins`], the keychain in the apps) unless its URL carries its own.
 
-mod script;
 #[cfg(target_os = "macos")]
 mod macos;
+mod script;
 #[cfg(windows)]
 mod windows;
 
@@ -21,8 +21,8 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::NetError;
-pub use script::ScriptError;
 use script::AutoConfig;
+pub use script::ScriptError;
 
 /// A proxy to tunnel HTTPS through with `CONNECT`.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,9 +112,7 @@ pub struct ProxySettings {
 
 impl PartialEq for ProxySettings {
     fn eq(&self, other: &ProxySettings) -> bool {
-        self.https == other.https
-            && self.no_proxy == other.no_proxy
-            && self.script == other.script
+        self.https == other.https && self.no_proxy == other.no_proxy && self.script == other.script
     }
 }
 
@@ -275,7 +273,9 @@ fn https_entry(list: &str) -> Option<&str> {
                 .then(|| address.trim())
         })
     } else {
-        list.split([';', ' ']).map(str::trim).find(|s| !s.is_empty())
+        list.split([';', ' '])
+            .map(str::trim)
+            .find(|s| !s.is_empty())
     }
 }
 
@@ -349,7 +349,10 @@ mod tests {
         assert_eq!(settings.for_host("hub.azure-devices.net"), None);
         assert_eq!(settings.for_host("a.internal.corp"), None);
         assert_eq!(settings.for_host("localhost"), None);
-        assert_eq!(settings.for_host("management.azure.com"), Some(proxy.clone()));
+        assert_eq!(
+            settings.for_host("management.azure.com"),
+            Some(proxy.clone())
+        );
         assert_eq!(
             ProxySettings::parse(Some("http://p:1"), Some("*"))
                 .unwrap()
@@ -390,7 +393,10 @@ mod tests {
         let target = settings.for_host("management.azure.com").unwrap();
         let login = target.login().unwrap();
         assert_eq!(login.user, "CONTOSO\\alice");
-        assert_eq!(*login.password, "p@ss:word", "read back as saved, though a URL encodes it");
+        assert_eq!(
+            *login.password, "p@ss:word",
+            "read back as saved, though a URL encodes it"
+        );
         let own = ProxySettings::parse(Some("http://bob:pw@proxy.corp:3128"), None)
             .unwrap()
             .with_saved_logins(saved.clone());
@@ -406,15 +412,24 @@ mod tests {
         let settings = ProxySettings::parse(Some("http://alice:s3cret@proxy.corp:3128"), None)
             .unwrap()
             .with_script("http://wpad.corp/proxy.pac");
-        let shown = format!("{settings:?} {:?}", settings.https.as_ref().unwrap().login());
+        let shown = format!(
+            "{settings:?} {:?}",
+            settings.https.as_ref().unwrap().login()
+        );
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("proxy.corp:3128"), "{shown}");
     }
 
     #[test]
     fn proxy_lists_give_their_https_proxy() {
-        assert_eq!(https_entry("proxy.corp:8080; backup.corp:8080"), Some("proxy.corp:8080"));
-        assert_eq!(https_entry("http=web:80;https=secure:3128"), Some("secure:3128"));
+        assert_eq!(
+            https_entry("proxy.corp:8080; backup.corp:8080"),
+            Some("proxy.corp:8080")
+        );
+        assert_eq!(
+            https_entry("http=web:80;https=secure:3128"),
+            Some("secure:3128")
+        );
         assert_eq!(https_entry("http=web:80"), None);
         assert_eq!(https_entry(""), None);
     }

@@ -21,10 +21,13 @@ pub enum ScriptError {
     Unsupported,
 }
 
+/// The script's answer for one host: a proxy, `None` for `DIRECT`, or why there is none.
+type Answer = Result<Option<ProxyTarget>, ScriptError>;
+
 #[derive(Clone)]
 pub(super) struct AutoConfig {
     url: String,
-    answers: Arc<Mutex<HashMap<String, Result<Option<ProxyTarget>, ScriptError>>>>,
+    answers: Arc<Mutex<HashMap<String, Answer>>>,
 }
 
 impl AutoConfig {
@@ -40,7 +43,7 @@ impl AutoConfig {
     }
 
     /// The script's proxy for `https://{host}/`, `None` for `DIRECT`.
-    pub(super) fn proxy_for(&self, host: &str) -> Result<Option<ProxyTarget>, ScriptError> {
+    pub(super) fn proxy_for(&self, host: &str) -> Answer {
         let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
         answers
             .entry(host.to_owned())
@@ -104,7 +107,10 @@ mod tests {
             Some(ScriptError::Unsupported)
         );
         assert_eq!(
-            settings.for_host("management.azure.com").unwrap().authority(),
+            settings
+                .for_host("management.azure.com")
+                .unwrap()
+                .authority(),
             "proxy.corp:8080"
         );
         assert_eq!(settings.for_host("intranet"), None);

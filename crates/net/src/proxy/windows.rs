@@ -69,7 +69,8 @@ fn winhttp_default() -> Result<Option<ProxySettings>, NetError> {
     let (proxy, bypass) = unsafe { (take(info.lpszProxy), take(info.lpszProxyBypass)) };
     match proxy {
         Some(proxy) if read && info.dwAccessType == WINHTTP_ACCESS_TYPE_NAMED_PROXY => {
-            let settings = ProxySettings::from_internet_options(&proxy, &bypass.unwrap_or_default())?;
+            let settings =
+                ProxySettings::from_internet_options(&proxy, &bypass.unwrap_or_default())?;
             Ok(Some(settings.found_in("WinHTTP (netsh winhttp)")))
         }
         _ => Ok(None),
@@ -81,8 +82,15 @@ fn winhttp_default() -> Result<Option<ProxySettings>, NetError> {
 pub(super) fn run_script(script_url: &str, host: &str) -> Result<Option<String>, ScriptError> {
     let agent = wide("IoT Hub Setup");
     // SAFETY: null proxy and bypass are allowed with NO_PROXY; the handle is closed below.
-    let session =
-        unsafe { WinHttpOpen(agent.as_ptr(), WINHTTP_ACCESS_TYPE_NO_PROXY, null(), null(), 0) };
+    let session = unsafe {
+        WinHttpOpen(
+            agent.as_ptr(),
+            WINHTTP_ACCESS_TYPE_NO_PROXY,
+            null(),
+            null(),
+            0,
+        )
+    };
     if session.is_null() {
         return Err(broken(script_url, unsafe { GetLastError() }));
     }
@@ -181,7 +189,10 @@ mod tests {
     fn windows_runs_the_script_for_each_host() {
         let settings = ProxySettings::none().with_script(&serve_script(CORPORATE_SCRIPT));
         let proxy_of = |host: &str| settings.for_host(host).map(|t| t.authority());
-        assert_eq!(proxy_of("management.azure.com").as_deref(), Some("proxy.corp:8080"));
+        assert_eq!(
+            proxy_of("management.azure.com").as_deref(),
+            Some("proxy.corp:8080")
+        );
         assert_eq!(
             proxy_of("contoso-plant-hub.azure-devices.net").as_deref(),
             Some("devices.corp:3128")
@@ -205,7 +216,10 @@ mod tests {
             Some(ScriptError::Unreachable { url: gone.clone() })
         );
         assert_eq!(
-            settings.for_host("management.azure.com").unwrap().authority(),
+            settings
+                .for_host("management.azure.com")
+                .unwrap()
+                .authority(),
             "proxy.corp:8080"
         );
         let broken = ProxySettings::none().with_script(&serve_script("this is not JavaScript {"));
@@ -238,7 +252,11 @@ mod tests {
             .set_value("ProxyServer", &"proxy.corp:8080")
             .unwrap();
         settings.set_value("ProxyEnable", &0u32).unwrap();
-        assert_eq!(internet_options(&key).unwrap(), None, "a proxy switched off");
+        assert_eq!(
+            internet_options(&key).unwrap(),
+            None,
+            "a proxy switched off"
+        );
         settings.set_value("ProxyEnable", &1u32).unwrap();
         settings.set_value("ProxyOverride", &"<local>").unwrap();
         let read = internet_options(&key).unwrap().unwrap();
@@ -250,7 +268,10 @@ mod tests {
             .unwrap();
         let scripted = internet_options(&key).unwrap().unwrap();
         assert_eq!(scripted.script_url(), Some("http://wpad.corp/proxy.pac"));
-        assert_eq!(scripted.https, read.https, "the proxy beside the script is kept");
+        assert_eq!(
+            scripted.https, read.https,
+            "the proxy beside the script is kept"
+        );
         settings.set_value("ProxyEnable", &0u32).unwrap();
         let script_only = internet_options(&key).unwrap().unwrap();
         assert_eq!(script_only.https, None);
