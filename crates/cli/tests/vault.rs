@@ -270,10 +270,11 @@ fn a_session_bus_without_a_secret_service_is_a_clear_error() {
 }
 
 /// Runs `script` in a fresh D-Bus session whose keyrings live in `data_home`; `$HUBSETUP` is
-/// the binary. Returns the output of the last command.
+/// the binary; `keyring_ready` waits until the daemon the script started answers on the bus.
+/// Returns the output of the last command.
 fn in_session(data_home: &Path, config: &Path, script: &str) -> Output {
     Command::new("dbus-run-session")
-        .args(["--", "sh", "-c", script])
+        .args(["--", "sh", "-c", &format!("{KEYRING_READY}\n{script}")])
         .env("XDG_DATA_HOME", data_home)
         .env("HUBSETUP", env!("CARGO_BIN_EXE_hubsetup"))
         .env("HUBSETUP_CONFIG_DIR", config)
@@ -281,6 +282,14 @@ fn in_session(data_home: &Path, config: &Path, script: &str) -> Output {
         .output()
         .expect("dbus-run-session (Debian package dbus) runs")
 }
+
+/// `gnome-keyring-daemon --start` or `--unlock` can return before its daemon holds the
+/// Secret Service's bus name; a request in between makes D-Bus start a second daemon, which
+/// may find the first one's keyring half written.
+const KEYRING_READY: &str = "keyring_ready() { for _ in $(seq 100); do \
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+    | grep -q 'boolean true' && return; sleep 0.05; done; }";
 
 #[test]
 fn a_locked_keyring_is_reported_with_what_to_unlock() {
@@ -297,7 +306,7 @@ fn a_locked_keyring_is_reported_with_what_to_unlock() {
     let fresh = in_session(
         fresh_home.path(),
         config.path(),
-        "gnome-keyring-daemon --start --components=secrets >/dev/null; \
+        "gnome-keyring-daemon --start --components=secrets >/dev/null; keyring_ready; \
          echo \"$CONNECTION_STRING\" | \"$HUBSETUP\" vault save",
     );
     assert_eq!(fresh.status.code(), Some(1));
@@ -314,13 +323,14 @@ fn a_locked_keyring_is_reported_with_what_to_unlock() {
         data_home.path(),
         config.path(),
         "echo -n password | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
-         echo \"$CONNECTION_STRING\" | \"$HUBSETUP\" vault save",
+         keyring_ready; echo \"$CONNECTION_STRING\" | \"$HUBSETUP\" vault save",
     );
     assert_eq!(filled.status.code(), Some(0), "{}", text(&filled.stderr));
     let later = in_session(
         data_home.path(),
         config.path(),
-        "gnome-keyring-daemon --start --components=secrets >/dev/null; \"$HUBSETUP\" vault list",
+        "gnome-keyring-daemon --start --components=secrets >/dev/null; keyring_ready; \
+         \"$HUBSETUP\" vault list",
     );
     assert_eq!(later.status.code(), Some(1));
     assert_eq!(
