@@ -46,7 +46,15 @@ def hubsetup(wine, *args, stdin="", config=None):
     env.pop("HUBSETUP_CONNECTION_STRING", None)
     if config is not None:
         env["HUBSETUP_CONFIG_DIR"] = wine.path(config)
-    return subprocess.run([WINE, HUBSETUP_EXE, *args], input=stdin, env=env, capture_output=True, text=True, errors="replace", timeout=240)
+    # Output goes to files, not pipes: a Wine service the program starts (the desktop process,
+    # when WinHTTP runs a PAC script through COM) inherits them and outlives it, so a pipe would
+    # never end while the sandbox keeps Wine running.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        result = subprocess.run([WINE, HUBSETUP_EXE, *args], input=stdin.encode(), env=env, stdout=out, stderr=err, timeout=240)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(result.args, result.returncode,
+                                           out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
 @pytest.fixture(scope="module")
