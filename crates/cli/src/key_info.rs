@@ -22,6 +22,16 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let key = read_key_file(&args.file, args.fingerprint.as_slice())?;
+    print_key(&key);
+    println!(
+        "Before sending anything to this key, compare its fingerprint with the support contact \
+         by phone or in person."
+    );
+    Ok(())
+}
+
+/// What a person compares: fingerprint, user IDs, algorithm and dates.
+pub fn print_key(key: &PublicKey) {
     let info = key.info();
     println!("Fingerprint:  {}", info.fingerprint);
     for user_id in &info.user_ids {
@@ -36,11 +46,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
         "Expires:      {}",
         info.expires.map_or_else(|| "never".to_owned(), timestamp)
     );
-    println!(
-        "Before sending anything to this key, compare its fingerprint with the support contact \
-         by phone or in person."
-    );
-    Ok(())
 }
 
 /// Reads the key in `file` (`-`: stdin). A file with several keys needs one of them among

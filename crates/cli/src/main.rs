@@ -5,6 +5,7 @@
 mod check;
 mod cloud_args;
 mod export;
+mod find_key;
 mod format;
 mod input;
 mod key_info;
@@ -39,6 +40,7 @@ enum Command {
     SasToken(sas_token::Args),
     Vault(vault::Args),
     KeyInfo(key_info::Args),
+    FindKey(find_key::Args),
     Export(export::Args),
     Sandbox(sandbox::Args),
     Verify(verify::Args),
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::SasToken(args) => sas_token::run(args),
         Command::Vault(args) => vault::run(args),
         Command::KeyInfo(args) => key_info::run(args),
+        Command::FindKey(args) => find_key::run(args),
         Command::Export(args) => export::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Verify(args) => verify::run(args),

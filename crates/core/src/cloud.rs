@@ -26,6 +26,21 @@ pub struct Cloud {
     /// exist does not resolve, as in Azure. The sandbox's; `None` means system DNS.
     #[serde(default)]
     pub dns_server: Option<std::net::SocketAddr>,
+    /// A verifying key server's VKS API, for public keys by address or fingerprint:
+    /// keys.openpgp.org, or the sandbox's.
+    #[serde(default = "default_key_server")]
+    pub key_server: String,
+    /// Keybase, for public keys by Keybase user name: keybase.io, or the sandbox's.
+    #[serde(default = "default_keybase")]
+    pub keybase: String,
+}
+
+fn default_key_server() -> String {
+    "https://keys.openpgp.org".to_owned()
+}
+
+fn default_keybase() -> String {
+    "https://keybase.io".to_owned()
 }
 
 impl Cloud {
@@ -39,6 +54,8 @@ impl Cloud {
             extra_root_ca_pem: None,
             loopback: None,
             dns_server: None,
+            key_server: default_key_server(),
+            keybase: default_keybase(),
         }
     }
 
@@ -111,7 +128,14 @@ impl Cloud {
                 .to_ascii_lowercase()
         };
         let host = host.to_ascii_lowercase();
-        host == host_of(&self.login_endpoint)
+        // A cloud with a name server of its own (the sandbox) answers for its whole domain:
+        // its key server, Keybase and mail domains too.
+        let own_domain = self.dns_server.is_some()
+            && host_of(&self.login_endpoint)
+                .strip_prefix("login.")
+                .is_some_and(|domain| host.ends_with(&format!(".{domain}")));
+        own_domain
+            || host == host_of(&self.login_endpoint)
             || host == host_of(&self.arm_endpoint)
             || host
                 .strip_suffix(&self.iot_hub_suffix.to_ascii_lowercase())

@@ -8,6 +8,7 @@
 //! - [`numbers`]: numbers written for people (`8,000`).
 //! - [`rbac`]: Azure's role action patterns (`*/read`, not-actions).
 //! - [`secret`]: the key type that never prints itself and is zeroized on drop.
+//! - [`wkd`]: where a mail address's public key is published (Web Key Directory).
 
 pub mod cloud;
 pub mod connection_string;
@@ -17,6 +18,7 @@ pub mod numbers;
 pub mod rbac;
 pub mod sas;
 pub mod secret;
+pub mod wkd;
 
 pub use cloud::Cloud;
 pub use connection_string::{ConnectionString, ConnectionStringError, Credential, Warning};

@@ -86,6 +86,17 @@ impl PublicKey {
         &self.info
     }
 
+    /// The key, ASCII-armored, as `gpg --armor --export` writes it.
+    pub fn armored(&self) -> String {
+        use openpgp::serialize::SerializeInto;
+        let bytes = self
+            .cert
+            .armored()
+            .to_vec()
+            .expect("a certificate serializes");
+        String::from_utf8(bytes).expect("armor is ASCII")
+    }
+
     pub(crate) fn cert(&self) -> &Cert {
         &self.cert
     }

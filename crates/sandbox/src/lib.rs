@@ -6,7 +6,8 @@
 //! and long-running operations are checked as `shared/reference/azure-iot-hub.md` describes,
 //! and answers carry Azure's status codes, error codes and body shapes. Hosts look like
 //! Azure's (`login.`, `management.` and `{hub}.azure-devices.` under [`SandboxConfig::suffix`]);
-//! clients reach them through [`Cloud::loopback`] instead of DNS.
+//! clients reach them through [`Cloud::loopback`] instead of DNS. It also serves public-key
+//! lookups (Web Key Directory, a VKS key server, Keybase) for the hand-off, see [`keys`].
 //!
 //! Start it in-process with [`Sandbox::start`] (its own runtime thread, so it works from sync
 //! and async code alike) or as a process with `hubsetup sandbox`.
@@ -20,6 +21,7 @@ mod entra;
 mod faults;
 mod http;
 mod hub;
+pub mod keys;
 mod server;
 pub mod state;
 mod tls;
@@ -223,6 +225,8 @@ impl Sandbox {
             extra_root_ca_pem: Some(self.ca_pem.clone()),
             loopback: Some(self.address),
             dns_server: Some(self.address),
+            key_server: format!("https://keys.{suffix}"),
+            keybase: format!("https://keybase.{suffix}"),
         }
     }
 

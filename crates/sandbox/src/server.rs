@@ -20,7 +20,7 @@ use crate::http::{
     arm_error, hub_error, json_response, oauth_error, response, with_retry_after, Req, Resp,
 };
 use crate::state::State;
-use crate::{arm, entra, hub, SandboxConfig};
+use crate::{arm, entra, hub, keys, SandboxConfig};
 
 /// Larger bodies are refused before they are read; D2C's own limit (256 KB) is checked by the
 /// hub so that it can answer with its own error.
@@ -39,6 +39,14 @@ pub(crate) enum Service<'h> {
     Management,
     Control,
     Hub(&'h str),
+    /// A mail domain's Web Key Directory: on `openpgpkey.{domain}` (advanced) or on the
+    /// domain itself (direct).
+    KeyDirectory {
+        domain: String,
+        advanced: bool,
+    },
+    KeyServer,
+    Keybase,
 }
 
 /// A dropped connection: the handler closes it without answering.
@@ -62,11 +70,29 @@ impl App {
             "login" => Some(Service::Login),
             "management" => Some(Service::Management),
             "control" => Some(Service::Control),
+            "keys" => Some(Service::KeyServer),
+            "keybase" => Some(Service::Keybase),
+            _ if self.mail_domain(rest).is_some() => self.mail_domain(rest),
             _ => rest
                 .strip_suffix(".azure-devices")
                 .filter(|hub| !hub.contains('.'))
                 .map(Service::Hub),
         }
+    }
+
+    /// `{label}` or `openpgpkey.{label}` for the sandbox's mail domains that have it.
+    fn mail_domain<'h>(&self, rest: &str) -> Option<Service<'h>> {
+        let (label, advanced) = match rest.strip_prefix("openpgpkey.") {
+            Some(label) => (label, true),
+            None => (rest, false),
+        };
+        keys::MAIL_DOMAINS
+            .iter()
+            .find(|(name, has_host)| *name == label && (!advanced || *has_host))
+            .map(|_| Service::KeyDirectory {
+                domain: format!("{label}.{}", self.config.suffix),
+                advanced,
+            })
     }
 
     pub(crate) async fn handle(
@@ -143,7 +169,12 @@ impl App {
                 Service::Login => entra::handle(&req, &mut state, &self.config),
                 Service::Management => arm::handle(&req, &mut state, &self.config),
                 Service::Hub(name) => hub::handle(&req, name, &mut state, &self.config),
-                Service::Control => self.control(&req),
+                Service::Control => self.control(&req, &mut state),
+                Service::KeyDirectory { domain, advanced } => {
+                    keys::wkd(&req, &domain, advanced, &state)
+                }
+                Service::KeyServer => keys::vks(&req, &state),
+                Service::Keybase => keys::keybase(&req, &state),
             };
             if let Some(dir) = &self.config.state_dir {
                 if req.method != Method::GET && req.method != Method::HEAD {
@@ -161,9 +192,25 @@ impl App {
         Ok(finish(answer))
     }
 
-    /// The sandbox's own endpoint for faults, used when it runs as a separate process.
-    fn control(&self, req: &Req) -> Resp {
+    /// The sandbox's own endpoint for faults and published keys, used when it runs as a
+    /// separate process.
+    fn control(&self, req: &Req, state: &mut State) -> Resp {
         match (&req.method, req.segments().as_slice()) {
+            (&Method::POST, ["keys"]) => match serde_json::from_slice(&req.body) {
+                Ok(key) => {
+                    state.published_keys.push(key);
+                    crate::http::empty(StatusCode::NO_CONTENT)
+                }
+                Err(e) => response(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    format!("not a published key: {e}"),
+                ),
+            },
+            (&Method::DELETE, ["keys"]) => {
+                state.published_keys.clear();
+                crate::http::empty(StatusCode::NO_CONTENT)
+            }
             (&Method::POST, ["faults"]) => match serde_json::from_slice(&req.body) {
                 Ok(rule) => {
                     self.faults.add(rule);
@@ -209,6 +256,11 @@ fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
             "temporarily_unavailable",
             90033,
             "A transient error has occurred. Please try again.",
+        ),
+        Service::KeyDirectory { .. } | Service::KeyServer | Service::Keybase => response(
+            status,
+            "text/plain",
+            status.canonical_reason().unwrap_or_default(),
         ),
         Service::Management | Service::Control => arm_error(
             status,

@@ -322,6 +322,9 @@ pub struct State {
     /// The key that signs access tokens (base64).
     pub token_signing_key: String,
     pub etag_counter: u64,
+    /// Public keys served by the key lookups (see [`crate::keys`]).
+    #[serde(default)]
+    pub published_keys: Vec<crate::keys::PublishedKey>,
 }
 
 pub fn now_ms() -> u64 {
@@ -437,6 +440,7 @@ impl State {
             refresh_tokens: BTreeMap::new(),
             token_signing_key: random_base64(32),
             etag_counter: 0,
+            published_keys: Vec::new(),
         };
         state.seed_hub(
             SUBSCRIPTION_PRODUCTION,

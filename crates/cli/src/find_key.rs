@@ -1,0 +1,71 @@
+//! `hubsetup find-key`: a support contact's public key, looked up where people publish them.
+
+use hubsetup_keyfinder::{find_in_gnupg, Finder, Found, LookupError, Query};
+
+use crate::cloud_args::CloudArgs;
+use crate::key_info::print_key;
+use crate::CliError;
+
+/// Find a public key by e-mail address (Web Key Directory, then keys.openpgp.org), by
+/// fingerprint (keys.openpgp.org), by Keybase name (keybase:NAME), or in your GnuPG keyring.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// sam@partner.example, a fingerprint, or keybase:NAME.
+    query: String,
+    /// Search your own GnuPG keyring (gpg --export) instead of the internet.
+    #[arg(long)]
+    gnupg: bool,
+    /// Save the key found to this file (ASCII-armored), for `hubsetup export --to FILE`.
+    #[arg(long, value_name = "FILE")]
+    save: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    cloud: CloudArgs,
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let query = Query::parse(&args.query).map_err(lookup_error)?;
+    let found = match args.gnupg {
+        true => find_in_gnupg(&query),
+        false => {
+            let finder = Finder::new(&args.cloud.network()?).map_err(lookup_error)?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    CliError::Failure(format!("Could not start the network runtime: {e}."))
+                })?
+                .block_on(finder.find(&query))
+        }
+    }
+    .map_err(lookup_error)?;
+    show(&found);
+    if let Some(path) = &args.save {
+        std::fs::write(path, found.key.armored()).map_err(|e| {
+            CliError::Failure(format!(
+                "Could not write {}: {e}. Choose a folder you can write to.",
+                path.display()
+            ))
+        })?;
+        println!("Saved the public key to {}.", path.display());
+    }
+    Ok(())
+}
+
+fn show(found: &Found) {
+    println!("Found {}: {}", found.source, found.location);
+    print_key(&found.key);
+    println!(
+        "Anyone can publish a key under any name: before sending anything to it, read this \
+         fingerprint to the support contact by phone or in person and check it matches theirs."
+    );
+}
+
+fn lookup_error(error: LookupError) -> CliError {
+    match error {
+        LookupError::InvalidQuery(_)
+        | LookupError::NotFound { .. }
+        | LookupError::AddressNotInKey { .. }
+        | LookupError::Unusable { .. } => CliError::BadInput(error.to_string()),
+        other => CliError::Failure(other.to_string()),
+    }
+}
