@@ -1,12 +1,15 @@
 //! `hubsetup export`: a connection string encrypted to support contacts' OpenPGP keys.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use hubsetup_core::connection_string::{describe_all, ConnectionString};
-use hubsetup_handoff::{write_encrypted, HandoffError, Note};
+use hubsetup_handoff::{write_encrypted, HandoffError, Note, PublicKey};
+use hubsetup_keyfinder::Query;
 use hubsetup_vault::{Identity, Vault};
 
+use crate::cloud_args::CloudArgs;
+use crate::find_key;
 use crate::key_info::read_key_file;
 use crate::vault::vault_error;
 use crate::{input, CliError};
@@ -17,9 +20,13 @@ use crate::{input, CliError};
 /// `hubsetup key-info` first.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A recipient's public key file (armored or binary); repeat for several recipients.
-    #[arg(long = "to", value_name = "KEY.asc", required = true)]
+    /// A recipient's public key: a file (armored or binary), or an e-mail address, fingerprint
+    /// or keybase:NAME to look it up (see `hubsetup find-key`); repeat for several recipients.
+    #[arg(long = "to", value_name = "KEY.asc|ADDRESS", required = true)]
     keys: Vec<String>,
+    /// Look the --to addresses and fingerprints up in your GnuPG keyring, not online.
+    #[arg(long)]
+    gnupg: bool,
     /// When a key file holds several keys, the fingerprint of the one to use; repeatable.
     #[arg(long)]
     fingerprint: Vec<String>,
@@ -39,14 +46,17 @@ pub struct Args {
     /// Add who sends it to the note, e.g. "Alice Admin <alice@example.com>" (implies --note).
     #[arg(long)]
     sender: Option<String>,
+    #[command(flatten)]
+    cloud: CloudArgs,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let recipients = args
         .keys
         .iter()
-        .map(|file| read_key_file(file, &args.fingerprint))
+        .map(|to| recipient(to, &args))
         .collect::<Result<Vec<_>, _>>()?;
+    let looked_up = args.keys.iter().any(|to| !is_file(to));
     let cs = match &args.from_vault {
         Some(name) => {
             let vault = Vault::open().map_err(vault_error)?;
@@ -81,5 +91,25 @@ pub fn run(args: Args) -> Result<(), CliError> {
         "Wrote {}. Only the holders of these keys can open it (gpg --decrypt).",
         args.out.display()
     );
+    if looked_up {
+        println!("{}", find_key::CONFIRM);
+    }
     Ok(())
+}
+
+/// `-` (a pasted key) or a file that is there.
+fn is_file(to: &str) -> bool {
+    to == "-" || Path::new(to).exists()
+}
+
+/// A `--to` key: a file, else looked up by address, fingerprint or Keybase name.
+fn recipient(to: &str, args: &Args) -> Result<PublicKey, CliError> {
+    match Query::parse(to) {
+        Ok(query) if !is_file(to) => {
+            let found = find_key::look_up(&query, args.gnupg, &args.cloud)?;
+            find_key::show(&found);
+            Ok(found.key)
+        }
+        _ => read_key_file(to, &args.fingerprint),
+    }
 }

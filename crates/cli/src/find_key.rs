@@ -1,4 +1,5 @@
 //! `hubsetup find-key`: a support contact's public key, looked up where people publish them.
+//! `export --to ADDRESS` looks keys up the same way.
 
 use hubsetup_keyfinder::{find_in_gnupg, Finder, Found, LookupError, Query};
 
@@ -22,23 +23,17 @@ pub struct Args {
     cloud: CloudArgs,
 }
 
+/// What a key found online asks of the user before it is trusted.
+pub const CONFIRM: &str = "Anyone can publish a key under any name: before sending anything to \
+    it, read its fingerprint to the support contact by phone or in person and check it matches \
+    theirs.";
+
 pub fn run(args: Args) -> Result<(), CliError> {
     let query = Query::parse(&args.query).map_err(lookup_error)?;
-    let found = match args.gnupg {
-        true => find_in_gnupg(&query),
-        false => {
-            let finder = Finder::new(&args.cloud.network()?).map_err(lookup_error)?;
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| {
-                    CliError::Failure(format!("Could not start the network runtime: {e}."))
-                })?
-                .block_on(finder.find(&query))
-        }
-    }
-    .map_err(lookup_error)?;
+    let found = look_up(&query, args.gnupg, &args.cloud)?;
     show(&found);
+    print_key(&found.key);
+    println!("{CONFIRM}");
     if let Some(path) = &args.save {
         std::fs::write(path, found.key.armored()).map_err(|e| {
             CliError::Failure(format!(
@@ -51,13 +46,27 @@ pub fn run(args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn show(found: &Found) {
+/// The key for `query`: in the GnuPG keyring, or online through the cloud's network.
+pub fn look_up(query: &Query, gnupg: bool, cloud: &CloudArgs) -> Result<Found, CliError> {
+    match gnupg {
+        true => find_in_gnupg(query),
+        false => {
+            let finder = Finder::new(&cloud.network()?).map_err(lookup_error)?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    CliError::Failure(format!("Could not start the network runtime: {e}."))
+                })?
+                .block_on(finder.find(query))
+        }
+    }
+    .map_err(lookup_error)
+}
+
+/// Where a key was found.
+pub fn show(found: &Found) {
     println!("Found {}: {}", found.source, found.location);
-    print_key(&found.key);
-    println!(
-        "Anyone can publish a key under any name: before sending anything to it, read this \
-         fingerprint to the support contact by phone or in person and check it matches theirs."
-    );
 }
 
 fn lookup_error(error: LookupError) -> CliError {

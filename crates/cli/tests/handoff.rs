@@ -208,3 +208,109 @@ fn export_refuses_an_unusable_key_and_writes_nothing() {
     );
     assert!(!file.exists());
 }
+
+/// A key published in the sandbox's Web Key Directory: `find-key` shows where it came from and
+/// saves it; `export --to ADDRESS` looks it up itself, and its holder decrypts the file.
+#[test]
+fn keys_are_looked_up_by_address_and_exported_to() {
+    let (sandbox, _dir, description) = common::fast_sandbox();
+    let suffix = sandbox.config().suffix.clone();
+    let address = format!("sam@partner.{suffix}");
+    let sam = GpgHome::new();
+    let (fingerprint, key_file) = sam.contact(&format!("Sam Support <{address}>"));
+    let binary = sam.run(&["--export", &fingerprint]);
+    sandbox.with_state(|state| {
+        state
+            .published_keys
+            .push(hubsetup_sandbox::keys::PublishedKey {
+                emails: vec![address.clone()],
+                fingerprint: fingerprint.clone(),
+                keybase: None,
+                binary: base64_of(&binary),
+                armored: std::fs::read_to_string(&key_file).unwrap(),
+            })
+    });
+    let sandbox_arg = ["--sandbox", description.to_str().unwrap()];
+    let out = tempfile::tempdir().unwrap();
+    let saved = out.path().join("sam.asc");
+
+    let found = hubsetup(
+        &[
+            &["find-key", &address, "--save", saved.to_str().unwrap()][..],
+            &sandbox_arg,
+        ]
+        .concat(),
+        "",
+        &[],
+    );
+    assert_eq!(found.status.code(), Some(0), "{}", text(&found.stderr));
+    let stdout = text(&found.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "Found in the Web Key Directory of partner.{suffix}: https://openpgpkey.partner.{suffix}/.well-known/openpgpkey/partner.{suffix}/hu/"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Fingerprint:  {}\n", spaced(&fingerprint))),
+        "{stdout}"
+    );
+    assert!(stdout.contains("read its fingerprint to the support contact by phone or in person"));
+    let key_info = hubsetup(&["key-info", saved.to_str().unwrap()], "", &[]);
+    assert!(
+        text(&key_info.stdout).contains(&spaced(&fingerprint)),
+        "the saved key reads back"
+    );
+
+    let file = out.path().join("for-sam.asc");
+    let device = device_string("io.microshare.contact.unpacked.event");
+    let exported = hubsetup(
+        &[
+            &["export", "--to", &address, "--out", file.to_str().unwrap()][..],
+            &sandbox_arg,
+        ]
+        .concat(),
+        &device,
+        &[],
+    );
+    assert_eq!(
+        exported.status.code(),
+        Some(0),
+        "{}",
+        text(&exported.stderr)
+    );
+    assert!(text(&exported.stdout).contains(&format!(
+        "Found in the Web Key Directory of partner.{suffix}"
+    )));
+    assert!(sam.decrypt(&file).contains(&device));
+
+    let nobody = hubsetup(
+        &[
+            &[
+                "export",
+                "--to",
+                &format!("nobody@partner.{suffix}"),
+                "--out",
+                file.to_str().unwrap(),
+            ][..],
+            &sandbox_arg,
+        ]
+        .concat(),
+        &device,
+        &[],
+    );
+    assert_eq!(nobody.status.code(), Some(2));
+    assert!(
+        text(&nobody.stderr).starts_with(&format!(
+            "error: No public key for nobody@partner.{suffix} was found."
+        )),
+        "{}",
+        text(&nobody.stderr)
+    );
+    assert_no_key(&nobody);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
