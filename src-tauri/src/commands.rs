@@ -11,8 +11,8 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    CreateOutcome, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString, Session,
-    SessionError, StartChoice, StringCard, TestStage, WizardView,
+    CreateOutcome, FoundKey, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString,
+    Session, SessionError, StartChoice, StringCard, TestStage, WizardView,
 };
 use tauri::{AppHandle, Emitter, Manager, State};
 
@@ -163,6 +163,15 @@ pub fn key_info(
     path: Option<PathBuf>,
 ) -> Answer<KeyView> {
     session.key_info(&key_bytes(text, path)?, None)
+}
+
+#[tauri::command]
+pub async fn find_key(
+    session: State<'_, Session>,
+    handle: String,
+    query: String,
+) -> Answer<FoundKey> {
+    session.find_key(&handle, &query).await
 }
 
 #[tauri::command]

@@ -34,6 +34,7 @@ fn main() {
             commands::forget_string,
             commands::verify_string,
             commands::proxy_sign_in,
+            commands::find_key,
             commands::vault_list,
             commands::vault_save,
             commands::vault_load,

@@ -5,6 +5,7 @@ do through the cloud description; see sandbox_names.py) and its CA is trusted th
 REQUESTS_CA_BUNDLE.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -93,16 +94,25 @@ def device_connection_string(cloud, owner_connection_string):
     return f"HostName={cloud['hub_host']};DeviceId={DEVICE};SharedAccessKey={key}"
 
 
-@pytest.fixture
-def support_key(tmp_path):
-    """A support contact's key pair made by the real gpg; returns (home, armored public key, fingerprint)."""
+@contextlib.contextmanager
+def gpg_key(tmp_path, address):
+    """A key pair for `address` made by the real gpg in a home of its own; yields (home, gpg
+    command, fingerprint)."""
     home = pathlib.Path(f"/tmp/hubsetup-gpg-{os.getpid()}-{tmp_path.name[-6:]}")
     home.mkdir(mode=0o700)
     gpg = ["gpg", "--homedir", str(home), "--batch", "--quiet"]
-    subprocess.run(gpg + ["--passphrase", "", "--quick-gen-key", "Sam Support <sam@partner.example>", "future-default", "default", "never"], check=True)
-    public = subprocess.run(gpg + ["--armor", "--export", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
-    colons = subprocess.run(gpg + ["--with-colons", "--fingerprint", "sam@partner.example"], capture_output=True, text=True, check=True).stdout
-    fingerprint = next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
-    yield home, public, fingerprint
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
-    shutil.rmtree(home, ignore_errors=True)
+    try:
+        subprocess.run(gpg + ["--passphrase", "", "--quick-gen-key", f"Sam Support <{address}>", "future-default", "default", "never"], check=True)
+        colons = subprocess.run(gpg + ["--with-colons", "--fingerprint", address], capture_output=True, text=True, check=True).stdout
+        yield home, gpg, next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def support_key(tmp_path):
+    """A support contact's key pair made by the real gpg; returns (home, armored public key, fingerprint)."""
+    with gpg_key(tmp_path, "sam@partner.example") as (home, gpg, fingerprint):
+        public = subprocess.run(gpg + ["--armor", "--export", fingerprint], capture_output=True, text=True, check=True).stdout
+        yield home, public, fingerprint

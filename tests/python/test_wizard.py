@@ -7,6 +7,7 @@ secret compares into a name first: pytest prints the operands of a failing asser
 never reach test output.
 """
 
+import base64
 import contextlib
 import json
 import os
@@ -25,7 +26,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from azure_cli import AZ, SKIP_REASON, az, az_env, signed_in  # noqa: F401 (fixtures)
-from conftest import DEVICE, HUBSETUP
+from conftest import DEVICE, HUBSETUP, gpg_key
 from desktop import app_process, app_session, virtual_display
 
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -610,3 +611,41 @@ def test_a_slow_live_test_shows_its_stages_and_can_be_stopped(app, cloud, device
         assert app.find(".run-test").is_enabled()
     finally:
         requests.delete(faults, timeout=10).raise_for_status()
+
+
+def test_the_support_contacts_key_is_found_by_address(app, cloud, device_connection_string, tmp_path):
+    """The hand-off finds the key in the sandbox's Web Key Directory (published there as its owner
+    would), says where it came from, and the file it writes opens with that owner's gpg."""
+    address = f"sam@partner.{cloud['suffix']}"
+    with gpg_key(tmp_path, address) as (home, gpg, fingerprint):
+        exported = subprocess.run(gpg + ["--export", fingerprint], capture_output=True, check=True).stdout
+        armored = subprocess.run(gpg + ["--armor", "--export", fingerprint], capture_output=True, text=True, check=True).stdout
+        published = requests.post(f"https://control.{cloud['suffix']}/keys", json={
+            "emails": [address], "fingerprint": fingerprint, "binary": base64.b64encode(exported).decode(), "armored": armored,
+        })
+        assert published.status_code == 204, published.text
+
+        app.click("#start-verify")
+        app.type("#paste", device_connection_string)
+        app.wait_text("#paste-problems", f"Added {DEVICE}.")
+        app.click("#next")
+        app.click(".run-test")
+        app.wait_text(".test-result", "Passed.")
+        while app.title() != "Hand-off":
+            app.click("#next")
+        app.type("#key-query", "nobody@partner." + cloud["suffix"])
+        app.click("#find-key")
+        app.wait_text("#handoff-error", f"No public key for nobody@partner.{cloud['suffix']} was found.")
+        app.type("#key-query", address)
+        app.click("#find-key")
+        app.wait_text("#key-found", f"Found in the Web Key Directory of partner.{cloud['suffix']} (https://openpgpkey.partner.")
+        app.wait_text("#fingerprint", grouped(fingerprint))
+        app.screenshot("28-hand-off-find-key")
+        out = tmp_path / "for-sam.asc"
+        app.type("#out-path", str(out))
+        app.click("#confirm-key")
+        app.click("#export")
+        app.wait_text("#export-done", "Encrypted and saved to")
+        decrypted = subprocess.run(gpg + ["--decrypt", str(out)], capture_output=True, text=True, check=True).stdout
+        same = decrypted.rstrip("\n").splitlines()[-1] == device_connection_string
+        assert same, "gpg --decrypt does not give the string back"

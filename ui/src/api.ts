@@ -1,6 +1,7 @@
 // Typed calls to the Rust commands. Every type comes from `src/bindings`, generated from the
 // Rust types by ts-rs (`cargo test`); nothing here restates a Rust type by hand.
 import { invoke } from "@tauri-apps/api/core";
+import type { FoundKey } from "./bindings/FoundKey";
 import type { KeyView } from "./bindings/KeyView";
 import type { PasteResult } from "./bindings/PasteResult";
 import type { Report } from "./bindings/Report";
@@ -48,6 +49,7 @@ export const api = {
   vaultLoad: (name: string) => invoke<StringCard>("vault_load", { name }),
   vaultDelete: (name: string) => invoke<SavedString[]>("vault_delete", { name }),
   keyInfo: (text: string | null, path: string | null) => invoke<KeyView>("key_info", { text, path }),
+  findKey: (handle: string, query: string) => invoke<FoundKey>("find_key", { handle, query }),
   exportString: (handle: string, keyText: string | null, keyPath: string | null, outPath: string, sender: string | null) =>
     invoke<string>("export_string", { handle, keyText, keyPath, outPath, sender }),
   signInMethods: () => invoke<SignInMethod[]>("sign_in_methods"),

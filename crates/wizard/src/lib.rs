@@ -14,5 +14,7 @@ pub use admin::{CreateOutcome, ReachIssue, RegionList};
 pub use flow::{
     Flow, HubPlan, StartChoice, Step, StepInfo, StringCard, WizardError, WizardState, WizardView,
 };
-pub use session::{FieldRow, KeyView, PasteResult, SavedString, Session, SessionError, TestStage};
+pub use session::{
+    FieldRow, FoundKey, KeyView, PasteResult, SavedString, Session, SessionError, TestStage,
+};
 pub use shelf::{Shelf, ShelfError};

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use hubsetup_core::connection_string::inspect_with_clouds;
 use hubsetup_core::{Cloud, ConnectionString};
 use hubsetup_handoff::PublicKey;
+use hubsetup_keyfinder::{Finder, Query};
 use hubsetup_livetest::{Options, Report, StageResult, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
@@ -102,6 +103,18 @@ pub struct KeyView {
     pub algorithm: String,
     pub created: String,
     pub expires: Option<String>,
+}
+
+/// A key looked up for the hand-off: the key itself (public), and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct FoundKey {
+    /// ASCII-armored, as the key field takes a pasted key.
+    pub armored: String,
+    /// `in the Web Key Directory of partner.example`, `on keys.openpgp.org`.
+    pub source: String,
+    /// The URL it was read from.
+    pub location: String,
 }
 
 /// Everything the desktop app holds for one user.
@@ -459,6 +472,24 @@ impl Session {
             algorithm: info.algorithm.clone(),
             created: date(info.created),
             expires: info.expires.map(date),
+        })
+    }
+
+    /// Looks up the key for `query` (an address, fingerprint or keybase:NAME) through the
+    /// network of the cloud the string `handle` belongs to (the sandbox's for its strings).
+    pub async fn find_key(&self, handle: &str, query: &str) -> Result<FoundKey, SessionError> {
+        let query = Query::parse(query).map_err(|e| SessionError::new("key", e))?;
+        let cs = self.shelf.get(handle)?;
+        let network = network_for(&self.cloud_of(&cs))?;
+        let finder = Finder::new(&network).map_err(|e| SessionError::new("key", e))?;
+        let found = finder
+            .find(&query)
+            .await
+            .map_err(|e| SessionError::new("key", e))?;
+        Ok(FoundKey {
+            armored: found.key.armored(),
+            source: found.source,
+            location: found.location,
         })
     }
 
