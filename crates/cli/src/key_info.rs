@@ -46,6 +46,9 @@ pub fn print_key(key: &PublicKey) {
         "Expires:      {}",
         info.expires.map_or_else(|| "never".to_owned(), timestamp)
     );
+    if let Some(warning) = &info.expiry_warning {
+        println!("Warning:      {warning}");
+    }
 }
 
 /// Reads the key in `file` (`-`: stdin). A file with several keys needs one of them among

@@ -11,7 +11,7 @@ use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::Key;
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
-use openpgp::types::{KeyFlags, RevocationStatus};
+use openpgp::types::{HashAlgorithm, KeyFlags, RevocationStatus};
 
 use crate::HandoffError;
 
@@ -39,7 +39,12 @@ pub struct KeyInfo {
     pub encryption_algorithm: String,
     pub created: SystemTime,
     pub expires: Option<SystemTime>,
+    /// When the key (or the part of it that encrypts) stops working within 30 days: say so.
+    pub expiry_warning: Option<String>,
 }
+
+/// Keys that stop working this soon are accepted with a warning.
+const EXPIRY_WARNING_DAYS: u64 = 30;
 
 /// One key among several in a file, enough to choose it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,12 +117,28 @@ fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
             version,
         });
     }
-    let valid = cert
-        .with_policy(&POLICY, None)
-        .map_err(|e| HandoffError::Unacceptable {
-            fingerprint: fingerprint.clone(),
-            reason: e.to_string(),
-        })?;
+    let primary_key = cert.primary_key().key().role_as_unspecified();
+    if let Some(algorithm) = unsupported(primary_key) {
+        return Err(HandoffError::UnsupportedAlgorithm {
+            fingerprint,
+            algorithm,
+        });
+    }
+    if let Some(bits) = weak_rsa(primary_key) {
+        return Err(HandoffError::WeakRsa { fingerprint, bits });
+    }
+    let valid = cert.with_policy(&POLICY, None).map_err(|e| {
+        if only_sha1_self_signatures(&cert) {
+            HandoffError::Sha1Signatures {
+                fingerprint: fingerprint.clone(),
+            }
+        } else {
+            HandoffError::Unacceptable {
+                fingerprint: fingerprint.clone(),
+                reason: e.to_string(),
+            }
+        }
+    })?;
     if let RevocationStatus::Revoked(_) = valid.revocation_status() {
         return Err(HandoffError::Revoked { fingerprint });
     }
@@ -135,8 +156,33 @@ fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
         });
     }
     let Some(encryption_key) = encryption_keys(&valid).into_iter().next() else {
-        return Err(HandoffError::NoEncryptionSubkey { fingerprint });
+        // An encryption key this backend cannot use is named, rather than said to be missing.
+        let unusable = valid
+            .keys()
+            .alive()
+            .revoked(false)
+            .for_transport_encryption()
+            .find_map(|ka| unsupported(ka.key().role_as_unspecified()));
+        return Err(match unusable {
+            Some(algorithm) => HandoffError::UnsupportedAlgorithm {
+                fingerprint,
+                algorithm,
+            },
+            None => HandoffError::NoEncryptionSubkey { fingerprint },
+        });
     };
+    if let Some(bits) = weak_rsa(encryption_key) {
+        return Err(HandoffError::WeakRsa { fingerprint, bits });
+    }
+    let encryption_expires = valid
+        .keys()
+        .key_handle(encryption_key.key_handle())
+        .next()
+        .and_then(|ka| ka.key_expiration_time());
+    let ends = [primary.key_expiration_time(), encryption_expires]
+        .into_iter()
+        .flatten()
+        .min();
     let info = KeyInfo {
         fingerprint,
         user_ids: valid
@@ -148,12 +194,14 @@ fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
         encryption_algorithm: describe(encryption_key),
         created: primary.key().creation_time(),
         expires: primary.key_expiration_time(),
+        expiry_warning: ends.and_then(expiry_warning),
     };
     Ok(PublicKey { cert, info })
 }
 
-/// The keys a message to `valid` is encrypted to: every supported, alive, unrevoked key
-/// flagged for encryption (in transit or at rest), as Sequoia recommends.
+/// The keys a message to `valid` is encrypted to: every alive, unrevoked key flagged for
+/// encryption (in transit or at rest), as Sequoia recommends, whose algorithm and curve the
+/// crypto backend supports.
 pub(crate) fn encryption_keys<'a>(
     valid: &ValidCert<'a>,
 ) -> Vec<&'a Key<PublicParts, UnspecifiedRole>> {
@@ -168,7 +216,55 @@ pub(crate) fn encryption_keys<'a>(
                 .set_storage_encryption(),
         )
         .map(|ka| ka.key())
+        .filter(|key| unsupported(key).is_none())
         .collect()
+}
+
+/// The algorithm (`ECDSA brainpoolP256r1`) of a key the crypto backend cannot use.
+fn unsupported(key: &Key<PublicParts, UnspecifiedRole>) -> Option<String> {
+    let curve_supported = match key.mpis() {
+        mpi::PublicKey::EdDSA { curve, .. }
+        | mpi::PublicKey::ECDSA { curve, .. }
+        | mpi::PublicKey::ECDH { curve, .. } => curve.is_supported(),
+        _ => true,
+    };
+    (!key.pk_algo().is_supported() || !curve_supported).then(|| describe(key))
+}
+
+/// The size of an RSA key too short to be safe.
+fn weak_rsa(key: &Key<PublicParts, UnspecifiedRole>) -> Option<usize> {
+    match key.mpis() {
+        mpis @ mpi::PublicKey::RSA { .. } => mpis.bits().filter(|bits| *bits < 2048),
+        _ => None,
+    }
+}
+
+/// Whether every self-signature on the key's user IDs uses SHA-1 (so the policy rejects
+/// them all, and the key looks unbound).
+fn only_sha1_self_signatures(cert: &Cert) -> bool {
+    let mut hashes = cert
+        .userids()
+        .flat_map(|uid| uid.self_signatures().map(|sig| sig.hash_algo()))
+        .peekable();
+    hashes.peek().is_some() && hashes.all(|hash| hash == HashAlgorithm::SHA1)
+}
+
+/// "This key stops working on 2026-12-22, in 20 days…", when that is within 30 days.
+fn expiry_warning(ends: SystemTime) -> Option<String> {
+    let left = ends.duration_since(SystemTime::now()).ok()?;
+    let days = left.as_secs() / 86_400;
+    (days < EXPIRY_WARNING_DAYS).then(|| {
+        format!(
+            "This key stops working on {} ({}). Files sent before then stay readable; ask the \
+             support contact to extend it (`gpg --quick-set-expire FINGERPRINT 1y`).",
+            date(ends),
+            match days {
+                0 => "today".to_owned(),
+                1 => "tomorrow".to_owned(),
+                n => format!("in {n} days"),
+            }
+        )
+    })
 }
 
 /// `RSA 3072`, `EdDSA Ed25519`, `ECDH NIST P-256`: the names people compare with gpg's output.

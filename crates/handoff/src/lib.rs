@@ -83,6 +83,27 @@ pub enum HandoffError {
     )]
     UnsupportedVersion { fingerprint: String, version: u8 },
     #[error(
+        "The key {fingerprint} uses {algorithm}, which IoT Hub Setup cannot encrypt to. Ask the \
+         support contact for a key made with Curve25519 (`gpg --quick-gen-key 'Name <mail>' \
+         future-default`) or RSA 3072."
+    )]
+    UnsupportedAlgorithm {
+        fingerprint: String,
+        algorithm: String,
+    },
+    #[error(
+        "The key {fingerprint} is RSA {bits}, too short to be safe today (at least 2048 bits). \
+         Ask the support contact for a new key (`gpg --quick-gen-key 'Name <mail>' \
+         future-default`, or rsa3072)."
+    )]
+    WeakRsa { fingerprint: String, bits: usize },
+    #[error(
+        "The key {fingerprint} is bound to its name only by SHA-1 signatures, which can be \
+         forged today. Ask the support contact to renew them (`gpg --quick-set-expire \
+         FINGERPRINT 2y` makes new ones) and send the key again."
+    )]
+    Sha1Signatures { fingerprint: String },
+    #[error(
         "The key {fingerprint} cannot be used safely: {reason}. Ask the support contact for a \
          current public key."
     )]

@@ -419,3 +419,98 @@ fn several_keys_need_a_choice() {
     lines.sort();
     assert_eq!(lines, listed([&first, &second]));
 }
+
+/// Keys the crypto backend cannot use say which algorithm, never "No binding signature".
+#[test]
+fn an_algorithm_that_cannot_be_used_is_named() {
+    let home = GpgHome::new();
+    let whole = home.generate(
+        "Brainpool <bp@example.com>",
+        "brainpoolP256r1",
+        Some("brainpoolP256r1"),
+    );
+    let subkey_only = home.generate(
+        "Mixed <mixed@example.com>",
+        "ed25519",
+        Some("brainpoolP384r1"),
+    );
+    for (fingerprint, algorithm) in [
+        (&whole, "ECDSA brainpoolP256r1"),
+        (&subkey_only, "ECDH brainpoolP384r1"),
+    ] {
+        assert_eq!(
+            refusal(&home.export(&[fingerprint])),
+            format!(
+                "The key {} uses {algorithm}, which IoT Hub Setup cannot encrypt to. Ask the \
+                 support contact for a key made with Curve25519 (`gpg --quick-gen-key 'Name \
+                 <mail>' future-default`) or RSA 3072.",
+                spaced(fingerprint)
+            )
+        );
+    }
+}
+
+#[test]
+fn a_short_rsa_key_and_sha1_signatures_are_refused_for_what_they_are() {
+    let home = GpgHome::new();
+    let short = home.generate("Short <short@example.com>", "rsa1024", Some("rsa1024"));
+    assert_eq!(
+        refusal(&home.export(&[&short])),
+        format!(
+            "The key {} is RSA 1024, too short to be safe today (at least 2048 bits). Ask the \
+             support contact for a new key (`gpg --quick-gen-key 'Name <mail>' future-default`, \
+             or rsa3072).",
+            spaced(&short)
+        )
+    );
+    home.run(&[
+        "--cert-digest-algo",
+        "SHA1",
+        "--quick-gen-key",
+        "Old <old@example.com>",
+        "ed25519",
+        "default",
+        "never",
+    ]);
+    let old = home.fingerprint("old@example.com");
+    assert_eq!(
+        refusal(&home.export(&[&old])),
+        format!(
+            "The key {} is bound to its name only by SHA-1 signatures, which can be forged \
+             today. Ask the support contact to renew them (`gpg --quick-set-expire FINGERPRINT \
+             2y` makes new ones) and send the key again.",
+            spaced(&old)
+        )
+    );
+}
+
+#[test]
+fn a_key_that_expires_within_30_days_is_accepted_with_a_warning() {
+    let home = GpgHome::new();
+    home.run(&[
+        "--quick-gen-key",
+        "Soon <soon@example.com>",
+        "future-default",
+        "default",
+        "20d",
+    ]);
+    let soon = home.fingerprint("soon@example.com");
+    let key = PublicKey::read(&home.export(&[&soon]), None).unwrap();
+    let ends = key.info().expires.unwrap();
+    let mut day = humantime::format_rfc3339_seconds(ends).to_string();
+    day.truncate(10);
+    assert_eq!(
+        key.info().expiry_warning.as_deref(),
+        Some(
+            format!(
+                "This key stops working on {day} (in 19 days). Files sent before then stay \
+                 readable; ask the support contact to extend it (`gpg --quick-set-expire \
+                 FINGERPRINT 1y`)."
+            )
+            .as_str()
+        )
+    );
+    let later = home.generate("Later <later@example.com>", "ed25519", Some("cv25519"));
+    let fine = PublicKey::read(&home.export(&[&later]), None).unwrap();
+    assert_eq!(fine.info().expiry_warning, None);
+}

@@ -103,6 +103,8 @@ pub struct KeyView {
     pub algorithm: String,
     pub created: String,
     pub expires: Option<String>,
+    /// When the key stops working within 30 days.
+    pub expiry_warning: Option<String>,
 }
 
 /// A key looked up for the hand-off: the key itself (public), and where it came from.
@@ -472,6 +474,7 @@ impl Session {
             algorithm: info.algorithm.clone(),
             created: date(info.created),
             expires: info.expires.map(date),
+            expiry_warning: info.expiry_warning.clone(),
         })
     }
 

@@ -3,4 +3,8 @@
 /**
  * A support contact's key, for confirming it out of band.
  */
-export type KeyView = { fingerprint: string, user_ids: Array<string>, algorithm: string, created: string, expires: string | null, };
+export type KeyView = { fingerprint: string, user_ids: Array<string>, algorithm: string, created: string, expires: string | null, 
+/**
+ * When the key stops working within 30 days.
+ */
+expiry_warning: string | null, };
