@@ -10,6 +10,7 @@ mod format;
 mod input;
 mod key_info;
 mod login;
+mod open;
 mod prompt;
 mod provision;
 mod proxy;
@@ -42,6 +43,7 @@ enum Command {
     KeyInfo(key_info::Args),
     FindKey(find_key::Args),
     Export(export::Args),
+    Open(open::Args),
     Sandbox(sandbox::Args),
     Verify(verify::Args),
     Login(login::Args),
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::KeyInfo(args) => key_info::run(args),
         Command::FindKey(args) => find_key::run(args),
         Command::Export(args) => export::run(args),
+        Command::Open(args) => open::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Login(args) => login::run(args),

@@ -4,6 +4,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 use common::{
     assert_no_key, assert_no_key_in_files, device_string, hubsetup, spaced, text, GpgHome,
@@ -313,4 +314,207 @@ fn keys_are_looked_up_by_address_and_exported_to() {
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The support side: files made by `gpg --encrypt --sign` (and by `hubsetup export`) opened
+/// with a secret key file or with the user's own GnuPG; who signed them is said.
+#[test]
+fn open_reads_a_signed_file_with_a_key_file_or_gnupg() {
+    let sam = GpgHome::new();
+    let (sam_fingerprint, sam_key) = sam.contact("Sam Support <sam@partner.example>");
+    let alice = GpgHome::new();
+    let (alice_fingerprint, alice_key) = alice.contact("Alice Admin <alice@contoso.example>");
+    alice.run(&["--import", sam_key.to_str().unwrap()]);
+    sam.run(&["--import", alice_key.to_str().unwrap()]);
+    let work = tempfile::tempdir().unwrap();
+    let device = device_string("io.microshare.contact.unpacked.event");
+    let plain = work.path().join("plain.txt");
+    std::fs::write(&plain, format!("Hub: your-hub\n\n{device}\n")).unwrap();
+    let signed = work.path().join("signed.asc");
+    alice.run(&[
+        "--armor",
+        "--trust-model",
+        "always",
+        "--local-user",
+        &alice_fingerprint,
+        "--recipient",
+        &sam_fingerprint,
+        "--output",
+        signed.to_str().unwrap(),
+        "--encrypt",
+        "--sign",
+        plain.to_str().unwrap(),
+    ]);
+    let secret = work.path().join("sam-secret.asc");
+    std::fs::write(
+        &secret,
+        sam.run(&["--armor", "--export-secret-keys", &sam_fingerprint]),
+    )
+    .unwrap();
+    let (file, key) = (signed.to_str().unwrap(), secret.to_str().unwrap());
+    let good = format!(
+        "Signed by Alice Admin <alice@contoso.example> ({}): the signature is good.",
+        spaced(&alice_fingerprint)
+    );
+
+    let with_key = hubsetup(
+        &[
+            "open",
+            file,
+            "--key",
+            key,
+            "--signer",
+            alice_key.to_str().unwrap(),
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(
+        with_key.status.code(),
+        Some(0),
+        "{}",
+        text(&with_key.stderr)
+    );
+    assert_eq!(
+        text(&with_key.stdout),
+        format!("Opened {file}.\n{good}\n  Hub: your-hub\nHostName=your-hub.azure-devices.net;DeviceId=io.microshare.contact.unpacked.event;SharedAccessKey=****…6rw=\n")
+    );
+    assert_no_key(&with_key);
+
+    let unknown = hubsetup(&["open", file, "--key", key], "", &[]);
+    assert!(
+        text(&unknown.stdout)
+            .contains("which you do not have, so who made the file cannot be checked"),
+        "{}",
+        text(&unknown.stdout)
+    );
+
+    let with_gnupg = hubsetup(
+        &["open", file, "--reveal"],
+        "",
+        &[("GNUPGHOME", sam.dir.path())],
+    );
+    assert_eq!(
+        with_gnupg.status.code(),
+        Some(0),
+        "{}",
+        text(&with_gnupg.stderr)
+    );
+    assert!(
+        text(&with_gnupg.stdout).contains(&good),
+        "{}",
+        text(&with_gnupg.stdout)
+    );
+    assert!(
+        text(&with_gnupg.stdout).contains(&device),
+        "--reveal shows the string"
+    );
+
+    // Someone else's key opens nothing.
+    let kim = GpgHome::new();
+    let (kim_fingerprint, _) = kim.contact("Kim Other <kim@partner.example>");
+    let kim_secret = work.path().join("kim-secret.asc");
+    std::fs::write(
+        &kim_secret,
+        kim.run(&["--armor", "--export-secret-keys", &kim_fingerprint]),
+    )
+    .unwrap();
+    let wrong = hubsetup(
+        &["open", file, "--key", kim_secret.to_str().unwrap()],
+        "",
+        &[],
+    );
+    assert_eq!(wrong.status.code(), Some(2));
+    assert_eq!(
+        text(&wrong.stderr),
+        format!(
+            "error: This file was not encrypted to the key {}. Ask the sender which key they used, \
+             or open it with the key it was made for.\n",
+            spaced(&kim_fingerprint)
+        )
+    );
+    let not_for_gnupg = hubsetup(&["open", file], "", &[("GNUPGHOME", kim.dir.path())]);
+    assert!(
+        text(&not_for_gnupg.stderr).starts_with(
+            "error: None of the secret keys in your GnuPG keyring can open this file."
+        ),
+        "{}",
+        text(&not_for_gnupg.stderr)
+    );
+
+    // A secret key protected by a passphrase: read from stdin when it is not a terminal.
+    let pat = GpgHome::new();
+    let gpg_with = |passphrase: &str, args: &[&str]| {
+        let output = Command::new("gpg")
+            .arg("--homedir")
+            .arg(pat.dir.path())
+            .args([
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                passphrase,
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        output.stdout
+    };
+    gpg_with(
+        "correct horse",
+        &[
+            "--quick-gen-key",
+            "Pat <pat@partner.example>",
+            "future-default",
+            "default",
+            "never",
+        ],
+    );
+    let pat_public = work.path().join("pat.asc");
+    std::fs::write(
+        &pat_public,
+        gpg_with("", &["--armor", "--export", "pat@partner.example"]),
+    )
+    .unwrap();
+    let pat_secret = work.path().join("pat-secret.asc");
+    std::fs::write(
+        &pat_secret,
+        gpg_with(
+            "correct horse",
+            &["--armor", "--export-secret-keys", "pat@partner.example"],
+        ),
+    )
+    .unwrap();
+    let for_pat = work.path().join("for-pat.asc");
+    let made = hubsetup(
+        &[
+            "export",
+            "--to",
+            pat_public.to_str().unwrap(),
+            "--out",
+            for_pat.to_str().unwrap(),
+        ],
+        &device,
+        &[],
+    );
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let (file, key) = (for_pat.to_str().unwrap(), pat_secret.to_str().unwrap());
+    let unlocked = hubsetup(&["open", file, "--key", key], "correct horse\n", &[]);
+    assert_eq!(
+        unlocked.status.code(),
+        Some(0),
+        "{}",
+        text(&unlocked.stderr)
+    );
+    assert!(text(&unlocked.stdout)
+        .contains("Not signed: anyone with your public key could have made this file."));
+    let refused = hubsetup(&["open", file, "--key", key], "wrong\n", &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).ends_with("is wrong. Nothing was opened; try again.\n"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!text(&refused.stderr).contains("wrong\n\n"));
 }

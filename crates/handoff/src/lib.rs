@@ -4,6 +4,8 @@
 //! - [`key`]: read a public key from a file or pasted text, show what a person needs to confirm
 //!   it out of band (fingerprint, user IDs, algorithm, dates), and refuse keys that cannot or
 //!   must not be used, each with its own reason.
+//! - [`open`]: the support side's way back: a received file decrypted with their own secret
+//!   key (a key file, or their GnuPG), and who signed it.
 //! - [`message`]: the text the recipient reads (the string, optionally after a short note) and
 //!   its encryption to one or more keys, written atomically to a file only the user can read.
 //!
@@ -14,6 +16,7 @@
 
 pub mod key;
 pub mod message;
+pub mod open;
 
 use std::io;
 use std::path::PathBuf;
@@ -21,6 +24,7 @@ use std::time::SystemTime;
 
 pub use key::{KeyInfo, KeySummary, PublicKey};
 pub use message::{encrypt, plaintext, write_encrypted, Note};
+pub use open::{open_with_gnupg, open_with_key, Opened, Signed};
 
 /// Senders are a name and an address, not a letter.
 pub const SENDER_MAX_CHARS: usize = 200;
@@ -113,6 +117,48 @@ pub enum HandoffError {
          Admin <alice@example.com>'."
     )]
     InvalidSender,
+    #[error(
+        "This is not a secret key. Opening a hand-off needs your own secret key: export it \
+         with `gpg --armor --export-secret-keys you@example.com`, or let your own GnuPG open \
+         the file."
+    )]
+    NotASecretKey,
+    #[error(
+        "This is not an OpenPGP encrypted file. Check that you chose the .asc file you received \
+         (it starts with '-----BEGIN PGP MESSAGE-----')."
+    )]
+    NotAMessage,
+    #[error(
+        "The secret key {fingerprint} is protected by a passphrase. Give the passphrase to \
+         unlock it."
+    )]
+    PassphraseNeeded { fingerprint: String },
+    #[error(
+        "The passphrase for the secret key {fingerprint} is wrong. Nothing was opened; try \
+         again."
+    )]
+    WrongPassphrase { fingerprint: String },
+    #[error(
+        "This file was not encrypted to the key {fingerprint}. Ask the sender which key they \
+         used, or open it with the key it was made for."
+    )]
+    NotForThisKey { fingerprint: String },
+    #[error(
+        "None of the secret keys in your GnuPG keyring can open this file. Ask the sender which \
+         key they used, or open it with that key's file (--key)."
+    )]
+    NotForYourKeys,
+    #[error(
+        "GnuPG (gpg) is not installed. Open the file with your secret key's file instead (--key)."
+    )]
+    NoGnupg,
+    #[error("GnuPG could not open the file: {detail}.")]
+    GnupgFailed { detail: String },
+    #[error(
+        "The file opened, but holds no IoT Hub connection string. Ask the sender to send it \
+         again."
+    )]
+    NoConnectionString,
     #[error("Choose at least one public key to encrypt the connection string to.")]
     NoRecipients,
     #[error("Encrypting failed: {detail}. This is a bug in IoT Hub Setup; please report it.")]

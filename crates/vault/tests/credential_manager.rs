@@ -22,6 +22,15 @@ fn service(test: &str) -> String {
     format!("io.hubsetup.test.{test}.{}.{now}", std::process::id())
 }
 
+/// Tests that write take turns: Wine keeps Credential Manager in its registry, where deleting
+/// one credential while another thread writes one can fail with "key marked for deletion"
+/// (Windows error 1018). Real Windows has no such race; the tests are short.
+static WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_writer() -> std::sync::MutexGuard<'static, ()> {
+    WRITERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn cs(text: &str) -> ConnectionString {
     ConnectionString::parse(text).unwrap()
 }
@@ -33,6 +42,7 @@ fn the_store_is_credential_manager() {
 
 #[test]
 fn save_list_load_rename_delete_in_credential_manager() {
+    let _turn = one_writer();
     let service = service("lifecycle");
     let config = tempfile::tempdir().unwrap();
     let vault = Vault::new(OsKeychain::open(&service).unwrap(), config.path());
@@ -83,6 +93,7 @@ fn save_list_load_rename_delete_in_credential_manager() {
 
 #[test]
 fn a_proxy_login_is_kept_in_credential_manager() {
+    let _turn = one_writer();
     use hubsetup_net::{ProxyLogin, SavedLogins};
     use hubsetup_vault::ProxyLogins;
     let service = service("proxy-login");

@@ -1,0 +1,350 @@
+//! Opening a hand-off: the support side decrypts a received `.asc` with their own secret key,
+//! either a key file (with its passphrase) or their GnuPG, whose agent holds the key, and learns
+//! who signed it. The text stays in memory; only the connection string (and the note above it)
+//! is taken out of it.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use hubsetup_core::ConnectionString;
+use sequoia_openpgp as openpgp;
+use zeroize::Zeroizing;
+
+use openpgp::cert::prelude::*;
+use openpgp::crypto::{Password, SessionKey};
+use openpgp::packet::{PKESK, SKESK};
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationError,
+    VerificationHelper,
+};
+use openpgp::parse::Parse;
+use openpgp::types::SymmetricAlgorithm;
+use openpgp::KeyHandle;
+
+use crate::key::POLICY;
+use crate::HandoffError;
+
+/// What a received file held.
+#[derive(Debug)]
+pub struct Opened {
+    pub connection_string: ConnectionString,
+    /// The lines above the string (hub, device, date, sender), when the sender added them.
+    pub note: Vec<String>,
+    pub signature: Signed,
+}
+
+/// Who signed the file, as far as can be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signed {
+    /// Not signed: anyone who had the support contact's public key could have made it.
+    No,
+    /// A good signature by a key the user has.
+    By {
+        fingerprint: String,
+        user_id: Option<String>,
+    },
+    /// Signed by a key the user does not have, so who made it cannot be checked.
+    ByUnknownKey { key_id: String },
+    /// A signature that does not match: the file was changed, or the signature is forged.
+    Bad,
+}
+
+/// Decrypts `message` with the secret key in `secret_key` (unlocked with `passphrase` when it
+/// is protected); signatures are checked against the public keys in `signers`.
+pub fn open_with_key(
+    message: &[u8],
+    secret_key: &[u8],
+    passphrase: Option<&str>,
+    signers: &[u8],
+) -> Result<Opened, HandoffError> {
+    let secret = Cert::from_bytes(secret_key).map_err(|_| HandoffError::NotASecretKey)?;
+    if !secret.is_tsk() {
+        return Err(HandoffError::NotASecretKey);
+    }
+    let signers = match signers.is_empty() {
+        true => Vec::new(),
+        false => CertParser::from_bytes(signers)
+            .and_then(|parser| parser.collect::<openpgp::Result<Vec<Cert>>>())
+            .map_err(|_| HandoffError::NotAKey)?,
+    };
+    let helper = Helper {
+        secret: &secret,
+        passphrase: passphrase.map(Password::from),
+        signers,
+        signed: Signed::No,
+        locked: false,
+        wrong_passphrase: false,
+    };
+    let fingerprint = secret.fingerprint().to_spaced_hex();
+    let decryptor = DecryptorBuilder::from_bytes(message)
+        .map_err(|_| HandoffError::NotAMessage)?
+        .with_policy(&POLICY, None, helper);
+    let mut decryptor = match decryptor {
+        Ok(decryptor) => decryptor,
+        Err(error) => {
+            return Err(match error.downcast_ref::<Refused>() {
+                Some(Refused::Locked) => HandoffError::PassphraseNeeded { fingerprint },
+                Some(Refused::WrongPassphrase) => HandoffError::WrongPassphrase { fingerprint },
+                Some(Refused::NotForThisKey) => HandoffError::NotForThisKey { fingerprint },
+                None => HandoffError::NotAMessage,
+            })
+        }
+    };
+    let mut text = Zeroizing::new(Vec::new());
+    decryptor
+        .read_to_end(&mut text)
+        .map_err(|_| HandoffError::NotAMessage)?;
+    let signed = decryptor.into_helper().signed;
+    read_text(&text, signed)
+}
+
+/// Decrypts `message` with the user's own GnuPG (`gpg --decrypt`): its agent holds the secret
+/// key and asks for the passphrase itself, and its keyring says who signed.
+pub fn open_with_gnupg(message: &[u8]) -> Result<Opened, HandoffError> {
+    let mut child = Command::new("gpg")
+        .args(["--batch", "--no-tty", "--status-fd", "2", "--decrypt"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|_| HandoffError::NoGnupg)?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let message = message.to_vec();
+    // Written from a thread: gpg may answer before it has read everything.
+    let writer = std::thread::spawn(move || stdin.write_all(&message));
+    let output = child
+        .wait_with_output()
+        .map_err(|e| HandoffError::GnupgFailed {
+            detail: e.to_string(),
+        })?;
+    let _ = writer.join();
+    let text = Zeroizing::new(output.stdout);
+    let status = String::from_utf8_lossy(&output.stderr);
+    let has = |word: &str| {
+        status.lines().any(|l| {
+            l.strip_prefix("[GNUPG:] ")
+                .is_some_and(|s| s.starts_with(word))
+        })
+    };
+    let field = |word: &str, index: usize| {
+        status.lines().find_map(|l| {
+            let rest = l.strip_prefix("[GNUPG:] ")?.strip_prefix(word)?;
+            rest.split_whitespace().nth(index).map(str::to_owned)
+        })
+    };
+    if !has("DECRYPTION_OKAY") {
+        return Err(match field("NO_SECKEY", 0) {
+            Some(_) if !has("BEGIN_DECRYPTION") || has("DECRYPTION_FAILED") => {
+                HandoffError::NotForYourKeys
+            }
+            _ if has("NODATA") => HandoffError::NotAMessage,
+            _ => HandoffError::GnupgFailed {
+                detail: status
+                    .lines()
+                    .filter(|l| !l.starts_with("[GNUPG:]"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            },
+        });
+    }
+    let signed = if has("BADSIG") {
+        Signed::Bad
+    } else if let Some(fingerprint) = field("VALIDSIG", 0) {
+        let user_id = status.lines().find_map(|l| {
+            let rest = l.strip_prefix("[GNUPG:] GOODSIG ")?;
+            rest.split_once(' ').map(|(_, uid)| uid.to_owned())
+        });
+        Signed::By {
+            fingerprint: openpgp::Fingerprint::from_hex(&fingerprint)
+                .map_or(fingerprint, |f| f.to_spaced_hex()),
+            user_id,
+        }
+    } else if let Some(key_id) = field("ERRSIG", 0) {
+        Signed::ByUnknownKey { key_id }
+    } else {
+        Signed::No
+    };
+    read_text(&text, signed)
+}
+
+/// The connection string (the last line that is one) and the note above it.
+fn read_text(text: &[u8], signature: Signed) -> Result<Opened, HandoffError> {
+    let text = Zeroizing::new(String::from_utf8_lossy(text).into_owned());
+    let lines: Vec<&str> = text.lines().collect();
+    let (at, connection_string) = lines
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(at, line)| {
+            let line = line.trim();
+            (!line.is_empty())
+                .then(|| ConnectionString::parse(line).ok())
+                .flatten()
+                .map(|cs| (at, cs))
+        })
+        .ok_or(HandoffError::NoConnectionString)?;
+    let note = lines[..at]
+        .iter()
+        .map(|l| l.trim_end().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    Ok(Opened {
+        connection_string,
+        note,
+        signature,
+    })
+}
+
+/// Why the secret key could not open the file; read back from Sequoia's error.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("the secret key is protected by a passphrase")]
+    Locked,
+    #[error("the passphrase is wrong")]
+    WrongPassphrase,
+    #[error("the file is not encrypted to this key")]
+    NotForThisKey,
+}
+
+struct Helper<'a> {
+    secret: &'a Cert,
+    passphrase: Option<Password>,
+    signers: Vec<Cert>,
+    signed: Signed,
+    locked: bool,
+    wrong_passphrase: bool,
+}
+
+impl VerificationHelper for Helper<'_> {
+    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.signers.clone())
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        for layer in structure.into_iter() {
+            let MessageLayer::SignatureGroup { results } = layer else {
+                continue;
+            };
+            for result in results {
+                self.signed = match result {
+                    Ok(good) => Signed::By {
+                        fingerprint: good.ka.cert().fingerprint().to_spaced_hex(),
+                        user_id: good
+                            .ka
+                            .cert()
+                            .userids()
+                            .next()
+                            .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned()),
+                    },
+                    Err(VerificationError::MissingKey { sig }) => Signed::ByUnknownKey {
+                        key_id: sig
+                            .get_issuers()
+                            .first()
+                            .map_or_else(String::new, |issuer| issuer.to_hex()),
+                    },
+                    Err(_) => Signed::Bad,
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for Helper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        let keys = || {
+            self.secret
+                .keys()
+                .with_policy(&POLICY, None)
+                .supported()
+                .for_transport_encryption()
+                .for_storage_encryption()
+                .secret()
+        };
+        let addressed = pkesks.iter().any(|pkesk| match pkesk.recipient() {
+            Some(recipient) => keys().any(|ka| ka.key().key_handle().aliases(&recipient)),
+            None => true,
+        });
+        if !addressed {
+            return Err(Refused::NotForThisKey.into());
+        }
+        for ka in keys() {
+            let mut key = ka.key().clone();
+            if key.secret().is_encrypted() {
+                match &self.passphrase {
+                    Some(passphrase) => match key.decrypt_secret(passphrase) {
+                        Ok(unlocked) => key = unlocked,
+                        Err(_) => {
+                            self.wrong_passphrase = true;
+                            continue;
+                        }
+                    },
+                    None => {
+                        self.locked = true;
+                        continue;
+                    }
+                }
+            }
+            let mut keypair = key.into_keypair()?;
+            for pkesk in pkesks {
+                let opened = pkesk
+                    .decrypt(&mut keypair, sym_algo)
+                    .is_some_and(|(algo, session_key)| decrypt(algo, &session_key));
+                if opened {
+                    return Ok(None);
+                }
+            }
+        }
+        Err(match (self.wrong_passphrase, self.locked) {
+            (true, _) => Refused::WrongPassphrase,
+            (_, true) => Refused::Locked,
+            _ => Refused::NotForThisKey,
+        }
+        .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEVICE: &str = "HostName=your-hub.azure-devices.net;DeviceId=d1;SharedAccessKey=+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
+
+    #[test]
+    fn the_string_is_the_last_line_that_is_one_and_the_note_is_above_it() {
+        let text = format!("IoT Hub connection string\nHub:     your-hub\n\n{DEVICE}\n\n");
+        let opened = read_text(text.as_bytes(), Signed::No).unwrap();
+        assert_eq!(opened.connection_string.expose().as_str(), DEVICE);
+        assert_eq!(
+            opened.note,
+            ["IoT Hub connection string", "Hub:     your-hub"]
+        );
+        let bare = read_text(DEVICE.as_bytes(), Signed::No).unwrap();
+        assert!(bare.note.is_empty());
+        assert_eq!(
+            read_text(b"see you tomorrow\n", Signed::No)
+                .unwrap_err()
+                .to_string(),
+            "The file opened, but holds no IoT Hub connection string. Ask the sender to send it \
+             again."
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_message_or_a_secret_key_is_said() {
+        assert_eq!(
+            open_with_key(b"hello", b"also not a key", None, b"")
+                .unwrap_err()
+                .to_string(),
+            "This is not a secret key. Opening a hand-off needs your own secret key: export it \
+             with `gpg --armor --export-secret-keys you@example.com`, or let your own GnuPG open \
+             the file."
+        );
+    }
+}
