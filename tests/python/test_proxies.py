@@ -248,8 +248,6 @@ def test_the_wizard_asks_for_the_proxy_login_once(sandbox, squid, device_string,
             app.click(".run-test")
             app.wait_text(".test-result", f"Failed. The proxy {authority} asks for a user name and password (Basic; "
                                           "407 Proxy Authentication Required).")
-            # The form is below the report: bring it into view, as a person would scroll.
-            driver.execute_script("document.querySelector('.proxy-sign-in').scrollIntoView()")
             app.type("#proxy-user", USER)
             app.type("#proxy-password", "not-the-password")
             app.click("#proxy-sign-in")

@@ -74,6 +74,8 @@ class Wizard:
 
     def type(self, css, text):
         element = self.find(css)
+        # As a person scrolls to a field: WebKit's driver refuses fields outside the window.
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
         element.clear()
         element.send_keys(text)
 
