@@ -14,29 +14,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hubsetup_core::wkd::MailAddress;
 use hyper::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
 
 use crate::http::{response, Req, Resp};
+pub use crate::state::PublishedKey;
 use crate::state::State;
 
 /// The sandbox's mail domains (under its suffix), and whether each has an `openpgpkey.` host.
 pub(crate) const MAIL_DOMAINS: [(&str, bool); 2] = [("partner", true), ("contoso", false)];
-
-/// One published key, as a test gives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublishedKey {
-    /// The addresses it is found by (WKD and VKS by e-mail).
-    pub emails: Vec<String>,
-    /// Upper-case hex, as VKS takes it.
-    pub fingerprint: String,
-    /// The Keybase user it is found by.
-    #[serde(default)]
-    pub keybase: Option<String>,
-    /// The binary transferable public key (base64), served by WKD.
-    pub binary: String,
-    /// The ASCII-armored key, served by VKS and Keybase.
-    pub armored: String,
-}
 
 /// `GET /.well-known/openpgpkey/{domain}/hu/{hash}` (advanced) or
 /// `/.well-known/openpgpkey/hu/{hash}` (direct) on `domain`: every key with an address of that

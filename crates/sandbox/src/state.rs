@@ -324,7 +324,23 @@ pub struct State {
     pub etag_counter: u64,
     /// Public keys served by the key lookups (see [`crate::keys`]).
     #[serde(default)]
-    pub published_keys: Vec<crate::keys::PublishedKey>,
+    pub published_keys: Vec<PublishedKey>,
+}
+
+/// One public key published for the key lookups ([`crate::keys`]), as a test gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedKey {
+    /// The addresses it is found by (WKD and VKS by e-mail).
+    pub emails: Vec<String>,
+    /// Upper-case hex, as VKS takes it.
+    pub fingerprint: String,
+    /// The Keybase user it is found by.
+    #[serde(default)]
+    pub keybase: Option<String>,
+    /// The binary transferable public key (base64), served by WKD.
+    pub binary: String,
+    /// The ASCII-armored key, served by VKS and Keybase.
+    pub armored: String,
 }
 
 pub fn now_ms() -> u64 {

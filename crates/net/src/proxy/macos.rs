@@ -45,9 +45,12 @@ impl SystemProxies {
         let text = |name| Some(value(name)?.downcast::<CFString>()?.to_string());
         let on = |name| number(name) == Some(1);
         let exceptions = value(unsafe { kSCPropNetProxiesExceptionsList })
-            .and_then(|v| v.downcast::<CFArray<CFType>>())
+            .and_then(|v| v.downcast::<CFArray>())
             .map(|list| {
-                list.iter()
+                list.get_all_values()
+                    .into_iter()
+                    // SAFETY: the array's items are CF objects, retained by the array.
+                    .map(|item| unsafe { CFType::wrap_under_get_rule(item.cast()) })
                     .filter_map(|entry| entry.downcast::<CFString>().map(|s| s.to_string()))
                     .collect()
             })
