@@ -72,11 +72,11 @@ impl App {
             "control" => Some(Service::Control),
             "keys" => Some(Service::KeyServer),
             "keybase" => Some(Service::Keybase),
-            _ if self.mail_domain(rest).is_some() => self.mail_domain(rest),
-            _ => rest
-                .strip_suffix(".azure-devices")
-                .filter(|hub| !hub.contains('.'))
-                .map(Service::Hub),
+            _ => self.mail_domain(rest).or_else(|| {
+                rest.strip_suffix(".azure-devices")
+                    .filter(|hub| !hub.contains('.'))
+                    .map(Service::Hub)
+            }),
         }
     }
 
