@@ -2,6 +2,7 @@
 //! set; and a login for a proxy that asks for a user name and password, typed once, checked
 //! with the proxy and kept in the system's credential store for every command and the app.
 
+use hubsetup_core::cloud::host_of;
 use hubsetup_net::{Network, ProxyLogin};
 use hubsetup_vault::{ProxyLogins, ProxySignInError, KEYCHAIN_NAME};
 
@@ -81,15 +82,9 @@ fn failure(error: hubsetup_vault::VaultError) -> CliError {
 /// The hosts a command reaches: sign-in, ARM, and a hub's.
 fn hosts(network: &Network) -> Vec<String> {
     let cloud = network.cloud();
-    let host = |url: &str| {
-        url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
     vec![
-        host(&cloud.login_endpoint),
-        host(&cloud.arm_endpoint),
+        host_of(&cloud.login_endpoint),
+        host_of(&cloud.arm_endpoint),
         cloud.hub_host("your-hub"),
     ]
 }

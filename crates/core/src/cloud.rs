@@ -43,6 +43,16 @@ fn default_keybase() -> String {
     "https://keybase.io".to_owned()
 }
 
+/// The host of a URL or endpoint (`https://Login.example/x?y` → `login.example`), lower case.
+pub fn host_of(url: &str) -> String {
+    url.split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
 impl Cloud {
     fn builtin(id: &str, name: &str, login: &str, arm: &str, suffix: &str) -> Cloud {
         Cloud {
@@ -119,14 +129,6 @@ impl Cloud {
     /// Whether `host` is one of this cloud's: its sign-in or ARM host, or a hub under its
     /// suffix.
     pub fn serves(&self, host: &str) -> bool {
-        let host_of = |endpoint: &str| {
-            endpoint
-                .split("://")
-                .nth(1)
-                .unwrap_or(endpoint)
-                .trim_end_matches('/')
-                .to_ascii_lowercase()
-        };
         let host = host.to_ascii_lowercase();
         // A cloud with a name server of its own (the sandbox) answers for its whole domain:
         // its key server, Keybase and mail domains too.

@@ -10,6 +10,7 @@
 
 use std::process::Command;
 
+use hubsetup_core::cloud::host_of;
 use hubsetup_core::wkd::MailAddress;
 use hubsetup_handoff::{HandoffError, PublicKey};
 use hubsetup_net::{Network, Unreachable};
@@ -318,16 +319,6 @@ fn found(
             error,
         }),
     }
-}
-
-fn host_of(url: &str) -> String {
-    url.split("://")
-        .nth(1)
-        .unwrap_or(url)
-        .split(['/', '?'])
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Hex in groups of four, as fingerprints are shown.
