@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use hubsetup_core::connection_string::{describe_all, ConnectionString};
-use hubsetup_handoff::{write_encrypted, HandoffError, Note, PublicKey};
+use hubsetup_handoff::{
+    own_keys, write_encrypted, HandoffError, Note, PublicKey, Signer, SigningKey,
+};
 use hubsetup_keyfinder::Query;
 use hubsetup_vault::{Identity, Vault};
 
 use crate::cloud_args::CloudArgs;
 use crate::find_key;
 use crate::key_info::read_key_file;
+use crate::open::{handoff_error, unlocking};
 use crate::vault::vault_error;
 use crate::{input, CliError};
 
@@ -46,16 +49,28 @@ pub struct Args {
     /// Add who sends it to the note, e.g. "Alice Admin <alice@example.com>" (implies --note).
     #[arg(long)]
     sender: Option<String>,
+    /// Sign the file, so the recipient's gpg says it comes from you: your secret key file
+    /// (its passphrase is asked for), or a fingerprint or address of a secret key in your
+    /// GnuPG (its agent asks).
+    #[arg(long, value_name = "SECRET.asc|FINGERPRINT")]
+    sign: Option<String>,
+    /// Also encrypt to your own key (the --sign key), so you can open what you sent.
+    #[arg(long, requires = "sign")]
+    to_self: bool,
     #[command(flatten)]
     cloud: CloudArgs,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let recipients = args
+    let mut recipients = args
         .keys
         .iter()
         .map(|to| recipient(to, &args))
         .collect::<Result<Vec<_>, _>>()?;
+    let signer = args.sign.as_deref().map(signer).transpose()?;
+    if let (true, Some(signer)) = (args.to_self, &signer) {
+        recipients.push(signer.public_key().map_err(handoff_error)?);
+    }
     let looked_up = args.keys.iter().any(|to| !is_file(to));
     let cs = match &args.from_vault {
         Some(name) => {
@@ -72,12 +87,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         sender: args.sender,
         date: SystemTime::now(),
     });
-    write_encrypted(&args.out, &cs, note.as_ref(), &recipients).map_err(|e| match e {
-        HandoffError::Encryption { .. } | HandoffError::Write { .. } => {
-            CliError::Failure(e.to_string())
-        }
-        _ => CliError::BadInput(e.to_string()),
-    })?;
+    write_encrypted(&args.out, &cs, note.as_ref(), &recipients, signer.as_ref())
+        .map_err(handoff_error)?;
     println!(
         "Encrypted the connection string for {} to:",
         Identity::of(&cs).name()
@@ -87,6 +98,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let user_id = info.user_ids.first().map_or("(no user ID)", String::as_str);
         println!("  {}  {user_id}", info.fingerprint);
     }
+    match &signer {
+        Some(Signer::KeyFile(key)) => println!(
+            "Signed by {} ({}).",
+            key.user_id().unwrap_or("a key without a user ID"),
+            key.fingerprint()
+        ),
+        Some(Signer::Gnupg { fingerprint }) => {
+            println!("Signed by your GnuPG key {fingerprint}.")
+        }
+        None => {}
+    }
     println!(
         "Wrote {}. Only the holders of these keys can open it (gpg --decrypt).",
         args.out.display()
@@ -95,6 +117,55 @@ pub fn run(args: Args) -> Result<(), CliError> {
         println!("{}", find_key::CONFIRM);
     }
     Ok(())
+}
+
+/// The --sign key: a secret key file, unlocked here, or a key in the user's GnuPG.
+fn signer(sign: &str) -> Result<Signer, CliError> {
+    if !Path::new(sign).exists() {
+        return Ok(Signer::Gnupg {
+            fingerprint: gnupg_signing_key(sign)?,
+        });
+    }
+    let secret = std::fs::read(sign)
+        .map_err(|e| CliError::BadInput(format!("Could not read {sign}: {e}.")))?;
+    let key = unlocking(|passphrase| SigningKey::read(&secret, passphrase))?;
+    Ok(Signer::KeyFile(key.map_err(handoff_error)?))
+}
+
+/// The fingerprint of the one secret key in the user's GnuPG that `wanted` (a fingerprint or
+/// an address) names and that can sign.
+fn gnupg_signing_key(wanted: &str) -> Result<String, CliError> {
+    let keys = own_keys().map_err(handoff_error)?;
+    let wanted_hex: String = wanted.split_whitespace().collect::<String>().to_uppercase();
+    let matching: Vec<_> = keys
+        .iter()
+        .filter(|key| {
+            key.fingerprint.replace(' ', "") == wanted_hex
+                || key.user_id.as_deref().is_some_and(|uid| {
+                    uid.to_lowercase().contains(&format!("<{}>", wanted.to_lowercase()))
+                })
+        })
+        .collect();
+    match matching.as_slice() {
+        [key] if key.can_sign => Ok(key.fingerprint.clone()),
+        [key] => Err(handoff_error(HandoffError::NotYourSigningKey {
+            fingerprint: key.fingerprint.clone(),
+        })),
+        [] => Err(CliError::BadInput(format!(
+            "--sign {wanted}: no such file, and your GnuPG has no secret key for it. Give your \
+             secret key's file, or a fingerprint or address from `gpg --list-secret-keys`."
+        ))),
+        several => Err(CliError::BadInput(format!(
+            "--sign {wanted}: your GnuPG has {} secret keys for it; give the fingerprint of \
+             the one to sign with:\n{}",
+            several.len(),
+            several
+                .iter()
+                .map(|key| format!("  {}", key.fingerprint))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))),
+    }
 }
 
 /// `-` (a pasted key) or a file that is there.

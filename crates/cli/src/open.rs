@@ -50,22 +50,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
             for signer in &args.signer {
                 signers.extend(read(signer)?);
             }
-            match open_with_key(&message, &secret, None, &signers) {
-                Err(HandoffError::PassphraseNeeded { fingerprint }) => {
-                    let passphrase =
-                        prompt::password(&format!("Passphrase for the secret key {fingerprint}:"))?;
-                    open_with_key(&message, &secret, Some(&passphrase), &signers)
-                }
-                other => other,
-            }
+            unlocking(|passphrase| open_with_key(&message, &secret, passphrase, &signers))?
         }
     }
-    .map_err(|e| match e {
-        HandoffError::NoGnupg | HandoffError::GnupgFailed { .. } => {
-            CliError::Failure(e.to_string())
-        }
-        _ => CliError::BadInput(e.to_string()),
-    })?;
+    .map_err(handoff_error)?;
     show(&args, &opened);
     if args.save_to_vault && opened.signature == Signed::Bad {
         return Err(CliError::BadInput(
@@ -80,6 +68,32 @@ pub fn run(args: Args) -> Result<(), CliError> {
         println!("Saved in the {KEYCHAIN_NAME} as {}.", entry.name());
     }
     Ok(())
+}
+
+/// What went wrong on this machine (writing, GnuPG) fails; anything else is bad input.
+pub(crate) fn handoff_error(e: HandoffError) -> CliError {
+    match e {
+        HandoffError::Encryption { .. }
+        | HandoffError::Write { .. }
+        | HandoffError::NoGnupg
+        | HandoffError::GnupgFailed { .. } => CliError::Failure(e.to_string()),
+        _ => CliError::BadInput(e.to_string()),
+    }
+}
+
+/// Runs `attempt` without a passphrase and, when the secret key needs one, asks for it on the
+/// terminal (or reads it from stdin) and runs it again.
+pub(crate) fn unlocking<T>(
+    attempt: impl Fn(Option<&str>) -> Result<T, HandoffError>,
+) -> Result<Result<T, HandoffError>, CliError> {
+    Ok(match attempt(None) {
+        Err(HandoffError::PassphraseNeeded { fingerprint }) => {
+            let passphrase =
+                prompt::password(&format!("Passphrase for the secret key {fingerprint}:"))?;
+            attempt(Some(&passphrase))
+        }
+        other => other,
+    })
 }
 
 fn show(args: &Args, opened: &Opened) {

@@ -18,7 +18,7 @@ use crate::HandoffError;
 /// Sequoia's current idea of safe algorithms (no SHA-1 self-signatures, no short RSA, …).
 pub(crate) static POLICY: StandardPolicy<'static> = StandardPolicy::new();
 
-/// A public key that can be encrypted to now: public only, version 4, not revoked, not
+/// A public key that can be encrypted to now: public only, version 4 or 6, not revoked, not
 /// expired, with at least one valid encryption key.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
@@ -111,7 +111,8 @@ impl PublicKey {
 fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
     let fingerprint = cert.fingerprint().to_spaced_hex();
     let version = cert.primary_key().key().version();
-    if version != 4 {
+    // Version 4 (RFC 4880, what GnuPG makes) and version 6 (RFC 9580); not LibrePGP's 5.
+    if version != 4 && version != 6 {
         return Err(HandoffError::UnsupportedVersion {
             fingerprint,
             version,
@@ -156,12 +157,19 @@ fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
         });
     }
     let Some(encryption_key) = encryption_keys(&valid).into_iter().next() else {
-        // An encryption key this backend cannot use is named, rather than said to be missing.
-        let unusable = valid
+        // An encryption key this backend cannot use (ElGamal) is named rather than said to be
+        // missing. The policy would hide it, so its binding is read without the policy.
+        let unusable = cert
             .keys()
-            .alive()
-            .revoked(false)
-            .for_transport_encryption()
+            .subkeys()
+            .filter(|ka| {
+                ka.self_signatures()
+                    .next()
+                    .and_then(|sig| sig.key_flags())
+                    .is_some_and(|flags| {
+                        flags.for_transport_encryption() || flags.for_storage_encryption()
+                    })
+            })
             .find_map(|ka| unsupported(ka.key().role_as_unspecified()));
         return Err(match unusable {
             Some(algorithm) => HandoffError::UnsupportedAlgorithm {

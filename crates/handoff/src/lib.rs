@@ -6,17 +6,22 @@
 //!   must not be used, each with its own reason.
 //! - [`open`]: the support side's way back: a received file decrypted with their own secret
 //!   key (a key file, or their GnuPG), and who signed it.
+//! - [`sign`]: the sender's signature, with a secret key file or through their GnuPG
+//!   ([`gnupg`], which also opens files with the keys its agent holds).
 //! - [`message`]: the text the recipient reads (the string, optionally after a short note) and
 //!   its encryption to one or more keys, written atomically to a file only the user can read.
 //!
-//! Messages are made for the oldest tool a recipient may use, GnuPG 2.2: version 4 keys only,
-//! SEIPDv1 (integrity-protected CFB, no AEAD) and no compression, whatever features the keys
-//! advertise. Crypto is sequoia-openpgp's pure-Rust backend, which builds the same on Windows,
-//! macOS and Linux with no C library.
+//! Messages are made for the oldest tool a recipient may use: for version 4 keys GnuPG 2.2
+//! (SEIPDv1, integrity-protected CFB, no AEAD, no compression, whatever features the keys
+//! advertise); version 6 keys (RFC 9580) get what they announce. Crypto is Sequoia's OpenSSL
+//! backend with OpenSSL 3 built into the program, so no user installs a C library and every
+//! common key kind works, Brainpool and Curve448 included (see the README's "Crypto backend").
 
+pub mod gnupg;
 pub mod key;
 pub mod message;
 pub mod open;
+pub mod sign;
 
 use std::io;
 use std::path::PathBuf;
@@ -24,7 +29,9 @@ use std::time::SystemTime;
 
 pub use key::{KeyInfo, KeySummary, PublicKey};
 pub use message::{encrypt, plaintext, write_encrypted, Note};
+pub use gnupg::{own_keys, OwnKey};
 pub use open::{open_with_gnupg, open_with_key, Opened, Signed};
+pub use sign::{Signer, SigningKey};
 
 /// Senders are a name and an address, not a letter.
 pub const SENDER_MAX_CHARS: usize = 200;
@@ -81,8 +88,8 @@ pub enum HandoffError {
     )]
     NoEncryptionSubkey { fingerprint: String },
     #[error(
-        "The key {fingerprint} is an OpenPGP version {version} key, which GnuPG 2.2 and many \
-         mail tools cannot use yet. Ask the support contact for a version 4 key (the kind `gpg \
+        "The key {fingerprint} is an OpenPGP version {version} key (LibrePGP), which only \
+         GnuPG 2.4 and later use. Ask the support contact for a version 4 key (the kind `gpg \
          --quick-gen-key` makes)."
     )]
     UnsupportedVersion { fingerprint: String, version: u8 },
@@ -159,6 +166,27 @@ pub enum HandoffError {
          again."
     )]
     NoConnectionString,
+    #[error(
+        "The secret key {fingerprint} has no key that can sign now (it may have expired or \
+         been revoked). Sign with another key, or send the file unsigned."
+    )]
+    CannotSign { fingerprint: String },
+    #[error(
+        "Your GnuPG has no usable secret key {fingerprint} to sign with. Check `gpg \
+         --list-secret-keys`, or sign with your secret key's file."
+    )]
+    NotYourSigningKey { fingerprint: String },
+    #[error(
+        "Signing was cancelled: GnuPG did not get the key's passphrase. Nothing was written; \
+         try again and enter the passphrase when GnuPG asks."
+    )]
+    SigningCancelled,
+    #[error(
+        "Your key {fingerprint} can sign but not encrypt, so the file cannot be made readable \
+         to you as well. Add an encryption subkey (`gpg --quick-add-key FINGERPRINT cv25519 \
+         encr`), or send it without a copy for yourself."
+    )]
+    OwnKeyCannotEncrypt { fingerprint: String },
     #[error("Choose at least one public key to encrypt the connection string to.")]
     NoRecipients,
     #[error("Encrypting failed: {detail}. This is a bug in IoT Hub Setup; please report it.")]

@@ -10,10 +10,12 @@ use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient};
+use openpgp::cert::{Preferences, ValidCert};
 use openpgp::types::Features;
 use openpgp::KeyHandle;
 
 use crate::key::{encryption_keys, PublicKey, POLICY};
+use crate::sign::{self, Signer};
 use crate::{HandoffError, SENDER_MAX_CHARS};
 
 /// A few lines above the string so the recipient knows what it is without opening anything
@@ -74,27 +76,28 @@ fn check_sender(sender: &str) -> Result<&str, HandoffError> {
 }
 
 /// The connection string (after `note`, if any) encrypted to every one of `recipients`,
-/// ASCII-armored.
+/// signed by `signer` if given, ASCII-armored.
 pub fn encrypt(
     cs: &ConnectionString,
     note: Option<&Note>,
     recipients: &[PublicKey],
+    signer: Option<&Signer>,
 ) -> Result<String, HandoffError> {
     let text = plaintext(cs, note)?;
+    // GnuPG signs first, so a refused passphrase stops before anything is encrypted.
+    let signed_by_gnupg = match signer {
+        Some(Signer::Gnupg { fingerprint }) => Some(sign::with_gnupg(fingerprint, text.as_bytes())?),
+        _ => None,
+    };
     let mut keys = Vec::new();
     for recipient in recipients {
         let valid = recipient
             .cert()
             .with_policy(&POLICY, None)
             .map_err(encryption_failed)?;
-        // Announcing SEIPDv1 only makes Sequoia write what GnuPG 2.2 reads (v3 PKESK +
-        // SEIPDv1), even for keys that advertise SEIPDv2.
+        let features = announced_features(&valid);
         keys.extend(encryption_keys(&valid).into_iter().map(|key| {
-            Recipient::new(
-                Features::empty().set_seipdv1(),
-                KeyHandle::from(key.keyid()),
-                key,
-            )
+            Recipient::new(features.clone(), KeyHandle::from(key.fingerprint()), key)
         }));
     }
     if keys.is_empty() {
@@ -107,14 +110,48 @@ pub fn encrypt(
     let message = Encryptor::for_recipients(message, keys)
         .build()
         .map_err(encryption_failed)?;
-    let mut literal = LiteralWriter::new(message)
-        .build()
-        .map_err(encryption_failed)?;
-    literal
-        .write_all(text.as_bytes())
-        .map_err(encryption_failed)?;
-    literal.finalize().map_err(encryption_failed)?;
+    match (signer, signed_by_gnupg) {
+        // Already a whole signed message; it goes inside the encryption as it is.
+        (_, Some(signed)) => {
+            let mut message = message;
+            message.write_all(&signed).map_err(encryption_failed)?;
+            message.finalize().map_err(encryption_failed)?;
+        }
+        (signer, None) => {
+            let message = match signer {
+                Some(Signer::KeyFile(key)) => openpgp::serialize::stream::Signer::new(
+                    message,
+                    key.keypair(),
+                )
+                .map_err(encryption_failed)?
+                .build()
+                .map_err(encryption_failed)?,
+                _ => message,
+            };
+            let mut literal = LiteralWriter::new(message)
+                .build()
+                .map_err(encryption_failed)?;
+            literal
+                .write_all(text.as_bytes())
+                .map_err(encryption_failed)?;
+            literal.finalize().map_err(encryption_failed)?;
+        }
+    }
     Ok(String::from_utf8(armored).expect("ASCII armor is ASCII"))
+}
+
+/// What Sequoia may use for a recipient. Version 4 keys get SEIPDv1 only, whatever they
+/// announce, so that Sequoia writes what GnuPG 2.2 reads (v3 PKESK + SEIPDv1); version 6 keys
+/// get what they announce (RFC 9580 tools read SEIPDv2). With both kinds in one message
+/// Sequoia uses what all of them read.
+fn announced_features(valid: &ValidCert<'_>) -> Features {
+    if valid.primary_key().key().version() == 4 {
+        Features::empty().set_seipdv1()
+    } else {
+        valid
+            .features()
+            .unwrap_or_else(|| Features::empty().set_seipdv1())
+    }
 }
 
 /// [`encrypt`]s and writes the result to `path` atomically, readable only by the user.
@@ -123,8 +160,9 @@ pub fn write_encrypted(
     cs: &ConnectionString,
     note: Option<&Note>,
     recipients: &[PublicKey],
+    signer: Option<&Signer>,
 ) -> Result<(), HandoffError> {
-    let armored = encrypt(cs, note, recipients)?;
+    let armored = encrypt(cs, note, recipients, signer)?;
     private_file::write_atomically(path, armored.as_bytes()).map_err(|source| HandoffError::Write {
         path: path.to_owned(),
         source,

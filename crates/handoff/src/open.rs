@@ -3,8 +3,7 @@
 //! who signed it. The text stays in memory; only the connection string (and the note above it)
 //! is taken out of it.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Read;
 
 use hubsetup_core::ConnectionString;
 use sequoia_openpgp as openpgp;
@@ -22,7 +21,7 @@ use openpgp::types::SymmetricAlgorithm;
 use openpgp::KeyHandle;
 
 use crate::key::POLICY;
-use crate::HandoffError;
+use crate::{gnupg, HandoffError};
 
 /// What a received file held.
 #[derive(Debug)]
@@ -101,70 +100,32 @@ pub fn open_with_key(
 /// Decrypts `message` with the user's own GnuPG (`gpg --decrypt`): its agent holds the secret
 /// key and asks for the passphrase itself, and its keyring says who signed.
 pub fn open_with_gnupg(message: &[u8]) -> Result<Opened, HandoffError> {
-    let mut child = Command::new("gpg")
-        .args(["--batch", "--no-tty", "--status-fd", "2", "--decrypt"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|_| HandoffError::NoGnupg)?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let message = message.to_vec();
-    // Written from a thread: gpg may answer before it has read everything.
-    let writer = std::thread::spawn(move || stdin.write_all(&message));
-    let output = child
-        .wait_with_output()
-        .map_err(|e| HandoffError::GnupgFailed {
-            detail: e.to_string(),
-        })?;
-    let _ = writer.join();
-    let text = Zeroizing::new(output.stdout);
-    let status = String::from_utf8_lossy(&output.stderr);
-    let has = |word: &str| {
-        status.lines().any(|l| {
-            l.strip_prefix("[GNUPG:] ")
-                .is_some_and(|s| s.starts_with(word))
-        })
-    };
-    let field = |word: &str, index: usize| {
-        status.lines().find_map(|l| {
-            let rest = l.strip_prefix("[GNUPG:] ")?.strip_prefix(word)?;
-            rest.split_whitespace().nth(index).map(str::to_owned)
-        })
-    };
-    if !has("DECRYPTION_OKAY") {
-        return Err(match field("NO_SECKEY", 0) {
-            Some(_) if !has("BEGIN_DECRYPTION") || has("DECRYPTION_FAILED") => {
+    let run = gnupg::run(&["--decrypt"], message)?;
+    if !run.has("DECRYPTION_OKAY") {
+        return Err(match run.field("NO_SECKEY", 0) {
+            Some(_) if !run.has("BEGIN_DECRYPTION") || run.has("DECRYPTION_FAILED") => {
                 HandoffError::NotForYourKeys
             }
-            _ if has("NODATA") => HandoffError::NotAMessage,
+            _ if run.has("NODATA") => HandoffError::NotAMessage,
             _ => HandoffError::GnupgFailed {
-                detail: status
-                    .lines()
-                    .filter(|l| !l.starts_with("[GNUPG:]"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                detail: run.messages.clone(),
             },
         });
     }
-    let signed = if has("BADSIG") {
+    let signed = if run.has("BADSIG") {
         Signed::Bad
-    } else if let Some(fingerprint) = field("VALIDSIG", 0) {
-        let user_id = status.lines().find_map(|l| {
-            let rest = l.strip_prefix("[GNUPG:] GOODSIG ")?;
-            rest.split_once(' ').map(|(_, uid)| uid.to_owned())
-        });
+    } else if let Some(fingerprint) = run.field("VALIDSIG", 0) {
         Signed::By {
             fingerprint: openpgp::Fingerprint::from_hex(&fingerprint)
                 .map_or(fingerprint, |f| f.to_spaced_hex()),
-            user_id,
+            user_id: run.rest_after("GOODSIG"),
         }
-    } else if let Some(key_id) = field("ERRSIG", 0) {
+    } else if let Some(key_id) = run.field("ERRSIG", 0) {
         Signed::ByUnknownKey { key_id }
     } else {
         Signed::No
     };
-    read_text(&text, signed)
+    read_text(&run.output, signed)
 }
 
 /// The connection string (the last line that is one) and the note above it.

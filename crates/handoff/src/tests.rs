@@ -147,41 +147,51 @@ fn messages_are_seipd_v1_even_for_keys_that_announce_v2() {
             .unwrap(),
     );
     let key = PublicKey::read(&modern, None).unwrap();
-    let armored = encrypt(&cs(DEVICE), None, &[key, sam()]).unwrap();
+    let armored = encrypt(&cs(DEVICE), None, &[key, sam()], None).unwrap();
     assert!(armored.starts_with("-----BEGIN PGP MESSAGE-----\n"));
-    let pile = PacketPile::from_bytes(armored.as_bytes()).unwrap();
-    let versions: Vec<(&str, u8)> = pile
+    assert_eq!(
+        packet_versions(&armored),
+        [("PKESK", 3), ("PKESK", 3), ("SEIP", 1)]
+    );
+    assert!(!armored.contains("+XLy+MVZ"));
+}
+
+/// The packets of an armored message, by kind and version.
+fn packet_versions(armored: &str) -> Vec<(&'static str, u8)> {
+    PacketPile::from_bytes(armored.as_bytes())
+        .unwrap()
         .children()
         .map(|packet| match packet {
             Packet::PKESK(pkesk) => ("PKESK", pkesk.version()),
             Packet::SEIP(seip) => ("SEIP", seip.version()),
             other => panic!("unexpected packet {:?}", other.tag()),
         })
-        .collect();
-    assert_eq!(versions, [("PKESK", 3), ("PKESK", 3), ("SEIP", 1)]);
-    assert!(!armored.contains("+XLy+MVZ"));
+        .collect()
 }
 
 #[test]
-fn version_6_keys_are_refused_for_gnupg_2_2() {
-    let v6 = public_key_text(CertBuilder::new().set_profile(Profile::RFC9580).unwrap());
-    let error = PublicKey::read(&v6, None).unwrap_err();
-    let HandoffError::UnsupportedVersion { fingerprint, .. } = &error else {
-        panic!("{error}");
-    };
+fn version_6_keys_get_what_they_announce_unless_a_version_4_key_shares_the_message() {
+    let v6 = PublicKey::read(
+        &public_key_text(CertBuilder::new().set_profile(Profile::RFC9580).unwrap()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(v6.info().algorithm, "Ed25519");
+    assert_eq!(v6.info().encryption_algorithm, "X25519");
     assert_eq!(
-        error.to_string(),
-        format!(
-            "The key {fingerprint} is an OpenPGP version 6 key, which GnuPG 2.2 and many mail \
-             tools cannot use yet. Ask the support contact for a version 4 key (the kind `gpg \
-             --quick-gen-key` makes)."
-        )
+        packet_versions(&encrypt(&cs(DEVICE), None, std::slice::from_ref(&v6), None).unwrap()),
+        [("PKESK", 6), ("SEIP", 2)]
+    );
+    // GnuPG 2.2 on the version 4 side reads only SEIPDv1, and so the whole message is.
+    assert_eq!(
+        packet_versions(&encrypt(&cs(DEVICE), None, &[v6, sam()], None).unwrap()),
+        [("PKESK", 3), ("PKESK", 3), ("SEIP", 1)]
     );
 }
 
 #[test]
 fn there_must_be_a_recipient() {
-    let error = encrypt(&cs(DEVICE), None, &[]).unwrap_err();
+    let error = encrypt(&cs(DEVICE), None, &[], None).unwrap_err();
     assert_eq!(
         error.to_string(),
         "Choose at least one public key to encrypt the connection string to."
@@ -193,7 +203,7 @@ fn the_file_is_replaced_atomically_and_private() {
     let out = tempfile::tempdir().unwrap();
     let path = out.path().join("for-sam.asc");
     std::fs::write(&path, "old").unwrap();
-    write_encrypted(&path, &cs(DEVICE), None, &[sam()]).unwrap();
+    write_encrypted(&path, &cs(DEVICE), None, &[sam()], None).unwrap();
     let names: Vec<_> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -210,7 +220,7 @@ fn the_file_is_replaced_atomically_and_private() {
     }
 
     let missing = out.path().join("no-such-folder").join("for-sam.asc");
-    let error = write_encrypted(&missing, &cs(DEVICE), None, &[sam()]).unwrap_err();
+    let error = write_encrypted(&missing, &cs(DEVICE), None, &[sam()], None).unwrap_err();
     // The system's own words for a missing folder (Unix: error 2; Windows: error 3).
     let missing_folder = std::io::Error::from_raw_os_error(if cfg!(windows) { 3 } else { 2 });
     assert_eq!(

@@ -13,7 +13,9 @@ use std::thread;
 use std::time::SystemTime;
 
 use hubsetup_core::ConnectionString;
-use hubsetup_handoff::{plaintext, write_encrypted, HandoffError, Note, PublicKey};
+use hubsetup_handoff::{
+    plaintext, write_encrypted, HandoffError, Note, PublicKey, Signer, SigningKey,
+};
 
 const KEY: &str = "+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
 const DEVICE: &str = "HostName=your-hub.azure-devices.net;DeviceId=io.microshare.contact.unpacked.event;SharedAccessKey=+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
@@ -164,8 +166,51 @@ fn gpg_decrypts_what_we_encrypt_for_every_key_type_byte_for_byte() {
             "ECDSA NIST P-256",
             "ECDH NIST P-256",
         ),
+        (
+            "RSA 2048 <rsa2048@example.com>",
+            "rsa2048",
+            "rsa2048",
+            "RSA 2048",
+            "RSA 2048",
+        ),
+        (
+            "NIST P-384 <p384@example.com>",
+            "nistp384",
+            "nistp384",
+            "ECDSA NIST P-384",
+            "ECDH NIST P-384",
+        ),
+        (
+            "NIST P-521 <p521@example.com>",
+            "nistp521",
+            "nistp521",
+            "ECDSA NIST P-521",
+            "ECDH NIST P-521",
+        ),
+        // GnuPG VS-Desktop's and many European public-sector keys.
+        (
+            "Brainpool 256 <bp256@example.com>",
+            "brainpoolP256r1",
+            "brainpoolP256r1",
+            "ECDSA brainpoolP256r1",
+            "ECDH brainpoolP256r1",
+        ),
+        (
+            "Brainpool 384 <bp384@example.com>",
+            "brainpoolP384r1",
+            "brainpoolP384r1",
+            "ECDSA brainpoolP384r1",
+            "ECDH brainpoolP384r1",
+        ),
+        (
+            "Brainpool 512 <bp512@example.com>",
+            "brainpoolP512r1",
+            "brainpoolP512r1",
+            "ECDSA brainpoolP512r1",
+            "ECDH brainpoolP512r1",
+        ),
     ];
-    // Key generation dominates the run time, so the four homes are made side by side.
+    // Key generation dominates the run time, so the homes are made side by side.
     let contacts: Vec<Contact> = thread::scope(|scope| {
         let handles: Vec<_> = kinds
             .iter()
@@ -193,6 +238,7 @@ fn gpg_decrypts_what_we_encrypt_for_every_key_type_byte_for_byte() {
             &device(),
             Some(&note),
             std::slice::from_ref(&contact.key),
+            None,
         )
         .unwrap();
         let armored = std::fs::read_to_string(&file).unwrap();
@@ -209,7 +255,7 @@ fn gpg_decrypts_what_we_encrypt_for_every_key_type_byte_for_byte() {
 
     let everyone: Vec<PublicKey> = contacts.iter().map(|c| c.key.clone()).collect();
     let file = out.path().join("everyone.asc");
-    write_encrypted(&file, &device(), None, &everyone).unwrap();
+    write_encrypted(&file, &device(), None, &everyone, None).unwrap();
     for contact in &contacts {
         assert_eq!(
             contact.home.decrypt(&file),
@@ -349,7 +395,7 @@ fn anything_that_is_not_a_key_is_refused() {
     let key = PublicKey::read(&home.export(&[&fingerprint]), None).unwrap();
     let out = tempfile::tempdir().unwrap();
     let message = out.path().join("message.asc");
-    write_encrypted(&message, &device(), None, &[key]).unwrap();
+    write_encrypted(&message, &device(), None, &[key], None).unwrap();
     let signature = home.run(&["--armor", "--detach-sign"]);
     let not_keys: [&[u8]; 6] = [
         b"",
@@ -424,30 +470,90 @@ fn several_keys_need_a_choice() {
 #[test]
 fn an_algorithm_that_cannot_be_used_is_named() {
     let home = GpgHome::new();
-    let whole = home.generate(
-        "Brainpool <bp@example.com>",
-        "brainpoolP256r1",
-        Some("brainpoolP256r1"),
+    let elgamal = home.generate("Old DSA <dsa@example.com>", "dsa2048", Some("elg2048"));
+    assert_eq!(
+        refusal(&home.export(&[&elgamal])),
+        format!(
+            "The key {} uses ElGamal 2048, which IoT Hub Setup cannot encrypt to. Ask the \
+             support contact for a key made with Curve25519 (`gpg --quick-gen-key 'Name \
+             <mail>' future-default`) or RSA 3072.",
+            spaced(&elgamal)
+        )
     );
-    let subkey_only = home.generate(
-        "Mixed <mixed@example.com>",
-        "ed25519",
-        Some("brainpoolP384r1"),
-    );
-    for (fingerprint, algorithm) in [
-        (&whole, "ECDSA brainpoolP256r1"),
-        (&subkey_only, "ECDH brainpoolP384r1"),
-    ] {
-        assert_eq!(
-            refusal(&home.export(&[fingerprint])),
-            format!(
-                "The key {} uses {algorithm}, which IoT Hub Setup cannot encrypt to. Ask the \
-                 support contact for a key made with Curve25519 (`gpg --quick-gen-key 'Name \
-                 <mail>' future-default`) or RSA 3072.",
-                spaced(fingerprint)
-            )
-        );
+}
+
+/// A key as it looks after years of use: a sign-only primary, an encryption subkey that
+/// expired, one that was revoked, and two valid ones. The message is for the two valid ones
+/// only (gpg's own packet listing says which), and either opens it.
+#[test]
+fn only_the_valid_encryption_subkeys_of_a_well_used_key_are_encrypted_to() {
+    let home = GpgHome::new();
+    let then = ["--faked-system-time", "20200101T000000!"];
+    let uid = "Worn <worn@example.com>";
+    home.run(&[&then[..], &["--quick-gen-key", uid, "ed25519", "sign", "never"]].concat());
+    let fingerprint = home.fingerprint("worn@example.com");
+    home.run(&[&then[..], &["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"]].concat());
+    for subkey in ["cv25519", "rsa2048", "nistp256"] {
+        home.run(&["--quick-add-key", &fingerprint, subkey, "encr", "never"]);
     }
+    // Revokes the third subkey, the RSA one, as a person would in `gpg --edit-key`.
+    let mut revoke = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home.dir.path())
+        .args(["--batch", "--command-fd", "0", "--edit-key", &fingerprint])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        revoke.stdin.as_mut().unwrap(),
+        b"key 3\nrevkey\ny\n0\n\ny\nsave\n",
+    )
+    .unwrap();
+    assert!(revoke.wait().unwrap().success());
+
+    let listing = String::from_utf8(home.run(&[
+        "--with-colons",
+        "--list-options",
+        "show-unusable-subkeys",
+        "--list-keys",
+        &fingerprint,
+    ]))
+    .unwrap();
+    // (validity, algorithm, key ID) of each subkey: `sub:VALIDITY:BITS:ALGO:KEYID:…`.
+    let subkeys: Vec<(String, String, String)> = listing
+        .lines()
+        .filter(|line| line.starts_with("sub:"))
+        .map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields[1].into(), fields[3].into(), fields[4].into())
+        })
+        .collect();
+    let validity: Vec<&str> = subkeys.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(validity, ["e", "u", "r", "u"], "{listing}");
+
+    let key = PublicKey::read(&home.export(&[&fingerprint]), None).unwrap();
+    assert_eq!(key.info().algorithm, "EdDSA Ed25519");
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("worn.asc");
+    write_encrypted(&file, &device(), None, &[key], None).unwrap();
+
+    let packets = home.output(&["--list-packets", file.to_str().unwrap()]);
+    let mut encrypted_to: Vec<String> = String::from_utf8_lossy(&packets.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix(":pubkey enc packet: "))
+        .map(|rest| rest.rsplit(' ').next().unwrap().to_owned())
+        .collect();
+    encrypted_to.sort();
+    let mut valid: Vec<String> = subkeys
+        .iter()
+        .filter(|s| s.0 == "u")
+        .map(|s| s.2.clone())
+        .collect();
+    valid.sort();
+    assert_eq!(encrypted_to, valid);
+    assert_eq!(home.decrypt(&file), format!("{DEVICE}\n").as_bytes());
 }
 
 #[test]
@@ -513,4 +619,109 @@ fn a_key_that_expires_within_30_days_is_accepted_with_a_warning() {
     let later = home.generate("Later <later@example.com>", "ed25519", Some("cv25519"));
     let fine = PublicKey::read(&home.export(&[&later]), None).unwrap();
     assert_eq!(fine.info().expiry_warning, None);
+}
+
+/// The sender signs with a passphrase-protected secret key file that gpg made; the recipient's
+/// gpg, which knows the sender's public key, reports a good signature by that key. The sender
+/// also encrypts to themself, and their own gpg opens the file too.
+#[test]
+fn a_signed_hand_off_verifies_in_the_recipients_gpg() {
+    let sender = GpgHome::new();
+    sender.run(&[
+        "--passphrase",
+        "correct horse",
+        "--quick-gen-key",
+        "Alex Admin <alex@contoso.example>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    let alex = sender.fingerprint("alex@contoso.example");
+    sender.run(&[
+        "--passphrase",
+        "correct horse",
+        "--quick-add-key",
+        &alex,
+        "cv25519",
+        "encr",
+        "never",
+    ]);
+    let secret = sender.run(&[
+        "--passphrase",
+        "correct horse",
+        "--armor",
+        "--export-secret-keys",
+        &alex,
+    ]);
+    let sam = contact("Sam Support <sam@partner.example>", "ed25519", "cv25519");
+    let imported = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(imported.path(), sender.export(&[&alex])).unwrap();
+    sam.home.run(&["--import", imported.path().to_str().unwrap()]);
+
+    assert_eq!(
+        SigningKey::read(&secret, None).unwrap_err().to_string(),
+        format!(
+            "The secret key {} is protected by a passphrase. Give the passphrase to unlock it.",
+            spaced(&alex)
+        )
+    );
+    assert_eq!(
+        SigningKey::read(&secret, Some("wrong")).unwrap_err().to_string(),
+        format!(
+            "The passphrase for the secret key {} is wrong. Nothing was opened; try again.",
+            spaced(&alex)
+        )
+    );
+    let key = SigningKey::read(&secret, Some("correct horse")).unwrap();
+    assert_eq!(key.fingerprint(), spaced(&alex));
+    assert_eq!(key.user_id(), Some("Alex Admin <alex@contoso.example>"));
+    let signer = Signer::KeyFile(key);
+    let alex_public = signer.public_key().unwrap();
+    assert_eq!(alex_public.info().fingerprint, spaced(&alex));
+
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("signed.asc");
+    write_encrypted(
+        &file,
+        &device(),
+        None,
+        &[sam.key.clone(), alex_public],
+        Some(&signer),
+    )
+    .unwrap();
+    let opened = sam
+        .home
+        .output(&["--status-fd", "2", "--decrypt", file.to_str().unwrap()]);
+    let status = String::from_utf8_lossy(&opened.stderr);
+    assert!(opened.status.success(), "{status}");
+    assert_eq!(opened.stdout, format!("{DEVICE}\n").as_bytes());
+    assert!(
+        status.contains(&format!("[GNUPG:] VALIDSIG {alex} ")),
+        "{status}"
+    );
+    assert!(
+        status.contains("Good signature from \"Alex Admin <alex@contoso.example>\""),
+        "{status}"
+    );
+    let own = sender.output(&[
+        "--passphrase",
+        "correct horse",
+        "--decrypt",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(own.stdout, format!("{DEVICE}\n").as_bytes());
+
+    let sign_only = GpgHome::new();
+    let fingerprint = sign_only.generate("Only <only@example.com>", "ed25519", None);
+    let secret = sign_only.run(&["--armor", "--export-secret-keys", &fingerprint]);
+    let signer = Signer::KeyFile(SigningKey::read(&secret, None).unwrap());
+    assert_eq!(
+        signer.public_key().unwrap_err().to_string(),
+        format!(
+            "Your key {} can sign but not encrypt, so the file cannot be made readable to you \
+             as well. Add an encryption subkey (`gpg --quick-add-key FINGERPRINT cv25519 \
+             encr`), or send it without a copy for yourself.",
+            spaced(&fingerprint)
+        )
+    );
 }
