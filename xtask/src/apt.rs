@@ -13,6 +13,8 @@ pub const APP: &[&str] = &[
     "libxdo-dev",
     "libayatana-appindicator3-dev",
     "librsvg2-dev",
+    // bindgen reads OpenSSL's headers for Sequoia's OpenSSL backend (hubsetup-handoff).
+    "libclang-dev",
 ];
 
 /// The Linux tests besides the app's packages. The keychain tests need a session bus

@@ -142,7 +142,8 @@ fn gnupg_signing_key(wanted: &str) -> Result<String, CliError> {
         .filter(|key| {
             key.fingerprint.replace(' ', "") == wanted_hex
                 || key.user_id.as_deref().is_some_and(|uid| {
-                    uid.to_lowercase().contains(&format!("<{}>", wanted.to_lowercase()))
+                    uid.to_lowercase()
+                        .contains(&format!("<{}>", wanted.to_lowercase()))
                 })
         })
         .collect();

@@ -518,3 +518,96 @@ fn open_reads_a_signed_file_with_a_key_file_or_gnupg() {
     );
     assert!(!text(&refused.stderr).contains("wrong\n\n"));
 }
+
+/// Alice signs through her GnuPG (its agent holds the key) and keeps a copy for herself; Sam's
+/// gpg says the signature is good, Alice's own gpg opens the file too, and `hubsetup open`
+/// on Sam's side names her.
+#[test]
+fn export_signs_through_gnupg_and_encrypts_to_self() {
+    let sam = GpgHome::new();
+    let (_, sam_key) = sam.contact("Sam Support <sam@partner.example>");
+    let alice = GpgHome::new();
+    let (alice_fingerprint, alice_key) = alice.contact("Alice Admin <alice@contoso.example>");
+    sam.run(&["--import", alice_key.to_str().unwrap()]);
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("for-sam.asc");
+    let device = device_string("d1");
+    let alice_home = [("GNUPGHOME", alice.dir.path())];
+
+    let export = hubsetup(
+        &[
+            "export",
+            "--to",
+            sam_key.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--sign",
+            "alice@contoso.example",
+            "--to-self",
+        ],
+        &device,
+        &alice_home,
+    );
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export.stderr));
+    let said = text(&export.stdout);
+    assert!(
+        said.contains(&format!(
+            "Signed by your GnuPG key {}.",
+            spaced(&alice_fingerprint)
+        )),
+        "{said}"
+    );
+    assert_no_key(&export);
+
+    let status = sam.run(&[
+        "--status-fd",
+        "1",
+        "--decrypt",
+        "--output",
+        "/dev/null",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&status).contains(&format!("[GNUPG:] VALIDSIG {alice_fingerprint} ")),
+        "{}",
+        text(&status)
+    );
+    assert_eq!(sam.decrypt(&out), format!("{device}\n"));
+    assert_eq!(alice.decrypt(&out), format!("{device}\n"));
+
+    let opened = hubsetup(
+        &["open", out.to_str().unwrap()],
+        "",
+        &[("GNUPGHOME", sam.dir.path())],
+    );
+    assert!(
+        text(&opened.stdout).contains(&format!(
+            "Signed by Alice Admin <alice@contoso.example> ({}): the signature is good.",
+            spaced(&alice_fingerprint)
+        )),
+        "{}",
+        text(&opened.stdout)
+    );
+
+    let nobody = hubsetup(
+        &[
+            "export",
+            "--to",
+            sam_key.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--sign",
+            "bob@contoso.example",
+        ],
+        &device,
+        &alice_home,
+    );
+    assert_eq!(nobody.status.code(), Some(2), "{}", text(&nobody.stderr));
+    assert_eq!(
+        text(&nobody.stderr),
+        "error: --sign bob@contoso.example: no such file, and your GnuPG has no secret key for \
+         it. Give your secret key's file, or a fingerprint or address from `gpg \
+         --list-secret-keys`.\n"
+    );
+    assert_no_key(&nobody);
+}

@@ -27,9 +27,9 @@ use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+pub use gnupg::{own_keys, OwnKey};
 pub use key::{KeyInfo, KeySummary, PublicKey};
 pub use message::{encrypt, plaintext, write_encrypted, Note};
-pub use gnupg::{own_keys, OwnKey};
 pub use open::{open_with_gnupg, open_with_key, Opened, Signed};
 pub use sign::{Signer, SigningKey};
 

@@ -9,8 +9,8 @@ use hubsetup_platform::private_file;
 use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 
-use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient};
 use openpgp::cert::{Preferences, ValidCert};
+use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient};
 use openpgp::types::Features;
 use openpgp::KeyHandle;
 
@@ -86,7 +86,9 @@ pub fn encrypt(
     let text = plaintext(cs, note)?;
     // GnuPG signs first, so a refused passphrase stops before anything is encrypted.
     let signed_by_gnupg = match signer {
-        Some(Signer::Gnupg { fingerprint }) => Some(sign::with_gnupg(fingerprint, text.as_bytes())?),
+        Some(Signer::Gnupg { fingerprint }) => {
+            Some(sign::with_gnupg(fingerprint, text.as_bytes())?)
+        }
         _ => None,
     };
     let mut keys = Vec::new();
@@ -96,9 +98,11 @@ pub fn encrypt(
             .with_policy(&POLICY, None)
             .map_err(encryption_failed)?;
         let features = announced_features(&valid);
-        keys.extend(encryption_keys(&valid).into_iter().map(|key| {
-            Recipient::new(features.clone(), KeyHandle::from(key.fingerprint()), key)
-        }));
+        keys.extend(
+            encryption_keys(&valid).into_iter().map(|key| {
+                Recipient::new(features.clone(), KeyHandle::from(key.fingerprint()), key)
+            }),
+        );
     }
     if keys.is_empty() {
         return Err(HandoffError::NoRecipients);
@@ -119,13 +123,12 @@ pub fn encrypt(
         }
         (signer, None) => {
             let message = match signer {
-                Some(Signer::KeyFile(key)) => openpgp::serialize::stream::Signer::new(
-                    message,
-                    key.keypair(),
-                )
-                .map_err(encryption_failed)?
-                .build()
-                .map_err(encryption_failed)?,
+                Some(Signer::KeyFile(key)) => {
+                    openpgp::serialize::stream::Signer::new(message, key.keypair())
+                        .map_err(encryption_failed)?
+                        .build()
+                        .map_err(encryption_failed)?
+                }
                 _ => message,
             };
             let mut literal = LiteralWriter::new(message)

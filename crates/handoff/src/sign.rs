@@ -69,11 +69,12 @@ impl SigningKey {
         let key = match (key.secret().is_encrypted(), passphrase) {
             (false, _) => key,
             (true, None) => return Err(HandoffError::PassphraseNeeded { fingerprint }),
-            (true, Some(passphrase)) => key
-                .decrypt_secret(&Password::from(passphrase))
-                .map_err(|_| HandoffError::WrongPassphrase {
-                    fingerprint: fingerprint.clone(),
-                })?,
+            (true, Some(passphrase)) => {
+                key.decrypt_secret(&Password::from(passphrase))
+                    .map_err(|_| HandoffError::WrongPassphrase {
+                        fingerprint: fingerprint.clone(),
+                    })?
+            }
         };
         let keypair = key.into_keypair().map_err(|e| HandoffError::Unacceptable {
             fingerprint: fingerprint.clone(),
@@ -134,13 +135,7 @@ pub(crate) fn with_gnupg(
 ) -> Result<Zeroizing<Vec<u8>>, HandoffError> {
     let hex = fingerprint.replace(' ', "");
     let run = gnupg::run(
-        &[
-            "--local-user",
-            &hex,
-            "--compress-algo",
-            "none",
-            "--sign",
-        ],
+        &["--local-user", &hex, "--compress-algo", "none", "--sign"],
         text,
     )?;
     if run.has("SIG_CREATED") {

@@ -490,9 +490,21 @@ fn only_the_valid_encryption_subkeys_of_a_well_used_key_are_encrypted_to() {
     let home = GpgHome::new();
     let then = ["--faked-system-time", "20200101T000000!"];
     let uid = "Worn <worn@example.com>";
-    home.run(&[&then[..], &["--quick-gen-key", uid, "ed25519", "sign", "never"]].concat());
+    home.run(
+        &[
+            &then[..],
+            &["--quick-gen-key", uid, "ed25519", "sign", "never"],
+        ]
+        .concat(),
+    );
     let fingerprint = home.fingerprint("worn@example.com");
-    home.run(&[&then[..], &["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"]].concat());
+    home.run(
+        &[
+            &then[..],
+            &["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"],
+        ]
+        .concat(),
+    );
     for subkey in ["cv25519", "rsa2048", "nistp256"] {
         home.run(&["--quick-add-key", &fingerprint, subkey, "encr", "never"]);
     }
@@ -656,7 +668,8 @@ fn a_signed_hand_off_verifies_in_the_recipients_gpg() {
     let sam = contact("Sam Support <sam@partner.example>", "ed25519", "cv25519");
     let imported = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(imported.path(), sender.export(&[&alex])).unwrap();
-    sam.home.run(&["--import", imported.path().to_str().unwrap()]);
+    sam.home
+        .run(&["--import", imported.path().to_str().unwrap()]);
 
     assert_eq!(
         SigningKey::read(&secret, None).unwrap_err().to_string(),
@@ -666,7 +679,9 @@ fn a_signed_hand_off_verifies_in_the_recipients_gpg() {
         )
     );
     assert_eq!(
-        SigningKey::read(&secret, Some("wrong")).unwrap_err().to_string(),
+        SigningKey::read(&secret, Some("wrong"))
+            .unwrap_err()
+            .to_string(),
         format!(
             "The passphrase for the secret key {} is wrong. Nothing was opened; try again.",
             spaced(&alex)
