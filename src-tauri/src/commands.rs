@@ -11,8 +11,8 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    CreateOutcome, FoundKey, HubPlan, KeyView, PasteResult, ReachIssue, RegionList, SavedString,
-    Session, SessionError, StartChoice, StringCard, TestStage, WizardView,
+    CreateOutcome, FoundKey, HubPlan, KeyView, PasteResult, ReachIssue, ReceivedFile, RegionList,
+    SavedString, Session, SessionError, StartChoice, StringCard, TestStage, WizardView,
 };
 use tauri::{AppHandle, Emitter, Manager, State};
 
@@ -188,6 +188,33 @@ pub fn export_string(
         &[key_bytes(key_text, key_path)?],
         &out_path,
         sender.filter(|s| !s.trim().is_empty()),
+    )
+}
+
+/// A received hand-off opened with the user's secret key file or their GnuPG; the passphrase
+/// arrives from the form and goes only to Sequoia.
+#[tauri::command]
+pub fn open_received(
+    session: State<'_, Session>,
+    file: PathBuf,
+    key_path: Option<PathBuf>,
+    passphrase: Option<String>,
+) -> Answer<ReceivedFile> {
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|e| SessionError {
+            kind: "open".into(),
+            message: format!("{} could not be read: {e}.", path.display()),
+        })
+    };
+    let message = read(&file)?;
+    let secret_key = key_path.as_ref().map(read).transpose()?;
+    let passphrase = passphrase
+        .filter(|p| !p.is_empty())
+        .map(zeroize::Zeroizing::new);
+    session.open_received(
+        &message,
+        secret_key.as_deref(),
+        passphrase.as_deref().map(|p| p.as_str()),
     )
 }
 

@@ -41,6 +41,7 @@ fn main() {
             commands::vault_delete,
             commands::key_info,
             commands::export_string,
+            commands::open_received,
             commands::sign_in_methods,
             commands::sign_in,
             commands::subscriptions,

@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 
 from selenium import webdriver
+from selenium.webdriver.remote.file_detector import UselessFileDetector
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.options import ArgOptions
 
@@ -110,6 +111,8 @@ def app_session(display, env, application=APP):
     for attempt in range(3):
         try:
             driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+            # Typed paths are text for the app, not uploads (WebKit's driver has no upload).
+            driver.file_detector = UselessFileDetector()
             break
         except WebDriverException:
             raise

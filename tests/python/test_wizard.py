@@ -651,3 +651,55 @@ def test_the_support_contacts_key_is_found_by_address(app, cloud, device_connect
         decrypted = subprocess.run(gpg + ["--decrypt", str(out)], capture_output=True, text=True, check=True).stdout
         same = decrypted.rstrip("\n").splitlines()[-1] == device_connection_string
         assert same, "gpg --decrypt does not give the string back"
+
+
+def test_support_staff_open_a_received_file_with_their_secret_key(app, device_connection_string, tmp_path):
+    """A hand-off made by gpg (encrypted to Sam, signed by Alice) is opened on the Connection
+    string screen with Sam's passphrase-protected secret key file: the passphrase is asked for,
+    a wrong one is said to be wrong, and the right one puts the string on the shelf, masked,
+    with who signed it."""
+    key = device_connection_string.rsplit("SharedAccessKey=", 1)[1]
+    with gpg_key(tmp_path, "sam@partner.example") as (sam_home, sam_gpg, sam_fingerprint), \
+            gpg_key(tmp_path / "alice", "alice@contoso.example") as (alice_home, alice_gpg, alice_fingerprint):
+        sam_public = subprocess.run(sam_gpg + ["--export", sam_fingerprint], capture_output=True, check=True).stdout
+        subprocess.run(alice_gpg + ["--import"], input=sam_public, check=True)
+        received = tmp_path / "from-alice.asc"
+        subprocess.run(alice_gpg + ["--armor", "--trust-model", "always", "--local-user", alice_fingerprint,
+                                    "--recipient", sam_fingerprint, "--output", str(received), "--encrypt", "--sign"],
+                       input=f"Hub: your-hub\n\n{device_connection_string}\n".encode(), check=True)
+        # Sam's secret key file, protected with a passphrase as a careful person keeps it.
+        subprocess.run(sam_gpg + ["--pinentry-mode", "loopback", "--command-fd", "0", "--passwd", sam_fingerprint],
+                       input=b"correct horse\ncorrect horse\ncorrect horse\n", check=True)
+        protected = tmp_path / "sam-protected.asc"
+        protected.write_bytes(subprocess.run(
+            sam_gpg + ["--pinentry-mode", "loopback", "--passphrase", "correct horse", "--armor", "--export-secret-keys", sam_fingerprint],
+            capture_output=True, check=True).stdout)
+
+        app.click("#start-verify")
+        assert app.title() == "Connection string"
+        app.click("#open-received summary")
+        app.type("#received-path", str(received))
+        app.type("#secret-key-path", str(protected))
+        app.click("#open-file")
+        grouped_sam = grouped(sam_fingerprint)
+        app.wait_text("#open-error", f"The secret key {grouped_sam} is protected by a passphrase. Give the passphrase to unlock it.")
+        app.type("#passphrase", "wrong horse")
+        app.click("#open-file")
+        app.wait_text("#open-error", f"The passphrase for the secret key {grouped_sam} is wrong. Nothing was opened; try again.")
+        app.type("#passphrase", "correct horse")
+        app.click("#open-file")
+        app.wait_text("#received-signature", "Signed by the key ")
+        assert "which you do not have, so who made the file cannot be checked" in app.text("#received-signature")
+        assert "Hub: your-hub" in app.text("#received-note")
+        app.wait_text(".card .secret", "SharedAccessKey=****…")
+        hidden = key not in app.page() and "correct horse" not in app.page()
+        assert hidden, "the key or the passphrase is in the webview"
+        app.screenshot("29-open-received-file")
+
+        app.click("#next")
+        assert app.title() == "Live test"
+        for written in app.config.rglob("*"):
+            if written.is_file():
+                text = written.read_text(errors="ignore")
+                clean = key not in text and "correct horse" not in text
+                assert clean, f"{written} holds the key or the passphrase"

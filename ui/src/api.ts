@@ -4,6 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import type { FoundKey } from "./bindings/FoundKey";
 import type { KeyView } from "./bindings/KeyView";
 import type { PasteResult } from "./bindings/PasteResult";
+import type { ReceivedFile } from "./bindings/ReceivedFile";
 import type { Report } from "./bindings/Report";
 import type { SavedString } from "./bindings/SavedString";
 import type { SessionError } from "./bindings/SessionError";
@@ -52,6 +53,8 @@ export const api = {
   findKey: (handle: string, query: string) => invoke<FoundKey>("find_key", { handle, query }),
   exportString: (handle: string, keyText: string | null, keyPath: string | null, outPath: string, sender: string | null) =>
     invoke<string>("export_string", { handle, keyText, keyPath, outPath, sender }),
+  openReceived: (file: string, keyPath: string | null, passphrase: string | null) =>
+    invoke<ReceivedFile>("open_received", { file, keyPath, passphrase }),
   signInMethods: () => invoke<SignInMethod[]>("sign_in_methods"),
   signIn: (method: SignInMethod) => invoke<WizardView>("sign_in", { method }),
   tenants: () => invoke<Tenant[]>("tenants"),

@@ -99,25 +99,11 @@ pub(crate) fn unlocking<T>(
 fn show(args: &Args, opened: &Opened) {
     println!("Opened {}.", args.file.display());
     match &opened.signature {
-        Signed::By {
-            fingerprint,
-            user_id,
-        } => println!(
-            "Signed by {} ({fingerprint}): the signature is good.",
-            user_id.as_deref().unwrap_or("a key without a user ID")
+        Signed::ByUnknownKey { .. } if args.key.is_some() => println!(
+            "{} Open it again with --signer SENDER.asc.",
+            opened.signature
         ),
-        Signed::ByUnknownKey { key_id } => println!(
-            "Signed by the key {key_id}, which you do not have, so who made the file cannot be \
-             checked. Get the sender's public key and open it again with --signer."
-        ),
-        Signed::No => println!(
-            "Not signed: anyone with your public key could have made this file. Confirm with \
-             the sender that it comes from them."
-        ),
-        Signed::Bad => println!(
-            "WARNING: the signature does not match. The file was changed after it was signed, \
-             or the signature is forged. Do not use the string; ask the sender to send it again."
-        ),
+        signature => println!("{signature}"),
     }
     for line in &opened.note {
         println!("  {line}");

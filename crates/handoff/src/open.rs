@@ -48,6 +48,36 @@ pub enum Signed {
     Bad,
 }
 
+impl std::fmt::Display for Signed {
+    /// What the receiver needs to know about the signature, in a sentence or two.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signed::By {
+                fingerprint,
+                user_id,
+            } => write!(
+                f,
+                "Signed by {} ({fingerprint}): the signature is good.",
+                user_id.as_deref().unwrap_or("a key without a user ID")
+            ),
+            Signed::ByUnknownKey { key_id } => write!(
+                f,
+                "Signed by the key {key_id}, which you do not have, so who made the file cannot \
+                 be checked. Get the sender's public key to check it."
+            ),
+            Signed::No => f.write_str(
+                "Not signed: anyone with your public key could have made this file. Confirm \
+                 with the sender that it comes from them.",
+            ),
+            Signed::Bad => f.write_str(
+                "WARNING: the signature does not match. The file was changed after it was \
+                 signed, or the signature is forged. Do not use the string; ask the sender to \
+                 send it again.",
+            ),
+        }
+    }
+}
+
 /// Decrypts `message` with the secret key in `secret_key` (unlocked with `passphrase` when it
 /// is protected); signatures are checked against the public keys in `signers`.
 pub fn open_with_key(

@@ -7,6 +7,7 @@
 
 mod admin;
 mod flow;
+mod handoff;
 mod session;
 mod shelf;
 
@@ -14,7 +15,6 @@ pub use admin::{CreateOutcome, ReachIssue, RegionList};
 pub use flow::{
     Flow, HubPlan, StartChoice, Step, StepInfo, StringCard, WizardError, WizardState, WizardView,
 };
-pub use session::{
-    FieldRow, FoundKey, KeyView, PasteResult, SavedString, Session, SessionError, TestStage,
-};
+pub use handoff::{FoundKey, KeyView, ReceivedFile};
+pub use session::{FieldRow, PasteResult, SavedString, Session, SessionError, TestStage};
 pub use shelf::{Shelf, ShelfError};

@@ -9,8 +9,6 @@ use std::time::SystemTime;
 
 use hubsetup_core::connection_string::inspect_with_clouds;
 use hubsetup_core::{Cloud, ConnectionString};
-use hubsetup_handoff::PublicKey;
-use hubsetup_keyfinder::{Finder, Query};
 use hubsetup_livetest::{Options, Report, StageResult, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
@@ -94,35 +92,10 @@ impl SavedString {
     }
 }
 
-/// A support contact's key, for confirming it out of band.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[ts(export)]
-pub struct KeyView {
-    pub fingerprint: String,
-    pub user_ids: Vec<String>,
-    pub algorithm: String,
-    pub created: String,
-    pub expires: Option<String>,
-    /// When the key stops working within 30 days.
-    pub expiry_warning: Option<String>,
-}
-
-/// A key looked up for the hand-off: the key itself (public), and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[ts(export)]
-pub struct FoundKey {
-    /// ASCII-armored, as the key field takes a pasted key.
-    pub armored: String,
-    /// `in the Web Key Directory of partner.example`, `on keys.openpgp.org`.
-    pub source: String,
-    /// The URL it was read from.
-    pub location: String,
-}
-
 /// Everything the desktop app holds for one user.
 pub struct Session {
     state: Mutex<WizardState>,
-    shelf: Shelf,
+    pub(crate) shelf: Shelf,
     pub(crate) state_dir: PathBuf,
     sandbox: Mutex<Option<Arc<Sandbox>>>,
     /// A sandbox running as its own process (`HUBSETUP_SANDBOX`), as the CLI reaches it.
@@ -151,7 +124,7 @@ impl std::fmt::Debug for Session {
 }
 
 /// `2026-11-24`, in UTC.
-fn date(time: SystemTime) -> String {
+pub(crate) fn date(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time)
         .to_string()
         .chars()
@@ -339,7 +312,7 @@ impl Session {
     }
 
     /// The cloud a string's hub is in (the sandbox's, or one of Azure's).
-    fn cloud_of(&self, cs: &ConnectionString) -> Cloud {
+    pub(crate) fn cloud_of(&self, cs: &ConnectionString) -> Cloud {
         self.clouds()
             .into_iter()
             .find(|c| c.serves(cs.host_name()))
@@ -462,64 +435,6 @@ impl Session {
             .delete(name)
             .map_err(|e| SessionError::new("vault", e))?;
         self.vault_list()
-    }
-
-    /// Reads a support contact's public key (armored text or binary bytes).
-    pub fn key_info(&self, key: &[u8], fingerprint: Option<&str>) -> Result<KeyView, SessionError> {
-        let key = PublicKey::read(key, fingerprint).map_err(|e| SessionError::new("key", e))?;
-        let info = key.info();
-        Ok(KeyView {
-            fingerprint: info.fingerprint.clone(),
-            user_ids: info.user_ids.clone(),
-            algorithm: info.algorithm.clone(),
-            created: date(info.created),
-            expires: info.expires.map(date),
-            expiry_warning: info.expiry_warning.clone(),
-        })
-    }
-
-    /// Looks up the key for `query` (an address, fingerprint or keybase:NAME) through the
-    /// network of the cloud the string `handle` belongs to (the sandbox's for its strings).
-    pub async fn find_key(&self, handle: &str, query: &str) -> Result<FoundKey, SessionError> {
-        let query = Query::parse(query).map_err(|e| SessionError::new("key", e))?;
-        let cs = self.shelf.get(handle)?;
-        let network = network_for(&self.cloud_of(&cs))?;
-        let finder = Finder::new(&network).map_err(|e| SessionError::new("key", e))?;
-        let found = finder
-            .find(&query)
-            .await
-            .map_err(|e| SessionError::new("key", e))?;
-        Ok(FoundKey {
-            armored: found.key.armored(),
-            source: found.source,
-            location: found.location,
-        })
-    }
-
-    /// Encrypts a shelved string to `keys` and writes it to `out` (readable only by the user).
-    pub fn export(
-        &self,
-        handle: &str,
-        keys: &[Vec<u8>],
-        out: &Path,
-        sender: Option<String>,
-    ) -> Result<String, SessionError> {
-        let cs = self.shelf.get(handle)?;
-        let recipients = keys
-            .iter()
-            .map(|k| PublicKey::read(k, None))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| SessionError::new("key", e))?;
-        let note = hubsetup_handoff::Note {
-            sender,
-            date: SystemTime::now(),
-        };
-        hubsetup_handoff::write_encrypted(out, &cs, Some(&note), &recipients)
-            .map_err(|e| SessionError::new("export", e))?;
-        let written = out.display().to_string();
-        let recorded = written.clone();
-        self.update(move |s| s.exported_to = Some(recorded))?;
-        Ok(written)
     }
 }
 

@@ -1,0 +1,141 @@
+//! The hand-off half of the session: the support contact's key (read, looked up), the string
+//! encrypted to it, and, on the support side, a received file opened with the user's own
+//! secret key, its string put on the shelf without passing through the webview.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use hubsetup_handoff::{open_with_gnupg, open_with_key, HandoffError, PublicKey, Signed};
+use hubsetup_keyfinder::{Finder, Query};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::flow::StringCard;
+use crate::session::{date, network_for, Session, SessionError};
+
+/// A support contact's key, for confirming it out of band.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct KeyView {
+    pub fingerprint: String,
+    pub user_ids: Vec<String>,
+    pub algorithm: String,
+    pub created: String,
+    pub expires: Option<String>,
+    /// When the key stops working within 30 days.
+    pub expiry_warning: Option<String>,
+}
+
+/// A key looked up for the hand-off: the key itself (public), and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct FoundKey {
+    /// ASCII-armored, as the key field takes a pasted key.
+    pub armored: String,
+    /// `in the Web Key Directory of partner.example`, `on keys.openpgp.org`.
+    pub source: String,
+    /// The URL it was read from.
+    pub location: String,
+}
+
+/// A received hand-off, opened: its string is on the shelf (`card`); the rest is for the screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct ReceivedFile {
+    pub card: StringCard,
+    /// Who signed it, in a sentence.
+    pub signature: String,
+    /// A good signature by a key the user has.
+    pub signature_good: bool,
+    /// The lines the sender put above the string (hub, device, date, sender).
+    pub note: Vec<String>,
+}
+
+impl Session {
+    /// Reads a support contact's public key (armored text or binary bytes).
+    pub fn key_info(&self, key: &[u8], fingerprint: Option<&str>) -> Result<KeyView, SessionError> {
+        let key = PublicKey::read(key, fingerprint).map_err(|e| SessionError::new("key", e))?;
+        let info = key.info();
+        Ok(KeyView {
+            fingerprint: info.fingerprint.clone(),
+            user_ids: info.user_ids.clone(),
+            algorithm: info.algorithm.clone(),
+            created: date(info.created),
+            expires: info.expires.map(date),
+            expiry_warning: info.expiry_warning.clone(),
+        })
+    }
+
+    /// Looks up the key for `query` (an address, fingerprint or keybase:NAME) through the
+    /// network of the cloud the string `handle` belongs to (the sandbox's for its strings).
+    pub async fn find_key(&self, handle: &str, query: &str) -> Result<FoundKey, SessionError> {
+        let query = Query::parse(query).map_err(|e| SessionError::new("key", e))?;
+        let cs = self.shelf.get(handle)?;
+        let network = network_for(&self.cloud_of(&cs))?;
+        let finder = Finder::new(&network).map_err(|e| SessionError::new("key", e))?;
+        let found = finder
+            .find(&query)
+            .await
+            .map_err(|e| SessionError::new("key", e))?;
+        Ok(FoundKey {
+            armored: found.key.armored(),
+            source: found.source,
+            location: found.location,
+        })
+    }
+
+    /// Encrypts a shelved string to `keys` and writes it to `out` (readable only by the user).
+    pub fn export(
+        &self,
+        handle: &str,
+        keys: &[Vec<u8>],
+        out: &Path,
+        sender: Option<String>,
+    ) -> Result<String, SessionError> {
+        let cs = self.shelf.get(handle)?;
+        let recipients = keys
+            .iter()
+            .map(|k| PublicKey::read(k, None))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SessionError::new("key", e))?;
+        let note = hubsetup_handoff::Note {
+            sender,
+            date: SystemTime::now(),
+        };
+        hubsetup_handoff::write_encrypted(out, &cs, Some(&note), &recipients, None)
+            .map_err(|e| SessionError::new("export", e))?;
+        let written = out.display().to_string();
+        let recorded = written.clone();
+        self.update(move |s| s.exported_to = Some(recorded))?;
+        Ok(written)
+    }
+
+    /// Opens a received `.asc` with the user's secret key file (and its passphrase) or, without
+    /// one, their GnuPG. A file whose signature does not match is refused, not shelved.
+    pub fn open_received(
+        &self,
+        message: &[u8],
+        secret_key: Option<&[u8]>,
+        passphrase: Option<&str>,
+    ) -> Result<ReceivedFile, SessionError> {
+        let opened = match secret_key {
+            Some(secret) => open_with_key(message, secret, passphrase, b""),
+            None => open_with_gnupg(message),
+        }
+        .map_err(|e| match e {
+            HandoffError::PassphraseNeeded { .. } | HandoffError::WrongPassphrase { .. } => {
+                SessionError::new("passphrase", e)
+            }
+            _ => SessionError::new("open", e),
+        })?;
+        if opened.signature == Signed::Bad {
+            return Err(SessionError::new("open", &opened.signature));
+        }
+        Ok(ReceivedFile {
+            signature: opened.signature.to_string(),
+            signature_good: matches!(opened.signature, Signed::By { .. }),
+            note: opened.note,
+            card: self.shelve(opened.connection_string, None)?,
+        })
+    }
+}
