@@ -129,7 +129,7 @@ fn signer(sign: &str) -> Result<Signer, CliError> {
     let secret = std::fs::read(sign)
         .map_err(|e| CliError::BadInput(format!("Could not read {sign}: {e}.")))?;
     let key = unlocking(|passphrase| SigningKey::read(&secret, passphrase))?;
-    Ok(Signer::KeyFile(key.map_err(handoff_error)?))
+    Ok(Signer::KeyFile(Box::new(key.map_err(handoff_error)?)))
 }
 
 /// The fingerprint of the one secret key in the user's GnuPG that `wanted` (a fingerprint or

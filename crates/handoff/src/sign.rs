@@ -16,8 +16,8 @@ use crate::{HandoffError, PublicKey};
 /// Who signs, and with what.
 #[derive(Debug)]
 pub enum Signer {
-    /// A secret key from a file, already unlocked.
-    KeyFile(SigningKey),
+    /// A secret key from a file, already unlocked (boxed: it is large, the other is a name).
+    KeyFile(Box<SigningKey>),
     /// A key in the user's GnuPG, by fingerprint.
     Gnupg { fingerprint: String },
 }

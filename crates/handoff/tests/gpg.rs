@@ -690,7 +690,7 @@ fn a_signed_hand_off_verifies_in_the_recipients_gpg() {
     let key = SigningKey::read(&secret, Some("correct horse")).unwrap();
     assert_eq!(key.fingerprint(), spaced(&alex));
     assert_eq!(key.user_id(), Some("Alex Admin <alex@contoso.example>"));
-    let signer = Signer::KeyFile(key);
+    let signer = Signer::KeyFile(Box::new(key));
     let alex_public = signer.public_key().unwrap();
     assert_eq!(alex_public.info().fingerprint, spaced(&alex));
 
@@ -729,7 +729,7 @@ fn a_signed_hand_off_verifies_in_the_recipients_gpg() {
     let sign_only = GpgHome::new();
     let fingerprint = sign_only.generate("Only <only@example.com>", "ed25519", None);
     let secret = sign_only.run(&["--armor", "--export-secret-keys", &fingerprint]);
-    let signer = Signer::KeyFile(SigningKey::read(&secret, None).unwrap());
+    let signer = Signer::KeyFile(Box::new(SigningKey::read(&secret, None).unwrap()));
     assert_eq!(
         signer.public_key().unwrap_err().to_string(),
         format!(
