@@ -1,6 +1,6 @@
 //! The commands the webview may call: thin adapters over [`Session`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hubsetup_identity::SignInMethod;
@@ -11,8 +11,9 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    CreateOutcome, FoundKey, HubPlan, KeyView, PasteResult, ReachIssue, ReceivedFile, RegionList,
-    SavedString, Session, SessionError, StartChoice, StringCard, TestStage, WizardView,
+    CreateOutcome, ExportRequest, FoundKey, HubPlan, KeyView, OwnKeyView, PasteResult, ReachIssue,
+    ReceivedFile, RegionList, SavedString, Session, SessionError, SignWith, Signing, StartChoice,
+    StringCard, TestStage, WizardView,
 };
 use tauri::{AppHandle, Emitter, Manager, State};
 
@@ -174,20 +175,51 @@ pub async fn find_key(
     session.find_key(&handle, &query).await
 }
 
+/// The secret keys in the user's GnuPG, to sign with.
+#[tauri::command]
+pub fn own_keys(session: State<'_, Session>) -> Answer<Vec<OwnKeyView>> {
+    session.own_keys()
+}
+
+/// The passphrase arrives from the signing form and goes only to Sequoia.
 #[tauri::command]
 pub fn export_string(
     session: State<'_, Session>,
-    handle: String,
-    key_text: Option<String>,
-    key_path: Option<PathBuf>,
-    out_path: PathBuf,
-    sender: Option<String>,
+    request: ExportRequest,
+    passphrase: Option<String>,
 ) -> Answer<String> {
+    let keys = request
+        .keys
+        .into_iter()
+        .map(|key| key_bytes(key.text, key.path.map(PathBuf::from)))
+        .collect::<Answer<Vec<_>>>()?;
+    let secret_key = match &request.sign_with {
+        Some(SignWith::KeyFile { path }) => {
+            Some(std::fs::read(path).map_err(|e| SessionError {
+                kind: "sign".into(),
+                message: format!("{path} could not be read: {e}."),
+            })?)
+        }
+        _ => None,
+    };
+    let passphrase = passphrase
+        .filter(|p| !p.is_empty())
+        .map(zeroize::Zeroizing::new);
+    let signing = match (&request.sign_with, &secret_key) {
+        (Some(SignWith::Gnupg { fingerprint }), _) => Some(Signing::Gnupg { fingerprint }),
+        (Some(SignWith::KeyFile { .. }), Some(secret_key)) => Some(Signing::KeyFile {
+            secret_key,
+            passphrase: passphrase.as_deref().map(|p| p.as_str()),
+        }),
+        _ => None,
+    };
     session.export(
-        &handle,
-        &[key_bytes(key_text, key_path)?],
-        &out_path,
-        sender.filter(|s| !s.trim().is_empty()),
+        &request.handle,
+        &keys,
+        Path::new(&request.out_path),
+        request.sender.filter(|s| !s.trim().is_empty()),
+        signing,
+        request.to_self,
     )
 }
 

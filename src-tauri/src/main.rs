@@ -42,6 +42,7 @@ fn main() {
             commands::key_info,
             commands::export_string,
             commands::open_received,
+            commands::own_keys,
             commands::sign_in_methods,
             commands::sign_in,
             commands::subscriptions,

@@ -703,3 +703,64 @@ def test_support_staff_open_a_received_file_with_their_secret_key(app, device_co
                 text = written.read_text(errors="ignore")
                 clean = key not in text and "correct horse" not in text
                 assert clean, f"{written} holds the key or the passphrase"
+
+
+def test_the_hand_off_goes_to_several_contacts_signed_and_to_self(app, cloud, device_connection_string, tmp_path):
+    """Two support contacts (keys made by gpg), signed with the admin's passphrase-protected
+    secret key file and encrypted to the admin too; the review lists all three before writing.
+    Each contact's gpg (and Alice's own) opens the file and says Alice signed it."""
+    with gpg_key(tmp_path / "sam", "sam@partner.example") as (sam_home, sam_gpg, sam_fpr), \
+            gpg_key(tmp_path / "kim", "kim@partner.example") as (kim_home, kim_gpg, kim_fpr), \
+            gpg_key(tmp_path / "alice", "alice@contoso.example") as (alice_home, alice_gpg, alice_fpr):
+        public = {name: subprocess.run(gpg + ["--armor", "--export", fpr], capture_output=True, text=True, check=True).stdout
+                  for name, gpg, fpr in [("sam", sam_gpg, sam_fpr), ("kim", kim_gpg, kim_fpr), ("alice", alice_gpg, alice_fpr)]}
+        for contact in (sam_gpg, kim_gpg):
+            subprocess.run(contact + ["--import"], input=public["alice"].encode(), check=True)
+        subprocess.run(alice_gpg + ["--pinentry-mode", "loopback", "--command-fd", "0", "--passwd", alice_fpr],
+                       input=b"correct horse\ncorrect horse\ncorrect horse\n", check=True)
+        alice_secret = tmp_path / "alice-secret.asc"
+        alice_secret.write_bytes(subprocess.run(
+            alice_gpg + ["--pinentry-mode", "loopback", "--passphrase", "correct horse", "--armor", "--export-secret-keys", alice_fpr],
+            capture_output=True, check=True).stdout)
+
+        app.click("#start-verify")
+        app.type("#paste", device_connection_string)
+        app.wait_text("#paste-problems", f"Added {DEVICE}.")
+        app.click("#next")
+        app.click(".run-test")
+        app.wait_text(".test-result", "Passed.")
+        while app.title() != "Hand-off":
+            app.click("#next")
+        for name, fpr in [("sam", sam_fpr), ("kim", kim_fpr)]:
+            app.type("#key-text", public[name])
+            app.click("#check-key")
+            app.wait_text("#fingerprint", grouped(fpr))
+            app.click("#confirm-key")
+            app.click("#add-recipient")
+        out = tmp_path / "for-partner.asc"
+        app.type("#out-path", str(out))
+        app.click("#sign-file")
+        app.type("#sign-key-path", str(alice_secret))
+        app.click("#export")
+        app.wait_text("#handoff-error", f"The secret key {grouped(alice_fpr)} is protected by a passphrase.")
+        assert not out.exists()
+        app.type("#sign-passphrase", "correct horse")
+        review = app.text("#review")
+        for fpr in (sam_fpr, kim_fpr):
+            assert grouped(fpr) in review, review
+        assert "you (your signing key)" in review and f"Signed with the secret key in {alice_secret}." in review
+        app.screenshot("30-hand-off-several-signed")
+        app.click("#export")
+        app.wait_text("#export-done", "Encrypted and saved to")
+
+        for gpg in (sam_gpg, kim_gpg, alice_gpg):
+            opened = subprocess.run(gpg + ["--pinentry-mode", "loopback", "--passphrase", "correct horse", "--status-fd", "2", "--decrypt", str(out)],
+                                    capture_output=True)
+            status = opened.stderr.decode(errors="replace")
+            assert opened.returncode == 0, status
+            same = opened.stdout.decode().rstrip("\n").splitlines()[-1] == device_connection_string
+            assert same, "gpg --decrypt does not give the string back"
+            assert f"[GNUPG:] VALIDSIG {alice_fpr} " in status, status
+        page = app.page()
+        clean = device_connection_string.rsplit("SharedAccessKey=", 1)[1] not in page and "correct horse" not in page
+        assert clean, "the key or the passphrase is in the webview"

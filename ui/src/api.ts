@@ -1,8 +1,10 @@
 // Typed calls to the Rust commands. Every type comes from `src/bindings`, generated from the
 // Rust types by ts-rs (`cargo test`); nothing here restates a Rust type by hand.
 import { invoke } from "@tauri-apps/api/core";
+import type { ExportRequest } from "./bindings/ExportRequest";
 import type { FoundKey } from "./bindings/FoundKey";
 import type { KeyView } from "./bindings/KeyView";
+import type { OwnKeyView } from "./bindings/OwnKeyView";
 import type { PasteResult } from "./bindings/PasteResult";
 import type { ReceivedFile } from "./bindings/ReceivedFile";
 import type { Report } from "./bindings/Report";
@@ -51,8 +53,8 @@ export const api = {
   vaultDelete: (name: string) => invoke<SavedString[]>("vault_delete", { name }),
   keyInfo: (text: string | null, path: string | null) => invoke<KeyView>("key_info", { text, path }),
   findKey: (handle: string, query: string) => invoke<FoundKey>("find_key", { handle, query }),
-  exportString: (handle: string, keyText: string | null, keyPath: string | null, outPath: string, sender: string | null) =>
-    invoke<string>("export_string", { handle, keyText, keyPath, outPath, sender }),
+  exportString: (request: ExportRequest, passphrase: string | null) => invoke<string>("export_string", { request, passphrase }),
+  ownKeys: () => invoke<OwnKeyView[]>("own_keys"),
   openReceived: (file: string, keyPath: string | null, passphrase: string | null) =>
     invoke<ReceivedFile>("open_received", { file, keyPath, passphrase }),
   signInMethods: () => invoke<SignInMethod[]>("sign_in_methods"),

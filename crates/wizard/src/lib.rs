@@ -15,6 +15,8 @@ pub use admin::{CreateOutcome, ReachIssue, RegionList};
 pub use flow::{
     Flow, HubPlan, StartChoice, Step, StepInfo, StringCard, WizardError, WizardState, WizardView,
 };
-pub use handoff::{FoundKey, KeyView, ReceivedFile};
+pub use handoff::{
+    ExportRequest, FoundKey, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith, Signing,
+};
 pub use session::{FieldRow, PasteResult, SavedString, Session, SessionError, TestStage};
 pub use shelf::{Shelf, ShelfError};
