@@ -3,12 +3,14 @@ and Curve448 keys gpg 2.2 cannot make. OpenPGP.js makes the keys, opens what `hu
 writes (compared byte for byte, our signature checked there), and writes signed messages that
 `hubsetup open` must open. Its package is installed by `cargo xtask test` (tests/node)."""
 
+import base64
 import json
 import os
 import pathlib
 import subprocess
 
 import pytest
+import requests
 
 from conftest import HUBSETUP, gpg_key
 
@@ -106,3 +108,31 @@ def test_gnupg_opens_for_us_what_openpgpjs_sends_to_a_gnupg_key(tmp_path):
         assert f"Signed by Alice Admin <alice@contoso.example> ({grouped(alice_fpr)}): the signature is good." in opened.stdout
         assert KEY not in opened.stdout + opened.stderr
         assert "SharedAccessKey=****" in opened.stdout
+
+
+def test_openpgpjss_wkd_client_finds_the_keys_the_sandbox_publishes(cloud, tmp_path):
+    """The OpenPGP.js project's own WKD client (npm @openpgp/wkd-client, unmodified) is the oracle
+    for the sandbox's Web Key Directory: the advanced method on openpgpkey.partner.<suffix>, the
+    direct one on contoso.<suffix> (which has no openpgpkey host), and nothing for an unknown
+    address."""
+    env = dict(os.environ, HUBSETUP_SANDBOX_LOOPBACK=cloud["loopback"], HUBSETUP_SANDBOX_CA=cloud["ca_path"])
+
+    def wkd(address):
+        return subprocess.run(["node", str(NODE_CLIENTS / "wkd.mjs"), address], capture_output=True, text=True, env=env, cwd=NODE_CLIENTS)
+
+    for domain in (f"partner.{cloud['suffix']}", f"contoso.{cloud['suffix']}"):
+        address = f"sam.wkd@{domain}"
+        with gpg_key(tmp_path / domain.split(".")[0], address) as (home, gpg, fingerprint):
+            exported = subprocess.run(gpg + ["--export", fingerprint], capture_output=True, check=True).stdout
+            armored = subprocess.run(gpg + ["--armor", "--export", fingerprint], capture_output=True, text=True, check=True).stdout
+            published = requests.post(f"https://control.{cloud['suffix']}/keys", json={
+                "emails": [address], "fingerprint": fingerprint, "binary": base64.b64encode(exported).decode(), "armored": armored,
+            })
+            assert published.status_code == 204, published.text
+            found = wkd(address)
+            assert found.returncode == 0, found.stderr
+            assert found.stdout.strip() == fingerprint
+
+    missing = wkd(f"nobody@partner.{cloud['suffix']}")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "Direct WKD lookup failed: Not Found", missing.stderr
