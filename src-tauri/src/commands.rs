@@ -142,14 +142,24 @@ pub fn vault_delete(session: State<'_, Session>, name: String) -> Answer<Vec<Sav
     session.vault_delete(&name)
 }
 
+/// A file the user chose in a native dialog; `kind` is the error's kind, for the screen.
+fn read_file(path: &Path, kind: &str) -> Answer<Vec<u8>> {
+    std::fs::read(path).map_err(|e| SessionError {
+        kind: kind.into(),
+        message: format!("{} could not be read: {e}.", path.display()),
+    })
+}
+
+/// A passphrase field: empty means none; wiped when dropped.
+fn passphrase_of(field: Option<String>) -> Option<zeroize::Zeroizing<String>> {
+    field.filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new)
+}
+
 /// A key given as pasted text or as a file chosen in the native dialog.
 fn key_bytes(text: Option<String>, path: Option<PathBuf>) -> Answer<Vec<u8>> {
     match (text, path) {
         (Some(text), _) if !text.trim().is_empty() => Ok(text.into_bytes()),
-        (_, Some(path)) => std::fs::read(&path).map_err(|e| SessionError {
-            kind: "key".into(),
-            message: format!("{} could not be read: {e}.", path.display()),
-        }),
+        (_, Some(path)) => read_file(&path, "key"),
         _ => Err(SessionError {
             kind: "key".into(),
             message: "Paste the support contact's public key or choose its file.".into(),
@@ -193,25 +203,13 @@ pub fn export_string(
         .into_iter()
         .map(|key| key_bytes(key.text, key.path.map(PathBuf::from)))
         .collect::<Answer<Vec<_>>>()?;
-    let secret_key = match &request.sign_with {
-        Some(SignWith::KeyFile { path }) => {
-            Some(std::fs::read(path).map_err(|e| SessionError {
-                kind: "sign".into(),
-                message: format!("{path} could not be read: {e}."),
-            })?)
-        }
-        _ => None,
-    };
-    let passphrase = passphrase
-        .filter(|p| !p.is_empty())
-        .map(zeroize::Zeroizing::new);
-    let signing = match (&request.sign_with, &secret_key) {
-        (Some(SignWith::Gnupg { fingerprint }), _) => Some(Signing::Gnupg { fingerprint }),
-        (Some(SignWith::KeyFile { .. }), Some(secret_key)) => Some(Signing::KeyFile {
-            secret_key,
-            passphrase: passphrase.as_deref().map(|p| p.as_str()),
+    let signing = match request.sign_with {
+        None => None,
+        Some(SignWith::Gnupg { fingerprint }) => Some(Signing::Gnupg { fingerprint }),
+        Some(SignWith::KeyFile { path }) => Some(Signing::KeyFile {
+            secret_key: read_file(Path::new(&path), "sign")?,
+            passphrase: passphrase_of(passphrase),
         }),
-        _ => None,
     };
     session.export(
         &request.handle,
@@ -232,17 +230,9 @@ pub fn open_received(
     key_path: Option<PathBuf>,
     passphrase: Option<String>,
 ) -> Answer<ReceivedFile> {
-    let read = |path: &PathBuf| {
-        std::fs::read(path).map_err(|e| SessionError {
-            kind: "open".into(),
-            message: format!("{} could not be read: {e}.", path.display()),
-        })
-    };
-    let message = read(&file)?;
-    let secret_key = key_path.as_ref().map(read).transpose()?;
-    let passphrase = passphrase
-        .filter(|p| !p.is_empty())
-        .map(zeroize::Zeroizing::new);
+    let message = read_file(&file, "open")?;
+    let secret_key = key_path.map(|path| read_file(&path, "open")).transpose()?;
+    let passphrase = passphrase_of(passphrase);
     session.open_received(
         &message,
         secret_key.as_deref(),

@@ -135,16 +135,17 @@ fn signer(sign: &str) -> Result<Signer, CliError> {
 /// The fingerprint of the one secret key in the user's GnuPG that `wanted` (a fingerprint or
 /// an address) names and that can sign.
 fn gnupg_signing_key(wanted: &str) -> Result<String, CliError> {
+    let query = Query::parse(wanted).ok();
     let keys = own_keys().map_err(handoff_error)?;
-    let wanted_hex: String = wanted.split_whitespace().collect::<String>().to_uppercase();
     let matching: Vec<_> = keys
         .iter()
-        .filter(|key| {
-            key.fingerprint.replace(' ', "") == wanted_hex
-                || key.user_id.as_deref().is_some_and(|uid| {
-                    uid.to_lowercase()
-                        .contains(&format!("<{}>", wanted.to_lowercase()))
-                })
+        .filter(|key| match &query {
+            Some(Query::Fingerprint(hex)) => key.fingerprint.replace(' ', "") == *hex,
+            Some(Query::Address(address)) => key.user_id.as_deref().is_some_and(|uid| {
+                let angled = format!("<{}>", address.address().to_lowercase());
+                uid.to_lowercase().contains(&angled)
+            }),
+            _ => false,
         })
         .collect();
     match matching.as_slice() {

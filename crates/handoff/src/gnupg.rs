@@ -156,10 +156,15 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// `gpg --export NAME`: the public keys the user's GnuPG keyring holds for a fingerprint or
+/// user ID (nothing when it has none).
+pub fn export(name: &str) -> Result<Vec<u8>, HandoffError> {
+    Ok(run(&["--export", name], b"")?.output.to_vec())
+}
+
 /// The public half of a key in the user's GnuPG keyring, to encrypt to oneself.
 pub fn public_key(fingerprint: &str) -> Result<PublicKey, HandoffError> {
-    let export = run(&["--export", &fingerprint.replace(' ', "")], b"")?;
-    PublicKey::read(&export.output, None)
+    PublicKey::read(&export(&fingerprint.replace(' ', ""))?, None)
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ impl PublicKey {
 }
 
 /// Refuses what cannot or must not be encrypted to, most serious reason first.
-fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
+pub(crate) fn check(cert: Cert) -> Result<PublicKey, HandoffError> {
     let fingerprint = cert.fingerprint().to_spaced_hex();
     let version = cert.primary_key().key().version();
     // Version 4 (RFC 4880, what GnuPG makes) and version 6 (RFC 9580); not LibrePGP's 5.

@@ -84,13 +84,6 @@ pub fn encrypt(
     signer: Option<&Signer>,
 ) -> Result<String, HandoffError> {
     let text = plaintext(cs, note)?;
-    // GnuPG signs first, so a refused passphrase stops before anything is encrypted.
-    let signed_by_gnupg = match signer {
-        Some(Signer::Gnupg { fingerprint }) => {
-            Some(sign::with_gnupg(fingerprint, text.as_bytes())?)
-        }
-        _ => None,
-    };
     let mut keys = Vec::new();
     for recipient in recipients {
         let valid = recipient
@@ -114,14 +107,15 @@ pub fn encrypt(
     let message = Encryptor::for_recipients(message, keys)
         .build()
         .map_err(encryption_failed)?;
-    match (signer, signed_by_gnupg) {
-        // Already a whole signed message; it goes inside the encryption as it is.
-        (_, Some(signed)) => {
+    let message = match signer {
+        // GnuPG makes a whole signed message, which goes inside the encryption as it is.
+        Some(Signer::Gnupg { fingerprint }) => {
             let mut message = message;
+            let signed = sign::with_gnupg(fingerprint, text.as_bytes())?;
             message.write_all(&signed).map_err(encryption_failed)?;
-            message.finalize().map_err(encryption_failed)?;
+            message
         }
-        (signer, None) => {
+        signer => {
             let message = match signer {
                 Some(Signer::KeyFile(key)) => {
                     openpgp::serialize::stream::Signer::new(message, key.keypair())
@@ -137,9 +131,10 @@ pub fn encrypt(
             literal
                 .write_all(text.as_bytes())
                 .map_err(encryption_failed)?;
-            literal.finalize().map_err(encryption_failed)?;
+            literal
         }
-    }
+    };
+    message.finalize().map_err(encryption_failed)?;
     Ok(String::from_utf8(armored).expect("ASCII armor is ASCII"))
 }
 

@@ -10,7 +10,7 @@ use openpgp::parse::Parse;
 use zeroize::Zeroizing;
 
 use crate::gnupg;
-use crate::key::POLICY;
+use crate::key::{self, POLICY};
 use crate::{HandoffError, PublicKey};
 
 /// Who signs, and with what.
@@ -109,13 +109,7 @@ impl Signer {
     /// The signer's own public key, to encrypt to oneself as well.
     pub fn public_key(&self) -> Result<PublicKey, HandoffError> {
         let key = match self {
-            Signer::KeyFile(key) => {
-                use openpgp::serialize::SerializeInto;
-                let bytes = key.cert.to_vec().map_err(|e| HandoffError::Encryption {
-                    detail: e.to_string(),
-                })?;
-                PublicKey::read(&bytes, None)
-            }
+            Signer::KeyFile(key) => key::check(key.cert.clone()),
             Signer::Gnupg { fingerprint } => gnupg::public_key(fingerprint),
         };
         key.map_err(|e| match e {

@@ -8,11 +8,9 @@
 //! a key found by address must name that address. The caller shows where it came from and its
 //! fingerprint, and asks the user to confirm the fingerprint with the person out of band.
 
-use std::process::Command;
-
 use hubsetup_core::cloud::host_of;
 use hubsetup_core::wkd::MailAddress;
-use hubsetup_handoff::{HandoffError, PublicKey};
+use hubsetup_handoff::{gnupg, HandoffError, PublicKey};
 use hubsetup_net::{Network, Unreachable};
 
 /// What to look for, as a person types it.
@@ -231,12 +229,9 @@ pub fn find_in_gnupg(query: &Query) -> Result<Found, LookupError> {
         Query::Fingerprint(fingerprint) => fingerprint.clone(),
         Query::Keybase(_) => return Err(LookupError::InvalidQuery(format!("{query:?}"))),
     };
-    let output = Command::new("gpg")
-        .args(["--batch", "--no-tty", "--export", &wanted])
-        .output()
-        .map_err(|_| LookupError::NoGnupg)?;
+    let exported = gnupg::export(&wanted).map_err(|_| LookupError::NoGnupg)?;
     let location = format!("gpg --export {wanted}");
-    if output.stdout.is_empty() {
+    if exported.is_empty() {
         return Err(LookupError::NotFound {
             query: wanted,
             searched: vec!["your GnuPG keyring".to_owned()],
@@ -244,8 +239,8 @@ pub fn find_in_gnupg(query: &Query) -> Result<Found, LookupError> {
     }
     let source = "in your GnuPG keyring".to_owned();
     match query {
-        Query::Address(address) => with_address(&output.stdout, address, source, location),
-        _ => read(&output.stdout, None, source, location),
+        Query::Address(address) => with_address(&exported, address, source, location),
+        _ => read(&exported, None, source, location),
     }
 }
 

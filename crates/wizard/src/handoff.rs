@@ -11,6 +11,7 @@ use hubsetup_handoff::{
 use hubsetup_keyfinder::{Finder, Query};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use zeroize::Zeroizing;
 
 use crate::flow::StringCard;
 use crate::session::{date, network_for, Session, SessionError};
@@ -97,28 +98,26 @@ pub enum SignWith {
 }
 
 /// How the sender signs, as the hand-off screen asks: a key in their GnuPG, or a secret key
-/// file with its passphrase (errors of kind `passphrase` ask for it again).
-#[derive(Debug, Clone, Copy)]
-pub enum Signing<'a> {
+/// file's contents with its passphrase (errors of kind `passphrase` ask for it again).
+#[derive(Debug)]
+pub enum Signing {
     Gnupg {
-        fingerprint: &'a str,
+        fingerprint: String,
     },
     KeyFile {
-        secret_key: &'a [u8],
-        passphrase: Option<&'a str>,
+        secret_key: Vec<u8>,
+        passphrase: Option<Zeroizing<String>>,
     },
 }
 
-impl Signing<'_> {
+impl Signing {
     fn signer(self) -> Result<Signer, SessionError> {
         match self {
-            Signing::Gnupg { fingerprint } => Ok(Signer::Gnupg {
-                fingerprint: fingerprint.to_owned(),
-            }),
+            Signing::Gnupg { fingerprint } => Ok(Signer::Gnupg { fingerprint }),
             Signing::KeyFile {
                 secret_key,
                 passphrase,
-            } => SigningKey::read(secret_key, passphrase)
+            } => SigningKey::read(&secret_key, passphrase.as_deref().map(String::as_str))
                 .map(|key| Signer::KeyFile(Box::new(key)))
                 .map_err(|e| unlock_error(e, "sign")),
         }
@@ -180,7 +179,7 @@ impl Session {
         keys: &[Vec<u8>],
         out: &Path,
         sender: Option<String>,
-        signing: Option<Signing<'_>>,
+        signing: Option<Signing>,
         to_self: bool,
     ) -> Result<String, SessionError> {
         let cs = self.shelf.get(handle)?;
