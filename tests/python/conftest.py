@@ -5,6 +5,7 @@ do through the cloud description; see sandbox_names.py) and its CA is trusted th
 REQUESTS_CA_BUNDLE.
 """
 
+import base64
 import contextlib
 import json
 import os
@@ -108,6 +109,26 @@ def gpg_key(tmp_path, address):
     finally:
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def protected_secret_key(gpg, fingerprint, passphrase):
+    """Protects the key `gpg` holds with `passphrase`, as a careful person keeps it, and returns
+    its secret key as `gpg --armor --export-secret-keys` writes it."""
+    subprocess.run(gpg + ["--pinentry-mode", "loopback", "--command-fd", "0", "--passwd", fingerprint],
+                   input=f"{passphrase}\n{passphrase}\n{passphrase}\n".encode(), check=True)
+    return subprocess.run(gpg + ["--pinentry-mode", "loopback", "--passphrase", passphrase, "--armor", "--export-secret-keys", fingerprint],
+                          capture_output=True, check=True).stdout
+
+
+def publish_key(cloud, gpg, fingerprint, address):
+    """Publishes the key `gpg` holds for `address` in the sandbox's lookups (WKD, VKS), as its
+    owner would."""
+    exported = subprocess.run(gpg + ["--export", fingerprint], capture_output=True, check=True).stdout
+    armored = subprocess.run(gpg + ["--armor", "--export", fingerprint], capture_output=True, text=True, check=True).stdout
+    published = requests.post(f"https://control.{cloud['suffix']}/keys", json={
+        "emails": [address], "fingerprint": fingerprint, "binary": base64.b64encode(exported).decode(), "armored": armored,
+    })
+    assert published.status_code == 204, published.text
 
 
 @pytest.fixture

@@ -3,16 +3,14 @@ and Curve448 keys gpg 2.2 cannot make. OpenPGP.js makes the keys, opens what `hu
 writes (compared byte for byte, our signature checked there), and writes signed messages that
 `hubsetup open` must open. Its package is installed by `cargo xtask test` (tests/node)."""
 
-import base64
 import json
 import os
 import pathlib
 import subprocess
 
 import pytest
-import requests
 
-from conftest import HUBSETUP, gpg_key
+from conftest import HUBSETUP, gpg_key, publish_key
 
 NODE_CLIENTS = pathlib.Path(__file__).resolve().parents[1] / "node"
 DEVICE_STRING = "HostName=your-hub.azure-devices.net;DeviceId=d1;SharedAccessKey=+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw="
@@ -123,12 +121,7 @@ def test_openpgpjss_wkd_client_finds_the_keys_the_sandbox_publishes(cloud, tmp_p
     for domain in (f"partner.{cloud['suffix']}", f"contoso.{cloud['suffix']}"):
         address = f"sam.wkd@{domain}"
         with gpg_key(tmp_path / domain.split(".")[0], address) as (home, gpg, fingerprint):
-            exported = subprocess.run(gpg + ["--export", fingerprint], capture_output=True, check=True).stdout
-            armored = subprocess.run(gpg + ["--armor", "--export", fingerprint], capture_output=True, text=True, check=True).stdout
-            published = requests.post(f"https://control.{cloud['suffix']}/keys", json={
-                "emails": [address], "fingerprint": fingerprint, "binary": base64.b64encode(exported).decode(), "armored": armored,
-            })
-            assert published.status_code == 204, published.text
+            publish_key(cloud, gpg, fingerprint, address)
             found = wkd(address)
             assert found.returncode == 0, found.stderr
             assert found.stdout.strip() == fingerprint

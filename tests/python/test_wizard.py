@@ -7,7 +7,6 @@ secret compares into a name first: pytest prints the operands of a failing asser
 never reach test output.
 """
 
-import base64
 import contextlib
 import json
 import os
@@ -26,7 +25,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from azure_cli import AZ, SKIP_REASON, az, az_env, signed_in  # noqa: F401 (fixtures)
-from conftest import DEVICE, HUBSETUP, gpg_key
+from conftest import DEVICE, HUBSETUP, gpg_key, protected_secret_key, publish_key
 from desktop import app_process, app_session, virtual_display
 
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -96,6 +95,17 @@ class Wizard:
 
     def page(self):
         return self.driver.find_element(By.TAG_NAME, "body").get_attribute("innerHTML")
+
+    def support_path_to_hand_off(self, connection_string):
+        """Pastes a string on the support path, tests it live and walks on to the hand-off."""
+        self.click("#start-verify")
+        self.type("#paste", connection_string)
+        self.wait_text("#paste-problems", f"Added {DEVICE}.")
+        self.click("#next")
+        self.click(".run-test")
+        self.wait_text(".test-result", "Passed.")
+        while self.title() != "Hand-off":
+            self.click("#next")
 
     def screenshot(self, name):
         """Saves the screen for the README, after checking a screen reader can name every control."""
@@ -620,21 +630,9 @@ def test_the_support_contacts_key_is_found_by_address(app, cloud, device_connect
     would), says where it came from, and the file it writes opens with that owner's gpg."""
     address = f"sam@partner.{cloud['suffix']}"
     with gpg_key(tmp_path, address) as (home, gpg, fingerprint):
-        exported = subprocess.run(gpg + ["--export", fingerprint], capture_output=True, check=True).stdout
-        armored = subprocess.run(gpg + ["--armor", "--export", fingerprint], capture_output=True, text=True, check=True).stdout
-        published = requests.post(f"https://control.{cloud['suffix']}/keys", json={
-            "emails": [address], "fingerprint": fingerprint, "binary": base64.b64encode(exported).decode(), "armored": armored,
-        })
-        assert published.status_code == 204, published.text
+        publish_key(cloud, gpg, fingerprint, address)
 
-        app.click("#start-verify")
-        app.type("#paste", device_connection_string)
-        app.wait_text("#paste-problems", f"Added {DEVICE}.")
-        app.click("#next")
-        app.click(".run-test")
-        app.wait_text(".test-result", "Passed.")
-        while app.title() != "Hand-off":
-            app.click("#next")
+        app.support_path_to_hand_off(device_connection_string)
         app.type("#key-query", "nobody@partner." + cloud["suffix"])
         app.click("#find-key")
         app.wait_text("#handoff-error", f"No public key for nobody@partner.{cloud['suffix']} was found.")
@@ -667,13 +665,8 @@ def test_support_staff_open_a_received_file_with_their_secret_key(app, device_co
         subprocess.run(alice_gpg + ["--armor", "--trust-model", "always", "--local-user", alice_fingerprint,
                                     "--recipient", sam_fingerprint, "--output", str(received), "--encrypt", "--sign"],
                        input=f"Hub: your-hub\n\n{device_connection_string}\n".encode(), check=True)
-        # Sam's secret key file, protected with a passphrase as a careful person keeps it.
-        subprocess.run(sam_gpg + ["--pinentry-mode", "loopback", "--command-fd", "0", "--passwd", sam_fingerprint],
-                       input=b"correct horse\ncorrect horse\ncorrect horse\n", check=True)
         protected = tmp_path / "sam-protected.asc"
-        protected.write_bytes(subprocess.run(
-            sam_gpg + ["--pinentry-mode", "loopback", "--passphrase", "correct horse", "--armor", "--export-secret-keys", sam_fingerprint],
-            capture_output=True, check=True).stdout)
+        protected.write_bytes(protected_secret_key(sam_gpg, sam_fingerprint, "correct horse"))
 
         app.click("#start-verify")
         assert app.title() == "Connection string"
@@ -716,21 +709,10 @@ def test_the_hand_off_goes_to_several_contacts_signed_and_to_self(app, cloud, de
                   for name, gpg, fpr in [("sam", sam_gpg, sam_fpr), ("kim", kim_gpg, kim_fpr), ("alice", alice_gpg, alice_fpr)]}
         for contact in (sam_gpg, kim_gpg):
             subprocess.run(contact + ["--import"], input=public["alice"].encode(), check=True)
-        subprocess.run(alice_gpg + ["--pinentry-mode", "loopback", "--command-fd", "0", "--passwd", alice_fpr],
-                       input=b"correct horse\ncorrect horse\ncorrect horse\n", check=True)
         alice_secret = tmp_path / "alice-secret.asc"
-        alice_secret.write_bytes(subprocess.run(
-            alice_gpg + ["--pinentry-mode", "loopback", "--passphrase", "correct horse", "--armor", "--export-secret-keys", alice_fpr],
-            capture_output=True, check=True).stdout)
+        alice_secret.write_bytes(protected_secret_key(alice_gpg, alice_fpr, "correct horse"))
 
-        app.click("#start-verify")
-        app.type("#paste", device_connection_string)
-        app.wait_text("#paste-problems", f"Added {DEVICE}.")
-        app.click("#next")
-        app.click(".run-test")
-        app.wait_text(".test-result", "Passed.")
-        while app.title() != "Hand-off":
-            app.click("#next")
+        app.support_path_to_hand_off(device_connection_string)
         for name, fpr in [("sam", sam_fpr), ("kim", kim_fpr)]:
             app.type("#key-text", public[name])
             app.click("#check-key")
