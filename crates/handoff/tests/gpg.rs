@@ -56,6 +56,11 @@ impl GpgHome {
         output.stdout
     }
 
+    /// `run` as on 1 January 2020, for keys that have expired since.
+    fn run_in_2020(&self, args: &[&str]) -> Vec<u8> {
+        self.run(&[&["--faked-system-time", "20200101T000000!"], args].concat())
+    }
+
     /// Makes a key whose primary key is `primary` (signing) with an encryption subkey
     /// `subkey` if given, and returns its fingerprint.
     fn generate(&self, uid: &str, primary: &str, subkey: Option<&str>) -> String {
@@ -316,28 +321,15 @@ fn a_private_key_is_refused_with_a_warning() {
 #[test]
 fn an_expired_key_is_refused_with_its_expiry_date() {
     let home = GpgHome::new();
-    let then = ["--faked-system-time", "20200101T000000!"];
-    home.run(
-        &[
-            &then[..],
-            &[
-                "--quick-gen-key",
-                "Old <old@example.com>",
-                "ed25519",
-                "sign",
-                "1y",
-            ],
-        ]
-        .concat(),
-    );
+    home.run_in_2020(&[
+        "--quick-gen-key",
+        "Old <old@example.com>",
+        "ed25519",
+        "sign",
+        "1y",
+    ]);
     let fingerprint = home.fingerprint("Old");
-    home.run(
-        &[
-            &then[..],
-            &["--quick-add-key", &fingerprint, "cv25519", "encr", "1y"],
-        ]
-        .concat(),
-    );
+    home.run_in_2020(&["--quick-add-key", &fingerprint, "cv25519", "encr", "1y"]);
     assert_eq!(
         refusal(&home.export(&[&fingerprint])),
         format!(
@@ -488,23 +480,15 @@ fn an_algorithm_that_cannot_be_used_is_named() {
 #[test]
 fn only_the_valid_encryption_subkeys_of_a_well_used_key_are_encrypted_to() {
     let home = GpgHome::new();
-    let then = ["--faked-system-time", "20200101T000000!"];
-    let uid = "Worn <worn@example.com>";
-    home.run(
-        &[
-            &then[..],
-            &["--quick-gen-key", uid, "ed25519", "sign", "never"],
-        ]
-        .concat(),
-    );
+    home.run_in_2020(&[
+        "--quick-gen-key",
+        "Worn <worn@example.com>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
     let fingerprint = home.fingerprint("worn@example.com");
-    home.run(
-        &[
-            &then[..],
-            &["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"],
-        ]
-        .concat(),
-    );
+    home.run_in_2020(&["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"]);
     for subkey in ["cv25519", "rsa2048", "nistp256"] {
         home.run(&["--quick-add-key", &fingerprint, subkey, "encr", "never"]);
     }
