@@ -36,7 +36,7 @@ def cloud(tmp_path_factory):
     )
     description = json.loads(process.stdout.readline())
     description["suffix"] = description["login_endpoint"].split("://login.", 1)[1]
-    sandbox_names.resolve_on_loopback(description["suffix"], description["loopback"])
+    sandbox_names.resolve_on_loopback(description["suffix"], description["loopback"], description["loopback_ports"])
     os.environ["REQUESTS_CA_BUNDLE"] = description["ca_path"]
     description["hub_host"] = f"{HUB}.{description['iot_hub_suffix']}"
     description_file = state / "description.json"

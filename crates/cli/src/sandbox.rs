@@ -15,6 +15,10 @@ pub struct Args {
     /// The loopback port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// The loopback port of the hubs' Event Hub-compatible endpoints (AMQP over TLS, Azure's
+    /// 5671); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    amqp_port: u16,
     /// Keep state (hubs, devices, sign-ins, the CA) here so that it survives a restart.
     #[arg(long)]
     state_dir: Option<PathBuf>,
@@ -29,6 +33,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CliError> {
     let config = SandboxConfig {
         port: args.port,
+        amqp_port: args.amqp_port,
         state_dir: args.state_dir.clone(),
         hub_provisioning_time: Duration::from_secs(args.provisioning_seconds),
         ..SandboxConfig::default()
@@ -51,6 +56,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         println!("  Sign-in    {}", cloud.login_endpoint);
         println!("  ARM        {}", cloud.arm_endpoint);
         println!("  Hub hosts  *.{}", cloud.iot_hub_suffix);
+        println!(
+            "  AMQP       {}  (the hubs' Event Hub-compatible endpoints, Azure's port 5671)",
+            sandbox.amqp_address()
+        );
         println!(
             "  CA         {}  (clients must trust it)",
             ca_path.display()

@@ -22,6 +22,10 @@ pub struct Cloud {
     /// sandbox's loopback address. `None` for Azure's clouds.
     #[serde(default)]
     pub loopback: Option<std::net::SocketAddr>,
+    /// For a loopback cloud, where its services on other ports than 443 listen: Azure's port
+    /// (5671 for AMQP) to the loopback port.
+    #[serde(default)]
+    pub loopback_ports: std::collections::BTreeMap<u16, u16>,
     /// A name server (UDP) that answers for this cloud's hosts, so that a hub that does not
     /// exist does not resolve, as in Azure. The sandbox's; `None` means system DNS.
     #[serde(default)]
@@ -63,6 +67,7 @@ impl Cloud {
             iot_hub_suffix: suffix.to_owned(),
             extra_root_ca_pem: None,
             loopback: None,
+            loopback_ports: Default::default(),
             dns_server: None,
             key_server: default_key_server(),
             keybase: default_keybase(),

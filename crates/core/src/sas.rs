@@ -257,6 +257,8 @@ impl fmt::Debug for SasToken {
 /// case-insensitive), and `scope`'s path is a whole-segment prefix of `requested`'s.
 fn covers(scope: &str, requested: &str) -> bool {
     let split = |uri: &str| -> (String, Vec<String>) {
+        // Event Hubs' tokens name their scheme (`sb://namespace/entity`); IoT Hub's do not.
+        let uri = uri.split_once("://").map_or(uri, |(_, rest)| rest);
         let mut segments = uri.trim_end_matches('/').split('/');
         let host = segments.next().unwrap_or_default().to_ascii_lowercase();
         (host, segments.map(str::to_owned).collect())

@@ -676,7 +676,7 @@ fn hub_json(hub: &Hub, config: &SandboxConfig) -> Value {
         (false, _) => ("Succeeded", "Active"),
     };
     let (tier, ..) = sku_facts(&hub.sku).unwrap_or(("Standard", 0, 0));
-    let partitions = if hub.sku == "F1" { 2 } else { 4 };
+    let partitions = crate::eventhubs::log::partition_count(&hub.sku);
     let mut properties = hub.other_properties.clone();
     let n = &hub.network;
     for (key, value) in [
@@ -695,7 +695,7 @@ fn hub_json(hub: &Hub, config: &SandboxConfig) -> Value {
                 "retentionTimeInDays": 1, "partitionCount": partitions,
                 "partitionIds": (0..partitions).map(|i| i.to_string()).collect::<Vec<_>>(),
                 "path": hub.name.to_ascii_lowercase(),
-                "endpoint": format!("sb://iothub-ns-{}.servicebus.{}/", hub.name.to_ascii_lowercase(), config.suffix),
+                "endpoint": format!("sb://{}/", crate::eventhubs::namespace_host(&hub.name, &config.suffix)),
             }}),
         ),
         ("features", json!("None")),
@@ -1147,6 +1147,7 @@ fn put_hub(
                 quota_day: 0,
                 messages_today: 0,
                 consumer_groups: state::default_consumer_groups(),
+                events: Default::default(),
             }
         }
     };

@@ -528,6 +528,9 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
         app_properties,
         received_at_ms: now,
     };
+    let partitions = crate::eventhubs::log::partition_count(&hub.sku);
+    hub.events
+        .append(partitions, message.clone(), req.body.to_vec(), now);
     let device = hub.devices.get_mut(id).expect("checked above");
     if device.messages.len() >= KEPT_MESSAGES {
         device.messages.remove(0);

@@ -18,6 +18,7 @@
 mod arm;
 mod dns;
 mod entra;
+mod eventhubs;
 mod faults;
 mod http;
 mod hub;
@@ -74,6 +75,9 @@ pub struct SandboxConfig {
     pub access_token_lifetime: Duration,
     /// Overrides every hub's daily message quota (normally set by tier and units).
     pub daily_message_quota: Option<u64>,
+    /// The loopback port of the Event Hub-compatible endpoints (AMQP over TLS, Azure's 5671);
+    /// 0 picks a free one.
+    pub amqp_port: u16,
 }
 
 impl Default for SandboxConfig {
@@ -88,6 +92,7 @@ impl Default for SandboxConfig {
             device_code_interval_secs: 1,
             access_token_lifetime: Duration::from_secs(3600),
             daily_message_quota: None,
+            amqp_port: 0,
         }
     }
 }
@@ -110,6 +115,8 @@ impl SandboxConfig {
 pub struct Sandbox {
     app: Arc<server::App>,
     address: SocketAddr,
+    /// Where the hubs' Event Hub-compatible endpoints take AMQP (Azure's port 5671).
+    amqp_address: SocketAddr,
     ca_pem: String,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -140,12 +147,31 @@ impl Sandbox {
         }
         let faults = Arc::new(faults::Faults::default());
         let authority = tls::Authority::load_or_create(config.state_dir.as_deref())?;
-        let resolver = tls::CertificateResolver::new(&authority, &config.suffix, faults.clone())?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(resolver)?));
+        let resolver = Arc::new(tls::CertificateResolver::new(
+            &authority,
+            &config.suffix,
+            faults.clone(),
+        )?);
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(
+            resolver.clone(),
+            &[b"http/1.1"],
+        )?));
+        let amqp_acceptor =
+            tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(resolver, &[])?));
 
         let (listener, dns_socket) = bind(config.port)?;
         let address = listener.local_addr().map_err(SandboxError::Runtime)?;
         listener
+            .set_nonblocking(true)
+            .map_err(SandboxError::Runtime)?;
+        let amqp_bind = SocketAddr::from(([127, 0, 0, 1], config.amqp_port));
+        let amqp_listener =
+            std::net::TcpListener::bind(amqp_bind).map_err(|source| SandboxError::Bind {
+                address: amqp_bind.to_string(),
+                source,
+            })?;
+        let amqp_address = amqp_listener.local_addr().map_err(SandboxError::Runtime)?;
+        amqp_listener
             .set_nonblocking(true)
             .map_err(SandboxError::Runtime)?;
         dns_socket
@@ -161,6 +187,7 @@ impl Sandbox {
             config,
             state: Mutex::new(state),
             faults,
+            readers: eventhubs::Readers::default(),
         });
         let (shutdown, stopped) = oneshot::channel();
         let server_app = app.clone();
@@ -169,12 +196,22 @@ impl Sandbox {
             .name("hubsetup-sandbox".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let sockets = tokio::net::TcpListener::from_std(listener)
-                        .and_then(|tcp| Ok((tcp, tokio::net::UdpSocket::from_std(dns_socket)?)));
+                    let sockets = tokio::net::TcpListener::from_std(listener).and_then(|tcp| {
+                        Ok((
+                            tcp,
+                            tokio::net::UdpSocket::from_std(dns_socket)?,
+                            tokio::net::TcpListener::from_std(amqp_listener)?,
+                        ))
+                    });
                     match sockets {
-                        Ok((listener, dns_socket)) => {
+                        Ok((listener, dns_socket, amqp_listener)) => {
                             let _ = ready_tx.send(Ok(()));
                             tokio::spawn(dns::serve(dns_socket, server_app.clone()));
+                            tokio::spawn(eventhubs::serve(
+                                amqp_listener,
+                                amqp_acceptor,
+                                server_app.clone(),
+                            ));
                             server::serve(listener, acceptor, server_app, stopped).await;
                         }
                         Err(e) => {
@@ -193,6 +230,7 @@ impl Sandbox {
         Ok(Sandbox {
             app,
             address,
+            amqp_address,
             ca_pem: authority.cert_pem,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -206,6 +244,11 @@ impl Sandbox {
     /// The loopback address every sandbox host is served on.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Where the hubs' Event Hub-compatible endpoints take AMQP over TLS.
+    pub fn amqp_address(&self) -> SocketAddr {
+        self.amqp_address
     }
 
     /// The CA certificate (PEM) that clients must trust.
@@ -224,6 +267,7 @@ impl Sandbox {
             iot_hub_suffix: format!("azure-devices.{suffix}"),
             extra_root_ca_pem: Some(self.ca_pem.clone()),
             loopback: Some(self.address),
+            loopback_ports: [(5671, self.amqp_address.port())].into(),
             dns_server: Some(self.address),
             key_server: format!("https://keys.{suffix}"),
             keybase: format!("https://keybase.{suffix}"),

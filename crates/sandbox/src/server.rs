@@ -31,6 +31,7 @@ pub(crate) struct App {
     pub(crate) config: SandboxConfig,
     pub(crate) state: Mutex<State>,
     pub(crate) faults: Arc<Faults>,
+    pub(crate) readers: crate::eventhubs::Readers,
 }
 
 /// Which service a host name belongs to.
@@ -47,6 +48,8 @@ pub(crate) enum Service<'h> {
     },
     KeyServer,
     Keybase,
+    /// A hub's Event Hub-compatible namespace (`iothub-ns-{hub}.servicebus.…`).
+    EventHubs,
 }
 
 /// A dropped connection: the handler closes it without answering.
@@ -72,6 +75,9 @@ impl App {
             "control" => Some(Service::Control),
             "keys" => Some(Service::KeyServer),
             "keybase" => Some(Service::Keybase),
+            _ if crate::eventhubs::hub_of_namespace(host, &self.config.suffix).is_some() => {
+                Some(Service::EventHubs)
+            }
             _ => self.mail_domain(rest).or_else(|| {
                 rest.strip_suffix(".azure-devices")
                     .filter(|hub| !hub.contains('.'))
@@ -175,6 +181,7 @@ impl App {
                 }
                 Service::KeyServer => keys::vks(&req, &state),
                 Service::Keybase => keys::keybase(&req, &state),
+                Service::EventHubs => eventhubs_over_https(),
             };
             if let Some(dir) = &self.config.state_dir {
                 if req.method != Method::GET && req.method != Method::HEAD {
@@ -257,7 +264,10 @@ fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
             90033,
             "A transient error has occurred. Please try again.",
         ),
-        Service::KeyDirectory { .. } | Service::KeyServer | Service::Keybase => response(
+        Service::KeyDirectory { .. }
+        | Service::KeyServer
+        | Service::Keybase
+        | Service::EventHubs => response(
             status,
             "text/plain",
             status.canonical_reason().unwrap_or_default(),
@@ -268,6 +278,15 @@ fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
             "The service is busy or unavailable; retry after the time given in Retry-After.",
         ),
     }
+}
+
+/// The Event Hub-compatible endpoint speaks AMQP, on its own port.
+fn eventhubs_over_https() -> Resp {
+    response(
+        StatusCode::NOT_FOUND,
+        "text/plain",
+        "This is an Event Hub-compatible endpoint: connect with AMQP 1.0 over TLS (port 5671).",
+    )
 }
 
 fn finish(mut response: Resp) -> Resp {

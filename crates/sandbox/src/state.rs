@@ -233,6 +233,9 @@ pub struct Hub {
     /// Consumer groups of the built-in Event Hub-compatible endpoint.
     #[serde(default = "default_consumer_groups")]
     pub consumer_groups: Vec<String>,
+    /// What the Event Hub-compatible endpoint holds; not saved (see `eventhubs::log`).
+    #[serde(skip)]
+    pub events: crate::eventhubs::EventLog,
 }
 
 /// Every hub has `$Default`.
@@ -513,6 +516,7 @@ impl State {
                 quota_day: 0,
                 messages_today: 0,
                 consumer_groups: default_consumer_groups(),
+                events: Default::default(),
             },
         );
     }

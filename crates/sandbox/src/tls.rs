@@ -122,6 +122,7 @@ impl CertificateResolver {
         let names = vec![
             format!("*.{suffix}"),
             format!("*.azure-devices.{suffix}"),
+            format!("*.servicebus.{suffix}"),
             // The one mail domain with a Web Key Directory host of its own (see keys.rs).
             format!("openpgpkey.partner.{suffix}"),
             "localhost".to_owned(),
@@ -157,15 +158,17 @@ impl ResolvesServerCert for CertificateResolver {
 }
 
 /// The server's TLS settings: TLS 1.2 and 1.3 with ring, certificates from the resolver.
+/// `alpn`: what the listener speaks (`http/1.1`; nothing for AMQP, whose clients offer none).
 pub(crate) fn server_config(
-    resolver: CertificateResolver,
+    resolver: Arc<CertificateResolver>,
+    alpn: &[&[u8]],
 ) -> Result<rustls::ServerConfig, SandboxError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(tls_error)?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(config)
 }

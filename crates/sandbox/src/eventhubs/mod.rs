@@ -1,0 +1,368 @@
+//! Each hub's built-in Event Hub-compatible endpoint, as AMQP 1.0 over TLS (Azure's port 5671):
+//! the namespace `iothub-ns-{hub}.servicebus.{suffix}` with one event hub named after the hub.
+//!
+//! A client authenticates the way Azure's SDKs do: SASL ANONYMOUS, then a SAS token put on the
+//! `$cbs` node for `sb://{namespace}/{entity}`, checked exactly against the hub's shared access
+//! policies (ServiceConnect grants the `Listen` claim). The `$management` node answers the
+//! event hub's and its partitions' properties; receivers on
+//! `{entity}/ConsumerGroups/{group}/Partitions/{n}` get every device-to-cloud message the hub
+//! accepted (see [`log`]), from the position their filter names, live. Refusals carry Event
+//! Hubs' error conditions and texts.
+
+mod cbs;
+pub(crate) mod log;
+mod management;
+mod partition;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fe2o3_amqp::acceptor::link::LinkEndpoint;
+use fe2o3_amqp::acceptor::session::ListenerSessionHandle;
+use fe2o3_amqp::acceptor::{
+    ConnectionAcceptor, LinkAcceptor, SaslAnonymousMechanism, SessionAcceptor,
+    SupportedSenderSettleModes,
+};
+use fe2o3_amqp::link::delivery::Sendable;
+use fe2o3_amqp::types::definitions::SenderSettleMode;
+use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition};
+use fe2o3_amqp::types::messaging::{
+    TargetArchetype,
+    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties,
+};
+use fe2o3_amqp::types::performatives::Attach;
+use fe2o3_amqp::types::definitions::Role;
+use fe2o3_amqp::types::primitives::{SimpleValue, Value};
+use fe2o3_amqp::{Receiver, Sender};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+
+pub use log::EventLog;
+pub(crate) use partition::Readers;
+
+use crate::server::App;
+
+/// The namespace host of `hub`'s endpoint.
+pub(crate) fn namespace_host(hub: &str, suffix: &str) -> String {
+    format!("iothub-ns-{}.servicebus.{suffix}", hub.to_ascii_lowercase())
+}
+
+/// The hub whose endpoint a namespace host names, when it is one.
+pub(crate) fn hub_of_namespace<'h>(host: &'h str, suffix: &str) -> Option<&'h str> {
+    host.strip_suffix(suffix)?
+        .strip_suffix(".servicebus.")?
+        .strip_prefix("iothub-ns-")
+        .filter(|hub| !hub.is_empty() && !hub.contains('.'))
+}
+
+/// Accepts AMQP connections until the runtime stops.
+pub(crate) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Arc<App>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(connection(tcp, tls.clone(), app.clone()));
+    }
+}
+
+/// What every link of one connection shares: the hub it reached and the tokens put on `$cbs`.
+pub(crate) struct Peer {
+    pub(crate) app: Arc<App>,
+    /// The hub, lower case, as the namespace host names it.
+    pub(crate) hub: String,
+    pub(crate) host: String,
+    pub(crate) claims: Mutex<Vec<cbs::Claim>>,
+}
+
+impl Peer {
+    /// The entity path of the hub's event hub: the hub's name in lower case.
+    pub(crate) fn entity(&self) -> &str {
+        &self.hub
+    }
+}
+
+async fn connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, app: Arc<App>) {
+    let Ok(stream) = tls.accept(tcp).await else {
+        return;
+    };
+    let host = stream
+        .get_ref()
+        .1
+        .server_name()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let Some(hub) = hub_of_namespace(&host, &app.config.suffix).map(str::to_owned) else {
+        return;
+    };
+    let acceptor = ConnectionAcceptor::builder()
+        .container_id(format!("sandbox-eventhubs-{hub}"))
+        .max_frame_size(65_536)
+        .idle_time_out(240_000u32)
+        .sasl_acceptor(SaslAnonymousMechanism::new())
+        .build();
+    let Ok(mut connection) = acceptor.accept(wire::FullFields::new(stream)).await else {
+        return;
+    };
+    let peer = Arc::new(Peer {
+        app,
+        hub,
+        host,
+        claims: Mutex::new(Vec::new()),
+    });
+    // Azure's SDKs need the limit stated: pyamqp compares against it.
+    let sessions = SessionAcceptor::builder().handle_max(255u32).build();
+    while let Ok(session) = sessions.accept(&mut connection).await {
+        tokio::spawn(session_main(session, peer.clone()));
+    }
+    let _ = connection.on_close().await;
+}
+
+/// Where replies to `$cbs` and `$management` requests go: the sender link whose target is the
+/// request's `reply-to`.
+type ReplyLinks = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Message<Body<Value>>>>>>;
+
+async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
+    // Azure's SDKs ask for unsettled sends but never settle what they receive: replies and
+    // events go out settled, which mixed mode allows.
+    let links = LinkAcceptor::builder()
+        .supported_sender_settle_modes(SupportedSenderSettleModes::Mixed)
+        .fallback_sender_settle_mode(SenderSettleMode::Mixed)
+        .build();
+    let replies: ReplyLinks = Arc::default();
+    while let Some(attach) = session.next_incoming_attach().await {
+        let node = node_of(&attach);
+        let accepted = links.accept_incoming_attach(attach, &mut session).await;
+        match (node, accepted) {
+            (Node::Requests(kind), Ok(LinkEndpoint::Receiver(receiver))) => {
+                tokio::spawn(requests(receiver, kind, peer.clone(), replies.clone()));
+            }
+            (Node::Replies(addresses), Ok(LinkEndpoint::Sender(sender))) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let mut links = replies.lock().expect("reply links");
+                for address in addresses.into_iter().filter(|a| !a.is_empty()) {
+                    links.insert(address, tx.clone());
+                }
+                drop(links);
+                tokio::spawn(reply_link(sender, rx));
+            }
+            (Node::Partition(request), Ok(LinkEndpoint::Sender(sender))) => {
+                tokio::spawn(partition::serve(sender, request, peer.clone()));
+            }
+            (Node::Unknown(address), Ok(endpoint)) => {
+                let error = not_found(&format!(
+                    "The messaging entity 'sb://{}/{address}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.",
+                    peer.host
+                ));
+                match endpoint {
+                    LinkEndpoint::Sender(sender) => drop(sender.close_with_error(error).await),
+                    LinkEndpoint::Receiver(receiver) => {
+                        drop(receiver.close_with_error(error).await)
+                    }
+                }
+            }
+            (_, Ok(LinkEndpoint::Sender(sender))) => {
+                drop(sender.close_with_error(not_implemented()).await)
+            }
+            (_, Ok(LinkEndpoint::Receiver(receiver))) => {
+                drop(receiver.close_with_error(not_implemented()).await)
+            }
+            (_, Err(_)) => {}
+        }
+    }
+    let _ = session.on_end().await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestNode {
+    Cbs,
+    Management,
+}
+
+impl RequestNode {
+    fn address(self) -> &'static str {
+        match self {
+            RequestNode::Cbs => "$cbs",
+            RequestNode::Management => "$management",
+        }
+    }
+}
+
+enum Node {
+    /// The client sends requests to `$cbs` or `$management`.
+    Requests(RequestNode),
+    /// The client receives replies from `$cbs` or `$management`: the node and the link's own
+    /// address, either of which a request's `reply-to` may name.
+    Replies(Vec<String>),
+    /// The client receives events from a partition.
+    Partition(partition::ReaderRequest),
+    Unknown(String),
+}
+
+/// What the client attaches to, from its point of view.
+fn node_of(attach: &Attach) -> Node {
+    let source = attach
+        .source
+        .as_ref()
+        .and_then(|s| s.address.clone())
+        .unwrap_or_default();
+    let target = match attach.target.as_deref() {
+        Some(TargetArchetype::Target(target)) => target.address.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let request_node = |address: &str| match address {
+        "$cbs" => Some(RequestNode::Cbs),
+        "$management" => Some(RequestNode::Management),
+        _ => None,
+    };
+    match attach.role {
+        // The client sends: its target is our node.
+        Role::Sender => match request_node(&target) {
+            Some(kind) => Node::Requests(kind),
+            None => Node::Unknown(target),
+        },
+        Role::Receiver => {
+            if request_node(&source).is_some() {
+                Node::Replies(vec![source, target])
+            } else if partition::is_partition_address(&source) {
+                Node::Partition(partition::ReaderRequest::from_attach(attach, &source))
+            } else {
+                Node::Unknown(source)
+            }
+        }
+    }
+}
+
+/// Answers each request on `$cbs` or `$management` on the link its `reply-to` names.
+async fn requests(
+    mut receiver: Receiver,
+    kind: RequestNode,
+    peer: Arc<Peer>,
+    replies: ReplyLinks,
+) {
+    while let Ok(delivery) = receiver.recv::<Body<Value>>().await {
+        let _ = receiver.accept(&delivery).await;
+        let request = Request(delivery.message());
+        let reply = match kind {
+            RequestNode::Cbs => cbs::put_token(&request, &peer),
+            RequestNode::Management => management::read(&request, &peer),
+        };
+        let properties = request.0.properties.as_ref();
+        // Azure's SDKs send no reply-to: the reply goes to their link on the same node.
+        let reply_to = properties
+            .and_then(|p| p.reply_to.clone())
+            .unwrap_or_else(|| kind.address().to_owned());
+        let reply = reply.into_message(properties.and_then(|p| p.message_id.clone()));
+        // Clients attach their reply link before they send, but the two attaches may be
+        // handled in either order.
+        for _ in 0..100 {
+            let link = replies.lock().expect("reply links").get(&reply_to).cloned();
+            if let Some(link) = link {
+                let _ = link.send(reply);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn reply_link(mut sender: Sender, mut replies: mpsc::UnboundedReceiver<Message<Body<Value>>>) {
+    while let Some(reply) = replies.recv().await {
+        let reply = Sendable::builder().message(reply).settled(true).build();
+        if sender.send(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+pub(crate) fn error(condition: ErrorCondition, description: &str) -> AmqpErrorFrame {
+    AmqpErrorFrame::new(condition, Some(description.to_owned()), None)
+}
+
+fn not_found(description: &str) -> AmqpErrorFrame {
+    error(ErrorCondition::AmqpError(AmqpError::NotFound), description)
+}
+
+fn not_implemented() -> AmqpErrorFrame {
+    error(
+        ErrorCondition::AmqpError(AmqpError::NotImplemented),
+        "The sandbox's Event Hub-compatible endpoint only serves $cbs, $management and partition receivers.",
+    )
+}
+
+/// A request to `$cbs` or `$management`.
+pub(crate) struct Request<'m>(&'m Message<Body<Value>>);
+
+impl Request<'_> {
+    /// An application property as text.
+    pub(crate) fn text(&self, key: &str) -> Option<String> {
+        let properties = self.0.application_properties.as_ref()?;
+        match properties.0.get(key)? {
+            SimpleValue::String(s) => Some(s.clone()),
+            SimpleValue::Symbol(s) => Some(s.0.clone()),
+            _ => None,
+        }
+    }
+
+    /// The body, when it is an AMQP value holding text.
+    pub(crate) fn body_text(&self) -> Option<String> {
+        match &self.0.body {
+            Body::Value(AmqpValue(Value::String(s))) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The answer to a request: a status code and description as application properties, and a
+/// body for READ operations.
+pub(crate) struct Reply {
+    status: i32,
+    description: String,
+    body: Value,
+}
+
+impl Reply {
+    pub(crate) fn status(status: i32, description: &str) -> Reply {
+        Reply {
+            status,
+            description: description.to_owned(),
+            body: Value::Null,
+        }
+    }
+
+    pub(crate) fn ok(body: Value) -> Reply {
+        Reply {
+            status: 200,
+            description: "OK".to_owned(),
+            body,
+        }
+    }
+
+    fn into_message(self, correlation_id: Option<MessageId>) -> Message<Body<Value>> {
+        let properties = Properties {
+            correlation_id,
+            ..Default::default()
+        };
+        let application_properties = ApplicationProperties::builder()
+            // `$cbs` answers with the first pair, `$management` with both: Azure's SDKs read
+            // either, depending on the node and the SDK.
+            .insert("status-code", SimpleValue::Int(self.status))
+            .insert("status-description", SimpleValue::String(self.description.clone()))
+            .insert("statusCode", SimpleValue::Int(self.status))
+            .insert("statusDescription", SimpleValue::String(self.description))
+            .build();
+        Message::builder()
+            .properties(properties)
+            .application_properties(application_properties)
+            .body(Body::Value(AmqpValue(self.body)))
+            .build()
+    }
+}
+
+/// A time for people and for error texts, as Event Hubs writes them (UTC, ISO 8601).
+pub(crate) fn timestamp_text(ms: u64) -> String {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}

@@ -1,0 +1,139 @@
+"""Microsoft's official `azure-eventhub` client (pure-Python AMQP) against the sandbox's
+Event Hub-compatible endpoint, unmodified: the connection string Azure shows for the built-in
+endpoint, the sandbox's CA, its own properties and partition calls, and receiving what a device
+sent over HTTPS with the annotations Azure's tools read. If it and the sandbox disagree, the
+sandbox is wrong.
+"""
+
+import threading
+import uuid
+
+import pytest
+import requests
+
+from conftest import DEVICE, HUB, PRODUCTION, arm_token
+
+HUB_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/{HUB}"
+
+
+@pytest.fixture(scope="module")
+def built_in_endpoint(cloud):
+    """The hub's Event Hub-compatible endpoint as the portal's "Built-in endpoints" page gives
+    it: endpoint, entity path, and the `service` policy's connection string for it."""
+    headers = {"Authorization": f"Bearer {arm_token(cloud)}"}
+    hub = requests.get(f"{cloud['arm_endpoint']}{HUB_ID}?api-version=2023-06-30", headers=headers).json()
+    events = hub["properties"]["eventHubEndpoints"]["events"]
+    keys = requests.post(f"{cloud['arm_endpoint']}{HUB_ID}/listkeys?api-version=2023-06-30", headers=headers).json()["value"]
+    service = next(k for k in keys if k["keyName"] == "service")
+    events["connection_string"] = (
+        f"Endpoint={events['endpoint']};SharedAccessKeyName=service;"
+        f"SharedAccessKey={service['primaryKey']};EntityPath={events['path']}"
+    )
+    return events
+
+
+def consumer(cloud, connection_string, group="$Default", **options):
+    from azure.eventhub import EventHubConsumerClient
+
+    return EventHubConsumerClient.from_connection_string(
+        connection_string, consumer_group=group, connection_verify=cloud["ca_path"], **options
+    )
+
+
+def send_from_device(cloud, device_connection_string, body, properties):
+    from azure.iot.device.common.auth.sastoken import RenewableSasToken
+    from azure.iot.device.common.auth.signing_mechanism import SymmetricKeySigningMechanism
+
+    key = device_connection_string.split("SharedAccessKey=", 1)[1]
+    token = str(RenewableSasToken(f"{cloud['hub_host']}/devices/{DEVICE}", SymmetricKeySigningMechanism(key), ttl=300))
+    headers = {"Authorization": token, "Content-Type": "application/json", "iothub-contenttype": "application/json"}
+    headers.update({f"iothub-app-{name}": value for name, value in properties.items()})
+    sent = requests.post(
+        f"https://{cloud['hub_host']}/devices/{DEVICE}/messages/events?api-version=2021-04-12",
+        headers=headers, data=body,
+    )
+    assert sent.status_code == 204, sent.text
+
+
+def receive_until(client, wanted, partition_id, **kwargs):
+    """Receives on one partition until `wanted(event)` holds or 20 s pass; returns the event."""
+    found = []
+    done = threading.Event()
+
+    def on_event(context, event):
+        if event is not None and wanted(event):
+            found.append(event)
+            done.set()
+
+    worker = threading.Thread(
+        target=client.receive,
+        kwargs=dict(on_event=on_event, partition_id=partition_id, max_wait_time=1, **kwargs),
+        daemon=True,
+    )
+    worker.start()
+    done.wait(20)
+    client.close()
+    worker.join(10)
+    return found[0] if found else None
+
+
+def test_the_endpoint_describes_itself_as_azure_does(cloud, built_in_endpoint):
+    with consumer(cloud, built_in_endpoint["connection_string"]) as client:
+        properties = client.get_eventhub_properties()
+        assert properties["eventhub_name"] == built_in_endpoint["path"]
+        assert properties["partition_ids"] == built_in_endpoint["partitionIds"]
+        assert client.get_partition_ids() == ["0", "1", "2", "3"]
+        partition = client.get_partition_properties("2")
+        assert partition["eventhub_name"] == built_in_endpoint["path"]
+        assert partition["id"] == "2"
+        assert isinstance(partition["is_empty"], bool)
+
+
+def test_a_device_message_arrives_with_the_annotations_azure_gives_it(cloud, built_in_endpoint, device_connection_string):
+    run = uuid.uuid4().hex
+    send_from_device(cloud, device_connection_string, b'{"temperature": 21.5}', {"test-run": run})
+    client = consumer(cloud, built_in_endpoint["connection_string"])
+    partitions = client.get_partition_ids()
+    # The device's partition is the one whose last event is ours.
+    owner = next(
+        p for p in partitions
+        if not client.get_partition_properties(p)["is_empty"]
+        and client.get_partition_properties(p)["last_enqueued_sequence_number"] >= 0
+    )
+    event = receive_until(
+        client, lambda e: e.properties.get(b"test-run") == run.encode(), owner, starting_position="-1"
+    )
+    assert event is not None, "the message the device sent never arrived on its partition"
+    assert event.body_as_json() == {"temperature": 21.5}
+    system = event.system_properties
+    assert system[b"iothub-connection-device-id"] == DEVICE.encode()
+    assert system[b"content-type"] == b"application/json"
+    assert isinstance(event.sequence_number, int)
+    assert event.offset is not None and event.offset.lstrip("-").isdigit()
+    assert event.enqueued_time is not None
+
+
+def test_a_wrong_key_is_refused_as_azure_refuses_it(cloud, built_in_endpoint):
+    from azure.eventhub.exceptions import AuthenticationError
+
+    key = built_in_endpoint["connection_string"].split("SharedAccessKey=", 1)[1].split(";", 1)[0]
+    wrong = built_in_endpoint["connection_string"].replace(key, "A" * 43 + "=")
+    with consumer(cloud, wrong, retry_total=0) as client, pytest.raises(AuthenticationError) as refused:
+        client.get_eventhub_properties()
+    assert "InvalidSignature: The token has an invalid signature." in str(refused.value)
+    assert key not in str(refused.value)
+
+
+def test_a_device_policy_cannot_read_events(cloud, built_in_endpoint):
+    from azure.eventhub.exceptions import AuthenticationError
+
+    headers = {"Authorization": f"Bearer {arm_token(cloud)}"}
+    keys = requests.post(f"{cloud['arm_endpoint']}{HUB_ID}/listkeys?api-version=2023-06-30", headers=headers).json()["value"]
+    device_policy = next(k for k in keys if k["keyName"] == "device")
+    connection_string = (
+        f"Endpoint={built_in_endpoint['endpoint']};SharedAccessKeyName=device;"
+        f"SharedAccessKey={device_policy['primaryKey']};EntityPath={built_in_endpoint['path']}"
+    )
+    with consumer(cloud, connection_string, retry_total=0) as client, pytest.raises(AuthenticationError) as refused:
+        client.get_eventhub_properties()
+    assert "'Listen' claim(s) are required to perform this operation" in str(refused.value)
