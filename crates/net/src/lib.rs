@@ -193,7 +193,17 @@ impl Network {
     /// The addresses of `host` on port 443 (or the cloud's loopback port): through the cloud's
     /// own name server for its hosts when it has one, else the system's DNS.
     pub async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, ResolveError> {
-        let port = self.loopback_for(host).map_or(443, |a| a.port());
+        self.resolve_on(host, 443).await
+    }
+
+    /// [`Network::resolve`] for another of Azure's ports (5671 for AMQP): a loopback cloud
+    /// serves it on the port its description maps it to.
+    pub async fn resolve_on(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        let port = match self.loopback_for(host) {
+            Some(loopback) if port == 443 => loopback.port(),
+            Some(_) => self.cloud.loopback_ports.get(&port).copied().unwrap_or(port),
+            None => port,
+        };
         match (self.cloud.dns_server, self.cloud.serves(host)) {
             (Some(server), true) => ask_name_server(server, host).await.map(|ips| {
                 ips.into_iter()
@@ -201,7 +211,7 @@ impl Network {
                     .collect()
             }),
             _ => match self.loopback_for(host) {
-                Some(address) => Ok(vec![address]),
+                Some(address) => Ok(vec![SocketAddr::new(address.ip(), port)]),
                 None => tokio::net::lookup_host((host, port))
                     .await
                     .map(Iterator::collect)

@@ -339,6 +339,22 @@ impl Sandbox {
         ))
     }
 
+    /// The Event Hub-compatible connection string of a hub's policy, as the portal's "Built-in
+    /// endpoints" page shows it.
+    pub fn event_hub_connection_string(&self, hub: &str, policy: &str) -> Option<String> {
+        let key = self.with_state(|s| {
+            s.hubs
+                .get(&hub.to_ascii_lowercase())?
+                .policy(policy)
+                .map(|p| p.primary_key.clone())
+        })?;
+        Some(format!(
+            "Endpoint=sb://{}/;SharedAccessKeyName={policy};SharedAccessKey={key};EntityPath={}",
+            eventhubs::namespace_host(hub, &self.app.config.suffix),
+            hub.to_ascii_lowercase()
+        ))
+    }
+
     /// Puts a fault in force.
     pub fn inject(&self, rule: FaultRule) {
         self.app.faults.add(rule);

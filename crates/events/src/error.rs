@@ -1,0 +1,45 @@
+//! Everything that can go wrong reading a hub's events, in words for the person reading.
+
+/// Why events could not be read. No message holds a key or token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventsError {
+    #[error("This is not an Event Hub-compatible connection string. Copy it from the hub's \"Built-in endpoints\" page in the Azure portal (it starts with Endpoint=sb://), or sign in so the app finds it.")]
+    NotAnEventHubString,
+    #[error("A device connection string can send messages but not read them. Ask the hub's owner for the Event Hub-compatible connection string of a policy with the ServiceConnect right (the hub's \"service\" policy, on its \"Built-in endpoints\" page), or sign in.")]
+    DeviceStringCannotRead,
+    #[error("This is the hub's own connection string. Paste the Event Hub-compatible one instead, from the hub's \"Built-in endpoints\" page in the Azure portal (it starts with Endpoint=sb://), or sign in so the app finds it.")]
+    HubStringNeedsEndpoint,
+    #[error("The connection string has no EntityPath (the event hub's name). Copy the whole Event Hub-compatible connection string from the hub's \"Built-in endpoints\" page.")]
+    MissingEntityPath,
+    #[error("Could not reach {host} on port {port}: {detail}. A firewall may block AMQP (port 5671); ask the network's administrators to allow it.")]
+    Unreachable {
+        host: String,
+        port: u16,
+        detail: String,
+    },
+    #[error("The secure connection to {host} failed: {detail}. A proxy or security product may be inspecting TLS; ask its administrators to exempt *.servicebus.windows.net.")]
+    TlsFailed { host: String, detail: String },
+    #[error("The endpoint refused the key: the signature is not valid. Copy the connection string again; the key may have been regenerated.")]
+    WrongKey,
+    #[error("The endpoint refused the token as expired. Check that this computer's clock and time zone are right, then try again.")]
+    TokenExpired,
+    #[error("The policy \"{policy}\" may not read events: it lacks the ServiceConnect right. Use the hub's \"service\" or \"iothubowner\" policy, or a policy with ServiceConnect.")]
+    NoReadRight { policy: String },
+    #[error("This hub has local (key) authentication turned off, and its built-in Event Hub-compatible endpoint only takes keys. Ask the hub's owner to turn local authentication on, or to route messages to an Event Hub that allows Microsoft Entra sign-in.")]
+    LocalAuthDisabled,
+    #[error("The consumer group \"{group}\" does not exist on this hub. Create it (in the portal under \"Built-in endpoints\", or let the app create one), or name one that exists.")]
+    ConsumerGroupMissing { group: String },
+    #[error("Partition {partition} does not exist on this hub's endpoint.")]
+    PartitionMissing { partition: String },
+    #[error("Five readers already read partition {partition} in consumer group \"{group}\", the most Event Hubs allows. Read with a consumer group of your own, or stop one of the other readers.")]
+    TooManyReaders { group: String, partition: String },
+    #[error("Another reader took over partition {partition} of consumer group \"{group}\": it asked for exclusive access (a higher epoch), as Stream Analytics, Azure Functions and event processors do. Read with a consumer group of your own so that neither disturbs the other.")]
+    TakenOver { group: String, partition: String },
+    #[error("The endpoint refused: {description} ({condition}).")]
+    Endpoint {
+        condition: String,
+        description: String,
+    },
+    #[error("The connection to the endpoint was lost: {0}.")]
+    Lost(String),
+}

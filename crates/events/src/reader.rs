@@ -1,0 +1,381 @@
+//! The AMQP conversation with an Event Hub-compatible endpoint: connect over TLS through the
+//! cloud's [`Network`] (its root CA, name resolution and loopback ports), authenticate on
+//! `$cbs`, ask `$management`, and receive from every partition.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fe2o3_amqp::connection::ConnectionHandle;
+use fe2o3_amqp::link::receiver::CreditMode;
+use fe2o3_amqp::link::RecvError;
+use fe2o3_amqp::link::LinkStateError;
+use fe2o3_amqp::sasl_profile::SaslProfile;
+use fe2o3_amqp::session::SessionHandle;
+use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition, LinkError};
+use fe2o3_amqp::types::messaging::{
+    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties, Source,
+};
+use fe2o3_amqp::types::primitives::{SimpleValue, Symbol, Timestamp, Value};
+use serde_amqp::described::Described;
+use serde_amqp::descriptor::Descriptor;
+use fe2o3_amqp::{Connection, Receiver, Sender, Session};
+use hubsetup_core::sas;
+use hubsetup_core::SharedAccessKey;
+use hubsetup_net::Network;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::{Event, EventHubAddress, EventsError};
+
+/// Azure's AMQP port.
+const AMQPS_PORT: u16 = 5671;
+const SELECTOR: &str = "apache.org:selector-filter:string";
+/// Events asked for at a time per partition.
+const PREFETCH: u32 = 300;
+const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+const STEP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where reading starts on every partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// Everything the endpoint still holds.
+    Beginning,
+    /// Only what arrives from now on.
+    Latest,
+    /// What the hub stored after this time.
+    Time(SystemTime),
+}
+
+impl StartAt {
+    fn selector(self) -> String {
+        match self {
+            StartAt::Beginning => "amqp.annotation.x-opt-offset > '-1'".to_owned(),
+            StartAt::Latest => "amqp.annotation.x-opt-offset > '@latest'".to_owned(),
+            StartAt::Time(time) => {
+                let ms = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                format!("amqp.annotation.x-opt-enqueued-time > '{ms}'")
+            }
+        }
+    }
+}
+
+/// A request-reply node (`$cbs`, `$management`): a sender and a receiver for its replies.
+struct Node {
+    sender: Sender,
+    receiver: Receiver,
+    next_id: u64,
+}
+
+impl Node {
+    async fn attach(session: &mut SessionHandle<()>, address: &str) -> Result<Node, EventsError> {
+        let name = address.trim_start_matches('$');
+        let sender = Sender::attach(session, format!("{name}-requests"), address)
+            .await
+            .map_err(|e| EventsError::Lost(format!("{address}: {e}")))?;
+        let receiver = Receiver::builder()
+            .name(format!("{name}-replies"))
+            .source(address)
+            .target(format!("{name}-replies"))
+            .attach(session)
+            .await
+            .map_err(|e| EventsError::Lost(format!("{address}: {e}")))?;
+        Ok(Node {
+            sender,
+            receiver,
+            next_id: 0,
+        })
+    }
+
+    /// Sends a request and returns the reply's status code, description and body.
+    async fn call(
+        &mut self,
+        properties: ApplicationProperties,
+        body: Value,
+    ) -> Result<(i64, String, Value), EventsError> {
+        self.next_id += 1;
+        let message = Message::builder()
+            .properties(Properties {
+                message_id: Some(MessageId::Ulong(self.next_id)),
+                reply_to: Some(self.receiver.target().as_ref().and_then(|t| t.address.clone()).unwrap_or_default()),
+                ..Default::default()
+            })
+            .application_properties(properties)
+            .body(Body::Value(AmqpValue(body)))
+            .build();
+        let lost = |e: String| EventsError::Lost(e);
+        tokio::time::timeout(STEP_TIMEOUT, self.sender.send(message))
+            .await
+            .map_err(|_| lost("the endpoint did not take the request in time".into()))?
+            .map_err(|e| lost(e.to_string()))?;
+        let reply = tokio::time::timeout(STEP_TIMEOUT, self.receiver.recv::<Body<Value>>())
+            .await
+            .map_err(|_| lost("the endpoint did not answer in time".into()))?
+            .map_err(|e| lost(e.to_string()))?;
+        let _ = self.receiver.accept(&reply).await;
+        let message = reply.into_message();
+        let status = |keys: &[&str]| {
+            message.application_properties.as_ref().and_then(|p| {
+                keys.iter().find_map(|k| p.0.get(*k).cloned())
+            })
+        };
+        let code = match status(&["status-code", "statusCode"]) {
+            Some(SimpleValue::Int(n)) => i64::from(n),
+            Some(SimpleValue::Long(n)) => n,
+            Some(SimpleValue::Uint(n)) => i64::from(n),
+            _ => 0,
+        };
+        let description = match status(&["status-description", "statusDescription"]) {
+            Some(SimpleValue::String(s)) => s,
+            _ => String::new(),
+        };
+        let body = match message.body {
+            Body::Value(AmqpValue(value)) => value,
+            _ => Value::Null,
+        };
+        Ok((code, description, body))
+    }
+}
+
+/// An open connection to one Event Hub-compatible endpoint, authenticated for one consumer
+/// group.
+pub struct Reader {
+    connection: ConnectionHandle<()>,
+    session: SessionHandle<()>,
+    address: EventHubAddress,
+    group: String,
+    management: Node,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("address", &self.address)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// Connects, authenticates on `$cbs` for the event hub, and opens `$management`.
+    pub async fn open(
+        network: &Network,
+        address: &EventHubAddress,
+        group: &str,
+    ) -> Result<Reader, EventsError> {
+        let host = address.host.clone();
+        let unreachable = |detail: String| EventsError::Unreachable {
+            host: host.clone(),
+            port: AMQPS_PORT,
+            detail,
+        };
+        let addresses = network
+            .resolve_on(&host, AMQPS_PORT)
+            .await
+            .map_err(|e| unreachable(format!("the name does not resolve ({e:?})")))?;
+        let target = *addresses
+            .first()
+            .ok_or_else(|| unreachable("the name has no addresses".into()))?;
+        let tcp = tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(target))
+            .await
+            .map_err(|_| unreachable("no answer within 15 s".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let server_name = ServerName::try_from(host.clone())
+            .map_err(|_| EventsError::TlsFailed { host: host.clone(), detail: "not a valid host name".into() })?;
+        let tls = tokio_rustls::TlsConnector::from(network.tls_config())
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| EventsError::TlsFailed { host: host.clone(), detail: e.to_string() })?;
+        let mut connection = Connection::builder()
+            .container_id(format!("hubsetup-{}", std::process::id()))
+            .hostname(host.as_str())
+            .sasl_profile(SaslProfile::Anonymous)
+            .max_frame_size(65_536)
+            .open_with_stream(tls)
+            .await
+            .map_err(|e| EventsError::Lost(format!("the AMQP handshake failed: {e}")))?;
+        let mut session = Session::begin(&mut connection)
+            .await
+            .map_err(|e| EventsError::Lost(e.to_string()))?;
+        let mut cbs = Node::attach(&mut session, "$cbs").await?;
+        let audience = format!("sb://{}/{}", address.host, address.entity);
+        let key = SharedAccessKey::from_bytes(address.key_text().as_bytes().to_vec())
+            .map_err(|_| EventsError::WrongKey)?;
+        let expiry = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + TOKEN_LIFETIME.as_secs();
+        let token = sas::generate(&key, &audience, expiry, Some(&address.policy));
+        let request = ApplicationProperties::builder()
+            .insert("operation", SimpleValue::String("put-token".into()))
+            .insert("type", SimpleValue::String("servicebus.windows.net:sastoken".into()))
+            .insert("name", SimpleValue::String(audience))
+            .insert("expiration", SimpleValue::Timestamp(Timestamp::from_milliseconds((expiry * 1000) as i64)))
+            .build();
+        let (code, description, _) = cbs.call(request, Value::String(token.expose())).await?;
+        if !(200..300).contains(&code) {
+            return Err(token_refusal(&description, &address.policy));
+        }
+        let management = Node::attach(&mut session, "$management").await?;
+        Ok(Reader {
+            connection,
+            session,
+            address: address.clone(),
+            group: group.to_owned(),
+            management,
+        })
+    }
+
+    /// The IDs of the event hub's partitions.
+    pub async fn partition_ids(&mut self) -> Result<Vec<String>, EventsError> {
+        let request = ApplicationProperties::builder()
+            .insert("operation", SimpleValue::String("READ".into()))
+            .insert("type", SimpleValue::String("com.microsoft:eventhub".into()))
+            .insert("name", SimpleValue::String(self.address.entity.clone()))
+            .build();
+        let (code, description, body) = self.management.call(request, Value::Null).await?;
+        if !(200..300).contains(&code) {
+            return Err(token_refusal(&description, &self.address.policy));
+        }
+        let Value::Map(map) = body else {
+            return Err(EventsError::Lost("the management node answered without the event hub's properties".into()));
+        };
+        let ids = map
+            .get(&Value::String("partition_ids".into()))
+            .map(|ids| match ids {
+                Value::Array(a) => a.0.iter().map(text).collect(),
+                Value::List(l) => l.iter().map(text).collect(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default();
+        Ok(ids)
+    }
+
+    /// Receives from every partition from `start`. The channel ends with an error when a
+    /// receiver is refused or loses its partition; dropping it detaches every receiver.
+    pub async fn receive(
+        &mut self,
+        start: StartAt,
+    ) -> Result<mpsc::Receiver<Result<Event, EventsError>>, EventsError> {
+        let partitions = self.partition_ids().await?;
+        let (events, received) = mpsc::channel(1024);
+        for partition in partitions {
+            let address = format!(
+                "{}/ConsumerGroups/{}/Partitions/{partition}",
+                self.address.entity, self.group
+            );
+            let filter = Described {
+                descriptor: Descriptor::Name(Symbol::from(SELECTOR)),
+                value: Value::String(start.selector()),
+            };
+            let receiver = Receiver::builder()
+                .name(format!("hubsetup-{}-{partition}", std::process::id()))
+                .source(Source::builder().address(address).add_to_filter(SELECTOR, filter).build())
+                .target(format!("hubsetup-watch-{partition}"))
+                .credit_mode(CreditMode::Auto(PREFETCH))
+                .attach(&mut self.session)
+                .await;
+            let context = Arc::new((self.group.clone(), partition.clone(), self.address.policy.clone()));
+            match receiver {
+                Ok(receiver) => {
+                    tokio::spawn(pump(receiver, context, events.clone()));
+                }
+                Err(e) => return Err(EventsError::Lost(format!("partition {partition}: {e}"))),
+            }
+        }
+        Ok(received)
+    }
+
+    /// Ends the conversation politely.
+    pub async fn close(mut self) {
+        let _ = self.session.end().await;
+        let _ = self.connection.close().await;
+    }
+}
+
+/// Forwards one partition's events until the receiver fails or the channel is dropped.
+async fn pump(
+    mut receiver: Receiver,
+    context: Arc<(String, String, String)>,
+    events: mpsc::Sender<Result<Event, EventsError>>,
+) {
+    let (group, partition, policy) = &*context;
+    loop {
+        tokio::select! {
+            delivery = receiver.recv::<Body<Value>>() => match delivery {
+                Ok(delivery) => {
+                    let event = Event::from_message(partition, delivery.into_message());
+                    if events.send(Ok(event)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let _ = events.send(Err(receive_error(&error, group, partition, policy))).await;
+                    return;
+                }
+            },
+            () = events.closed() => break,
+        }
+    }
+    let _ = receiver.close().await;
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Symbol(s) => s.0.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A refused token or management request, in words.
+fn token_refusal(description: &str, policy: &str) -> EventsError {
+    if description.starts_with("InvalidSignature") {
+        EventsError::WrongKey
+    } else if description.starts_with("ExpiredToken") {
+        EventsError::TokenExpired
+    } else if description.starts_with("LocalAuthDisabled") {
+        EventsError::LocalAuthDisabled
+    } else if description.contains("'Listen' claim") {
+        EventsError::NoReadRight { policy: policy.to_owned() }
+    } else {
+        EventsError::Endpoint {
+            condition: "amqp:unauthorized-access".into(),
+            description: description.to_owned(),
+        }
+    }
+}
+
+/// A receiver's detach error, in words.
+fn receive_error(error: &RecvError, group: &str, partition: &str, policy: &str) -> EventsError {
+    let detail = match error {
+        RecvError::LinkStateError(
+            LinkStateError::RemoteClosedWithError(e) | LinkStateError::RemoteDetachedWithError(e),
+        ) => e,
+        other => return EventsError::Lost(other.to_string()),
+    };
+    link_refusal(detail, group, partition, policy)
+}
+
+fn link_refusal(error: &AmqpErrorFrame, group: &str, partition: &str, policy: &str) -> EventsError {
+    let description = error.description.clone().unwrap_or_default();
+    let (group, partition) = (group.to_owned(), partition.to_owned());
+    match &error.condition {
+        ErrorCondition::AmqpError(AmqpError::NotFound) if description.contains("/consumergroups/") => {
+            EventsError::ConsumerGroupMissing { group }
+        }
+        ErrorCondition::AmqpError(AmqpError::ResourceLimitExceeded) => {
+            EventsError::TooManyReaders { group, partition }
+        }
+        ErrorCondition::LinkError(LinkError::Stolen) => EventsError::TakenOver { group, partition },
+        ErrorCondition::AmqpError(AmqpError::UnauthorizedAccess) => token_refusal(&description, policy),
+        ErrorCondition::Custom(symbol) if symbol.0 == "com.microsoft:argument-out-of-range" => {
+            EventsError::PartitionMissing { partition }
+        }
+        other => EventsError::Endpoint {
+            condition: format!("{other:?}"),
+            description,
+        },
+    }
+}

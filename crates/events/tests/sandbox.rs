@@ -1,0 +1,177 @@
+//! The reader against the sandbox's Event Hub-compatible endpoint (itself checked by
+//! Microsoft's azure-eventhub client): real TLS trusting only the sandbox's CA, names resolved
+//! through the cloud description, messages sent by a device over HTTPS.
+
+use std::time::{Duration, SystemTime};
+
+use hubsetup_core::{sas, ConnectionString};
+use hubsetup_events::{Event, EventHubAddress, EventsError, Reader, StartAt};
+use hubsetup_net::Network;
+use hubsetup_sandbox::{Sandbox, SandboxConfig};
+use tokio::sync::mpsc;
+
+const HUB: &str = "contoso-plant-hub";
+const DEVICE: &str = "io.microshare.contact.unpacked.event";
+
+fn setup() -> (Sandbox, Network) {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).expect("sandbox starts");
+    let network = Network::new(&sandbox.cloud(), None).expect("network");
+    (sandbox, network)
+}
+
+fn address(sandbox: &Sandbox, policy: &str) -> EventHubAddress {
+    EventHubAddress::parse(&sandbox.event_hub_connection_string(HUB, policy).unwrap()).unwrap()
+}
+
+/// Sends `body` from the seeded device over HTTPS with the application property `run`.
+async fn send(sandbox: &Sandbox, network: &Network, body: &str, run: &str) {
+    let cs: ConnectionString = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let resource = format!("{}/devices/{DEVICE}", cs.host_name());
+    let expiry = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 300;
+    let token = sas::generate(cs.key().unwrap(), &resource, expiry, None);
+    let sent = network
+        .http_client()
+        .unwrap()
+        .post(format!("https://{resource}/messages/events?api-version=2021-04-12"))
+        .header("authorization", token.expose())
+        .header("content-type", "application/json")
+        .header("iothub-app-run", run)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 204);
+}
+
+/// The events of `run` among what arrives within `seconds`, until `count` have.
+async fn collect_within(
+    received: &mut mpsc::Receiver<Result<Event, EventsError>>,
+    run: &str,
+    count: usize,
+    seconds: u64,
+) -> Vec<Event> {
+    let mut found = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while found.len() < count {
+        match tokio::time::timeout_at(deadline, received.recv()).await {
+            Ok(Some(Ok(event))) if event.properties.get("run").map(String::as_str) == Some(run) => {
+                found.push(event)
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => panic!("receiving failed: {e}"),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    found
+}
+
+async fn collect(
+    received: &mut mpsc::Receiver<Result<Event, EventsError>>,
+    run: &str,
+    count: usize,
+) -> Vec<Event> {
+    collect_within(received, run, count, 10).await
+}
+
+async fn first_error(received: &mut mpsc::Receiver<Result<Event, EventsError>>) -> EventsError {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), received.recv()).await {
+            Ok(Some(Err(e))) => return e,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_what_a_device_sent_with_the_hubs_annotations() {
+    let (sandbox, network) = setup();
+    for n in 0..3 {
+        send(&sandbox, &network, &format!("{{\"n\":{n}}}"), "first").await;
+    }
+    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default").await.unwrap();
+    assert_eq!(reader.partition_ids().await.unwrap(), ["0", "1", "2", "3"]);
+    let mut received = reader.receive(StartAt::Beginning).await.unwrap();
+    let events = collect(&mut received, "first", 3).await;
+    let bodies: Vec<String> = events.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect();
+    assert_eq!(bodies, [r#"{"n":0}"#, r#"{"n":1}"#, r#"{"n":2}"#]);
+    assert!(events.iter().all(|e| e.device_id.as_deref() == Some(DEVICE)));
+    assert!(events.windows(2).all(|w| w[1].sequence_number == w[0].sequence_number + 1));
+    assert!(events.iter().all(|e| e.partition == events[0].partition));
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!((now_ms - events[0].enqueued_ms).abs() < 60_000);
+    assert_eq!(events[0].system_properties["content-type"], "application/json");
+    assert_eq!(events[0].system_properties["iothub-message-source"], "Telemetry");
+    reader.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_sees_only_what_arrives_after_it_starts() {
+    let (sandbox, network) = setup();
+    send(&sandbox, &network, "{}", "before").await;
+    let mut reader = Reader::open(&network, &address(&sandbox, "iothubowner"), "stream-analytics-prod").await.unwrap();
+    let mut received = reader.receive(StartAt::Latest).await.unwrap();
+    send(&sandbox, &network, "{}", "after").await;
+    send(&sandbox, &network, "{}", "before").await;
+    let after = collect(&mut received, "after", 1).await;
+    assert_eq!(after.len(), 1);
+    // Only the one sent after the start: the earlier "before" must not come.
+    let before = collect_within(&mut received, "before", 2, 2).await;
+    assert_eq!(before.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_rights_that_cannot_read_are_refused_in_words() {
+    let (sandbox, network) = setup();
+    let good = address(&sandbox, "service");
+    let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    let key = text.split("SharedAccessKey=").nth(1).unwrap().split(';').next().unwrap().to_owned();
+    let wrong = EventHubAddress::parse(&text.replace(&key, &"A".repeat(44))).unwrap();
+    let refused = Reader::open(&network, &wrong, "$Default").await.unwrap_err();
+    assert_eq!(refused, EventsError::WrongKey);
+    assert!(!refused.to_string().contains(&key));
+
+    let mut device_policy = Reader::open(&network, &address(&sandbox, "device"), "$Default").await.unwrap();
+    assert_eq!(
+        device_policy.partition_ids().await.unwrap_err(),
+        EventsError::NoReadRight { policy: "device".into() }
+    );
+
+    sandbox.with_state(|s| s.hubs.get_mut(HUB).unwrap().network.disable_local_auth = true);
+    assert_eq!(
+        Reader::open(&network, &good, "$Default").await.unwrap_err(),
+        EventsError::LocalAuthDisabled
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_consumer_group_is_named() {
+    let (sandbox, network) = setup();
+    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "no-such-group").await.unwrap();
+    let mut received = reader.receive(StartAt::Latest).await.unwrap();
+    let error = first_error(&mut received).await;
+    assert_eq!(error, EventsError::ConsumerGroupMissing { group: "no-such-group".into() });
+    assert!(error.to_string().contains("does not exist on this hub"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sixth_reader_on_a_group_is_refused_with_the_limit() {
+    let (sandbox, network) = setup();
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default").await.unwrap();
+        let received = reader.receive(StartAt::Latest).await.unwrap();
+        open.push((reader, received));
+    }
+    let mut sixth = Reader::open(&network, &address(&sandbox, "service"), "$Default").await.unwrap();
+    let mut received = sixth.receive(StartAt::Latest).await.unwrap();
+    match first_error(&mut received).await {
+        EventsError::TooManyReaders { group, .. } => assert_eq!(group, "$Default"),
+        other => panic!("expected the five-readers refusal, got {other}"),
+    }
+    // Another consumer group is not affected.
+    let mut own = Reader::open(&network, &address(&sandbox, "service"), "stream-analytics-prod").await.unwrap();
+    let mut own_events = own.receive(StartAt::Latest).await.unwrap();
+    send(&sandbox, &network, "{}", "own").await;
+    assert_eq!(collect(&mut own_events, "own", 1).await.len(), 1);
+}
