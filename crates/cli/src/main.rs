@@ -18,6 +18,7 @@ mod sandbox;
 mod sas_token;
 mod vault;
 mod verify;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,7 @@ enum Command {
     Open(open::Args),
     Sandbox(sandbox::Args),
     Verify(verify::Args),
+    Watch(watch::Args),
     Login(login::Args),
     Proxy(proxy::Args),
     // Boxed: its many flags would make every other command's value as large.
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Open(args) => open::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Login(args) => login::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Provision(args) => provision::run(*args),

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use fe2o3_amqp::types::messaging::annotations::OwnedKey;
 use fe2o3_amqp::types::messaging::{Body, Message, MessageId};
 use fe2o3_amqp::types::primitives::{SimpleValue, Value};
@@ -24,7 +26,41 @@ pub struct Event {
     pub body: Vec<u8>,
 }
 
+/// How a body reads best: JSON, text, or (for binary payloads) base64.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyView {
+    Json(serde_json::Value),
+    Text(String),
+    Base64(String),
+}
+
 impl Event {
+    /// The body as JSON when it parses, as text when it is UTF-8, else as base64.
+    pub fn body_view(&self) -> BodyView {
+        if let Ok(json) = serde_json::from_slice(&self.body) {
+            return BodyView::Json(json);
+        }
+        match std::str::from_utf8(&self.body) {
+            Ok(text) => BodyView::Text(text.to_owned()),
+            Err(_) => BodyView::Base64(STANDARD.encode(&self.body)),
+        }
+    }
+
+    /// The event as one JSON object: its fields, the enqueued time in RFC 3339, and the body
+    /// as [`Event::body_view`] reads it, with `body_encoding` saying which.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (body, encoding) = match self.body_view() {
+            BodyView::Json(json) => (json, "json"),
+            BodyView::Text(text) => (serde_json::Value::String(text), "text"),
+            BodyView::Base64(b64) => (serde_json::Value::String(b64), "base64"),
+        };
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        value["enqueued_time"] = serde_json::Value::String(rfc3339(self.enqueued_ms));
+        value["body"] = body;
+        value["body_encoding"] = serde_json::Value::String(encoding.to_owned());
+        value
+    }
+
     pub(crate) fn from_message(partition: &str, message: Message<Body<Value>>) -> Event {
         let mut system = BTreeMap::new();
         let (mut sequence_number, mut offset, mut enqueued_ms) = (-1, String::new(), 0);
@@ -88,6 +124,12 @@ impl Event {
             body,
         }
     }
+}
+
+/// A time in milliseconds since the epoch, as RFC 3339 in UTC.
+pub fn rfc3339(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 fn text_of(value: &Value) -> String {

@@ -14,5 +14,5 @@ mod reader;
 
 pub use address::EventHubAddress;
 pub use error::EventsError;
-pub use event::Event;
+pub use event::{rfc3339, BodyView, Event};
 pub use reader::{Reader, StartAt};

@@ -1,0 +1,103 @@
+//! `hubsetup watch` against a sandbox: what a device sent, read back from the hub's Event
+//! Hub-compatible endpoint, and the refusals people meet.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{fast_sandbox, hubsetup, text};
+
+const HUB: &str = "contoso-plant-hub";
+const DEVICE: &str = "io.microshare.contact.unpacked.event";
+
+#[test]
+fn watch_prints_what_the_device_sent_as_json_lines() {
+    let (sandbox, _dir, description) = fast_sandbox();
+    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    for _ in 0..2 {
+        let sent = hubsetup(&["verify"], &device.expose(), &[("HUBSETUP_SANDBOX", &description)]);
+        assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    }
+    let service = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    let output = hubsetup(
+        &["watch", "--since", "start", "--count", "2", "--json", "--consumer-group", "stream-analytics-prod"],
+        &service,
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["device_id"], DEVICE);
+        assert_eq!(line["body_encoding"], "json");
+        assert!(line["body"].is_object(), "{line}");
+        assert!(line["enqueued_time"].as_str().unwrap().ends_with('Z'));
+        assert!(line["system_properties"]["message-id"].as_str().unwrap().starts_with("hubsetup-test-"));
+    }
+    assert_eq!(lines[1]["sequence_number"].as_i64().unwrap(), lines[0]["sequence_number"].as_i64().unwrap() + 1);
+    let key = service.split("SharedAccessKey=").nth(1).unwrap().split(';').next().unwrap();
+    assert!(!text(&output.stdout).contains(key) && !text(&output.stderr).contains(key));
+}
+
+#[test]
+fn a_device_string_cannot_watch_and_is_told_what_to_ask_for() {
+    let (sandbox, _dir, description) = fast_sandbox();
+    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let output = hubsetup(&["watch"], &device.expose(), &[("HUBSETUP_SANDBOX", &description)]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        "error: A device connection string can send messages but not read them. Ask the hub's owner for the Event Hub-compatible connection string of a policy with the ServiceConnect right (the hub's \"service\" policy, on its \"Built-in endpoints\" page), or sign in.\n"
+    );
+    let key = device.expose();
+    let key = key.split("SharedAccessKey=").nth(1).unwrap();
+    assert!(!text(&output.stderr).contains(key));
+}
+
+#[test]
+fn a_missing_consumer_group_ends_the_watch_with_its_name() {
+    let (sandbox, _dir, description) = fast_sandbox();
+    let service = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    let output = hubsetup(
+        &["watch", "--consumer-group", "hubsetup-watch"],
+        &service,
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).ends_with("error: The consumer group \"hubsetup-watch\" does not exist on this hub. Create it (in the portal under \"Built-in endpoints\", or let the app create one), or name one that exists.\n"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_watch_cleanly_with_a_summary() {
+    let (sandbox, _dir, description) = fast_sandbox();
+    let service = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubsetup"))
+        .args(["watch", "--consumer-group", "stream-analytics-prod"])
+        .env("HUBSETUP_SANDBOX", &description)
+        .env("HUBSETUP_CONNECTION_STRING", &service)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Watching contoso-plant-hub"), "{first}");
+    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert_eq!(rest, "0 messages from 0 devices.\n");
+}
