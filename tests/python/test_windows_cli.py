@@ -40,10 +40,13 @@ def wine():
         shutil.rmtree(folder)
 
 
-def hubsetup(wine, *args, stdin="", config=None):
-    """Runs the Windows hubsetup.exe under Wine; its config folder is `config` if given."""
+def hubsetup(wine, *args, stdin="", config=None, env=None):
+    """Runs the Windows hubsetup.exe under Wine; its config folder is `config` if given, and
+    `env` is added to its environment."""
+    extra = env or {}
     env = {k: v for k, v in wine.env.items() if not k.upper().endswith("_PROXY")}
     env.pop("HUBSETUP_CONNECTION_STRING", None)
+    env.update(extra)
     if config is not None:
         env["HUBSETUP_CONFIG_DIR"] = wine.path(config)
     # Output goes to files, not pipes: a Wine service the program starts (the desktop process,
@@ -104,14 +107,31 @@ def key_of(string):
     return string.split("SharedAccessKey=", 1)[1]
 
 
-def test_verify_accepts_a_good_string(wine, sandbox, device_string):
+def event_hub_string(wine):
+    """The hub's Event Hub-compatible connection string with its `service` policy, from the
+    Windows sandbox's saved state (as the portal's "Built-in endpoints" page would show it)."""
+    state = json.loads((wine.folder / "sandbox-state" / "state.json").read_text())
+    hub = state["hubs"][HUB]
+    key = next(p["primary_key"] for p in hub["policies"] if p["key_name"] == "service")
+    return Secret(f"Endpoint=sb://iothub-ns-{HUB}.servicebus.sandbox.test/;SharedAccessKeyName=service;SharedAccessKey={key};EntityPath={HUB}")
+
+
+def test_verify_accepts_a_good_string_and_reads_it_back_over_amqp(wine, sandbox, device_string):
     result = hubsetup(wine, "verify", "--sandbox", sandbox, stdin=device_string)
     assert result.returncode == 0, result.stdout + result.stderr
-    for stage in ["✓ DNS lookup", "✓ TCP connect", "✓ TLS handshake", "✓ SAS token", "✓ Send test message", "✓ Message landed"]:
+    for stage in ["✓ DNS lookup", "✓ TCP connect", "✓ TLS handshake", "✓ SAS token", "✓ Send test message", "– Message landed"]:
         assert stage in result.stdout, f"{stage} missing in:\n{result.stdout}"
     assert "Accepted: the hub took the test message (" in result.stdout
     leaked = key_of(device_string) in result.stdout + result.stderr
     assert not leaked, "the key is never printed"
+
+    events = event_hub_string(wine)
+    read_back = hubsetup(wine, "verify", "--sandbox", sandbox, "--consumer-group", "stream-analytics-prod",
+                         stdin=device_string, env={"HUBSETUP_EVENTS_CONNECTION_STRING": events})
+    assert read_back.returncode == 0, read_back.stdout + read_back.stderr
+    assert "✓ Message landed" in read_back.stdout and "read back from partition " in read_back.stdout, read_back.stdout
+    leaked = key_of(events) in read_back.stdout + read_back.stderr
+    assert not leaked, "the Event Hub key is never printed"
 
 
 def test_verify_diagnoses_a_wrong_key(wine, sandbox, device_string):

@@ -7,13 +7,22 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hubsetup_core::connection_string::{describe_all, ConnectionString};
-use hubsetup_livetest::{Entry, Options, Report, StageStatus, Verifier};
+use hubsetup_events::EventHubAddress;
+use hubsetup_livetest::{Entry, Options, ReadBack, Report, StageStatus, Verifier};
 use serde_json::json;
+use zeroize::Zeroizing;
 
 use crate::cloud_args::CloudArgs;
 use crate::{input, CliError};
 
+/// The environment variable holding the Event Hub-compatible connection string that reads the
+/// test message back.
+const READ_BACK_ENV: &str = "HUBSETUP_EVENTS_CONNECTION_STRING";
+
 /// Send a real test message with a connection string and diagnose every stage.
+///
+/// With HUBSETUP_EVENTS_CONNECTION_STRING set to the hub's Event Hub-compatible connection
+/// string, the message is also read back, confirming it landed.
 ///
 /// Exit code 0 only when the hub accepted the message (for --file: every message).
 #[derive(Debug, clap::Args)]
@@ -35,6 +44,11 @@ pub struct Args {
     /// Also check whether the MQTT (8883) and AMQP (5671) ports answer, for information.
     #[arg(long)]
     probe_ports: bool,
+    /// The consumer group to read the test message back with, when HUBSETUP_EVENTS_CONNECTION_STRING
+    /// holds the hub's Event Hub-compatible connection string. Use one of your own: $Default
+    /// may be read by the hub's other readers.
+    #[arg(long, default_value = "$Default")]
+    consumer_group: String,
     #[command(flatten)]
     cloud: CloudArgs,
 }
@@ -44,6 +58,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let options = Options {
         device_id: args.device_id.clone(),
         probe_other_ports: args.probe_ports,
+        read_back: read_back(&args.consumer_group)?,
         ..Options::default()
     };
     let verifier = Verifier::new(network, options);
@@ -72,6 +87,23 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
 }
 
+/// Where the test message is read back from: the Event Hub-compatible connection string in
+/// [`READ_BACK_ENV`] (never an argument, which would leave the key in the shell's history).
+fn read_back(consumer_group: &str) -> Result<Option<ReadBack>, CliError> {
+    let Ok(text) = std::env::var(READ_BACK_ENV).map(Zeroizing::new) else {
+        return Ok(None);
+    };
+    let address = EventHubAddress::parse(&text)
+        .map_err(|e| CliError::BadInput(format!("{READ_BACK_ENV}: {e}")))?;
+    if consumer_group == "$Default" {
+        eprintln!("note: reading the test message back on the $Default consumer group, which the hub's other readers may use too; pass --consumer-group with a group of your own to leave them undisturbed.");
+    }
+    Ok(Some(ReadBack {
+        address,
+        consumer_group: consumer_group.to_owned(),
+    }))
+}
+
 fn outcome(report: &Report) -> Result<(), CliError> {
     match &report.failure {
         None => Ok(()),
@@ -87,6 +119,7 @@ fn mark(status: StageStatus) -> &'static str {
         StageStatus::Passed => "✓",
         StageStatus::Failed => "✗",
         StageStatus::Reused => "↺",
+        StageStatus::NotChecked => "–",
     }
 }
 

@@ -86,11 +86,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 Some(Err(error)) => break Err(CliError::Failure(error.to_string())),
                 None => break Ok(()),
             };
-            if args.device.as_ref().is_some_and(|d| event.device_id.as_ref() != Some(d)) {
+            if args
+                .device
+                .as_ref()
+                .is_some_and(|d| event.device_id.as_ref() != Some(d))
+            {
                 continue;
             }
             shown += 1;
-            *seen.entry(event.device_id.clone().unwrap_or_default()).or_default() += 1;
+            *seen
+                .entry(event.device_id.clone().unwrap_or_default())
+                .or_default() += 1;
             let line = if args.json {
                 event.to_json().to_string()
             } else {
@@ -177,7 +183,10 @@ mod tests {
         };
         let back = SystemTime::now().duration_since(five_minutes_ago).unwrap();
         assert!(back >= Duration::from_secs(299) && back < Duration::from_secs(330));
-        assert!(matches!(parse_since("2026-12-02T09:30:00Z").unwrap(), StartAt::Time(_)));
+        assert!(matches!(
+            parse_since("2026-12-02T09:30:00Z").unwrap(),
+            StartAt::Time(_)
+        ));
         let error = parse_since("yesterday-ish").unwrap_err().to_string();
         assert!(error.contains("use now, start, a duration back"), "{error}");
     }

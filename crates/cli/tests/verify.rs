@@ -42,10 +42,16 @@ fn a_working_string_passes_with_a_stage_list() {
         "✓ TLS handshake",
         "✓ SAS token",
         "✓ Send test message",
-        "✓ Message landed",
+        "– Message landed",
     ] {
         assert!(stdout.contains(label), "{label} missing in {stdout}");
     }
+    assert!(
+        stdout.contains(
+            "accepted by the hub; sign in or paste a service connection string to see it arrive"
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("Accepted: the hub took the test message ("),
         "{stdout}"
@@ -187,4 +193,38 @@ fn a_file_of_strings_gives_a_line_per_string_and_a_summary() {
         .collect();
     numbers.sort();
     assert_eq!(numbers, [2, 4, 5, 6]);
+}
+
+#[test]
+fn with_the_event_hub_string_the_message_is_read_back() {
+    let (sandbox, dir) = sandbox();
+    let cs = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let description = dir.path().join("sandbox.json");
+    let events = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    let output = hubsetup(
+        &["verify", "--consumer-group", "stream-analytics-prod"],
+        &cs.expose(),
+        &[
+            ("HUBSETUP_SANDBOX", &description),
+            (
+                "HUBSETUP_EVENTS_CONNECTION_STRING",
+                std::path::Path::new(&events),
+            ),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("✓ Message landed") && stdout.contains("read back from partition "),
+        "{stdout}"
+    );
+    let key = events
+        .split("SharedAccessKey=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert!(!stdout.contains(key) && !text(&output.stderr).contains(key));
+    assert_no_key(&output);
 }

@@ -16,12 +16,25 @@ fn watch_prints_what_the_device_sent_as_json_lines() {
     let (sandbox, _dir, description) = fast_sandbox();
     let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
     for _ in 0..2 {
-        let sent = hubsetup(&["verify"], &device.expose(), &[("HUBSETUP_SANDBOX", &description)]);
+        let sent = hubsetup(
+            &["verify"],
+            &device.expose(),
+            &[("HUBSETUP_SANDBOX", &description)],
+        );
         assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
     }
     let service = sandbox.event_hub_connection_string(HUB, "service").unwrap();
     let output = hubsetup(
-        &["watch", "--since", "start", "--count", "2", "--json", "--consumer-group", "stream-analytics-prod"],
+        &[
+            "watch",
+            "--since",
+            "start",
+            "--count",
+            "2",
+            "--json",
+            "--consumer-group",
+            "stream-analytics-prod",
+        ],
         &service,
         &[("HUBSETUP_SANDBOX", &description)],
     );
@@ -36,10 +49,22 @@ fn watch_prints_what_the_device_sent_as_json_lines() {
         assert_eq!(line["body_encoding"], "json");
         assert!(line["body"].is_object(), "{line}");
         assert!(line["enqueued_time"].as_str().unwrap().ends_with('Z'));
-        assert!(line["system_properties"]["message-id"].as_str().unwrap().starts_with("hubsetup-test-"));
+        assert!(line["system_properties"]["message-id"]
+            .as_str()
+            .unwrap()
+            .starts_with("hubsetup-test-"));
     }
-    assert_eq!(lines[1]["sequence_number"].as_i64().unwrap(), lines[0]["sequence_number"].as_i64().unwrap() + 1);
-    let key = service.split("SharedAccessKey=").nth(1).unwrap().split(';').next().unwrap();
+    assert_eq!(
+        lines[1]["sequence_number"].as_i64().unwrap(),
+        lines[0]["sequence_number"].as_i64().unwrap() + 1
+    );
+    let key = service
+        .split("SharedAccessKey=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
     assert!(!text(&output.stdout).contains(key) && !text(&output.stderr).contains(key));
 }
 
@@ -47,7 +72,11 @@ fn watch_prints_what_the_device_sent_as_json_lines() {
 fn a_device_string_cannot_watch_and_is_told_what_to_ask_for() {
     let (sandbox, _dir, description) = fast_sandbox();
     let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
-    let output = hubsetup(&["watch"], &device.expose(), &[("HUBSETUP_SANDBOX", &description)]);
+    let output = hubsetup(
+        &["watch"],
+        &device.expose(),
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         text(&output.stderr),
@@ -93,7 +122,10 @@ fn ctrl_c_ends_a_watch_cleanly_with_a_summary() {
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
     assert!(first.starts_with("Watching contoso-plant-hub"), "{first}");
-    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(interrupted.success());
     let status = child.wait().unwrap();
     let mut rest = String::new();

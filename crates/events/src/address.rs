@@ -47,7 +47,9 @@ impl EventHubAddress {
         let field = |name: &str| {
             text.trim().split(';').find_map(|part| {
                 let (key, value) = part.split_once('=')?;
-                key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+                key.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_owned())
             })
         };
         if field("HostName").is_some() {
@@ -65,7 +67,9 @@ impl EventHubAddress {
             .split(';')
             .find_map(|part| {
                 let (name, value) = part.split_once('=')?;
-                name.trim().eq_ignore_ascii_case("SharedAccessKey").then(|| value.trim().to_owned())
+                name.trim()
+                    .eq_ignore_ascii_case("SharedAccessKey")
+                    .then(|| value.trim().to_owned())
             })
             .ok_or(EventsError::NotAnEventHubString)?;
         Ok(EventHubAddress::new(&endpoint, &entity, &policy, &key))
@@ -78,8 +82,13 @@ impl EventHubAddress {
 }
 
 fn host_of(endpoint: &str) -> String {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
-    rest.split(['/', ':']).next().unwrap_or_default().to_ascii_lowercase()
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    rest.split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -108,10 +117,23 @@ mod tests {
         assert_eq!(error, EventsError::DeviceStringCannotRead);
         assert!(error.to_string().contains("service"));
         assert!(!error.to_string().contains(KEY));
-        let hub = format!("HostName=h.azure-devices.net;SharedAccessKeyName=service;SharedAccessKey={KEY}");
-        assert_eq!(EventHubAddress::parse(&hub).unwrap_err(), EventsError::HubStringNeedsEndpoint);
-        let no_path = format!("Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=s;SharedAccessKey={KEY}");
-        assert_eq!(EventHubAddress::parse(&no_path).unwrap_err(), EventsError::MissingEntityPath);
-        assert_eq!(EventHubAddress::parse("nonsense").unwrap_err(), EventsError::NotAnEventHubString);
+        let hub = format!(
+            "HostName=h.azure-devices.net;SharedAccessKeyName=service;SharedAccessKey={KEY}"
+        );
+        assert_eq!(
+            EventHubAddress::parse(&hub).unwrap_err(),
+            EventsError::HubStringNeedsEndpoint
+        );
+        let no_path = format!(
+            "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=s;SharedAccessKey={KEY}"
+        );
+        assert_eq!(
+            EventHubAddress::parse(&no_path).unwrap_err(),
+            EventsError::MissingEntityPath
+        );
+        assert_eq!(
+            EventHubAddress::parse("nonsense").unwrap_err(),
+            EventsError::NotAnEventHubString
+        );
     }
 }

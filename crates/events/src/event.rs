@@ -90,8 +90,14 @@ impl Event {
             let fields = [
                 ("message-id", properties.message_id.as_ref().map(id)),
                 ("correlation-id", properties.correlation_id.as_ref().map(id)),
-                ("content-type", properties.content_type.as_ref().map(|s| s.0.clone())),
-                ("content-encoding", properties.content_encoding.as_ref().map(|s| s.0.clone())),
+                (
+                    "content-type",
+                    properties.content_type.as_ref().map(|s| s.0.clone()),
+                ),
+                (
+                    "content-encoding",
+                    properties.content_encoding.as_ref().map(|s| s.0.clone()),
+                ),
             ];
             for (key, value) in fields {
                 if let Some(value) = value {

@@ -7,22 +7,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fe2o3_amqp::connection::ConnectionHandle;
 use fe2o3_amqp::link::receiver::CreditMode;
-use fe2o3_amqp::link::RecvError;
 use fe2o3_amqp::link::LinkStateError;
+use fe2o3_amqp::link::RecvError;
 use fe2o3_amqp::sasl_profile::SaslProfile;
 use fe2o3_amqp::session::SessionHandle;
-use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition, LinkError};
+use fe2o3_amqp::types::definitions::{
+    AmqpError, Error as AmqpErrorFrame, ErrorCondition, LinkError,
+};
 use fe2o3_amqp::types::messaging::{
     AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties, Source,
 };
 use fe2o3_amqp::types::primitives::{SimpleValue, Symbol, Timestamp, Value};
-use serde_amqp::described::Described;
-use serde_amqp::descriptor::Descriptor;
 use fe2o3_amqp::{Connection, Receiver, Sender, Session};
 use hubsetup_core::sas;
 use hubsetup_core::SharedAccessKey;
 use hubsetup_net::Network;
 use rustls::pki_types::ServerName;
+use serde_amqp::described::Described;
+use serde_amqp::descriptor::Descriptor;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -97,7 +99,13 @@ impl Node {
         let message = Message::builder()
             .properties(Properties {
                 message_id: Some(MessageId::Ulong(self.next_id)),
-                reply_to: Some(self.receiver.target().as_ref().and_then(|t| t.address.clone()).unwrap_or_default()),
+                reply_to: Some(
+                    self.receiver
+                        .target()
+                        .as_ref()
+                        .and_then(|t| t.address.clone())
+                        .unwrap_or_default(),
+                ),
                 ..Default::default()
             })
             .application_properties(properties)
@@ -115,9 +123,10 @@ impl Node {
         let _ = self.receiver.accept(&reply).await;
         let message = reply.into_message();
         let status = |keys: &[&str]| {
-            message.application_properties.as_ref().and_then(|p| {
-                keys.iter().find_map(|k| p.0.get(*k).cloned())
-            })
+            message
+                .application_properties
+                .as_ref()
+                .and_then(|p| keys.iter().find_map(|k| p.0.get(*k).cloned()))
         };
         let code = match status(&["status-code", "statusCode"]) {
             Some(SimpleValue::Int(n)) => i64::from(n),
@@ -181,12 +190,18 @@ impl Reader {
             .map_err(|_| unreachable("no answer within 15 s".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
-        let server_name = ServerName::try_from(host.clone())
-            .map_err(|_| EventsError::TlsFailed { host: host.clone(), detail: "not a valid host name".into() })?;
+        let server_name =
+            ServerName::try_from(host.clone()).map_err(|_| EventsError::TlsFailed {
+                host: host.clone(),
+                detail: "not a valid host name".into(),
+            })?;
         let tls = tokio_rustls::TlsConnector::from(network.tls_config())
             .connect(server_name, tcp)
             .await
-            .map_err(|e| EventsError::TlsFailed { host: host.clone(), detail: e.to_string() })?;
+            .map_err(|e| EventsError::TlsFailed {
+                host: host.clone(),
+                detail: e.to_string(),
+            })?;
         let mut connection = Connection::builder()
             .container_id(format!("hubsetup-{}", std::process::id()))
             .hostname(host.as_str())
@@ -209,9 +224,15 @@ impl Reader {
         let token = sas::generate(&key, &audience, expiry, Some(&address.policy));
         let request = ApplicationProperties::builder()
             .insert("operation", SimpleValue::String("put-token".into()))
-            .insert("type", SimpleValue::String("servicebus.windows.net:sastoken".into()))
+            .insert(
+                "type",
+                SimpleValue::String("servicebus.windows.net:sastoken".into()),
+            )
             .insert("name", SimpleValue::String(audience))
-            .insert("expiration", SimpleValue::Timestamp(Timestamp::from_milliseconds((expiry * 1000) as i64)))
+            .insert(
+                "expiration",
+                SimpleValue::Timestamp(Timestamp::from_milliseconds((expiry * 1000) as i64)),
+            )
             .build();
         let (code, description, _) = cbs.call(request, Value::String(token.expose())).await?;
         if !(200..300).contains(&code) {
@@ -239,7 +260,9 @@ impl Reader {
             return Err(token_refusal(&description, &self.address.policy));
         }
         let Value::Map(map) = body else {
-            return Err(EventsError::Lost("the management node answered without the event hub's properties".into()));
+            return Err(EventsError::Lost(
+                "the management node answered without the event hub's properties".into(),
+            ));
         };
         let ids = map
             .get(&Value::String("partition_ids".into()))
@@ -271,12 +294,21 @@ impl Reader {
             };
             let receiver = Receiver::builder()
                 .name(format!("hubsetup-{}-{partition}", std::process::id()))
-                .source(Source::builder().address(address).add_to_filter(SELECTOR, filter).build())
+                .source(
+                    Source::builder()
+                        .address(address)
+                        .add_to_filter(SELECTOR, filter)
+                        .build(),
+                )
                 .target(format!("hubsetup-watch-{partition}"))
                 .credit_mode(CreditMode::Auto(PREFETCH))
                 .attach(&mut self.session)
                 .await;
-            let context = Arc::new((self.group.clone(), partition.clone(), self.address.policy.clone()));
+            let context = Arc::new((
+                self.group.clone(),
+                partition.clone(),
+                self.address.policy.clone(),
+            ));
             match receiver {
                 Ok(receiver) => {
                     tokio::spawn(pump(receiver, context, events.clone()));
@@ -338,7 +370,9 @@ fn token_refusal(description: &str, policy: &str) -> EventsError {
     } else if description.starts_with("LocalAuthDisabled") {
         EventsError::LocalAuthDisabled
     } else if description.contains("'Listen' claim") {
-        EventsError::NoReadRight { policy: policy.to_owned() }
+        EventsError::NoReadRight {
+            policy: policy.to_owned(),
+        }
     } else {
         EventsError::Endpoint {
             condition: "amqp:unauthorized-access".into(),
@@ -362,14 +396,18 @@ fn link_refusal(error: &AmqpErrorFrame, group: &str, partition: &str, policy: &s
     let description = error.description.clone().unwrap_or_default();
     let (group, partition) = (group.to_owned(), partition.to_owned());
     match &error.condition {
-        ErrorCondition::AmqpError(AmqpError::NotFound) if description.contains("/consumergroups/") => {
+        ErrorCondition::AmqpError(AmqpError::NotFound)
+            if description.contains("/consumergroups/") =>
+        {
             EventsError::ConsumerGroupMissing { group }
         }
         ErrorCondition::AmqpError(AmqpError::ResourceLimitExceeded) => {
             EventsError::TooManyReaders { group, partition }
         }
         ErrorCondition::LinkError(LinkError::Stolen) => EventsError::TakenOver { group, partition },
-        ErrorCondition::AmqpError(AmqpError::UnauthorizedAccess) => token_refusal(&description, policy),
+        ErrorCondition::AmqpError(AmqpError::UnauthorizedAccess) => {
+            token_refusal(&description, policy)
+        }
         ErrorCondition::Custom(symbol) if symbol.0 == "com.microsoft:argument-out-of-range" => {
             EventsError::PartitionMissing { partition }
         }

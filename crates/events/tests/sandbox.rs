@@ -27,12 +27,18 @@ fn address(sandbox: &Sandbox, policy: &str) -> EventHubAddress {
 async fn send(sandbox: &Sandbox, network: &Network, body: &str, run: &str) {
     let cs: ConnectionString = sandbox.device_connection_string(HUB, DEVICE).unwrap();
     let resource = format!("{}/devices/{DEVICE}", cs.host_name());
-    let expiry = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 300;
+    let expiry = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 300;
     let token = sas::generate(cs.key().unwrap(), &resource, expiry, None);
     let sent = network
         .http_client()
         .unwrap()
-        .post(format!("https://{resource}/messages/events?api-version=2021-04-12"))
+        .post(format!(
+            "https://{resource}/messages/events?api-version=2021-04-12"
+        ))
         .header("authorization", token.expose())
         .header("content-type", "application/json")
         .header("iothub-app-run", run)
@@ -89,19 +95,37 @@ async fn reads_what_a_device_sent_with_the_hubs_annotations() {
     for n in 0..3 {
         send(&sandbox, &network, &format!("{{\"n\":{n}}}"), "first").await;
     }
-    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default").await.unwrap();
+    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default")
+        .await
+        .unwrap();
     assert_eq!(reader.partition_ids().await.unwrap(), ["0", "1", "2", "3"]);
     let mut received = reader.receive(StartAt::Beginning).await.unwrap();
     let events = collect(&mut received, "first", 3).await;
-    let bodies: Vec<String> = events.iter().map(|e| String::from_utf8(e.body.clone()).unwrap()).collect();
+    let bodies: Vec<String> = events
+        .iter()
+        .map(|e| String::from_utf8(e.body.clone()).unwrap())
+        .collect();
     assert_eq!(bodies, [r#"{"n":0}"#, r#"{"n":1}"#, r#"{"n":2}"#]);
-    assert!(events.iter().all(|e| e.device_id.as_deref() == Some(DEVICE)));
-    assert!(events.windows(2).all(|w| w[1].sequence_number == w[0].sequence_number + 1));
+    assert!(events
+        .iter()
+        .all(|e| e.device_id.as_deref() == Some(DEVICE)));
+    assert!(events
+        .windows(2)
+        .all(|w| w[1].sequence_number == w[0].sequence_number + 1));
     assert!(events.iter().all(|e| e.partition == events[0].partition));
-    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     assert!((now_ms - events[0].enqueued_ms).abs() < 60_000);
-    assert_eq!(events[0].system_properties["content-type"], "application/json");
-    assert_eq!(events[0].system_properties["iothub-message-source"], "Telemetry");
+    assert_eq!(
+        events[0].system_properties["content-type"],
+        "application/json"
+    );
+    assert_eq!(
+        events[0].system_properties["iothub-message-source"],
+        "Telemetry"
+    );
     reader.close().await;
 }
 
@@ -109,7 +133,13 @@ async fn reads_what_a_device_sent_with_the_hubs_annotations() {
 async fn latest_sees_only_what_arrives_after_it_starts() {
     let (sandbox, network) = setup();
     send(&sandbox, &network, "{}", "before").await;
-    let mut reader = Reader::open(&network, &address(&sandbox, "iothubowner"), "stream-analytics-prod").await.unwrap();
+    let mut reader = Reader::open(
+        &network,
+        &address(&sandbox, "iothubowner"),
+        "stream-analytics-prod",
+    )
+    .await
+    .unwrap();
     let mut received = reader.receive(StartAt::Latest).await.unwrap();
     send(&sandbox, &network, "{}", "after").await;
     send(&sandbox, &network, "{}", "before").await;
@@ -125,16 +155,29 @@ async fn keys_and_rights_that_cannot_read_are_refused_in_words() {
     let (sandbox, network) = setup();
     let good = address(&sandbox, "service");
     let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
-    let key = text.split("SharedAccessKey=").nth(1).unwrap().split(';').next().unwrap().to_owned();
+    let key = text
+        .split("SharedAccessKey=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let wrong = EventHubAddress::parse(&text.replace(&key, &"A".repeat(44))).unwrap();
-    let refused = Reader::open(&network, &wrong, "$Default").await.unwrap_err();
+    let refused = Reader::open(&network, &wrong, "$Default")
+        .await
+        .unwrap_err();
     assert_eq!(refused, EventsError::WrongKey);
     assert!(!refused.to_string().contains(&key));
 
-    let mut device_policy = Reader::open(&network, &address(&sandbox, "device"), "$Default").await.unwrap();
+    let mut device_policy = Reader::open(&network, &address(&sandbox, "device"), "$Default")
+        .await
+        .unwrap();
     assert_eq!(
         device_policy.partition_ids().await.unwrap_err(),
-        EventsError::NoReadRight { policy: "device".into() }
+        EventsError::NoReadRight {
+            policy: "device".into()
+        }
     );
 
     sandbox.with_state(|s| s.hubs.get_mut(HUB).unwrap().network.disable_local_auth = true);
@@ -147,10 +190,17 @@ async fn keys_and_rights_that_cannot_read_are_refused_in_words() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_consumer_group_is_named() {
     let (sandbox, network) = setup();
-    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "no-such-group").await.unwrap();
+    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "no-such-group")
+        .await
+        .unwrap();
     let mut received = reader.receive(StartAt::Latest).await.unwrap();
     let error = first_error(&mut received).await;
-    assert_eq!(error, EventsError::ConsumerGroupMissing { group: "no-such-group".into() });
+    assert_eq!(
+        error,
+        EventsError::ConsumerGroupMissing {
+            group: "no-such-group".into()
+        }
+    );
     assert!(error.to_string().contains("does not exist on this hub"));
 }
 
@@ -159,18 +209,28 @@ async fn a_sixth_reader_on_a_group_is_refused_with_the_limit() {
     let (sandbox, network) = setup();
     let mut open = Vec::new();
     for _ in 0..5 {
-        let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default").await.unwrap();
+        let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default")
+            .await
+            .unwrap();
         let received = reader.receive(StartAt::Latest).await.unwrap();
         open.push((reader, received));
     }
-    let mut sixth = Reader::open(&network, &address(&sandbox, "service"), "$Default").await.unwrap();
+    let mut sixth = Reader::open(&network, &address(&sandbox, "service"), "$Default")
+        .await
+        .unwrap();
     let mut received = sixth.receive(StartAt::Latest).await.unwrap();
     match first_error(&mut received).await {
         EventsError::TooManyReaders { group, .. } => assert_eq!(group, "$Default"),
         other => panic!("expected the five-readers refusal, got {other}"),
     }
     // Another consumer group is not affected.
-    let mut own = Reader::open(&network, &address(&sandbox, "service"), "stream-analytics-prod").await.unwrap();
+    let mut own = Reader::open(
+        &network,
+        &address(&sandbox, "service"),
+        "stream-analytics-prod",
+    )
+    .await
+    .unwrap();
     let mut own_events = own.receive(StartAt::Latest).await.unwrap();
     send(&sandbox, &network, "{}", "own").await;
     assert_eq!(collect(&mut own_events, "own", 1).await.len(), 1);

@@ -83,10 +83,10 @@ pub enum Failure {
     NoAnswer { seconds: u64 },
     #[error("The hub answered {status} {code}, which the test does not expect.")]
     Unexpected { status: u16, code: String },
-    #[error(
-        "The hub accepted the message, but it was not found among the messages the hub received."
-    )]
-    NotLanded,
+    #[error("The hub accepted the message, but it did not arrive on the hub's Event Hub-compatible endpoint within {seconds} s.")]
+    NotLanded { seconds: u64 },
+    #[error("The hub accepted the message, but reading it back failed: {0}")]
+    CannotReadBack(hubsetup_events::EventsError),
 }
 
 /// A failure as the GUI and `--json` show it.
@@ -148,7 +148,8 @@ impl Failure {
             Failure::ConnectionDropped { .. } => "connection_dropped",
             Failure::NoAnswer { .. } => "no_answer",
             Failure::Unexpected { .. } => "unexpected_answer",
-            Failure::NotLanded => "not_landed",
+            Failure::NotLanded { .. } => "not_landed",
+            Failure::CannotReadBack(_) => "cannot_read_back",
         }
     }
 
@@ -204,7 +205,8 @@ impl Failure {
             Failure::ConnectionDropped { .. } => "A proxy, firewall or unstable network cuts the connection.".into(),
             Failure::NoAnswer { .. } => "The network is very slow, or a proxy holds the request.".into(),
             Failure::Unexpected { .. } => "The hub, or something in front of it, answered in a way Azure IoT Hub does not.".into(),
-            Failure::NotLanded => "The hub lost the message, or routing sent it elsewhere.".into(),
+            Failure::NotLanded { .. } => "Message routing sends the hub's messages to other endpoints only (a route that leaves out the built-in \"events\" endpoint), or the endpoint is slow right now.".into(),
+            Failure::CannotReadBack(_) => "The key or consumer group given for reading back, or this network, does not allow reading the hub's Event Hub-compatible endpoint (AMQP, port 5671).".into(),
         }
     }
 
@@ -249,7 +251,8 @@ impl Failure {
             Failure::ConnectionDropped { .. } => "Test again; if it keeps happening, try another network or ask the network administrator about the proxy or firewall.".into(),
             Failure::NoAnswer { .. } => "Test again; if it keeps happening, try another network.".into(),
             Failure::Unexpected { .. } => "Check that HostName is the hub's real host name and that no proxy rewrites traffic, then test again.".into(),
-            Failure::NotLanded => "Test again; if it persists, check the hub's message routing.".into(),
+            Failure::NotLanded { .. } => "In IoT Hub → Message routing, make sure a route (or the fallback route) sends to the built-in endpoint \"events\", then test again.".into(),
+            Failure::CannotReadBack(_) => "Do what the message above says, or test without reading back: the send itself worked.".into(),
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod connect;
 mod failure;
+mod landing;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,6 +23,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 pub use failure::{Diagnosis, Failure};
+pub use landing::ReadBack;
 
 const API_VERSION: &str = "2021-04-12";
 /// Device IDs may hold characters that mean something in a URL path (`%`, `?`, …).
@@ -61,6 +63,9 @@ pub enum StageStatus {
     Failed,
     /// An open connection to the hub was reused, so the stage did not run again.
     Reused,
+    /// The stage could not run without more access (reading the message back needs a key
+    /// that may read events).
+    NotChecked,
 }
 
 /// One stage's outcome with its duration and a short detail for people.
@@ -165,8 +170,10 @@ pub struct Options {
     pub max_retry_wait: Duration,
     /// The device to send as when the string is a policy's without a DeviceId.
     pub device_id: Option<String>,
-    /// Confirm with the sandbox's read-back that the message landed (only the sandbox has it).
-    pub confirm_landing: bool,
+    /// Where to read the message back from to confirm it landed: the hub's Event
+    /// Hub-compatible endpoint with a key that may read it. Without it the "landed" stage says
+    /// it was not checked.
+    pub read_back: Option<ReadBack>,
     /// Seconds to add to this computer's clock: only to reproduce a wrong clock in tests.
     pub clock_offset_secs: i64,
     /// Also try TCP connections to the MQTT (8883) and AMQP (5671) ports, for information:
@@ -182,7 +189,7 @@ impl Default for Options {
             max_attempts: 4,
             max_retry_wait: Duration::from_secs(10),
             device_id: None,
-            confirm_landing: true,
+            read_back: None,
             clock_offset_secs: 0,
             probe_other_ports: false,
         }
@@ -225,7 +232,6 @@ struct Answer {
     error_code: String,
     retry_after: Option<Duration>,
     server_time: Option<SystemTime>,
-    body: Bytes,
 }
 
 enum Exchange {
@@ -362,6 +368,7 @@ impl Verifier {
         let message_id = format!("hubsetup-test-{:016x}", rand::random::<u64>());
         report.message_id = Some(message_id.clone());
         let started = Instant::now();
+        let send_began = SystemTime::now();
         let path = format!(
             "/devices/{}/messages/events?api-version={API_VERSION}",
             utf8_percent_encode(&device_id, PATH_SEGMENT)
@@ -447,42 +454,51 @@ impl Verifier {
             format!("accepted (204){retried}, message {message_id}"),
         ));
 
-        if self.options.confirm_landing && self.network.cloud().loopback.is_some() {
-            let started = Instant::now();
-            let read_back = format!(
-                "/sandbox/devices/{}/messages?api-version={API_VERSION}",
-                utf8_percent_encode(&device_id, PATH_SEGMENT)
-            );
-            let request = Request::get(read_back)
-                .header("host", &host)
-                .header("authorization", &token)
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| Failure::Unusable(e.to_string()))?;
-            let landed = match self.exchange(&mut connection, request).await {
-                Exchange::Answered(answer) if answer.status == StatusCode::OK => {
-                    let listed: serde_json::Value =
-                        serde_json::from_slice(&answer.body).unwrap_or_default();
-                    listed["messages"]
-                        .as_array()
-                        .is_some_and(|m| m.iter().any(|m| m["message_id"] == message_id.as_str()))
-                }
-                _ => false,
-            };
-            if !landed {
-                stages.push(StageResult::failed(
-                    Stage::Landed,
-                    ms(started),
-                    "not among the received messages".into(),
-                ));
-                return Err(Failure::NotLanded);
-            }
-            stages.push(StageResult::passed(
-                Stage::Landed,
-                ms(started),
-                "found among the messages the hub received".into(),
-            ));
-        }
         self.pool.put(&host, connection);
+        match &self.options.read_back {
+            Some(read_back) => {
+                let started = Instant::now();
+                let event = landing::confirm(
+                    &self.network,
+                    read_back,
+                    &device_id,
+                    &message_id,
+                    send_began,
+                    self.options.stage_timeout,
+                )
+                .await;
+                match event {
+                    Ok(event) => stages.push(StageResult::passed(
+                        Stage::Landed,
+                        ms(started),
+                        format!(
+                            "read back from partition {} of the Event Hub-compatible endpoint; enqueued {} after the send began",
+                            event.partition,
+                            landing::latency_text(&event, send_began)
+                        ),
+                    )),
+                    Err(failure) => {
+                        stages.push(StageResult::failed(
+                            Stage::Landed,
+                            ms(started),
+                            match &failure {
+                                Failure::NotLanded { seconds } => {
+                                    format!("not on the Event Hub-compatible endpoint within {seconds} s")
+                                }
+                                other => other.to_string(),
+                            },
+                        ));
+                        return Err(failure);
+                    }
+                }
+            }
+            None => stages.push(StageResult::new(
+                Stage::Landed,
+                StageStatus::NotChecked,
+                0.0,
+                "accepted by the hub; sign in or paste a service connection string to see it arrive".into(),
+            )),
+        }
         Ok(())
     }
 
@@ -552,7 +568,6 @@ impl Verifier {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs),
             server_time: header("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
-            body,
         })
     }
 

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use hubsetup_core::{ConnectionString, SharedAccessKey};
-use hubsetup_livetest::{Failure, Options, Report, Stage, StageStatus, Verifier};
+use hubsetup_events::{EventHubAddress, EventsError};
+use hubsetup_livetest::{Failure, Options, ReadBack, Report, Stage, StageStatus, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
 
@@ -23,6 +24,18 @@ fn quick() -> Options {
         max_retry_wait: Duration::from_millis(200),
         stage_timeout: Duration::from_secs(5),
         ..Options::default()
+    }
+}
+
+/// Reading back with the hub's `service` policy on a consumer group of the test's own.
+fn reading_back(sandbox: &Sandbox, group: &str) -> Options {
+    let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    Options {
+        read_back: Some(ReadBack {
+            address: EventHubAddress::parse(&text).unwrap(),
+            consumer_group: group.to_owned(),
+        }),
+        ..quick()
     }
 }
 
@@ -49,7 +62,7 @@ fn assert_words(report: &Report, summary: &str, cause: &str, fix: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_good_string_passes_every_stage_and_the_message_lands() {
     let sandbox = sandbox(SandboxConfig::default());
-    let verifier = verifier(&sandbox, quick());
+    let verifier = verifier(&sandbox, reading_back(&sandbox, "stream-analytics-prod"));
     let cs = device(&sandbox);
     let report = verifier.verify(&cs).await;
     assert!(report.accepted, "{report:?}");
@@ -74,6 +87,19 @@ async fn a_good_string_passes_every_stage_and_the_message_lands() {
         report.stages[2]
     );
     assert_eq!(report.stages[3].detail, format!("device key, valid 5 min, for contoso-plant-hub.azure-devices.sandbox.test/devices/{DEVICE}"));
+    assert!(
+        report.stages[5]
+            .detail
+            .starts_with("read back from partition ")
+            && report.stages[5]
+                .detail
+                .contains(" of the Event Hub-compatible endpoint; enqueued ")
+            && report.stages[5]
+                .detail
+                .ends_with(" ms after the send began"),
+        "{:?}",
+        report.stages[5]
+    );
     let landed = sandbox.messages(HUB, DEVICE);
     let message = landed
         .iter()
@@ -530,4 +556,47 @@ async fn an_observer_hears_each_stage_as_it_ends_and_the_failure_too() {
         heard.lock().unwrap().last(),
         Some(&(Stage::Send, StageStatus::Failed))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_read_access_landing_is_not_checked_and_says_how_to_check_it() {
+    let sandbox = sandbox(SandboxConfig::fast());
+    let report = verifier(&sandbox, quick()).verify(&device(&sandbox)).await;
+    assert!(report.accepted, "{report:?}");
+    let landed = report.stages.last().unwrap();
+    assert_eq!(
+        (landed.stage, landed.status),
+        (Stage::Landed, StageStatus::NotChecked)
+    );
+    assert_eq!(
+        landed.detail,
+        "accepted by the hub; sign in or paste a service connection string to see it arrive"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_back_on_a_missing_consumer_group_fails_the_landed_stage_in_words() {
+    let sandbox = sandbox(SandboxConfig::fast());
+    let report = verifier(&sandbox, reading_back(&sandbox, "hubsetup-livetest"))
+        .verify(&device(&sandbox))
+        .await;
+    assert_eq!(
+        failure(&report),
+        &Failure::CannotReadBack(EventsError::ConsumerGroupMissing {
+            group: "hubsetup-livetest".into()
+        })
+    );
+    assert_words(
+        &report,
+        "The hub accepted the message, but reading it back failed: The consumer group \"hubsetup-livetest\" does not exist on this hub. Create it (in the portal under \"Built-in endpoints\", or let the app create one), or name one that exists.",
+        "The key or consumer group given for reading back, or this network, does not allow reading the hub's Event Hub-compatible endpoint (AMQP, port 5671).",
+        "Do what the message above says, or test without reading back: the send itself worked.",
+    );
+    let landed = report.stages.last().unwrap();
+    assert_eq!(
+        (landed.stage, landed.status),
+        (Stage::Landed, StageStatus::Failed)
+    );
+    // The send itself passed.
+    assert_eq!(report.stages[4].status, StageStatus::Passed);
 }

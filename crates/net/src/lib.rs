@@ -201,7 +201,12 @@ impl Network {
     pub async fn resolve_on(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
         let port = match self.loopback_for(host) {
             Some(loopback) if port == 443 => loopback.port(),
-            Some(_) => self.cloud.loopback_ports.get(&port).copied().unwrap_or(port),
+            Some(_) => self
+                .cloud
+                .loopback_ports
+                .get(&port)
+                .copied()
+                .unwrap_or(port),
             None => port,
         };
         match (self.cloud.dns_server, self.cloud.serves(host)) {

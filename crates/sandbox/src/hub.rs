@@ -1,7 +1,7 @@
 //! The IoT Hub data-plane stand-in (api-version 2021-04-12): the device registry and
 //! device-to-cloud messages over HTTPS, with a strict SAS check, policy rights, network
 //! settings, the daily quota and the size limit, answering with Azure's codes and body shape.
-//! Also the sandbox-only read-back of the messages a device sent.
+//! Accepted messages go to the hub's Event Hub-compatible endpoint (see `eventhubs`).
 
 use std::collections::BTreeMap;
 
@@ -26,7 +26,7 @@ const API_VERSIONS: &[&str] = &[
 ];
 /// Body plus system property values plus application property names and values.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
-/// Messages kept per device for read-back; older ones are dropped.
+/// Messages kept per device for the tests' look at what arrived (`Sandbox::messages`).
 const KEPT_MESSAGES: usize = 1000;
 const MESSAGE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
 
@@ -34,14 +34,7 @@ const MESSAGE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
 enum Access<'a> {
     RegistryRead,
     RegistryWrite,
-    DeviceConnect {
-        device_id: &'a str,
-    },
-    /// The sandbox's read-back: a service (ServiceConnect), or the device itself (its key, or
-    /// a DeviceConnect policy acting for it).
-    ReadBack {
-        device_id: &'a str,
-    },
+    DeviceConnect { device_id: &'a str },
 }
 
 fn unauthorized(detail: &str) -> Resp {
@@ -95,9 +88,6 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         (&Method::POST, ["devices", id, "messages", "events"]) => {
             Access::DeviceConnect { device_id: id }
         }
-        (&Method::GET, ["sandbox", "devices", id, "messages"]) => {
-            Access::ReadBack { device_id: id }
-        }
         _ => {
             return hub_error(
                 StatusCode::NOT_FOUND,
@@ -107,7 +97,7 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         }
     };
     let resource = match segments.as_slice() {
-        ["devices", id, ..] | ["sandbox", "devices", id, ..] => {
+        ["devices", id, ..] => {
             format!("{}/devices/{id}", req.host)
         }
         _ => req.host.clone(),
@@ -130,10 +120,6 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         (&Method::POST, ["devices", id, "messages", "events"]) => {
             receive(req, hub, id, now, config)
         }
-        (&Method::GET, ["sandbox", "devices", id, "messages"]) => match hub.devices.get(*id) {
-            Some(device) => json_response(StatusCode::OK, &json!({ "messages": device.messages })),
-            None => device_not_found(hub, id),
-        },
         _ => unreachable!("every route was matched above"),
     }
 }
@@ -241,17 +227,13 @@ fn authorize(
                 }
                 Access::RegistryWrite => policy.has_right("RegistryWrite"),
                 Access::DeviceConnect { .. } => policy.has_right("DeviceConnect"),
-                Access::ReadBack { .. } => {
-                    policy.has_right("ServiceConnect") || policy.has_right("DeviceConnect")
-                }
             };
             allowed
                 .then_some(())
                 .ok_or_else(|| unauthorized("Unauthorized"))
         }
         None => {
-            let (Access::DeviceConnect { device_id } | Access::ReadBack { device_id }) = access
-            else {
+            let Access::DeviceConnect { device_id } = access else {
                 return Err(unauthorized("Unauthorized"));
             };
             let device = hub

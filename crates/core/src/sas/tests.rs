@@ -323,10 +323,15 @@ fn debug_hides_the_signature() {
 fn event_hubs_tokens_name_their_scheme_and_cover_the_entity_below() {
     // Event Hubs signs with the key's text as bytes, not its decoded value.
     let k = SharedAccessKey::from_bytes(CLI_KEY.as_bytes().to_vec()).unwrap();
-    let token = generate(&k, "sb://ns.servicebus.windows.net/hub1", 2000, Some("service"));
-    assert!(token.expose().starts_with(
-        "SharedAccessSignature sr=sb%3A%2F%2Fns.servicebus.windows.net%2Fhub1&sig="
-    ));
+    let token = generate(
+        &k,
+        "sb://ns.servicebus.windows.net/hub1",
+        2000,
+        Some("service"),
+    );
+    assert!(token
+        .expose()
+        .starts_with("SharedAccessSignature sr=sb%3A%2F%2Fns.servicebus.windows.net%2Fhub1&sig="));
     let ok = |requested: &str| token.verify(&[&k], Some("service"), 1000, requested);
     assert_eq!(
         ok("ns.servicebus.windows.net/hub1/consumergroups/$default/partitions/0"),

@@ -49,8 +49,12 @@ pub(crate) fn put_token(request: &Request<'_>, peer: &Peer) -> Reply {
 /// Checks a token sent along with a request (`security_token`) and records its claim, for
 /// the entity the token names.
 pub(crate) fn put_token_text(token: &str, peer: &Peer) -> Result<(), Reply> {
-    let parsed = SasToken::parse(token)
-        .map_err(|_| Reply::status(401, "InvalidToken: The security_token is not a shared access signature."))?;
+    let parsed = SasToken::parse(token).map_err(|_| {
+        Reply::status(
+            401,
+            "InvalidToken: The security_token is not a shared access signature.",
+        )
+    })?;
     let audience = parsed.resource_uri().unwrap_or_default();
     let claim = check(token, &audience, peer).map_err(|reason| Reply::status(401, &reason))?;
     peer.claims.lock().expect("claims").push(claim);
@@ -70,7 +74,10 @@ fn check(token: &str, audience: &str, peer: &Peer) -> Result<Claim, String> {
         .next()
         .is_some_and(|host| host.eq_ignore_ascii_case(&peer.host))
     {
-        return Err(format!("InvalidAudience: The token's audience '{audience}' is not this namespace ({}).", peer.host));
+        return Err(format!(
+            "InvalidAudience: The token's audience '{audience}' is not this namespace ({}).",
+            peer.host
+        ));
     }
     let state = peer.app.state.lock().expect("state lock");
     let hub = state
@@ -96,9 +103,9 @@ fn check(token: &str, audience: &str, peer: &Peer) -> Result<Claim, String> {
                 "ExpiredToken: The token is expired. Expiration time: '{}'",
                 super::timestamp_text(token.expiry() * 1000)
             ),
-            TokenError::OutOfScope { .. } => format!(
-                "InvalidAudience: The token's resource (sr) does not cover '{audience}'."
-            ),
+            TokenError::OutOfScope { .. } => {
+                format!("InvalidAudience: The token's resource (sr) does not cover '{audience}'.")
+            }
             _ => invalid(),
         })?;
     Ok(Claim {

@@ -48,8 +48,14 @@ pub(crate) struct Partition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Position {
     /// After (or at, when inclusive) this offset; `-1` means the start of the partition.
-    Offset { offset: i64, inclusive: bool },
-    SequenceNumber { number: i64, inclusive: bool },
+    Offset {
+        offset: i64,
+        inclusive: bool,
+    },
+    SequenceNumber {
+        number: i64,
+        inclusive: bool,
+    },
     /// Events enqueued after this time (milliseconds since the epoch).
     EnqueuedAfter(u64),
     /// Only events that arrive from now on.
@@ -140,7 +146,9 @@ impl EventLog {
                     e.sequence_number < number || (!inclusive && e.sequence_number == number)
                 })
             }
-            Position::EnqueuedAfter(ms) => partition.events.partition_point(|e| e.enqueued_ms <= ms),
+            Position::EnqueuedAfter(ms) => {
+                partition.events.partition_point(|e| e.enqueued_ms <= ms)
+            }
         };
         let events: Vec<Arc<Event>> = partition.events.range(start..).take(max).cloned().collect();
         let next = match events.last() {
@@ -219,9 +227,15 @@ mod tests {
             log.append(4, message("dev-a"), b"12345".to_vec(), at * 1000);
         }
         let id = partition_of("dev-a", 4);
-        let start = Position::Offset { offset: -1, inclusive: false };
+        let start = Position::Offset {
+            offset: -1,
+            inclusive: false,
+        };
         let (events, _) = log.read(id, start, 10);
-        let numbers: Vec<(i64, i64)> = events.iter().map(|e| (e.sequence_number, e.offset)).collect();
+        let numbers: Vec<(i64, i64)> = events
+            .iter()
+            .map(|e| (e.sequence_number, e.offset))
+            .collect();
         assert_eq!(numbers, [(0, 0), (1, 5), (2, 10)]);
         for other in (0..4).filter(|p| *p != id) {
             assert!(log.read(other, start, 10).0.is_empty());
@@ -236,17 +250,53 @@ mod tests {
         }
         let id = partition_of("dev-b", 2);
         let sequence = |position| -> Vec<i64> {
-            log.read(id, position, 10).0.iter().map(|e| e.sequence_number).collect()
+            log.read(id, position, 10)
+                .0
+                .iter()
+                .map(|e| e.sequence_number)
+                .collect()
         };
-        assert_eq!(sequence(Position::Offset { offset: 1, inclusive: true }), [1, 2, 3]);
-        assert_eq!(sequence(Position::Offset { offset: 1, inclusive: false }), [2, 3]);
-        assert_eq!(sequence(Position::SequenceNumber { number: 2, inclusive: true }), [2, 3]);
+        assert_eq!(
+            sequence(Position::Offset {
+                offset: 1,
+                inclusive: true
+            }),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            sequence(Position::Offset {
+                offset: 1,
+                inclusive: false
+            }),
+            [2, 3]
+        );
+        assert_eq!(
+            sequence(Position::SequenceNumber {
+                number: 2,
+                inclusive: true
+            }),
+            [2, 3]
+        );
         assert_eq!(sequence(Position::EnqueuedAfter(2000)), [2, 3]);
         assert_eq!(sequence(Position::Latest), Vec::<i64>::new());
         assert_eq!(sequence(log.end_of(id)), Vec::<i64>::new());
-        let (first_two, next) = log.read(id, Position::Offset { offset: -1, inclusive: false }, 2);
+        let (first_two, next) = log.read(
+            id,
+            Position::Offset {
+                offset: -1,
+                inclusive: false,
+            },
+            2,
+        );
         assert_eq!(first_two.len(), 2);
-        assert_eq!(log.read(id, next, 10).0.iter().map(|e| e.sequence_number).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(
+            log.read(id, next, 10)
+                .0
+                .iter()
+                .map(|e| e.sequence_number)
+                .collect::<Vec<_>>(),
+            [2, 3]
+        );
     }
 
     #[test]
@@ -255,7 +305,10 @@ mod tests {
         log.append(1, message("old"), b"x".to_vec(), 1000);
         log.append(1, message("new"), b"x".to_vec(), 1000 + RETENTION_MS + 1);
         let summary = log.summary(0);
-        assert_eq!((summary.begin_sequence_number, summary.last_sequence_number), (1, 1));
+        assert_eq!(
+            (summary.begin_sequence_number, summary.last_sequence_number),
+            (1, 1)
+        );
         assert!(!summary.empty);
         assert!(EventLog::default().summary(0).empty);
     }

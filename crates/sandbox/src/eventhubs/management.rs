@@ -12,7 +12,10 @@ use super::{Peer, Reply, Request};
 
 pub(crate) fn read(request: &Request<'_>, peer: &Peer) -> Reply {
     if request.text("operation").as_deref() != Some("READ") {
-        return Reply::status(400, "The $management node supports the READ operation only.");
+        return Reply::status(
+            400,
+            "The $management node supports the READ operation only.",
+        );
     }
     let entity = peer.entity();
     let name = request.text("name").unwrap_or_default();

@@ -26,14 +26,13 @@ use fe2o3_amqp::acceptor::{
     SupportedSenderSettleModes,
 };
 use fe2o3_amqp::link::delivery::Sendable;
+use fe2o3_amqp::types::definitions::Role;
 use fe2o3_amqp::types::definitions::SenderSettleMode;
 use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition};
 use fe2o3_amqp::types::messaging::{
-    TargetArchetype,
-    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties,
+    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties, TargetArchetype,
 };
 use fe2o3_amqp::types::performatives::Attach;
-use fe2o3_amqp::types::definitions::Role;
 use fe2o3_amqp::types::primitives::{SimpleValue, Value};
 use fe2o3_amqp::{Receiver, Sender};
 use tokio::net::TcpListener;
@@ -237,12 +236,7 @@ fn node_of(attach: &Attach) -> Node {
 }
 
 /// Answers each request on `$cbs` or `$management` on the link its `reply-to` names.
-async fn requests(
-    mut receiver: Receiver,
-    kind: RequestNode,
-    peer: Arc<Peer>,
-    replies: ReplyLinks,
-) {
+async fn requests(mut receiver: Receiver, kind: RequestNode, peer: Arc<Peer>, replies: ReplyLinks) {
     while let Ok(delivery) = receiver.recv::<Body<Value>>().await {
         let _ = receiver.accept(&delivery).await;
         let request = Request(delivery.message());
@@ -269,7 +263,10 @@ async fn requests(
     }
 }
 
-async fn reply_link(mut sender: Sender, mut replies: mpsc::UnboundedReceiver<Message<Body<Value>>>) {
+async fn reply_link(
+    mut sender: Sender,
+    mut replies: mpsc::UnboundedReceiver<Message<Body<Value>>>,
+) {
     while let Some(reply) = replies.recv().await {
         let reply = Sendable::builder().message(reply).settled(true).build();
         if sender.send(reply).await.is_err() {
@@ -350,7 +347,10 @@ impl Reply {
             // `$cbs` answers with the first pair, `$management` with both: Azure's SDKs read
             // either, depending on the node and the SDK.
             .insert("status-code", SimpleValue::Int(self.status))
-            .insert("status-description", SimpleValue::String(self.description.clone()))
+            .insert(
+                "status-description",
+                SimpleValue::String(self.description.clone()),
+            )
             .insert("statusCode", SimpleValue::Int(self.status))
             .insert("statusDescription", SimpleValue::String(self.description))
             .build();

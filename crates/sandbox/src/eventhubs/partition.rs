@@ -31,7 +31,10 @@ const BATCH: usize = 256;
 /// Whether an address names a partition of a consumer group (with or without the
 /// `amqps://host/` prefix Azure's SDKs put before it).
 pub(crate) fn is_partition_address(address: &str) -> bool {
-    path_of(address).split('/').nth(1).is_some_and(|s| s.eq_ignore_ascii_case("consumergroups"))
+    path_of(address)
+        .split('/')
+        .nth(1)
+        .is_some_and(|s| s.eq_ignore_ascii_case("consumergroups"))
 }
 
 fn path_of(address: &str) -> &str {
@@ -64,7 +67,8 @@ impl ReaderRequest {
             .and_then(|s| s.filter.as_ref())
             .and_then(|filters| {
                 filters.iter().find_map(|(key, value)| {
-                    (key.as_str() == "apache.org:selector-filter:string").then(|| described_text(value))
+                    (key.as_str() == "apache.org:selector-filter:string")
+                        .then(|| described_text(value))
                 })
             })
             .flatten();
@@ -103,8 +107,13 @@ fn described_text(value: &Value) -> Option<String> {
 
 /// Reads a selector as Azure's SDKs write it.
 fn parse_selector(selector: &str) -> Result<Position, String> {
-    let invalid = || format!("The selector filter '{selector}' is not valid: use amqp.annotation.x-opt-offset, x-opt-sequence-number or x-opt-enqueued-time with > or >= and a value.");
-    let rest = selector.trim().strip_prefix("amqp.annotation.").ok_or_else(invalid)?;
+    let invalid = || {
+        format!("The selector filter '{selector}' is not valid: use amqp.annotation.x-opt-offset, x-opt-sequence-number or x-opt-enqueued-time with > or >= and a value.")
+    };
+    let rest = selector
+        .trim()
+        .strip_prefix("amqp.annotation.")
+        .ok_or_else(invalid)?;
     let (field, rest) = rest.split_once(char::is_whitespace).ok_or_else(invalid)?;
     let rest = rest.trim_start();
     let (inclusive, value) = if let Some(v) = rest.strip_prefix(">=") {
@@ -120,10 +129,15 @@ fn parse_selector(selector: &str) -> Result<Position, String> {
     }
     let number = value.parse::<i64>().map_err(|_| invalid())?;
     match field {
-        "x-opt-offset" => Ok(Position::Offset { offset: number, inclusive }),
+        "x-opt-offset" => Ok(Position::Offset {
+            offset: number,
+            inclusive,
+        }),
         "x-opt-sequence-number" => Ok(Position::SequenceNumber { number, inclusive }),
         "x-opt-enqueued-time" => Ok(Position::EnqueuedAfter(
-            u64::try_from(number).unwrap_or(0).saturating_sub(u64::from(inclusive)),
+            u64::try_from(number)
+                .unwrap_or(0)
+                .saturating_sub(u64::from(inclusive)),
         )),
         _ => Err(invalid()),
     }
@@ -193,7 +207,11 @@ impl Readers {
             (None, None) => {}
         }
         if list.len() >= MAX_READERS {
-            let names = list.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
+            let names = list
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(error(
                 ErrorCondition::AmqpError(AmqpError::ResourceLimitExceeded),
                 &format!("Exceeded the maximum number of allowed receivers per partition in a consumer group which is {MAX_READERS}. List of connected receivers - {names}."),
@@ -222,7 +240,10 @@ fn stolen(description: String) -> Refused {
 
 /// Checks a receiver's request against the hub: entity, claims, consumer group, partition.
 fn admit(request: &ReaderRequest, peer: &Peer) -> Result<(usize, Position), Refused> {
-    let resource = format!("{}/consumergroups/{}/partitions/{}", request.entity, request.group, request.partition);
+    let resource = format!(
+        "{}/consumergroups/{}/partitions/{}",
+        request.entity, request.group, request.partition
+    );
     let not_found = |what: &str| {
         error(
             ErrorCondition::AmqpError(AmqpError::NotFound),
@@ -239,9 +260,19 @@ fn admit(request: &ReaderRequest, peer: &Peer) -> Result<(usize, Position), Refu
         )
     })?;
     let state = peer.app.state.lock().expect("state lock");
-    let hub = state.hubs.get(&peer.hub).ok_or_else(|| not_found(&request.entity))?;
-    if !hub.consumer_groups.iter().any(|g| g.eq_ignore_ascii_case(&request.group)) {
-        return Err(not_found(&format!("{}/consumergroups/{}", request.entity, request.group)));
+    let hub = state
+        .hubs
+        .get(&peer.hub)
+        .ok_or_else(|| not_found(&request.entity))?;
+    if !hub
+        .consumer_groups
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(&request.group))
+    {
+        return Err(not_found(&format!(
+            "{}/consumergroups/{}",
+            request.entity, request.group
+        )));
     }
     let partitions = partition_count(&hub.sku);
     let partition = request
@@ -256,7 +287,10 @@ fn admit(request: &ReaderRequest, peer: &Peer) -> Result<(usize, Position), Refu
             )
         })?;
     let position = request.position.clone().map_err(|reason| {
-        error(ErrorCondition::Custom(Symbol::from("com.microsoft:argument-error")), &reason)
+        error(
+            ErrorCondition::Custom(Symbol::from("com.microsoft:argument-error")),
+            &reason,
+        )
     })?;
     let position = match position {
         Position::Latest => hub.events.end_of(partition),
@@ -274,7 +308,11 @@ pub(crate) async fn serve(mut sender: Sender, request: ReaderRequest, peer: Arc<
             return;
         }
     };
-    let key = (peer.hub.clone(), request.group.to_ascii_lowercase(), partition);
+    let key = (
+        peer.hub.clone(),
+        request.group.to_ascii_lowercase(),
+        partition,
+    );
     let mut registration = match peer.app.readers.join(key, &request.name, request.epoch) {
         Ok(registration) => registration,
         Err(refused) => {
@@ -298,7 +336,10 @@ pub(crate) async fn serve(mut sender: Sender, request: ReaderRequest, peer: Arc<
             // Re-read once armed, so an event stored in between is not missed.
             let again = {
                 let state = peer.app.state.lock().expect("state lock");
-                state.hubs.get(&peer.hub).is_some_and(|h| !h.events.read(partition, position, 1).0.is_empty())
+                state
+                    .hubs
+                    .get(&peer.hub)
+                    .is_some_and(|h| !h.events.read(partition, position, 1).0.is_empty())
             };
             if again {
                 continue;
@@ -311,7 +352,10 @@ pub(crate) async fn serve(mut sender: Sender, request: ReaderRequest, peer: Arc<
         }
         position = next;
         for event in events {
-            let sendable = Sendable::builder().message(event_message(&event)).settled(true).build();
+            let sendable = Sendable::builder()
+                .message(event_message(&event))
+                .settled(true)
+                .build();
             if sender.send(sendable).await.is_err() {
                 return;
             }
@@ -332,15 +376,26 @@ fn event_message(event: &Event) -> Message<Data> {
     let enqueued = Value::Timestamp(Timestamp::from_milliseconds(event.enqueued_ms as i64));
     let mut annotations = MessageAnnotations::default();
     let mut annotate = |key: &str, value: Value| {
-        annotations.0.insert(OwnedKey::Symbol(Symbol::from(key)), value);
+        annotations
+            .0
+            .insert(OwnedKey::Symbol(Symbol::from(key)), value);
     };
-    annotate("iothub-connection-device-id", Value::String(message.device_id.clone()));
+    annotate(
+        "iothub-connection-device-id",
+        Value::String(message.device_id.clone()),
+    );
     annotate(
         "iothub-connection-auth-method",
-        Value::String(r#"{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}"#.to_owned()),
+        Value::String(
+            r#"{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}"#
+                .to_owned(),
+        ),
     );
     annotate("iothub-enqueuedtime", enqueued.clone());
-    annotate("iothub-message-source", Value::String("Telemetry".to_owned()));
+    annotate(
+        "iothub-message-source",
+        Value::String("Telemetry".to_owned()),
+    );
     annotate("x-opt-sequence-number", Value::Long(event.sequence_number));
     annotate("x-opt-offset", Value::String(event.offset.to_string()));
     annotate("x-opt-enqueued-time", enqueued);
@@ -353,12 +408,15 @@ fn event_message(event: &Event) -> Message<Data> {
     };
     let mut application = ApplicationProperties::default();
     for (key, value) in &message.app_properties {
-        application.0.insert(key.clone(), SimpleValue::String(value.clone()));
-    }
-    if let Some(created) = &message.creation_time_utc {
         application
             .0
-            .insert("iothub-creation-time-utc".to_owned(), SimpleValue::String(created.clone()));
+            .insert(key.clone(), SimpleValue::String(value.clone()));
+    }
+    if let Some(created) = &message.creation_time_utc {
+        application.0.insert(
+            "iothub-creation-time-utc".to_owned(),
+            SimpleValue::String(created.clone()),
+        );
     }
     Message::builder()
         .message_annotations(annotations)
@@ -376,24 +434,39 @@ mod tests {
     fn selectors_as_the_sdks_write_them() {
         assert_eq!(
             parse_selector("amqp.annotation.x-opt-offset > '-1'"),
-            Ok(Position::Offset { offset: -1, inclusive: false })
+            Ok(Position::Offset {
+                offset: -1,
+                inclusive: false
+            })
         );
         assert_eq!(
             parse_selector("amqp.annotation.x-opt-sequence-number >= '42'"),
-            Ok(Position::SequenceNumber { number: 42, inclusive: true })
+            Ok(Position::SequenceNumber {
+                number: 42,
+                inclusive: true
+            })
         );
         assert_eq!(
             parse_selector("amqp.annotation.x-opt-enqueued-time > '1700000000000'"),
             Ok(Position::EnqueuedAfter(1_700_000_000_000))
         );
-        assert_eq!(parse_selector("amqp.annotation.x-opt-offset > @latest"), Ok(Position::Latest));
-        assert!(parse_selector("x-opt-offset = 3").unwrap_err().contains("is not valid"));
+        assert_eq!(
+            parse_selector("amqp.annotation.x-opt-offset > @latest"),
+            Ok(Position::Latest)
+        );
+        assert!(parse_selector("x-opt-offset = 3")
+            .unwrap_err()
+            .contains("is not valid"));
     }
 
     #[test]
     fn partition_addresses_with_or_without_the_host() {
-        assert!(is_partition_address("amqps://ns.example/hub/ConsumerGroups/$Default/Partitions/0"));
-        assert!(is_partition_address("hub/consumergroups/watch/partitions/3"));
+        assert!(is_partition_address(
+            "amqps://ns.example/hub/ConsumerGroups/$Default/Partitions/0"
+        ));
+        assert!(is_partition_address(
+            "hub/consumergroups/watch/partitions/3"
+        ));
         assert!(!is_partition_address("$cbs"));
         assert_eq!(path_of("amqps://ns.example/hub/x"), "hub/x");
     }

@@ -72,7 +72,7 @@ pub(crate) fn with_all_fields(frame: &[u8]) -> Vec<u8> {
         let count = count.max(full);
         let mut out = header.to_vec();
         out.extend_from_slice(&[0x00, 0x53, code]);
-        if elements.len() + 1 <= 255 && count <= 255 {
+        if elements.len() < 255 && count <= 255 {
             out.extend_from_slice(&[0xc0, (elements.len() + 1) as u8, count as u8]);
         } else {
             out.push(0xd0);
@@ -197,7 +197,9 @@ mod tests {
     #[test]
     fn a_short_transfer_gets_its_eleven_fields_and_keeps_its_payload() {
         // transfer(handle 0, delivery-id 5), then a payload.
-        let short = frame(&[0x00, 0x53, 0x14, 0xc0, 0x04, 0x02, 0x43, 0x52, 0x05, 0xAA, 0xBB]);
+        let short = frame(&[
+            0x00, 0x53, 0x14, 0xc0, 0x04, 0x02, 0x43, 0x52, 0x05, 0xAA, 0xBB,
+        ]);
         let full = with_all_fields(&short);
         let mut expected_body = vec![0x00, 0x53, 0x14, 0xc0, 0x0d, 0x0b, 0x43, 0x52, 0x05];
         expected_body.extend([0x40; 9]);
@@ -208,7 +210,10 @@ mod tests {
     #[test]
     fn an_empty_list_and_a_ulong_descriptor_are_written_as_azure_writes_them() {
         let close = frame(&[0x00, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x18, 0x45]);
-        assert_eq!(with_all_fields(&close), frame(&[0x00, 0x53, 0x18, 0xc0, 0x02, 0x01, 0x40]));
+        assert_eq!(
+            with_all_fields(&close),
+            frame(&[0x00, 0x53, 0x18, 0xc0, 0x02, 0x01, 0x40])
+        );
     }
 
     #[test]
@@ -231,7 +236,9 @@ mod tests {
         writer.flush().await.unwrap();
         drop(writer);
         let mut written = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut server, &mut written).await.unwrap();
+        tokio::io::AsyncReadExt::read_to_end(&mut server, &mut written)
+            .await
+            .unwrap();
         let mut expected = b"AMQP\x00\x01\x00\x00".to_vec();
         expected.extend(frame(&[0x00, 0x53, 0x17, 0xc0, 0x02, 0x01, 0x40]));
         assert_eq!(written, expected);
