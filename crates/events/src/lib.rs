@@ -15,4 +15,4 @@ mod reader;
 pub use address::EventHubAddress;
 pub use error::EventsError;
 pub use event::{rfc3339, BodyView, Event};
-pub use reader::{Reader, StartAt};
+pub use reader::{Reader, StartAt, Transport};

@@ -30,8 +30,11 @@ use tokio::sync::mpsc;
 
 use crate::{Event, EventHubAddress, EventsError};
 
-/// Azure's AMQP port.
+/// Azure's AMQP port, and the HTTPS port AMQP over WebSockets uses.
 const AMQPS_PORT: u16 = 5671;
+const HTTPS_PORT: u16 = 443;
+/// A blocked port usually shows as a timeout: give up on it soon and try the next.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SELECTOR: &str = "apache.org:selector-filter:string";
 /// Events asked for at a time per partition.
 const PREFETCH: u32 = 300;
@@ -154,6 +157,100 @@ pub struct Reader {
     address: EventHubAddress,
     group: String,
     management: Node,
+    transport: Transport,
+}
+
+/// How a reader reached the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// AMQP over TLS on port 5671.
+    Amqp,
+    /// AMQP over a WebSocket on port 443, and why.
+    WebSocket { why: String },
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Amqp => write!(f, "AMQP on port {AMQPS_PORT}"),
+            Transport::WebSocket { why } => {
+                write!(f, "AMQP over WebSockets on port {HTTPS_PORT}, because {why}")
+            }
+        }
+    }
+}
+
+/// A TCP connection to `host`'s `port` (or the loopback port a sandbox maps it to).
+async fn tcp_to(network: &Network, host: &str, port: u16) -> Result<TcpStream, EventsError> {
+    let unreachable = |detail: String| EventsError::Unreachable {
+        host: host.to_owned(),
+        port,
+        detail,
+    };
+    let addresses = network
+        .resolve_on(host, port)
+        .await
+        .map_err(|e| unreachable(format!("the name does not resolve ({e:?})")))?;
+    let target = *addresses
+        .first()
+        .ok_or_else(|| unreachable("the name has no addresses".into()))?;
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target))
+        .await
+        .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+async fn tls(
+    network: &Network,
+    host: &str,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, EventsError> {
+    let failed = |detail: String| EventsError::TlsFailed {
+        host: host.to_owned(),
+        detail,
+    };
+    let server_name =
+        ServerName::try_from(host.to_owned()).map_err(|_| failed("not a valid host name".into()))?;
+    tokio_rustls::TlsConnector::from(network.tls_config())
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| failed(e.to_string()))
+}
+
+/// AMQP over a WebSocket at `/$servicebus/websocket`, TLS inside the given connection.
+async fn over_websocket(
+    network: &Network,
+    host: &str,
+    tcp: TcpStream,
+) -> Result<ConnectionHandle<()>, EventsError> {
+    let tls = tls(network, host, tcp).await?;
+    let socket = fe2o3_amqp_ws::WebSocketStream::connect_with_stream(
+        format!("wss://{host}/$servicebus/websocket"),
+        tls,
+    )
+    .await
+    .map_err(|e| EventsError::Unreachable {
+        host: host.to_owned(),
+        port: HTTPS_PORT,
+        detail: format!("the WebSocket upgrade failed: {e}"),
+    })?;
+    amqp_open(host, socket).await
+}
+
+async fn amqp_open<S>(host: &str, stream: S) -> Result<ConnectionHandle<()>, EventsError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
+{
+    Connection::builder()
+        .container_id(format!("hubsetup-{}", std::process::id()))
+        .hostname(host)
+        .sasl_profile(SaslProfile::Anonymous)
+        .max_frame_size(65_536)
+        .open_with_stream(stream)
+        .await
+        .map_err(|e| EventsError::Lost(format!("the AMQP handshake failed: {e}")))
 }
 
 impl std::fmt::Debug for Reader {
@@ -166,50 +263,46 @@ impl std::fmt::Debug for Reader {
 }
 
 impl Reader {
-    /// Connects, authenticates on `$cbs` for the event hub, and opens `$management`.
+    /// Connects, authenticates on `$cbs` for the event hub, and opens `$management`. AMQP's
+    /// own port (5671) is tried first; when it is blocked, or a proxy is in the way, AMQP goes
+    /// over a WebSocket on 443, as Azure's SDKs do (see [`Reader::transport`]).
     pub async fn open(
         network: &Network,
         address: &EventHubAddress,
         group: &str,
     ) -> Result<Reader, EventsError> {
         let host = address.host.clone();
-        let unreachable = |detail: String| EventsError::Unreachable {
-            host: host.clone(),
-            port: AMQPS_PORT,
-            detail,
+        let (mut connection, transport) = match network.proxy_for(&host) {
+            Some(proxy) => {
+                let via = format!("through the proxy {}", proxy.authority());
+                let tcp = tcp_to(network, &host, HTTPS_PORT).await?;
+                let mut tcp = tcp;
+                hubsetup_net::tunnel(&mut tcp, &proxy, &host, STEP_TIMEOUT)
+                    .await
+                    .map_err(|e| EventsError::Unreachable {
+                        host: host.clone(),
+                        port: HTTPS_PORT,
+                        detail: e.to_string(),
+                    })?;
+                (over_websocket(network, &host, tcp).await?, Transport::WebSocket { why: via })
+            }
+            None => match tcp_to(network, &host, AMQPS_PORT).await {
+                Ok(tcp) => (amqp_open(&host, tls(network, &host, tcp).await?).await?, Transport::Amqp),
+                Err(EventsError::Unreachable { detail, .. }) => {
+                    let why = format!("AMQP's port {AMQPS_PORT} is blocked from this network ({detail})");
+                    let tcp = tcp_to(network, &host, HTTPS_PORT).await.map_err(|e| match e {
+                        EventsError::Unreachable { detail: on_443, .. } => EventsError::Unreachable {
+                            host: host.clone(),
+                            port: AMQPS_PORT,
+                            detail: format!("{detail}; WebSockets on port {HTTPS_PORT} failed too ({on_443})"),
+                        },
+                        other => other,
+                    })?;
+                    (over_websocket(network, &host, tcp).await?, Transport::WebSocket { why })
+                }
+                Err(other) => return Err(other),
+            },
         };
-        let addresses = network
-            .resolve_on(&host, AMQPS_PORT)
-            .await
-            .map_err(|e| unreachable(format!("the name does not resolve ({e:?})")))?;
-        let target = *addresses
-            .first()
-            .ok_or_else(|| unreachable("the name has no addresses".into()))?;
-        let tcp = tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(target))
-            .await
-            .map_err(|_| unreachable("no answer within 15 s".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
-        let _ = tcp.set_nodelay(true);
-        let server_name =
-            ServerName::try_from(host.clone()).map_err(|_| EventsError::TlsFailed {
-                host: host.clone(),
-                detail: "not a valid host name".into(),
-            })?;
-        let tls = tokio_rustls::TlsConnector::from(network.tls_config())
-            .connect(server_name, tcp)
-            .await
-            .map_err(|e| EventsError::TlsFailed {
-                host: host.clone(),
-                detail: e.to_string(),
-            })?;
-        let mut connection = Connection::builder()
-            .container_id(format!("hubsetup-{}", std::process::id()))
-            .hostname(host.as_str())
-            .sasl_profile(SaslProfile::Anonymous)
-            .max_frame_size(65_536)
-            .open_with_stream(tls)
-            .await
-            .map_err(|e| EventsError::Lost(format!("the AMQP handshake failed: {e}")))?;
         let mut session = Session::begin(&mut connection)
             .await
             .map_err(|e| EventsError::Lost(e.to_string()))?;
@@ -245,7 +338,13 @@ impl Reader {
             address: address.clone(),
             group: group.to_owned(),
             management,
+            transport,
         })
+    }
+
+    /// How this reader reached the endpoint.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// The IDs of the event hub's partitions.

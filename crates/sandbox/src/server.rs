@@ -103,20 +103,27 @@ impl App {
 
     pub(crate) async fn handle(
         self: Arc<Self>,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
     ) -> Result<Resp, Dropped> {
-        let (parts, body) = request.into_parts();
-        let host = parts
-            .headers
+        let host = request
+            .headers()
             .get("host")
             .and_then(|h| h.to_str().ok())
-            .or_else(|| parts.uri.host())
+            .or_else(|| request.uri().host())
             .map(|h| {
                 h.rsplit_once(':')
                     .map_or(h, |(name, _)| name)
                     .to_ascii_lowercase()
             })
             .unwrap_or_default();
+        if request.uri().path() == crate::eventhubs::websocket::PATH
+            && matches!(self.service(&host), Some(Service::EventHubs))
+        {
+            if let Some(switching) = crate::eventhubs::websocket::upgrade(&mut request, &host, &self) {
+                return Ok(switching);
+            }
+        }
+        let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
@@ -280,12 +287,12 @@ fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
     }
 }
 
-/// The Event Hub-compatible endpoint speaks AMQP, on its own port.
+/// The Event Hub-compatible endpoint speaks AMQP, over TLS or a WebSocket.
 fn eventhubs_over_https() -> Resp {
     response(
         StatusCode::NOT_FOUND,
         "text/plain",
-        "This is an Event Hub-compatible endpoint: connect with AMQP 1.0 over TLS (port 5671).",
+        "This is an Event Hub-compatible endpoint: connect with AMQP 1.0 over TLS (port 5671), or over a WebSocket at /$servicebus/websocket (subprotocol AMQPWSB10).",
     )
 }
 
@@ -326,6 +333,7 @@ pub(crate) async fn serve(
             let _ = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(tls), service)
+                .with_upgrades()
                 .await;
         });
     }

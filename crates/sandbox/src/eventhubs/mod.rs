@@ -13,6 +13,7 @@ mod cbs;
 pub(crate) mod log;
 mod management;
 mod partition;
+pub(crate) mod websocket;
 mod wire;
 
 use std::collections::HashMap;
@@ -94,6 +95,14 @@ async fn connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, app: Arc<App>)
         .server_name()
         .unwrap_or_default()
         .to_ascii_lowercase();
+    serve_amqp(stream, host, app).await;
+}
+
+/// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to the namespace `host`.
+pub(crate) async fn serve_amqp<S>(stream: S, host: String, app: Arc<App>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
+{
     let Some(hub) = hub_of_namespace(&host, &app.config.suffix).map(str::to_owned) else {
         return;
     };
