@@ -6,6 +6,7 @@ sandbox is wrong.
 """
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -137,3 +138,51 @@ def test_a_device_policy_cannot_read_events(cloud, built_in_endpoint):
     with consumer(cloud, connection_string, retry_total=0) as client, pytest.raises(AuthenticationError) as refused:
         client.get_eventhub_properties()
     assert "'Listen' claim(s) are required to perform this operation" in str(refused.value)
+
+
+def test_amqp_over_websockets_on_443_as_the_sdk_speaks_it(cloud, built_in_endpoint, device_connection_string):
+    from azure.eventhub import TransportType
+
+    run = uuid.uuid4().hex
+    client = consumer(cloud, built_in_endpoint["connection_string"], transport_type=TransportType.AmqpOverWebsocket)
+    assert client.get_partition_ids() == ["0", "1", "2", "3"]
+    owner = next(p for p in client.get_partition_ids() if not client.get_partition_properties(p)["is_empty"])
+    send_from_device(cloud, device_connection_string, b'{"over": "websockets"}', {"test-run": run})
+    event = receive_until(
+        client, lambda e: e.properties.get(b"test-run") == run.encode(), owner, starting_position="-1"
+    )
+    assert event is not None, "the message never arrived over the WebSocket transport"
+    assert event.body_as_json() == {"over": "websockets"}
+
+
+def test_a_higher_owner_level_takes_the_partition_as_azure_does(cloud, built_in_endpoint):
+    from azure.eventhub.exceptions import ConnectionLostError
+
+    errors = []
+    first = consumer(cloud, built_in_endpoint["connection_string"])
+    worker = threading.Thread(
+        target=first.receive,
+        kwargs=dict(on_event=lambda c, e: None, on_error=lambda c, e: errors.append(e),
+                    partition_id="1", owner_level=1, max_wait_time=1),
+        daemon=True,
+    )
+    worker.start()
+    time.sleep(3)
+    second = consumer(cloud, built_in_endpoint["connection_string"])
+    taker = threading.Thread(
+        target=second.receive,
+        kwargs=dict(on_event=lambda c, e: None, partition_id="1", owner_level=2, max_wait_time=1),
+        daemon=True,
+    )
+    taker.start()
+    for _ in range(100):
+        if errors:
+            break
+        time.sleep(0.1)
+    first.close()
+    second.close()
+    worker.join(10)
+    taker.join(10)
+    assert errors, "the reader with the lower owner level was not disconnected"
+    assert isinstance(errors[0], ConnectionLostError), repr(errors[0])
+    assert "higher epoch of '2'" in str(errors[0])
