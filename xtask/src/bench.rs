@@ -27,6 +27,8 @@ pub fn run() -> Result<(), String> {
         "hubsetup-sandbox",
         "--package",
         "hubsetup-cli",
+        "--package",
+        "hubsetup-events",
         "--locked",
     ]);
     bench

@@ -174,7 +174,10 @@ impl std::fmt::Display for Transport {
         match self {
             Transport::Amqp => write!(f, "AMQP on port {AMQPS_PORT}"),
             Transport::WebSocket { why } => {
-                write!(f, "AMQP over WebSockets on port {HTTPS_PORT}, because {why}")
+                write!(
+                    f,
+                    "AMQP over WebSockets on port {HTTPS_PORT}, because {why}"
+                )
             }
         }
     }
@@ -211,8 +214,8 @@ async fn tls(
         host: host.to_owned(),
         detail,
     };
-    let server_name =
-        ServerName::try_from(host.to_owned()).map_err(|_| failed("not a valid host name".into()))?;
+    let server_name = ServerName::try_from(host.to_owned())
+        .map_err(|_| failed("not a valid host name".into()))?;
     tokio_rustls::TlsConnector::from(network.tls_config())
         .connect(server_name, tcp)
         .await
@@ -284,12 +287,19 @@ impl Reader {
                         port: HTTPS_PORT,
                         detail: e.to_string(),
                     })?;
-                (over_websocket(network, &host, tcp).await?, Transport::WebSocket { why: via })
+                (
+                    over_websocket(network, &host, tcp).await?,
+                    Transport::WebSocket { why: via },
+                )
             }
             None => match tcp_to(network, &host, AMQPS_PORT).await {
-                Ok(tcp) => (amqp_open(&host, tls(network, &host, tcp).await?).await?, Transport::Amqp),
+                Ok(tcp) => (
+                    amqp_open(&host, tls(network, &host, tcp).await?).await?,
+                    Transport::Amqp,
+                ),
                 Err(EventsError::Unreachable { detail, .. }) => {
-                    let why = format!("AMQP's port {AMQPS_PORT} is blocked from this network ({detail})");
+                    let why =
+                        format!("AMQP's port {AMQPS_PORT} is blocked from this network ({detail})");
                     let tcp = tcp_to(network, &host, HTTPS_PORT).await.map_err(|e| match e {
                         EventsError::Unreachable { detail: on_443, .. } => EventsError::Unreachable {
                             host: host.clone(),
@@ -298,7 +308,10 @@ impl Reader {
                         },
                         other => other,
                     })?;
-                    (over_websocket(network, &host, tcp).await?, Transport::WebSocket { why })
+                    (
+                        over_websocket(network, &host, tcp).await?,
+                        Transport::WebSocket { why },
+                    )
                 }
                 Err(other) => return Err(other),
             },
@@ -400,7 +413,7 @@ impl Reader {
                         .build(),
                 )
                 .target(format!("hubsetup-watch-{partition}"))
-                .credit_mode(CreditMode::Auto(PREFETCH))
+                .credit_mode(CreditMode::Manual)
                 .attach(&mut self.session)
                 .await;
             let context = Arc::new((
@@ -432,10 +445,23 @@ async fn pump(
     events: mpsc::Sender<Result<Event, EventsError>>,
 ) {
     let (group, partition, policy) = &*context;
+    // The endpoint sends settled, so nothing is disposed and fe2o3's automatic credit (which
+    // counts dispositions) would never refill: the credit is given here, half a window ahead.
+    if receiver.set_credit(PREFETCH).await.is_err() {
+        return;
+    }
+    let mut since_credit = 0;
     loop {
         tokio::select! {
             delivery = receiver.recv::<Body<Value>>() => match delivery {
                 Ok(delivery) => {
+                    since_credit += 1;
+                    if since_credit >= PREFETCH / 2 {
+                        since_credit = 0;
+                        if receiver.set_credit(PREFETCH).await.is_err() {
+                            break;
+                        }
+                    }
                     let event = Event::from_message(partition, delivery.into_message());
                     if events.send(Ok(event)).await.is_err() {
                         break;

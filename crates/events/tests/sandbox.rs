@@ -240,11 +240,17 @@ async fn a_sixth_reader_on_a_group_is_refused_with_the_limit() {
 async fn a_blocked_amqp_port_falls_back_to_websockets_on_443_and_says_so() {
     let sandbox = Sandbox::start(SandboxConfig::fast()).expect("sandbox starts");
     // A port nothing listens on stands for a firewall that blocks 5671.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut cloud = sandbox.cloud();
     cloud.loopback_ports.insert(5671, closed);
     let network = Network::new(&cloud, None).unwrap();
-    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default").await.unwrap();
+    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default")
+        .await
+        .unwrap();
     let transport = reader.transport().to_string();
     assert!(
         transport.starts_with("AMQP over WebSockets on port 443, because AMQP's port 5671 is blocked from this network ("),
@@ -259,6 +265,34 @@ async fn a_blocked_amqp_port_falls_back_to_websockets_on_443_and_says_so() {
 
     // With AMQP's port open, AMQP is used directly.
     let direct = Network::new(&sandbox.cloud(), None).unwrap();
-    let reader = Reader::open(&direct, &address(&sandbox, "service"), "$Default").await.unwrap();
+    let reader = Reader::open(&direct, &address(&sandbox, "service"), "$Default")
+        .await
+        .unwrap();
     assert_eq!(reader.transport().to_string(), "AMQP on port 5671");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_events_flow_without_stalling() {
+    let (sandbox, network) = setup();
+    for chunk in 0..30 {
+        let sends = (0..100).map(|n| {
+            let (sandbox, network) = (&sandbox, &network);
+            async move {
+                send(
+                    sandbox,
+                    network,
+                    &format!("{{\"n\":{}}}", chunk * 100 + n),
+                    "bulk",
+                )
+                .await
+            }
+        });
+        futures::future::join_all(sends).await;
+    }
+    let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default")
+        .await
+        .unwrap();
+    let mut received = reader.receive(StartAt::Beginning).await.unwrap();
+    let events = collect(&mut received, "bulk", 3000).await;
+    assert_eq!(events.len(), 3000);
 }

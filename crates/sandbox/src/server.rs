@@ -119,7 +119,9 @@ impl App {
         if request.uri().path() == crate::eventhubs::websocket::PATH
             && matches!(self.service(&host), Some(Service::EventHubs))
         {
-            if let Some(switching) = crate::eventhubs::websocket::upgrade(&mut request, &host, &self) {
+            if let Some(switching) =
+                crate::eventhubs::websocket::upgrade(&mut request, &host, &self)
+            {
                 return Ok(switching);
             }
         }

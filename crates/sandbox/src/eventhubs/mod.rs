@@ -143,6 +143,11 @@ async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
     let replies: ReplyLinks = Arc::default();
     while let Some(attach) = session.next_incoming_attach().await {
         let node = node_of(&attach);
+        // A receiver's start is fixed before its attach is answered, as Event Hubs does.
+        let admission = match &node {
+            Node::Partition(request) => Some(partition::admit(request, &peer)),
+            _ => None,
+        };
         let accepted = links.accept_incoming_attach(attach, &mut session).await;
         match (node, accepted) {
             (Node::Requests(kind), Ok(LinkEndpoint::Receiver(receiver))) => {
@@ -158,7 +163,8 @@ async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
                 tokio::spawn(reply_link(sender, rx));
             }
             (Node::Partition(request), Ok(LinkEndpoint::Sender(sender))) => {
-                tokio::spawn(partition::serve(sender, request, peer.clone()));
+                let admission = admission.expect("admitted above");
+                tokio::spawn(partition::serve(sender, request, admission, peer.clone()));
             }
             (Node::Unknown(address), Ok(endpoint)) => {
                 let error = not_found(&format!(

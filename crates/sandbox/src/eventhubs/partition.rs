@@ -238,8 +238,12 @@ fn stolen(description: String) -> Refused {
     error(ErrorCondition::LinkError(LinkError::Stolen), &description)
 }
 
-/// Checks a receiver's request against the hub: entity, claims, consumer group, partition.
-fn admit(request: &ReaderRequest, peer: &Peer) -> Result<(usize, Position), Refused> {
+/// A receiver's partition and start, or why it is refused.
+pub(crate) type Admission = Result<(usize, Position), Refused>;
+
+/// Checks a receiver's request against the hub: entity, claims, consumer group, partition;
+/// and fixes its start, so that `@latest` means the end of the partition when it attached.
+pub(crate) fn admit(request: &ReaderRequest, peer: &Peer) -> Admission {
     let resource = format!(
         "{}/consumergroups/{}/partitions/{}",
         request.entity, request.group, request.partition
@@ -300,8 +304,13 @@ fn admit(request: &ReaderRequest, peer: &Peer) -> Result<(usize, Position), Refu
 }
 
 /// Serves one receiver until it detaches, the partition is taken over, or its token expires.
-pub(crate) async fn serve(mut sender: Sender, request: ReaderRequest, peer: Arc<Peer>) {
-    let (partition, mut position) = match admit(&request, &peer) {
+pub(crate) async fn serve(
+    mut sender: Sender,
+    request: ReaderRequest,
+    admission: Admission,
+    peer: Arc<Peer>,
+) {
+    let (partition, mut position) = match admission {
         Ok(admitted) => admitted,
         Err(refused) => {
             let _ = sender.close_with_error(refused).await;

@@ -10,7 +10,10 @@ use std::task::{Context, Poll};
 use futures_util::{Sink, Stream};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use hyper::header::{
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    UPGRADE,
+};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -31,9 +34,16 @@ pub(crate) fn upgrade(
     host: &str,
     app: &Arc<App>,
 ) -> Option<Response<Full<Bytes>>> {
-    let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     let key = header(SEC_WEBSOCKET_KEY)?.to_owned();
-    let offered = header(SEC_WEBSOCKET_PROTOCOL).unwrap_or_default().to_owned();
+    let offered = header(SEC_WEBSOCKET_PROTOCOL)
+        .unwrap_or_default()
+        .to_owned();
     let protocol = offered
         .split(',')
         .map(str::trim)
@@ -45,7 +55,8 @@ pub(crate) fn upgrade(
         let Ok(upgraded) = upgrading.await else {
             return;
         };
-        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         super::serve_amqp(Frames::new(socket), host, app).await;
     });
     let mut response = Response::new(Full::new(Bytes::new()));
@@ -53,8 +64,14 @@ pub(crate) fn upgrade(
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok()?);
-    headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(&protocol).ok()?);
+    headers.insert(
+        SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok()?,
+    );
+    headers.insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_str(&protocol).ok()?,
+    );
     Some(response)
 }
 
