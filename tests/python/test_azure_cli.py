@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 from azure_cli import AZ, CLOUD_NAME, SKIP_REASON, az, az_env, device_code_login, signed_in  # noqa: F401 (fixtures)
-from conftest import HUBSETUP
+from conftest import HUB, HUBSETUP, PRODUCTION
 
 if not AZ:
     pytest.skip(SKIP_REASON, allow_module_level=True)
@@ -106,3 +106,21 @@ def test_a_claims_challenge_names_the_az_login_that_answers_it(cloud, az_env, si
     device_code_login(cloud, az_env, *shlex.split(command)[2:])
     created = hubsetup(az_env, cloud, *args)
     assert created.returncode == 0, created.stderr
+
+
+def test_az_manages_the_built_in_endpoints_consumer_groups(signed_in, az_env):
+    """`az iot hub consumer-group` (Microsoft's ARM client for them) against the sandbox."""
+    where = ["--hub-name", HUB, "--resource-group", "contoso-iot", "--subscription", PRODUCTION]
+    created = json.loads(az(az_env, "iot", "hub", "consumer-group", "create", "--name", "az-watch", *where).stdout)
+    assert created["name"] == "az-watch"
+    listed = json.loads(az(az_env, "iot", "hub", "consumer-group", "list", *where).stdout)
+    assert [g["name"] for g in listed] == ["$Default", "stream-analytics-prod", "az-watch"]
+    shown = json.loads(az(az_env, "iot", "hub", "consumer-group", "show", "--name", "az-watch", *where).stdout)
+    assert shown["type"] == "Microsoft.Devices/IotHubs/EventHubEndpoints/ConsumerGroups"
+    az(az_env, "iot", "hub", "consumer-group", "delete", "--name", "az-watch", *where)
+    missing = az(az_env, "iot", "hub", "consumer-group", "show", "--name", "az-watch", *where, check=False)
+    assert missing.returncode != 0
+    assert "ConsumerGroupNotFound" in missing.stderr or "does not exist" in missing.stderr, missing.stderr
+    refused = az(az_env, "iot", "hub", "consumer-group", "create", "--name", "no spaces", *where, check=False)
+    assert refused.returncode != 0
+    assert "1 to 50 letters, digits, hyphens, periods and underscores" in refused.stderr, refused.stderr

@@ -14,6 +14,7 @@ use crate::state::{
 };
 use crate::SandboxConfig;
 
+mod consumer_groups;
 mod facts;
 mod locks;
 mod metadata;
@@ -226,10 +227,27 @@ pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Re
                     facts::quota_metrics(hub, config)
                 }),
                 (&Method::GET, ["skus"]) => with_hub(state, sub, group, name, facts::skus),
-                (&Method::GET, ["eventhubendpoints", "events", "consumergroups"]) => {
+                (&Method::GET, ["eventhubendpoints", _, "consumergroups"]) => {
                     let id = format!("/{}", original[..8].join("/"));
                     with_hub(state, sub, group, name, |hub| {
-                        facts::consumer_groups(hub, &id)
+                        consumer_groups::list(hub, &id, original[9])
+                    })
+                }
+                (&Method::GET, ["eventhubendpoints", _, "consumergroups", _]) => {
+                    let id = format!("/{}", original[..8].join("/"));
+                    with_hub(state, sub, group, name, |hub| {
+                        consumer_groups::get(hub, &id, original[9], original[11])
+                    })
+                }
+                (&Method::PUT, ["eventhubendpoints", _, "consumergroups", _]) => {
+                    let id = format!("/{}", original[..8].join("/"));
+                    with_hub_mut(state, sub, group, name, |hub| {
+                        consumer_groups::put(hub, &id, original[9], original[11])
+                    })
+                }
+                (&Method::DELETE, ["eventhubendpoints", _, "consumergroups", _]) => {
+                    with_hub_mut(state, sub, group, name, |hub| {
+                        consumer_groups::delete(hub, original[9], original[11])
                     })
                 }
                 (&Method::POST, ["iothubkeys", _, "listkeys"]) => {
@@ -755,6 +773,23 @@ fn with_hub(
 ) -> Resp {
     let key = name.to_ascii_lowercase();
     match state.hubs.get(&key) {
+        Some(hub)
+            if hub.subscription_id == sub && hub.resource_group.eq_ignore_ascii_case(group) =>
+        {
+            action(hub)
+        }
+        _ => hub_not_found(group, name),
+    }
+}
+
+fn with_hub_mut(
+    state: &mut State,
+    sub: &str,
+    group: &str,
+    name: &str,
+    action: impl FnOnce(&mut Hub) -> Resp,
+) -> Resp {
+    match state.hubs.get_mut(&name.to_ascii_lowercase()) {
         Some(hub)
             if hub.subscription_id == sub && hub.resource_group.eq_ignore_ascii_case(group) =>
         {

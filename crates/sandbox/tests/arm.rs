@@ -649,3 +649,80 @@ fn policy_update_needs_the_current_etag_and_keeps_keys_only_if_sent() {
     );
     assert_eq!(arm_error(refused).1, "InvalidAccessRights");
 }
+
+#[test]
+fn consumer_groups_are_created_read_and_deleted_with_azures_rules() {
+    let sandbox = start(fast_config());
+    let http = client(&sandbox, &[]);
+    let (token, _) = sign_in(&sandbox, &http);
+    let groups = format!(
+        "{}/eventHubEndpoints/events/ConsumerGroups",
+        hub_path(PRODUCTION, "contoso-iot", "contoso-plant-hub")
+    );
+    let put = |name: &str| {
+        json(
+            http.put(format!("{}{groups}/{name}?{IOTHUB_API}", arm(&sandbox)))
+                .bearer_auth(&token)
+                .json(&json!({ "properties": { "name": name } }))
+                .send()
+                .unwrap(),
+        )
+    };
+    let (status, created) = put("iothub-setup-watch");
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["name"], "iothub-setup-watch");
+    assert_eq!(
+        created["type"],
+        "Microsoft.Devices/IotHubs/EventHubEndpoints/ConsumerGroups"
+    );
+    assert_eq!(
+        put("iothub-setup-watch").0,
+        200,
+        "creating again is idempotent"
+    );
+    let (status, listed) = arm_get(&sandbox, &http, &token, &format!("{groups}?{IOTHUB_API}"));
+    assert_eq!(status, 200);
+    let names: Vec<&str> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["$Default", "stream-analytics-prod", "iothub-setup-watch"]
+    );
+
+    let (status, refused) = put("no spaces allowed");
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (400, Some("InvalidConsumerGroupName"))
+    );
+    for n in 0..17 {
+        assert_eq!(put(&format!("group-{n}")).0, 200);
+    }
+    let (status, full) = put("the-twenty-first");
+    assert_eq!(
+        (status, full["error"]["code"].as_str()),
+        (400, Some("ConsumerGroupLimitExceeded"))
+    );
+
+    let delete = |name: &str| {
+        http.delete(format!("{}{groups}/{name}?{IOTHUB_API}", arm(&sandbox)))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(delete("iothub-setup-watch"), 200);
+    assert_eq!(delete("iothub-setup-watch"), 204);
+    assert_eq!(delete("$Default"), 400);
+    let (status, _) = arm_get(
+        &sandbox,
+        &http,
+        &token,
+        &format!("{groups}/iothub-setup-watch?{IOTHUB_API}"),
+    );
+    assert_eq!(status, 404);
+}

@@ -1,6 +1,6 @@
 //! What ARM tells about an existing hub, for an admin deciding whether to reuse it: device
-//! counts (`IotHubStats`), today's messages against the daily quota (`quotaMetrics`), the tiers
-//! it may move to (`skus`) and the consumer groups of its Event Hub-compatible endpoint.
+//! counts (`IotHubStats`), today's messages against the daily quota (`quotaMetrics`) and the
+//! tiers it may move to (`skus`). Its consumer groups are in `consumer_groups`.
 
 use hyper::StatusCode;
 use serde_json::{json, Value};
@@ -60,23 +60,6 @@ pub(crate) fn skus(hub: &Hub) -> Resp {
                 "sku": { "name": sku, "tier": tier },
                 "capacity": { "minimum": 1, "maximum": max_units, "default": 1, "scaleType": "Manual" },
             }))
-        })
-        .collect();
-    json_response(StatusCode::OK, &json!({ "value": value, "nextLink": null }))
-}
-
-pub(crate) fn consumer_groups(hub: &Hub, hub_id: &str) -> Resp {
-    let value: Vec<Value> = hub
-        .consumer_groups
-        .iter()
-        .map(|name| {
-            json!({
-                "id": format!("{hub_id}/eventHubEndpoints/events/ConsumerGroups/{name}"),
-                "name": name,
-                "type": "Microsoft.Devices/IotHubs/EventHubEndpoints/ConsumerGroups",
-                "properties": { "created": "2026-01-05T09:00:00Z" },
-                "etag": format!("\"{}\"", name.len()),
-            })
         })
         .collect();
     json_response(StatusCode::OK, &json!({ "value": value, "nextLink": null }))
