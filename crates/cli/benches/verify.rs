@@ -1,6 +1,6 @@
 //! Prints the live test's figures against an in-process sandbox, each next to a peer measured
 //! in the same run:
-//! - one `hubsetup verify` (a whole process: start, DNS, TCP, TLS, token, send, read-back)
+//! - one `hubsetup verify` (a whole process: start, DNS, TCP, TLS, token, send)
 //!   against `curl` making the same authenticated POST (start, TCP, TLS, send);
 //! - `hubsetup verify --file` on 1,000 strings spread over 10 hubs;
 //! - with HUBSETUP_WINDOWS_BIN (the Windows build) and HUBSETUP_WINE_PREFIX, one `hubsetup.exe

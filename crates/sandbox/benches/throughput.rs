@@ -121,7 +121,7 @@ fn main() {
         count as f64 / elapsed.as_secs_f64()
     );
     let landed = sandbox.messages(HUB, DEVICE).len();
-    println!("messages kept for read-back (capped at 1000 per device): {landed}");
+    println!("messages kept for the tests' look (capped at 1000 per device): {landed}");
 }
 
 fn ms(duration: Duration) -> f64 {
