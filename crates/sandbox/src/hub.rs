@@ -12,8 +12,9 @@ use hubsetup_core::{names, SharedAccessKey, TokenError};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::eventhubs::log::ReceivedMessage;
 use crate::http::{empty, hub_error, json_response, with_header, Req, Resp};
-use crate::state::{now_ms, random_base64, Device, Hub, ReceivedMessage, State};
+use crate::state::{now_ms, random_base64, Device, Hub, State};
 use crate::SandboxConfig;
 
 const API_VERSIONS: &[&str] = &[

@@ -35,8 +35,8 @@ use std::time::Duration;
 use hubsetup_core::{Cloud, ConnectionString, SharedAccessKey};
 use tokio::sync::oneshot;
 
+pub use eventhubs::ReceivedMessage;
 pub use faults::{Fault, FaultRule};
-pub use state::ReceivedMessage;
 
 /// Why the sandbox could not start or keep its state.
 #[derive(Debug, thiserror::Error)]
@@ -183,11 +183,17 @@ impl Sandbox {
             .enable_all()
             .build()
             .map_err(SandboxError::Runtime)?;
+        let state = Arc::new(Mutex::new(state));
+        let event_hubs = Arc::new(eventhubs::Endpoints {
+            state: state.clone(),
+            suffix: config.suffix.clone(),
+            readers: eventhubs::Readers::default(),
+        });
         let app = Arc::new(server::App {
             config,
-            state: Mutex::new(state),
+            state,
             faults,
-            readers: eventhubs::Readers::default(),
+            event_hubs,
         });
         let (shutdown, stopped) = oneshot::channel();
         let server_app = app.clone();
@@ -210,7 +216,7 @@ impl Sandbox {
                             tokio::spawn(eventhubs::serve(
                                 amqp_listener,
                                 amqp_acceptor,
-                                server_app.clone(),
+                                server_app.event_hubs.clone(),
                             ));
                             server::serve(listener, acceptor, server_app, stopped).await;
                         }

@@ -29,9 +29,9 @@ const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Everything a request handler needs.
 pub(crate) struct App {
     pub(crate) config: SandboxConfig,
-    pub(crate) state: Mutex<State>,
+    pub(crate) state: Arc<Mutex<State>>,
     pub(crate) faults: Arc<Faults>,
-    pub(crate) readers: crate::eventhubs::Readers,
+    pub(crate) event_hubs: Arc<crate::eventhubs::Endpoints>,
 }
 
 /// Which service a host name belongs to.
@@ -120,7 +120,7 @@ impl App {
             && matches!(self.service(&host), Some(Service::EventHubs))
         {
             if let Some(switching) =
-                crate::eventhubs::websocket::upgrade(&mut request, &host, &self)
+                crate::eventhubs::websocket::upgrade(&mut request, &host, &self.event_hubs)
             {
                 return Ok(switching);
             }

@@ -13,6 +13,7 @@ use hubsetup_core::names::DEFAULT_HUB_POLICIES;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::eventhubs::log::{EventLog, ReceivedMessage};
 use crate::SandboxError;
 
 const STATE_FILE: &str = "state.json";
@@ -169,22 +170,6 @@ pub struct Device {
     pub messages: Vec<ReceivedMessage>,
 }
 
-/// A device-to-cloud message as the hub received it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceivedMessage {
-    pub device_id: String,
-    /// The body, base64-encoded.
-    pub body_base64: String,
-    pub content_type: Option<String>,
-    pub content_encoding: Option<String>,
-    pub message_id: Option<String>,
-    pub correlation_id: Option<String>,
-    pub creation_time_utc: Option<String>,
-    /// `iothub-app-*` properties with the prefix removed.
-    pub app_properties: BTreeMap<String, String>,
-    pub received_at_ms: u64,
-}
-
 /// Settings that decide whether partners outside the customer's network can reach the hub.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Network {
@@ -235,7 +220,7 @@ pub struct Hub {
     pub consumer_groups: Vec<String>,
     /// What the Event Hub-compatible endpoint holds; not saved (see `eventhubs::log`).
     #[serde(skip)]
-    pub events: crate::eventhubs::EventLog,
+    pub events: EventLog,
 }
 
 /// Every hub has `$Default`.

@@ -79,7 +79,7 @@ fn check(token: &str, audience: &str, peer: &Peer) -> Result<Claim, String> {
             peer.host
         ));
     }
-    let state = peer.app.state.lock().expect("state lock");
+    let state = peer.endpoints.state.lock().expect("state lock");
     let hub = state
         .hubs
         .get(&peer.hub)

@@ -4,13 +4,13 @@
 //! retention time. In memory only: a restarted sandbox starts with empty partitions, as a hub
 //! whose retention has passed does.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
-use crate::state::ReceivedMessage;
+use serde::{Deserialize, Serialize};
 
 /// Azure keeps events for `retentionTimeInDays` (1 by default on IoT Hub's endpoint).
 pub(crate) const RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
@@ -25,6 +25,22 @@ pub(crate) fn partition_count(sku: &str) -> usize {
     } else {
         4
     }
+}
+
+/// A device-to-cloud message as the hub received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub device_id: String,
+    /// The body, base64-encoded.
+    pub body_base64: String,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub message_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub creation_time_utc: Option<String>,
+    /// `iothub-app-*` properties with the prefix removed.
+    pub app_properties: BTreeMap<String, String>,
+    pub received_at_ms: u64,
 }
 
 /// One event as a partition stores it.
@@ -75,7 +91,9 @@ impl Default for EventLog {
         EventLog {
             partitions: Vec::new(),
             arrived: Arc::default(),
-            created_ms: crate::state::now_ms(),
+            created_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
         }
     }
 }

@@ -36,7 +36,7 @@ pub(crate) fn read(request: &Request<'_>, peer: &Peer) -> Reply {
     if let Err(refusal) = peer.may_listen(entity) {
         return Reply::status(401, &refusal_text(refusal, peer, entity));
     }
-    let state = peer.app.state.lock().expect("state lock");
+    let state = peer.endpoints.state.lock().expect("state lock");
     let Some(hub) = state.hubs.get(&peer.hub) else {
         return Reply::status(404, "The IoT hub of this endpoint no longer exists.");
     };

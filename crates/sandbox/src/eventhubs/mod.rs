@@ -40,10 +40,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
-pub use log::EventLog;
+pub use log::ReceivedMessage;
 pub(crate) use partition::Readers;
 
-use crate::server::App;
+use crate::state::State;
 
 /// The namespace host of `hub`'s endpoint.
 pub(crate) fn namespace_host(hub: &str, suffix: &str) -> String {
@@ -58,20 +58,29 @@ pub(crate) fn hub_of_namespace<'h>(host: &'h str, suffix: &str) -> Option<&'h st
         .filter(|hub| !hub.is_empty() && !hub.contains('.'))
 }
 
+/// What every endpoint shares: the sandbox's state (hubs and their events), its domain, and
+/// the receivers open on each partition.
+#[derive(Debug)]
+pub(crate) struct Endpoints {
+    pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) suffix: String,
+    pub(crate) readers: Readers,
+}
+
 /// Accepts AMQP connections until the runtime stops.
-pub(crate) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Arc<App>) {
+pub(crate) async fn serve(listener: TcpListener, tls: TlsAcceptor, endpoints: Arc<Endpoints>) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(tcp, tls.clone(), app.clone()));
+        tokio::spawn(connection(tcp, tls.clone(), endpoints.clone()));
     }
 }
 
 /// What every link of one connection shares: the hub it reached and the tokens put on `$cbs`.
 pub(crate) struct Peer {
-    pub(crate) app: Arc<App>,
+    pub(crate) endpoints: Arc<Endpoints>,
     /// The hub, lower case, as the namespace host names it.
     pub(crate) hub: String,
     pub(crate) host: String,
@@ -85,7 +94,7 @@ impl Peer {
     }
 }
 
-async fn connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, app: Arc<App>) {
+async fn connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, endpoints: Arc<Endpoints>) {
     let Ok(stream) = tls.accept(tcp).await else {
         return;
     };
@@ -95,15 +104,15 @@ async fn connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, app: Arc<App>)
         .server_name()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    serve_amqp(stream, host, app).await;
+    serve_amqp(stream, host, endpoints).await;
 }
 
 /// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to the namespace `host`.
-pub(crate) async fn serve_amqp<S>(stream: S, host: String, app: Arc<App>)
+pub(crate) async fn serve_amqp<S>(stream: S, host: String, endpoints: Arc<Endpoints>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
 {
-    let Some(hub) = hub_of_namespace(&host, &app.config.suffix).map(str::to_owned) else {
+    let Some(hub) = hub_of_namespace(&host, &endpoints.suffix).map(str::to_owned) else {
         return;
     };
     let acceptor = ConnectionAcceptor::builder()
@@ -116,7 +125,7 @@ where
         return;
     };
     let peer = Arc::new(Peer {
-        app,
+        endpoints,
         hub,
         host,
         claims: Mutex::new(Vec::new()),

@@ -263,7 +263,7 @@ pub(crate) fn admit(request: &ReaderRequest, peer: &Peer) -> Admission {
             &super::management::refusal_text(refusal, peer, &resource),
         )
     })?;
-    let state = peer.app.state.lock().expect("state lock");
+    let state = peer.endpoints.state.lock().expect("state lock");
     let hub = state
         .hubs
         .get(&peer.hub)
@@ -322,7 +322,11 @@ pub(crate) async fn serve(
         request.group.to_ascii_lowercase(),
         partition,
     );
-    let mut registration = match peer.app.readers.join(key, &request.name, request.epoch) {
+    let mut registration = match peer
+        .endpoints
+        .readers
+        .join(key, &request.name, request.epoch)
+    {
         Ok(registration) => registration,
         Err(refused) => {
             let _ = sender.close_with_error(refused).await;
@@ -331,7 +335,7 @@ pub(crate) async fn serve(
     };
     loop {
         let (events, next, arrivals) = {
-            let state = peer.app.state.lock().expect("state lock");
+            let state = peer.endpoints.state.lock().expect("state lock");
             let Some(hub) = state.hubs.get(&peer.hub) else {
                 break;
             };
@@ -344,7 +348,7 @@ pub(crate) async fn serve(
         if events.is_empty() {
             // Re-read once armed, so an event stored in between is not missed.
             let again = {
-                let state = peer.app.state.lock().expect("state lock");
+                let state = peer.endpoints.state.lock().expect("state lock");
                 state
                     .hubs
                     .get(&peer.hub)

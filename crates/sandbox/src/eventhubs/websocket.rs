@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::server::App;
+use super::Endpoints;
 
 pub(crate) const PATH: &str = "/$servicebus/websocket";
 const SUBPROTOCOLS: [&str; 2] = ["AMQPWSB10", "amqp"];
@@ -32,7 +32,7 @@ const SUBPROTOCOLS: [&str; 2] = ["AMQPWSB10", "amqp"];
 pub(crate) fn upgrade(
     request: &mut Request<Incoming>,
     host: &str,
-    app: &Arc<App>,
+    endpoints: &Arc<Endpoints>,
 ) -> Option<Response<Full<Bytes>>> {
     let header = |name| {
         request
@@ -50,14 +50,14 @@ pub(crate) fn upgrade(
         .find(|p| SUBPROTOCOLS.iter().any(|s| s.eq_ignore_ascii_case(p)))?
         .to_owned();
     let upgrading = hyper::upgrade::on(request);
-    let (host, app) = (host.to_owned(), app.clone());
+    let (host, endpoints) = (host.to_owned(), endpoints.clone());
     tokio::spawn(async move {
         let Ok(upgraded) = upgrading.await else {
             return;
         };
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        super::serve_amqp(Frames::new(socket), host, app).await;
+        super::serve_amqp(Frames::new(socket), host, endpoints).await;
     });
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
