@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use common::{fast_sandbox, hubsetup, text};
 
 const HUB: &str = "contoso-plant-hub";
@@ -107,6 +104,9 @@ fn a_missing_consumer_group_ends_the_watch_with_its_name() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_ends_a_watch_cleanly_with_a_summary() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
     let (sandbox, _dir, description) = fast_sandbox();
     let service = sandbox.event_hub_connection_string(HUB, "service").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hubsetup"))
