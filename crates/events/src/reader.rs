@@ -278,8 +278,7 @@ impl Reader {
         let (mut connection, transport) = match network.proxy_for(&host) {
             Some(proxy) => {
                 let via = format!("through the proxy {}", proxy.authority());
-                let tcp = tcp_to(network, &host, HTTPS_PORT).await?;
-                let mut tcp = tcp;
+                let mut tcp = tcp_to(network, &host, HTTPS_PORT).await?;
                 hubsetup_net::tunnel(&mut tcp, &proxy, &host, STEP_TIMEOUT)
                     .await
                     .map_err(|e| EventsError::Unreachable {
