@@ -257,8 +257,7 @@ impl fmt::Debug for SasToken {
 /// case-insensitive), and `scope`'s path is a whole-segment prefix of `requested`'s.
 fn covers(scope: &str, requested: &str) -> bool {
     let split = |uri: &str| -> (String, Vec<String>) {
-        // Event Hubs' tokens name their scheme (`sb://namespace/entity`); IoT Hub's do not.
-        let uri = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+        let uri = without_scheme(uri);
         let mut segments = uri.trim_end_matches('/').split('/');
         let host = segments.next().unwrap_or_default().to_ascii_lowercase();
         (host, segments.map(str::to_owned).collect())
@@ -266,6 +265,12 @@ fn covers(scope: &str, requested: &str) -> bool {
     let (scope_host, scope_path) = split(scope);
     let (requested_host, requested_path) = split(requested);
     scope_host == requested_host && requested_path.starts_with(&scope_path)
+}
+
+/// A resource URI without its scheme: Event Hubs' tokens name one (`sb://namespace/entity`),
+/// IoT Hub's do not.
+pub fn without_scheme(uri: &str) -> &str {
+    uri.split_once("://").map_or(uri, |(_, rest)| rest)
 }
 
 fn decode(value: &str) -> Option<String> {

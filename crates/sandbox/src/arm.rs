@@ -712,7 +712,7 @@ fn hub_json(hub: &Hub, config: &SandboxConfig) -> Value {
             json!({ "events": {
                 "retentionTimeInDays": 1, "partitionCount": partitions,
                 "partitionIds": (0..partitions).map(|i| i.to_string()).collect::<Vec<_>>(),
-                "path": hub.name.to_ascii_lowercase(),
+                "path": crate::eventhubs::entity_path(&hub.name),
                 "endpoint": format!("sb://{}/", crate::eventhubs::namespace_host(&hub.name, &config.suffix)),
             }}),
         ),

@@ -329,15 +329,19 @@ impl Sandbox {
         ))
     }
 
-    /// The primary connection string of a hub's shared access policy.
-    pub fn policy_connection_string(&self, hub: &str, policy: &str) -> Option<ConnectionString> {
-        let key = self.with_state(|s| {
+    /// The primary key of a hub's shared access policy, as listkeys shows it.
+    fn policy_key(&self, hub: &str, policy: &str) -> Option<String> {
+        self.with_state(|s| {
             s.hubs
                 .get(&hub.to_ascii_lowercase())?
                 .policy(policy)
                 .map(|p| p.primary_key.clone())
-        })?;
-        let key = SharedAccessKey::from_base64(&key).ok()?;
+        })
+    }
+
+    /// The primary connection string of a hub's shared access policy.
+    pub fn policy_connection_string(&self, hub: &str, policy: &str) -> Option<ConnectionString> {
+        let key = SharedAccessKey::from_base64(&self.policy_key(hub, policy)?).ok()?;
         Some(ConnectionString::for_policy(
             &self.hub_host(hub),
             policy,
@@ -348,16 +352,11 @@ impl Sandbox {
     /// The Event Hub-compatible connection string of a hub's policy, as the portal's "Built-in
     /// endpoints" page shows it.
     pub fn event_hub_connection_string(&self, hub: &str, policy: &str) -> Option<String> {
-        let key = self.with_state(|s| {
-            s.hubs
-                .get(&hub.to_ascii_lowercase())?
-                .policy(policy)
-                .map(|p| p.primary_key.clone())
-        })?;
+        let key = self.policy_key(hub, policy)?;
         Some(format!(
             "Endpoint=sb://{}/;SharedAccessKeyName={policy};SharedAccessKey={key};EntityPath={}",
             eventhubs::namespace_host(hub, &self.app.config.suffix),
-            hub.to_ascii_lowercase()
+            eventhubs::entity_path(hub)
         ))
     }
 

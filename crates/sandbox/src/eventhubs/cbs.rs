@@ -3,7 +3,7 @@
 //! checked as Event Hubs checks SAS: signature over `sr` as sent with the policy key's text as
 //! the HMAC key, expiry, scope by whole path segments, `skn` naming one of the hub's policies.
 
-use hubsetup_core::sas::SasToken;
+use hubsetup_core::sas::{without_scheme, SasToken};
 use hubsetup_core::{SharedAccessKey, TokenError};
 
 use super::{Peer, Reply, Request};
@@ -37,11 +37,8 @@ pub(crate) fn put_token(request: &Request<'_>, peer: &Peer) -> Reply {
     let Some(token) = request.body_text() else {
         return Reply::status(400, "The put-token request has no token in its body.");
     };
-    match check(&token, &audience, peer) {
-        Ok(claim) => {
-            peer.claims.lock().expect("claims").push(claim);
-            Reply::status(202, "Accepted")
-        }
+    match grant(&token, Some(&audience), peer) {
+        Ok(()) => Reply::status(202, "Accepted"),
         Err(reason) => Reply::status(401, &reason),
     }
 }
@@ -49,26 +46,18 @@ pub(crate) fn put_token(request: &Request<'_>, peer: &Peer) -> Reply {
 /// Checks a token sent along with a request (`security_token`) and records its claim, for
 /// the entity the token names.
 pub(crate) fn put_token_text(token: &str, peer: &Peer) -> Result<(), Reply> {
-    let parsed = SasToken::parse(token).map_err(|_| {
-        Reply::status(
-            401,
-            "InvalidToken: The security_token is not a shared access signature.",
-        )
-    })?;
-    let audience = parsed.resource_uri().unwrap_or_default();
-    let claim = check(token, &audience, peer).map_err(|reason| Reply::status(401, &reason))?;
-    peer.claims.lock().expect("claims").push(claim);
-    Ok(())
+    grant(token, None, peer).map_err(|reason| Reply::status(401, &reason))
 }
 
-fn without_scheme(uri: &str) -> &str {
-    uri.split_once("://").map_or(uri, |(_, rest)| rest)
-}
-
-fn check(token: &str, audience: &str, peer: &Peer) -> Result<Claim, String> {
+/// Checks `token` for `audience` (by default the resource it names itself) and records the
+/// claim it gives on this connection, or says why not in Event Hubs' words.
+fn grant(token: &str, audience: Option<&str>, peer: &Peer) -> Result<(), String> {
     let invalid = || "InvalidSignature: The token has an invalid signature.".to_owned();
     let token = SasToken::parse(token).map_err(|_| "InvalidToken: The token is not a shared access signature (SharedAccessSignature sr=…&sig=…&se=…&skn=…).".to_owned())?;
-    let audience = without_scheme(audience).trim_end_matches('/').to_owned();
+    let named = token.resource_uri().map_err(|_| invalid())?;
+    let audience = without_scheme(audience.unwrap_or(&named))
+        .trim_end_matches('/')
+        .to_owned();
     if !audience
         .split('/')
         .next()
@@ -108,13 +97,14 @@ fn check(token: &str, audience: &str, peer: &Peer) -> Result<Claim, String> {
             }
             _ => invalid(),
         })?;
-    Ok(Claim {
-        scope: without_scheme(&token.resource_uri().map_err(|_| invalid())?)
-            .trim_end_matches('/')
-            .to_owned(),
+    let claim = Claim {
+        scope: without_scheme(&named).trim_end_matches('/').to_owned(),
         expires_at: token.expiry(),
         listen: policy.has_right("ServiceConnect"),
-    })
+    };
+    drop(state);
+    peer.claims.lock().expect("claims").push(claim);
+    Ok(())
 }
 
 impl Peer {

@@ -20,13 +20,7 @@ pub(crate) fn read(request: &Request<'_>, peer: &Peer) -> Reply {
     let entity = peer.entity();
     let name = request.text("name").unwrap_or_default();
     if !name.eq_ignore_ascii_case(entity) {
-        return Reply::status(
-            404,
-            &format!(
-                "The messaging entity 'sb://{}/{name}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.",
-                peer.host
-            ),
-        );
+        return Reply::status(404, &super::entity_not_found(&peer.host, &name));
     }
     if let Some(token) = request.text("security_token") {
         if let Err(reply) = super::cbs::put_token_text(&token, peer) {
@@ -63,13 +57,7 @@ pub(crate) fn read(request: &Request<'_>, peer: &Peer) -> Reply {
         Some("com.microsoft:partition") => {
             let id = request.text("partition").unwrap_or_default();
             let Some(number) = id.parse::<usize>().ok().filter(|p| *p < partitions) else {
-                return Reply::status(
-                    400,
-                    &format!(
-                        "The specified partition is invalid for an EventHub partition sender or receiver. It should be between 0 and {}.",
-                        partitions - 1
-                    ),
-                );
+                return Reply::status(400, &super::partition_out_of_range(partitions));
             };
             let summary = hub.events.summary(number);
             put("name", Value::String(entity.to_owned()));

@@ -50,6 +50,24 @@ pub(crate) fn namespace_host(hub: &str, suffix: &str) -> String {
     format!("iothub-ns-{}.servicebus.{suffix}", hub.to_ascii_lowercase())
 }
 
+/// The event hub's name (its entity path) on `hub`'s endpoint: the hub's name in lower case.
+pub(crate) fn entity_path(hub: &str) -> String {
+    hub.to_ascii_lowercase()
+}
+
+/// Event Hubs' words for an entity (event hub, consumer group, node) that does not exist.
+pub(crate) fn entity_not_found(host: &str, path: &str) -> String {
+    format!("The messaging entity 'sb://{host}/{path}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.")
+}
+
+/// Event Hubs' words for a partition ID outside `0..partitions`.
+pub(crate) fn partition_out_of_range(partitions: usize) -> String {
+    format!(
+        "The specified partition is invalid for an EventHub partition sender or receiver. It should be between 0 and {}.",
+        partitions.saturating_sub(1)
+    )
+}
+
 /// The hub whose endpoint a namespace host names, when it is one.
 pub(crate) fn hub_of_namespace<'h>(host: &'h str, suffix: &str) -> Option<&'h str> {
     host.strip_suffix(suffix)?
@@ -88,7 +106,8 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    /// The entity path of the hub's event hub: the hub's name in lower case.
+    /// The entity path of the hub's event hub (the hub's key in the state is its lower-case
+    /// name, which is also the entity path: see [`entity_path`]).
     pub(crate) fn entity(&self) -> &str {
         &self.hub
     }
@@ -151,12 +170,7 @@ async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
         .build();
     let replies: ReplyLinks = Arc::default();
     while let Some(attach) = session.next_incoming_attach().await {
-        let node = node_of(&attach);
-        // A receiver's start is fixed before its attach is answered, as Event Hubs does.
-        let admission = match &node {
-            Node::Partition(request) => Some(partition::admit(request, &peer)),
-            _ => None,
-        };
+        let node = node_of(&attach, &peer);
         let accepted = links.accept_incoming_attach(attach, &mut session).await;
         match (node, accepted) {
             (Node::Requests(kind), Ok(LinkEndpoint::Receiver(receiver))) => {
@@ -171,15 +185,11 @@ async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
                 drop(links);
                 tokio::spawn(reply_link(sender, rx));
             }
-            (Node::Partition(request), Ok(LinkEndpoint::Sender(sender))) => {
-                let admission = admission.expect("admitted above");
+            (Node::Partition(request, admission), Ok(LinkEndpoint::Sender(sender))) => {
                 tokio::spawn(partition::serve(sender, request, admission, peer.clone()));
             }
             (Node::Unknown(address), Ok(endpoint)) => {
-                let error = not_found(&format!(
-                    "The messaging entity 'sb://{}/{address}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.",
-                    peer.host
-                ));
+                let error = not_found(&entity_not_found(&peer.host, &address));
                 match endpoint {
                     LinkEndpoint::Sender(sender) => drop(sender.close_with_error(error).await),
                     LinkEndpoint::Receiver(receiver) => {
@@ -206,6 +216,13 @@ pub(crate) enum RequestNode {
 }
 
 impl RequestNode {
+    /// The node at `address`, if it is one.
+    fn at(address: &str) -> Option<RequestNode> {
+        [RequestNode::Cbs, RequestNode::Management]
+            .into_iter()
+            .find(|node| node.address() == address)
+    }
+
     fn address(self) -> &'static str {
         match self {
             RequestNode::Cbs => "$cbs",
@@ -220,13 +237,14 @@ enum Node {
     /// The client receives replies from `$cbs` or `$management`: the node and the link's own
     /// address, either of which a request's `reply-to` may name.
     Replies(Vec<String>),
-    /// The client receives events from a partition.
-    Partition(partition::ReaderRequest),
+    /// The client receives events from a partition; its start is fixed before its attach is
+    /// answered, as Event Hubs does, or it is refused.
+    Partition(partition::ReaderRequest, partition::Admission),
     Unknown(String),
 }
 
 /// What the client attaches to, from its point of view.
-fn node_of(attach: &Attach) -> Node {
+fn node_of(attach: &Attach, peer: &Peer) -> Node {
     let source = attach
         .source
         .as_ref()
@@ -236,22 +254,19 @@ fn node_of(attach: &Attach) -> Node {
         Some(TargetArchetype::Target(target)) => target.address.clone().unwrap_or_default(),
         _ => String::new(),
     };
-    let request_node = |address: &str| match address {
-        "$cbs" => Some(RequestNode::Cbs),
-        "$management" => Some(RequestNode::Management),
-        _ => None,
-    };
     match attach.role {
         // The client sends: its target is our node.
-        Role::Sender => match request_node(&target) {
+        Role::Sender => match RequestNode::at(&target) {
             Some(kind) => Node::Requests(kind),
             None => Node::Unknown(target),
         },
         Role::Receiver => {
-            if request_node(&source).is_some() {
+            if RequestNode::at(&source).is_some() {
                 Node::Replies(vec![source, target])
             } else if partition::is_partition_address(&source) {
-                Node::Partition(partition::ReaderRequest::from_attach(attach, &source))
+                let request = partition::ReaderRequest::from_attach(attach, &source);
+                let admission = partition::admit(&request, peer);
+                Node::Partition(request, admission)
             } else {
                 Node::Unknown(source)
             }

@@ -251,7 +251,7 @@ pub(crate) fn admit(request: &ReaderRequest, peer: &Peer) -> Admission {
     let not_found = |what: &str| {
         error(
             ErrorCondition::AmqpError(AmqpError::NotFound),
-            &format!("The messaging entity 'sb://{}/{what}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.", peer.host),
+            &super::entity_not_found(&peer.host, what),
         )
     };
     if !request.entity.eq_ignore_ascii_case(peer.entity()) {
@@ -287,7 +287,7 @@ pub(crate) fn admit(request: &ReaderRequest, peer: &Peer) -> Admission {
         .ok_or_else(|| {
             error(
                 ErrorCondition::Custom(Symbol::from("com.microsoft:argument-out-of-range")),
-                &format!("The specified partition is invalid for an EventHub partition sender or receiver. It should be between 0 and {}.", partitions - 1),
+                &super::partition_out_of_range(partitions),
             )
         })?;
     let position = request.position.clone().map_err(|reason| {
