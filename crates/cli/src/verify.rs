@@ -62,11 +62,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ..Options::default()
     };
     let verifier = Verifier::new(network, options);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failure(format!("Could not start the network runtime: {e}.")))?;
+    let runtime = crate::login::runtime()?;
     match &args.file {
         Some(path) => runtime.block_on(verify_file(&verifier, path, &args)),
         None => {
@@ -95,9 +91,7 @@ fn read_back(consumer_group: &str) -> Result<Option<ReadBack>, CliError> {
     };
     let address = EventHubAddress::parse(&text)
         .map_err(|e| CliError::BadInput(format!("{READ_BACK_ENV}: {e}")))?;
-    if consumer_group == "$Default" {
-        eprintln!("note: reading the test message back on the $Default consumer group, which the hub's other readers may use too; pass --consumer-group with a group of your own to leave them undisturbed.");
-    }
+    crate::watch::note_if_shared_group(consumer_group, "reading the test message back");
     Ok(Some(ReadBack {
         address,
         consumer_group: consumer_group.to_owned(),

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use hubsetup_events::{rfc3339, BodyView, Event, EventHubAddress, Reader, StartAt};
 
 use crate::cloud_args::CloudArgs;
+use crate::login::runtime;
 use crate::{input, CliError};
 
 /// Stream a hub's device-to-cloud messages as they arrive; Ctrl-C stops.
@@ -46,16 +47,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let text = input::connection_string(args.connection_string.as_deref())?;
     let address = EventHubAddress::parse(&text).map_err(|e| CliError::BadInput(e.to_string()))?;
     drop(text);
-    if args.consumer_group == "$Default" {
-        eprintln!("note: reading on the $Default consumer group, which the hub's other readers may use too; pass --consumer-group with a group of your own to leave them undisturbed.");
-    }
+    note_if_shared_group(&args.consumer_group, "reading");
     let network = args.cloud.network()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failure(format!("Could not start the network runtime: {e}.")))?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let mut reader = Reader::open(&network, &address, &args.consumer_group)
             .await
             .map_err(|e| CliError::Failure(e.to_string()))?;
@@ -120,6 +114,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         outcome
     })
+}
+
+/// Says, for `$Default`, that the hub's other readers may share it; `doing` is what is done on
+/// it ("reading").
+pub fn note_if_shared_group(group: &str, doing: &str) {
+    if group == "$Default" {
+        eprintln!("note: {doing} on the $Default consumer group, which the hub's other readers may use too; pass --consumer-group with a group of your own to leave them undisturbed.");
+    }
 }
 
 /// Reads `--since`.

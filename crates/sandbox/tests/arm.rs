@@ -300,14 +300,14 @@ fn hub_creation_is_long_running_and_lists_keys_when_done() {
             .send()
             .unwrap(),
     );
-    let names: Vec<&str> = keys["value"]
+    let key_names: Vec<&str> = keys["value"]
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["keyName"].as_str().unwrap())
         .collect();
     assert_eq!(
-        names,
+        key_names,
         [
             "iothubowner",
             "service",
@@ -333,13 +333,7 @@ fn hub_creation_is_long_running_and_lists_keys_when_done() {
         &token,
         &format!("/subscriptions/{PRODUCTION}/providers/Microsoft.Devices/IotHubs?{IOTHUB_API}"),
     );
-    let listed: Vec<&str> = listed["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(listed, ["contoso-plant-hub", "new-hub-1"]);
+    assert_eq!(names(&listed), ["contoso-plant-hub", "new-hub-1"]);
 
     // Creating the same hub again is an update without an etag: refused, never a second hub.
     let twice = http
@@ -659,16 +653,17 @@ fn consumer_groups_are_created_read_and_deleted_with_azures_rules() {
         "{}/eventHubEndpoints/events/ConsumerGroups",
         hub_path(PRODUCTION, "contoso-iot", "contoso-plant-hub")
     );
-    let put = |name: &str| {
-        json(
-            http.put(format!("{}{groups}/{name}?{IOTHUB_API}", arm(&sandbox)))
-                .bearer_auth(&token)
-                .json(&json!({ "properties": { "name": name } }))
-                .send()
-                .unwrap(),
-        )
+    let create = |name: &str| {
+        json(put(
+            &sandbox,
+            &http,
+            &token,
+            &format!("{groups}/{name}"),
+            None,
+            json!({ "properties": { "name": name } }),
+        ))
     };
-    let (status, created) = put("iothub-setup-watch");
+    let (status, created) = create("iothub-setup-watch");
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["name"], "iothub-setup-watch");
     assert_eq!(
@@ -676,32 +671,26 @@ fn consumer_groups_are_created_read_and_deleted_with_azures_rules() {
         "Microsoft.Devices/IotHubs/EventHubEndpoints/ConsumerGroups"
     );
     assert_eq!(
-        put("iothub-setup-watch").0,
+        create("iothub-setup-watch").0,
         200,
         "creating again is idempotent"
     );
     let (status, listed) = arm_get(&sandbox, &http, &token, &format!("{groups}?{IOTHUB_API}"));
     assert_eq!(status, 200);
-    let names: Vec<&str> = listed["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        names(&listed),
         ["$Default", "stream-analytics-prod", "iothub-setup-watch"]
     );
 
-    let (status, refused) = put("no spaces allowed");
+    let (status, refused) = create("no spaces allowed");
     assert_eq!(
         (status, refused["error"]["code"].as_str()),
         (400, Some("InvalidConsumerGroupName"))
     );
     for n in 0..17 {
-        assert_eq!(put(&format!("group-{n}")).0, 200);
+        assert_eq!(create(&format!("group-{n}")).0, 200);
     }
-    let (status, full) = put("the-twenty-first");
+    let (status, full) = create("the-twenty-first");
     assert_eq!(
         (status, full["error"]["code"].as_str()),
         (400, Some("ConsumerGroupLimitExceeded"))

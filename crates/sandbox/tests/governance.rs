@@ -44,14 +44,8 @@ fn a_role_on_one_group_allows_that_group_only() {
         &format!("/subscriptions/{SHARED}/resourcegroups?api-version=2022-09-01"),
     );
     assert_eq!(status, 200);
-    let names: Vec<&str> = groups["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        names(&groups),
         ["team-iot", "team-readonly"],
         "a group without a role is not listed"
     );

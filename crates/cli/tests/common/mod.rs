@@ -52,6 +52,18 @@ pub fn assert_no_key(output: &Output) {
     }
 }
 
+/// Fails if the key of `connection_string` (its `SharedAccessKey`) shows in either output.
+pub fn assert_key_hidden(output: &Output, connection_string: &str) {
+    let key = connection_string
+        .split("SharedAccessKey=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("a string with a SharedAccessKey");
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(!text(stream).contains(key), "the key leaked");
+    }
+}
+
 /// Fails unless every file in `dir` is free of the key.
 pub fn assert_no_key_in_files(dir: &Path) {
     for file in std::fs::read_dir(dir).unwrap() {

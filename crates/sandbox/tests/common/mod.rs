@@ -125,6 +125,16 @@ pub fn arm_get(sandbox: &Sandbox, http: &Client, token: &str, path: &str) -> (u1
     )
 }
 
+/// The `name` of each item of an ARM list (`{"value": [...]}`), in order.
+pub fn names(list: &Value) -> Vec<&str> {
+    list["value"]
+        .as_array()
+        .expect("an ARM list")
+        .iter()
+        .map(|item| item["name"].as_str().expect("a name"))
+        .collect()
+}
+
 pub fn hub_path(sub: &str, group: &str, hub: &str) -> String {
     format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Devices/IotHubs/{hub}")
 }
