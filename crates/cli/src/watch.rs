@@ -7,23 +7,44 @@ use std::time::SystemTime;
 
 use hubsetup_events::{rfc3339, BodyView, Event, EventHubAddress, Reader, StartAt};
 
+use hubsetup_provision::{Azure, HubInfo, OWN_CONSUMER_GROUP};
+
 use crate::cloud_args::CloudArgs;
-use crate::login::runtime;
-use crate::{input, CliError};
+use crate::login::{cli_error, progress_printer, runtime, session, SignInArgs};
+use crate::{input, prompt, CliError};
+
+/// The consumer group every hub has, which its other readers may use too.
+pub const DEFAULT_GROUP: &str = "$Default";
 
 /// Stream a hub's device-to-cloud messages as they arrive; Ctrl-C stops.
 ///
-/// The connection string is the Event Hub-compatible one from the hub's "Built-in endpoints"
-/// page (Endpoint=sb://…;EntityPath=…) of a policy with ServiceConnect.
+/// Give the Event Hub-compatible connection string from the hub's "Built-in endpoints" page
+/// (Endpoint=sb://…;EntityPath=…) of a policy with ServiceConnect, or sign in with --hub and
+/// --subscription: the endpoint and a key then come from Azure, and the app offers a consumer
+/// group of its own.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The Event Hub-compatible connection string; if omitted, read from stdin or
-    /// HUBSETUP_CONNECTION_STRING.
+    /// The Event Hub-compatible connection string; if omitted (and no --hub), read from stdin
+    /// or HUBSETUP_CONNECTION_STRING.
     connection_string: Option<String>,
-    /// Read with this consumer group. Use one of your own: reading on $Default can disturb
-    /// the hub's other readers (Stream Analytics, Functions).
-    #[arg(long, default_value = "$Default")]
-    consumer_group: String,
+    /// Sign in to Azure and read this hub.
+    #[arg(long, requires = "subscription", conflicts_with = "connection_string")]
+    hub: Option<String>,
+    /// The subscription the hub is in (with --hub).
+    #[arg(long, requires = "hub")]
+    subscription: Option<String>,
+    #[command(flatten)]
+    sign_in: SignInArgs,
+    /// With --hub: create IoT Hub Setup's own consumer group (hubsetup-watch) without asking.
+    #[arg(long, requires = "hub", conflicts_with = "consumer_group")]
+    create_consumer_group: bool,
+    /// With --hub: delete IoT Hub Setup's own consumer group from the hub, then stop.
+    #[arg(long, requires = "hub", conflicts_with = "create_consumer_group")]
+    delete_consumer_group: bool,
+    /// Read with this consumer group. Default: with --hub, IoT Hub Setup's own (after asking);
+    /// else $Default, which can disturb the hub's other readers (Stream Analytics, Functions).
+    #[arg(long)]
+    consumer_group: Option<String>,
     /// Only messages from this device.
     #[arg(long)]
     device: Option<String>,
@@ -42,15 +63,86 @@ pub struct Args {
     cloud: CloudArgs,
 }
 
+/// What to read and with which consumer group.
+struct Access {
+    address: EventHubAddress,
+    group: String,
+}
+
+/// The endpoint and consumer group from a connection string, or from Azure when signed in.
+async fn access(args: &Args) -> Result<Option<Access>, CliError> {
+    let (Some(hub_name), Some(subscription)) = (&args.hub, &args.subscription) else {
+        let text = input::connection_string(args.connection_string.as_deref())?;
+        let address =
+            EventHubAddress::parse(&text).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let group = args
+            .consumer_group
+            .clone()
+            .unwrap_or_else(|| DEFAULT_GROUP.to_owned());
+        return Ok(Some(Access { address, group }));
+    };
+    let azure = session(&args.sign_in, &args.cloud, &progress_printer()).await?;
+    let hub = azure
+        .find_hub(subscription, hub_name)
+        .await
+        .map_err(cli_error)?;
+    if args.delete_consumer_group {
+        azure
+            .delete_consumer_group(&hub, OWN_CONSUMER_GROUP)
+            .await
+            .map_err(cli_error)?;
+        eprintln!(
+            "Deleted the consumer group {OWN_CONSUMER_GROUP} from hub {}.",
+            hub.name
+        );
+        return Ok(None);
+    }
+    let address = azure.event_hub_address(&hub).await.map_err(cli_error)?;
+    let group = match &args.consumer_group {
+        Some(group) => group.clone(),
+        None => own_group(&azure, &hub, args.create_consumer_group).await?,
+    };
+    Ok(Some(Access { address, group }))
+}
+
+/// IoT Hub Setup's own consumer group: used if the hub has it, else created when agreed;
+/// `$Default` (with a note) when not.
+async fn own_group(azure: &Azure, hub: &HubInfo, agreed: bool) -> Result<String, CliError> {
+    let groups = azure.consumer_groups(hub).await.map_err(cli_error)?;
+    if groups
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(OWN_CONSUMER_GROUP))
+    {
+        return Ok(OWN_CONSUMER_GROUP.to_owned());
+    }
+    let question = format!(
+        "Create the consumer group {OWN_CONSUMER_GROUP} on hub {} so that reading does not disturb its other readers?",
+        hub.name
+    );
+    let create = agreed || (prompt::interactive() && prompt::confirm(&question, true)?);
+    if !create {
+        return Ok(DEFAULT_GROUP.to_owned());
+    }
+    azure
+        .create_consumer_group(hub, OWN_CONSUMER_GROUP)
+        .await
+        .map_err(cli_error)?;
+    eprintln!(
+        "Created the consumer group {OWN_CONSUMER_GROUP} on hub {}. It stays for next time; `hubsetup watch --hub {} --subscription {} --delete-consumer-group` removes it.",
+        hub.name, hub.name, hub.subscription_id
+    );
+    Ok(OWN_CONSUMER_GROUP.to_owned())
+}
+
 pub fn run(args: Args) -> Result<(), CliError> {
     let start = parse_since(&args.since)?;
-    let text = input::connection_string(args.connection_string.as_deref())?;
-    let address = EventHubAddress::parse(&text).map_err(|e| CliError::BadInput(e.to_string()))?;
-    drop(text);
-    note_if_shared_group(&args.consumer_group, "reading");
-    let network = args.cloud.network()?;
     runtime()?.block_on(async {
-        let mut reader = Reader::open(&network, &address, &args.consumer_group)
+        let Some(Access { address, group }) = access(&args).await? else {
+            return Ok(());
+        };
+        note_if_shared_group(&group, "reading");
+        let network = args.cloud.network()?;
+        let mut reader = Reader::open(&network, &address, &group)
             .await
             .map_err(|e| CliError::Failure(e.to_string()))?;
         let mut events = reader
@@ -59,8 +151,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .map_err(|e| CliError::Failure(e.to_string()))?;
         if !args.json {
             eprintln!(
-                "Watching {} (consumer group {}); Ctrl-C stops.",
-                address.entity, args.consumer_group
+                "Watching {} (consumer group {group}); Ctrl-C stops.",
+                address.entity
             );
         }
         let mut out = BufWriter::new(std::io::stdout().lock());
@@ -119,7 +211,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// Says, for `$Default`, that the hub's other readers may share it; `doing` is what is done on
 /// it ("reading").
 pub fn note_if_shared_group(group: &str, doing: &str) {
-    if group == "$Default" {
+    if group == DEFAULT_GROUP {
         eprintln!("note: {doing} on the $Default consumer group, which the hub's other readers may use too; pass --consumer-group with a group of your own to leave them undisturbed.");
     }
 }

@@ -7,6 +7,7 @@ use common::{assert_key_hidden, fast_sandbox, hubsetup, text};
 
 const HUB: &str = "contoso-plant-hub";
 const DEVICE: &str = "io.microshare.contact.unpacked.event";
+use hubsetup_sandbox::state::SUBSCRIPTION_PRODUCTION as PRODUCTION;
 
 #[test]
 fn watch_prints_what_the_device_sent_as_json_lines() {
@@ -123,4 +124,76 @@ fn ctrl_c_ends_a_watch_cleanly_with_a_summary() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert_eq!(rest, "0 messages from 0 devices.\n");
+}
+
+fn groups(sandbox: &hubsetup_sandbox::Sandbox) -> Vec<String> {
+    sandbox.with_state(|s| s.hubs[HUB].consumer_groups.clone())
+}
+
+#[test]
+fn signed_in_watch_finds_the_endpoint_and_creates_its_own_consumer_group_when_told() {
+    let (sandbox, _dir, description) = fast_sandbox();
+    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let sent = hubsetup(
+        &["verify"],
+        &device.expose(),
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    let signed_in = [
+        "watch",
+        "--hub",
+        HUB,
+        "--subscription",
+        PRODUCTION,
+        "--method",
+        "device-code",
+    ];
+    let watch = |extra: &[&str]| {
+        let args: Vec<&str> = signed_in.iter().chain(extra).copied().collect();
+        hubsetup(&args, "", &[("HUBSETUP_SANDBOX", &description)])
+    };
+    let output = watch(&[
+        "--create-consumer-group",
+        "--since",
+        "start",
+        "--count",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let line: serde_json::Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    assert_eq!(line["device_id"], DEVICE);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Created the consumer group hubsetup-watch on hub {HUB}. It stays for next time; `hubsetup watch --hub {HUB} --subscription {PRODUCTION} --delete-consumer-group` removes it.")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("$Default"), "{stderr}");
+    assert_eq!(
+        groups(&sandbox),
+        ["$Default", "stream-analytics-prod", "hubsetup-watch"]
+    );
+
+    // Next time the group is there and used without asking or creating.
+    let again = watch(&["--since", "start", "--count", "1", "--json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(!text(&again.stderr).contains("Created"));
+
+    let deleted = watch(&["--delete-consumer-group"]);
+    assert_eq!(deleted.status.code(), Some(0), "{}", text(&deleted.stderr));
+    assert!(text(&deleted.stderr).contains(&format!(
+        "Deleted the consumer group hubsetup-watch from hub {HUB}."
+    )));
+    assert_eq!(groups(&sandbox), ["$Default", "stream-analytics-prod"]);
+
+    // Without a terminal and without --create-consumer-group, nothing is created: $Default
+    // is read, with the note.
+    let shared = watch(&["--since", "start", "--count", "1", "--json"]);
+    assert_eq!(shared.status.code(), Some(0), "{}", text(&shared.stderr));
+    assert!(text(&shared.stderr).contains("note: reading on the $Default consumer group"));
+    assert_eq!(groups(&sandbox), ["$Default", "stream-analytics-prod"]);
+    for output in [&output, &again, &shared] {
+        assert_key_hidden(output, &device.expose());
+    }
 }

@@ -25,6 +25,8 @@ pub enum EventsError {
     TokenExpired,
     #[error("The policy \"{policy}\" may not read events: it lacks the ServiceConnect right. Use the hub's \"service\" or \"iothubowner\" policy, or a policy with ServiceConnect.")]
     NoReadRight { policy: String },
+    #[error("No shared access policy of the hub \"{hub}\" may read events (none has the ServiceConnect right). Add one in the portal (\"Shared access policies\", with Service connect), or ask the hub's owner for the Event Hub-compatible connection string of one.")]
+    NoPolicyCanRead { hub: String },
     #[error("This hub has local (key) authentication turned off, and its built-in Event Hub-compatible endpoint only takes keys. Ask the hub's owner to turn local authentication on, or to route messages to an Event Hub that allows Microsoft Entra sign-in.")]
     LocalAuthDisabled,
     #[error("The consumer group \"{group}\" does not exist on this hub. Create it (in the portal under \"Built-in endpoints\", or let the app create one), or name one that exists.")]

@@ -4,15 +4,18 @@
 //! [`Reader::open`] connects with SASL ANONYMOUS and puts a SAS token on `$cbs` (signed with
 //! the policy key's text, as Event Hubs signs); [`Reader::partition_ids`] asks `$management`;
 //! [`Reader::receive`] attaches a receiver to every partition of a consumer group from a
-//! [`StartAt`] and streams [`Event`]s. Refusals become [`EventsError`]s that say what to do.
-//! Used by the live test's "landed" stage, `hubsetup watch` and the Watch screen.
+//! [`StartAt`] and streams [`Event`]s; [`watch`] adds reconnecting without duplicates.
+//! Refusals become [`EventsError`]s that say what to do. Used by the live test's "landed"
+//! stage, `hubsetup watch` and the Watch screen.
 
 mod address;
 mod error;
 mod event;
 mod reader;
+mod watch;
 
 pub use address::EventHubAddress;
 pub use error::EventsError;
 pub use event::{rfc3339, BodyView, Event};
 pub use reader::{Reader, StartAt, Transport};
+pub use watch::{watch, WatchUpdate};

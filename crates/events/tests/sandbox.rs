@@ -5,7 +5,9 @@
 use std::time::{Duration, SystemTime};
 
 use hubsetup_core::{sas, ConnectionString};
-use hubsetup_events::{Event, EventHubAddress, EventsError, Reader, StartAt};
+use hubsetup_events::{
+    watch, Event, EventHubAddress, EventsError, Reader, StartAt, Transport, WatchUpdate,
+};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use tokio::sync::mpsc;
@@ -295,4 +297,140 @@ async fn many_events_flow_without_stalling() {
     let mut received = reader.receive(StartAt::Beginning).await.unwrap();
     let events = collect(&mut received, "bulk", 3000).await;
     assert_eq!(events.len(), 3000);
+}
+
+/// A loopback relay standing for the network path to the endpoint: `cut` drops every
+/// connection through it, as a flaky Wi-Fi or a NAT timeout does; new ones go through.
+struct Relay {
+    port: u16,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn to(target: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    let mut outbound = tokio::net::TcpStream::connect(("127.0.0.1", target))
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+                kept.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Relay { port, connections }
+    }
+
+    fn cut(&self) {
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+/// The next update that is not an event of another run, within 15 s.
+async fn next_update(updates: &mut mpsc::Receiver<WatchUpdate>) -> WatchUpdate {
+    tokio::time::timeout(Duration::from_secs(15), updates.recv())
+        .await
+        .expect("an update within 15 s")
+        .expect("the watch goes on")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_reconnects_after_a_dropped_connection_without_duplicates() {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).expect("sandbox starts");
+    let mut cloud = sandbox.cloud();
+    let relay = Relay::to(cloud.loopback_ports[&5671]).await;
+    cloud.loopback_ports.insert(5671, relay.port);
+    let network = Network::new(&cloud, None).unwrap();
+    let mut updates = watch(
+        network.clone(),
+        address(&sandbox, "service"),
+        "$Default".into(),
+        StartAt::Latest,
+    );
+    assert_eq!(
+        next_update(&mut updates).await,
+        WatchUpdate::Connected {
+            transport: Transport::Amqp
+        }
+    );
+    let mut numbers = Vec::new();
+    for n in 0..3 {
+        send(&sandbox, &network, &format!("{{\"n\":{n}}}"), "relay").await;
+    }
+    while numbers.len() < 3 {
+        if let WatchUpdate::Event(event) = next_update(&mut updates).await {
+            numbers.push(event.body.clone());
+        }
+    }
+
+    relay.cut();
+    let WatchUpdate::Reconnecting {
+        reason, attempt, ..
+    } = next_update(&mut updates).await
+    else {
+        panic!("a cut connection is reported before the watch reconnects");
+    };
+    assert_eq!(attempt, 1);
+    assert!(matches!(reason, EventsError::Lost(_)), "{reason:?}");
+    assert_eq!(
+        next_update(&mut updates).await,
+        WatchUpdate::Connected {
+            transport: Transport::Amqp
+        }
+    );
+    for n in 3..5 {
+        send(&sandbox, &network, &format!("{{\"n\":{n}}}"), "relay").await;
+    }
+    // The reconnect reads again from shortly before the last event: the first three come
+    // again from the endpoint and are dropped, so exactly the five arrive, in order.
+    while numbers.len() < 5 {
+        match next_update(&mut updates).await {
+            WatchUpdate::Event(event) => numbers.push(event.body.clone()),
+            other => panic!("only events after reconnecting, got {other:?}"),
+        }
+    }
+    let expected: Vec<Vec<u8>> = (0..5)
+        .map(|n| format!("{{\"n\":{n}}}").into_bytes())
+        .collect();
+    assert_eq!(numbers, expected);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), updates.recv())
+            .await
+            .is_err(),
+        "nothing is delivered twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_with_a_refusal_another_try_cannot_fix() {
+    let (sandbox, network) = setup();
+    let mut updates = watch(
+        network,
+        address(&sandbox, "service"),
+        "no-such-group".into(),
+        StartAt::Latest,
+    );
+    loop {
+        match next_update(&mut updates).await {
+            WatchUpdate::Connected { .. } => continue,
+            WatchUpdate::Ended(error) => {
+                assert_eq!(
+                    error,
+                    EventsError::ConsumerGroupMissing {
+                        group: "no-such-group".into()
+                    }
+                );
+                break;
+            }
+            other => panic!("a missing group ends the watch, got {other:?}"),
+        }
+    }
+    assert!(updates.recv().await.is_none(), "nothing follows the end");
 }

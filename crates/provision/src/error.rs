@@ -12,6 +12,9 @@ pub enum Error {
     #[error(transparent)]
     SignIn(#[from] hubsetup_identity::Error),
 
+    #[error(transparent)]
+    Events(#[from] hubsetup_events::EventsError),
+
     // --- Reaching Azure ---
     #[error("Could not set up the connection to Azure: {0}")]
     NetworkSetup(String),
@@ -180,6 +183,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::SignIn(error) => error.kind(),
+            Error::Events(_) => "events",
             Error::NetworkSetup(_) => "network_setup",
             Error::Network(_) => "network",
             Error::Busy { .. } => "busy",
