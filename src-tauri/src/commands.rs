@@ -13,8 +13,9 @@ use hubsetup_provision::{
 use hubsetup_wizard::{
     CreateOutcome, ExportRequest, FoundKey, HubPlan, KeyView, OwnKeyView, PasteResult, ReachIssue,
     ReceivedFile, RegionList, SavedString, Session, SessionError, SignWith, Signing, StartChoice,
-    StringCard, TestStage, WizardView,
+    StringCard, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
 };
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
 
 type Answer<T> = Result<T, SessionError>;
@@ -359,4 +360,43 @@ pub async fn fix_reach(session: State<'_, Session>, agreed: Vec<u32>) -> Answer<
 #[tauri::command]
 pub fn cancel(session: State<'_, Session>) {
     session.cancel();
+}
+
+#[tauri::command]
+pub async fn watch_options(session: State<'_, Session>) -> Answer<WatchOptions> {
+    session.watch_options().await
+}
+
+#[tauri::command]
+pub async fn create_consumer_group(session: State<'_, Session>) -> Answer<WatchOptions> {
+    session.create_consumer_group().await
+}
+
+#[tauri::command]
+pub async fn delete_consumer_group(session: State<'_, Session>) -> Answer<WatchOptions> {
+    session.delete_consumer_group().await
+}
+
+/// Messages and connection states go to the webview on `on_event` until the watch ends.
+#[tauri::command]
+pub async fn watch_start(
+    session: State<'_, Session>,
+    request: WatchRequest,
+    on_event: Channel<WatchEvent>,
+) -> Answer<()> {
+    session
+        .watch(request, &|event| {
+            let _ = on_event.send(event);
+        })
+        .await
+}
+
+#[tauri::command]
+pub fn watch_stop(session: State<'_, Session>) {
+    session.watch_stop();
+}
+
+#[tauri::command]
+pub fn watch_save(session: State<'_, Session>, path: PathBuf, lines: Vec<String>) -> Answer<()> {
+    session.watch_save(&path, &lines)
 }

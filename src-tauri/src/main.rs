@@ -61,6 +61,12 @@ fn main() {
             commands::create_hub,
             commands::fix_reach,
             commands::cancel,
+            commands::watch_options,
+            commands::create_consumer_group,
+            commands::delete_consumer_group,
+            commands::watch_start,
+            commands::watch_stop,
+            commands::watch_save,
         ])
         .setup(|app| {
             // Provisioning progress (device codes, hub creation) goes to the webview as events.

@@ -1,6 +1,6 @@
 // Typed calls to the Rust commands. Every type comes from `src/bindings`, generated from the
 // Rust types by ts-rs (`cargo test`); nothing here restates a Rust type by hand.
-import { invoke } from "@tauri-apps/api/core";
+import { invoke, type Channel } from "@tauri-apps/api/core";
 import type { ExportRequest } from "./bindings/ExportRequest";
 import type { FoundKey } from "./bindings/FoundKey";
 import type { KeyView } from "./bindings/KeyView";
@@ -27,6 +27,9 @@ import type { SignInMethod } from "./bindings/SignInMethod";
 import type { Subscription } from "./bindings/Subscription";
 import type { Tenant } from "./bindings/Tenant";
 import type { TierFacts } from "./bindings/TierFacts";
+import type { WatchEvent } from "./bindings/WatchEvent";
+import type { WatchOptions } from "./bindings/WatchOptions";
+import type { WatchRequest } from "./bindings/WatchRequest";
 
 /** The message of a failed command, as the Rust side worded it. */
 export function messageOf(error: unknown): string {
@@ -77,4 +80,11 @@ export const api = {
   createHub: () => invoke<CreateOutcome>("create_hub"),
   fixReach: (agreed: number[]) => invoke<ReachIssue[]>("fix_reach", { agreed }),
   cancel: () => invoke<void>("cancel"),
+  watchOptions: () => invoke<WatchOptions>("watch_options"),
+  createConsumerGroup: () => invoke<WatchOptions>("create_consumer_group"),
+  deleteConsumerGroup: () => invoke<WatchOptions>("delete_consumer_group"),
+  /** Resolves when the watch ends; what arrives meanwhile goes to `onEvent`. */
+  watchStart: (request: WatchRequest, onEvent: Channel<WatchEvent>) => invoke<void>("watch_start", { request, onEvent }),
+  watchStop: () => invoke<void>("watch_stop"),
+  watchSave: (path: string, lines: string[]) => invoke<void>("watch_save", { path, lines }),
 };

@@ -18,7 +18,7 @@ use ts_rs::TS;
 use crate::flow::{HubPlan, WizardView};
 use crate::session::{Session, SessionError};
 
-fn failed(error: hubsetup_provision::Error) -> SessionError {
+pub(crate) fn failed(error: hubsetup_provision::Error) -> SessionError {
     SessionError {
         kind: error.kind().to_owned(),
         message: error.to_string(),
@@ -91,11 +91,11 @@ impl Session {
     }
 
     /// The chosen cloud, reached as every client reaches it.
-    fn network(&self) -> Result<Network, SessionError> {
+    pub(crate) fn network(&self) -> Result<Network, SessionError> {
         crate::session::network_for(&self.cloud()?)
     }
 
-    fn azure(&self) -> Result<Azure, SessionError> {
+    pub(crate) fn azure(&self) -> Result<Azure, SessionError> {
         self.azure
             .lock()
             .expect("azure lock")

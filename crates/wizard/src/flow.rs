@@ -164,6 +164,9 @@ pub struct WizardState {
     pub exported_to: Option<String>,
     /// Where to return after signing in again when a resumed wizard needed a new sign-in.
     pub resume_at: Option<Step>,
+    /// The hub on which the app created its own consumer group, until it is deleted.
+    #[serde(default)]
+    pub own_consumer_group: Option<String>,
 }
 
 impl Default for WizardState {
@@ -184,6 +187,7 @@ impl Default for WizardState {
             strings: Vec::new(),
             exported_to: None,
             resume_at: None,
+            own_consumer_group: None,
         }
     }
 }

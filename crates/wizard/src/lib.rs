@@ -10,6 +10,7 @@ mod flow;
 mod handoff;
 mod session;
 mod shelf;
+mod watch;
 
 pub use admin::{CreateOutcome, ReachIssue, RegionList};
 pub use flow::{
@@ -20,3 +21,6 @@ pub use handoff::{
 };
 pub use session::{FieldRow, PasteResult, SavedString, Session, SessionError, TestStage};
 pub use shelf::{Shelf, ShelfError};
+pub use watch::{
+    ShownBody, WatchEvent, WatchOptions, WatchRequest, WatchSince, WatchSource, WatchedMessage,
+};

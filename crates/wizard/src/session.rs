@@ -113,6 +113,8 @@ pub struct Session {
     >,
     /// Wakes the long operation under way so that it stops (see `Session::cancel`).
     pub(crate) cancel: tokio::sync::Notify,
+    /// Dropping it stops the watch under way (see `Session::watch`).
+    pub(crate) watch_stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -150,6 +152,7 @@ impl Session {
             reporter: Mutex::new(hubsetup_provision::silent()),
             created_hub: Mutex::new(None),
             cancel: tokio::sync::Notify::new(),
+            watch_stop: Mutex::new(None),
         }
     }
 
@@ -313,10 +316,20 @@ impl Session {
 
     /// The cloud a string's hub is in (the sandbox's, or one of Azure's).
     pub(crate) fn cloud_of(&self, cs: &ConnectionString) -> Cloud {
+        self.cloud_serving(cs.host_name())
+    }
+
+    /// The cloud `host` belongs to: the sandbox's (its whole domain), else Azure's.
+    fn cloud_serving(&self, host: &str) -> Cloud {
         self.clouds()
             .into_iter()
-            .find(|c| c.serves(cs.host_name()))
+            .find(|c| c.serves(host))
             .unwrap_or_else(Cloud::public)
+    }
+
+    /// How to reach `host`, in the cloud it belongs to.
+    pub(crate) fn network_for_host(&self, host: &str) -> Result<Network, SessionError> {
+        network_for(&self.cloud_serving(host))
     }
 
     /// Signs in to the proxy that a string's hub is reached through: the login is checked
@@ -363,6 +376,7 @@ impl Session {
         // A policy's string is tested as the wizard's first device.
         let options = Options {
             device_id: self.view().state.devices.first().cloned(),
+            read_back: self.signed_in_read_back(&cs).await,
             ..Options::default()
         };
         let report = Verifier::new(network, options)

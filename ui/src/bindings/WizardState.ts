@@ -23,4 +23,8 @@ hub_id: string | null, strings: Array<StringCard>, exported_to: string | null,
 /**
  * Where to return after signing in again when a resumed wizard needed a new sign-in.
  */
-resume_at: Step | null, };
+resume_at: Step | null, 
+/**
+ * The hub on which the app created its own consumer group, until it is deleted.
+ */
+own_consumer_group: string | null, };

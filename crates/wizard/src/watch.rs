@@ -1,0 +1,419 @@
+//! The Watch screen's work: which hub to read and with which consumer group (the signed-in
+//! hub with the app's own group, or a pasted Event Hub-compatible string), and the stream of
+//! what arrives, reconnecting without duplicates. Keys stay here; the webview gets messages,
+//! states and sentences.
+
+use std::time::{Duration, SystemTime};
+
+use hubsetup_core::ConnectionString;
+use hubsetup_events::{watch, BodyView, Event, EventHubAddress, StartAt, WatchUpdate};
+use hubsetup_livetest::ReadBack;
+use hubsetup_provision::{HubInfo, OWN_CONSUMER_GROUP};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use ts_rs::TS;
+use zeroize::Zeroizing;
+
+use crate::admin::failed;
+use crate::session::{FieldRow, Session, SessionError};
+
+/// The consumer group every hub has, which its other readers may use too.
+const DEFAULT_GROUP: &str = "$Default";
+
+/// Which hub the Watch screen reads.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum WatchSource {
+    /// The hub the wizard created or chose, through the signed-in account.
+    SignedIn,
+    /// An Event Hub-compatible connection string the user pasted.
+    Pasted { text: String },
+}
+
+/// Where reading starts.
+#[derive(Debug, Clone, Copy, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum WatchSince {
+    Now,
+    MinutesBack {
+        minutes: u32,
+    },
+    /// Everything the endpoint still holds (a day or more).
+    Beginning,
+}
+
+impl WatchSince {
+    fn start(self) -> StartAt {
+        match self {
+            WatchSince::Now => StartAt::Latest,
+            WatchSince::MinutesBack { minutes } => {
+                StartAt::Time(SystemTime::now() - Duration::from_secs(u64::from(minutes) * 60))
+            }
+            WatchSince::Beginning => StartAt::Beginning,
+        }
+    }
+}
+
+/// What the Watch screen asks for.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct WatchRequest {
+    pub source: WatchSource,
+    /// None: the app's own group when the hub has it, else `$Default` (with a warning).
+    pub consumer_group: Option<String>,
+    pub since: WatchSince,
+}
+
+/// What the Watch screen offers before it starts: the signed-in hub, if any, and its groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct WatchOptions {
+    /// The hub the wizard created or chose, when signed in.
+    pub hub: Option<String>,
+    pub consumer_groups: Vec<String>,
+    /// The group the app creates when asked (`hubsetup-watch`).
+    pub own_group: String,
+    pub own_group_exists: bool,
+}
+
+/// A message body as the screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ShownBody {
+    /// Pretty-printed JSON.
+    Json(String),
+    Text(String),
+    /// Bytes in hexadecimal, 16 to a line.
+    Hex(String),
+}
+
+/// One message as a row of the screen's table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct WatchedMessage {
+    pub device: String,
+    pub partition: String,
+    #[ts(type = "number")]
+    pub sequence_number: i64,
+    /// When the hub stored it (RFC 3339, UTC; the screen shows it in local time).
+    pub enqueued: String,
+    /// From the hub storing it to this computer seeing it, in milliseconds.
+    #[ts(type = "number")]
+    pub latency_ms: i64,
+    pub properties: Vec<FieldRow>,
+    pub system_properties: Vec<FieldRow>,
+    pub body: ShownBody,
+    /// The message as one line of a saved JSON-lines file (as `hubsetup watch --json`).
+    pub json_line: String,
+}
+
+/// What the screen hears while it watches.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum WatchEvent {
+    Connected {
+        hub: String,
+        consumer_group: String,
+        transport: String,
+        /// A warning for `$Default`.
+        warning: Option<String>,
+    },
+    Message {
+        message: WatchedMessage,
+    },
+    Reconnecting {
+        reason: String,
+        attempt: u32,
+        seconds: f64,
+    },
+    /// The watch ended with this sentence; nothing more follows.
+    Ended {
+        message: String,
+    },
+}
+
+impl Session {
+    /// The hub the wizard created or chose, when signed in.
+    fn signed_in_hub(&self) -> Option<HubInfo> {
+        self.created_hub
+            .lock()
+            .expect("hub lock")
+            .as_ref()
+            .map(|(hub, _)| hub.clone())
+            .filter(|_| self.azure.lock().expect("azure lock").is_some())
+    }
+
+    pub async fn watch_options(&self) -> Result<WatchOptions, SessionError> {
+        let Some(hub) = self.signed_in_hub() else {
+            return Ok(WatchOptions {
+                hub: None,
+                consumer_groups: Vec::new(),
+                own_group: OWN_CONSUMER_GROUP.to_owned(),
+                own_group_exists: false,
+            });
+        };
+        let consumer_groups = self.azure()?.consumer_groups(&hub).await.map_err(failed)?;
+        Ok(WatchOptions {
+            own_group_exists: consumer_groups.iter().any(|g| g == OWN_CONSUMER_GROUP),
+            hub: Some(hub.name),
+            consumer_groups,
+            own_group: OWN_CONSUMER_GROUP.to_owned(),
+        })
+    }
+
+    /// Creates the app's own consumer group on the signed-in hub (the screen asks first).
+    pub async fn create_consumer_group(&self) -> Result<WatchOptions, SessionError> {
+        let hub = self.need_signed_in_hub()?;
+        self.azure()?
+            .create_consumer_group(&hub, OWN_CONSUMER_GROUP)
+            .await
+            .map_err(failed)?;
+        self.update(|s| s.own_consumer_group = Some(hub.name.clone()))?;
+        self.watch_options().await
+    }
+
+    /// Deletes the app's own consumer group from the signed-in hub.
+    pub async fn delete_consumer_group(&self) -> Result<WatchOptions, SessionError> {
+        let hub = self.need_signed_in_hub()?;
+        self.azure()?
+            .delete_consumer_group(&hub, OWN_CONSUMER_GROUP)
+            .await
+            .map_err(failed)?;
+        self.update(|s| s.own_consumer_group = None)?;
+        self.watch_options().await
+    }
+
+    fn need_signed_in_hub(&self) -> Result<HubInfo, SessionError> {
+        self.signed_in_hub().ok_or_else(|| {
+            SessionError::new(
+                "watch",
+                "Sign in and create or choose a hub first, or paste an Event Hub-compatible connection string.",
+            )
+        })
+    }
+
+    /// The endpoint and consumer group of a request.
+    async fn watch_target(
+        &self,
+        request: &WatchRequest,
+    ) -> Result<(EventHubAddress, String), SessionError> {
+        let address = match &request.source {
+            WatchSource::Pasted { text } => {
+                let text = Zeroizing::new(text.clone());
+                EventHubAddress::parse(&text).map_err(|e| SessionError::new("watch", e))?
+            }
+            WatchSource::SignedIn => {
+                let hub = self.need_signed_in_hub()?;
+                self.azure()?
+                    .event_hub_address(&hub)
+                    .await
+                    .map_err(failed)?
+            }
+        };
+        let group = match (&request.consumer_group, &request.source) {
+            (Some(group), _) if !group.trim().is_empty() => group.trim().to_owned(),
+            (_, WatchSource::SignedIn) if self.watch_options().await?.own_group_exists => {
+                OWN_CONSUMER_GROUP.to_owned()
+            }
+            _ => DEFAULT_GROUP.to_owned(),
+        };
+        Ok((address, group))
+    }
+
+    /// Watches until [`Session::watch_stop`] or another watch starts, telling `on_event`
+    /// everything as it happens. Returns when the watch ends.
+    pub async fn watch(
+        &self,
+        request: WatchRequest,
+        on_event: &(dyn Fn(WatchEvent) + Sync),
+    ) -> Result<(), SessionError> {
+        let (address, group) = self.watch_target(&request).await?;
+        let network = self.network_for_host(&address.host)?;
+        let (stop, stopped) = oneshot::channel();
+        // A watch already running stops: its sender is dropped here.
+        *self.watch_stop.lock().expect("watch lock") = Some(stop);
+        let warning = (group == DEFAULT_GROUP).then(|| {
+            "Reading on $Default, which the hub's other readers (Stream Analytics, Functions) may use too: one that asks for exclusive access ends this watch, and all share a limit of 5 readers. Create a consumer group of your own to leave them undisturbed.".to_owned()
+        });
+        let hub = address.entity.clone();
+        let mut updates = watch(network, address, group.clone(), request.since.start());
+        let mut stopped = stopped;
+        loop {
+            let update = tokio::select! {
+                update = updates.recv() => update,
+                _ = &mut stopped => return Ok(()),
+            };
+            let event = match update {
+                None => return Ok(()),
+                Some(WatchUpdate::Connected { transport }) => WatchEvent::Connected {
+                    hub: hub.clone(),
+                    consumer_group: group.clone(),
+                    transport: transport.to_string(),
+                    warning: warning.clone(),
+                },
+                Some(WatchUpdate::Event(event)) => WatchEvent::Message {
+                    message: watched(&event, SystemTime::now()),
+                },
+                Some(WatchUpdate::Reconnecting {
+                    reason,
+                    attempt,
+                    delay,
+                }) => WatchEvent::Reconnecting {
+                    reason: reason.to_string(),
+                    attempt,
+                    seconds: delay.as_secs_f64(),
+                },
+                Some(WatchUpdate::Ended(error)) => {
+                    on_event(WatchEvent::Ended {
+                        message: error.to_string(),
+                    });
+                    return Ok(());
+                }
+            };
+            on_event(event);
+        }
+    }
+
+    /// Where the live test reads its message back when signed in: the hub the string is for,
+    /// on the app's own consumer group when the hub has it. None (the stage then says "not
+    /// checked") when not signed in, for another hub, or when Azure does not give access.
+    pub(crate) async fn signed_in_read_back(&self, cs: &ConnectionString) -> Option<ReadBack> {
+        let hub = self
+            .signed_in_hub()
+            .filter(|hub| hub.host_name.eq_ignore_ascii_case(cs.host_name()))?;
+        let azure = self.azure().ok()?;
+        let address = azure.event_hub_address(&hub).await.ok()?;
+        let groups = azure.consumer_groups(&hub).await.ok()?;
+        let consumer_group = match groups.iter().any(|g| g == OWN_CONSUMER_GROUP) {
+            true => OWN_CONSUMER_GROUP,
+            false => DEFAULT_GROUP,
+        };
+        Some(ReadBack {
+            address,
+            consumer_group: consumer_group.to_owned(),
+        })
+    }
+
+    /// Stops the watch under way, if any.
+    pub fn watch_stop(&self) {
+        self.watch_stop.lock().expect("watch lock").take();
+    }
+
+    /// Writes messages the screen kept (their `json_line`s) to a JSON-lines file.
+    pub fn watch_save(&self, path: &std::path::Path, lines: &[String]) -> Result<(), SessionError> {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(path, text).map_err(|e| {
+            SessionError::new(
+                "watch",
+                format!(
+                    "The messages could not be saved to {}: {e}. Choose a folder you may write to.",
+                    path.display()
+                ),
+            )
+        })
+    }
+}
+
+fn rows(map: &std::collections::BTreeMap<String, String>) -> Vec<FieldRow> {
+    map.iter()
+        .map(|(name, value)| FieldRow {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// An event as a row, seen at `now`.
+fn watched(event: &Event, now: SystemTime) -> WatchedMessage {
+    let now_ms = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let body = match event.body_view() {
+        BodyView::Json(json) => {
+            ShownBody::Json(serde_json::to_string_pretty(&json).unwrap_or_default())
+        }
+        BodyView::Text(text) => ShownBody::Text(text),
+        BodyView::Base64(_) => ShownBody::Hex(hex_lines(&event.body)),
+    };
+    WatchedMessage {
+        device: event.device_id.clone().unwrap_or_default(),
+        partition: event.partition.clone(),
+        sequence_number: event.sequence_number,
+        enqueued: hubsetup_events::rfc3339(event.enqueued_ms),
+        latency_ms: (now_ms - event.enqueued_ms).max(0),
+        properties: rows(&event.properties),
+        system_properties: rows(&event.system_properties),
+        body,
+        json_line: event.to_json().to_string(),
+    }
+}
+
+/// `00 ff 10 …`, 16 bytes to a line.
+fn hex_lines(bytes: &[u8]) -> String {
+    bytes
+        .chunks(16)
+        .map(|line| {
+            line.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(body: &[u8]) -> Event {
+        Event {
+            partition: "2".into(),
+            sequence_number: 41,
+            offset: "8192".into(),
+            enqueued_ms: 1_764_700_000_000,
+            device_id: Some("meter-7".into()),
+            properties: [("run".to_owned(), "a".to_owned())].into(),
+            system_properties: [("message-id".to_owned(), "m1".to_owned())].into(),
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn rows_show_json_pretty_text_as_is_and_binary_in_hex() {
+        let seen = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_700_000_250);
+        let row = watched(&event(br#"{"t":21.5}"#), seen);
+        assert_eq!(row.body, ShownBody::Json("{\n  \"t\": 21.5\n}".into()));
+        assert_eq!(row.latency_ms, 250);
+        assert_eq!(row.device, "meter-7");
+        assert_eq!(row.enqueued, "2025-12-02T18:26:40.000Z");
+        assert_eq!(
+            row.properties,
+            [FieldRow {
+                name: "run".into(),
+                value: "a".into()
+            }]
+        );
+        let line: serde_json::Value = serde_json::from_str(&row.json_line).unwrap();
+        assert_eq!(line["sequence_number"], 41);
+        assert_eq!(
+            watched(&event(b"ok"), seen).body,
+            ShownBody::Text("ok".into())
+        );
+        let binary: Vec<u8> = (0..18).map(|b| b * 15).collect();
+        assert_eq!(
+            watched(&event(&[0xff, 0x00, 0x80]), seen).body,
+            ShownBody::Hex("ff 00 80".into())
+        );
+        let ShownBody::Hex(hex) = watched(&event(&binary), seen).body else {
+            panic!("binary shows in hex");
+        };
+        assert_eq!(hex.lines().count(), 2);
+        assert!(hex.starts_with("00 0f 1e"), "{hex}");
+    }
+}
