@@ -19,6 +19,10 @@ pub struct Args {
     /// 5671); 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     amqp_port: u16,
+    /// The loopback port of the hubs' MQTT endpoints for devices (over TLS, Azure's 8883); 0
+    /// picks a free one.
+    #[arg(long, default_value_t = 0)]
+    mqtt_port: u16,
     /// Keep state (hubs, devices, sign-ins, the CA) here so that it survives a restart.
     #[arg(long)]
     state_dir: Option<PathBuf>,
@@ -34,6 +38,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let config = SandboxConfig {
         port: args.port,
         amqp_port: args.amqp_port,
+        mqtt_port: args.mqtt_port,
         state_dir: args.state_dir.clone(),
         hub_provisioning_time: Duration::from_secs(args.provisioning_seconds),
         ..SandboxConfig::default()
@@ -59,6 +64,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         println!(
             "  AMQP       {}  (the hubs' Event Hub-compatible endpoints, Azure's port 5671)",
             sandbox.amqp_address()
+        );
+        println!(
+            "  MQTT       {}  (the hubs' MQTT endpoints for devices, Azure's port 8883)",
+            sandbox.mqtt_address()
         );
         println!(
             "  CA         {}  (clients must trust it)",

@@ -32,21 +32,44 @@ const KEPT_MESSAGES: usize = 1000;
 const MESSAGE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
 
 /// What a request needs from its token.
-enum Access<'a> {
+pub(crate) enum Access<'a> {
     RegistryRead,
     RegistryWrite,
     DeviceConnect { device_id: &'a str },
 }
 
-fn unauthorized(detail: &str) -> Resp {
-    hub_error(StatusCode::UNAUTHORIZED, "IotHubUnauthorizedAccess", detail)
+/// Why the hub refuses, whatever the protocol: HTTPS answers with the status and code, MQTT
+/// and AMQP with their own refusals for the same reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) detail: String,
 }
 
-fn device_not_found(hub: &Hub, id: &str) -> Resp {
-    hub_error(
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn response(&self) -> Resp {
+        hub_error(self.status, self.code, &self.detail)
+    }
+}
+
+fn unauthorized(detail: &str) -> Refusal {
+    Refusal::new(StatusCode::UNAUTHORIZED, "IotHubUnauthorizedAccess", detail)
+}
+
+fn device_not_found(hub: &Hub, id: &str) -> Refusal {
+    Refusal::new(
         StatusCode::NOT_FOUND,
         "DeviceNotFound",
-        &format!(
+        format!(
             "Device {id} not registered or disabled on IotHub {}",
             hub.name
         ),
@@ -103,8 +126,14 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         }
         _ => req.host.clone(),
     };
-    if let Err(refusal) = authorize(req, hub, &access, &resource, now / 1000) {
-        return refusal;
+    if let Err(refusal) = authorize(
+        req.header("authorization"),
+        hub,
+        &access,
+        &resource,
+        now / 1000,
+    ) {
+        return refusal.response();
     }
     match (&req.method, segments.as_slice()) {
         (&Method::GET, ["devices"]) => list_devices(req, hub),
@@ -127,7 +156,7 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
 
 /// Whether the hub's network settings refuse a sender on the public internet (the sandbox's
 /// clients stand for partners outside the customer's network).
-fn network_refusal(hub: &Hub) -> Option<&'static str> {
+pub(crate) fn network_refusal(hub: &Hub) -> Option<&'static str> {
     let client = std::net::Ipv4Addr::LOCALHOST;
     if hub
         .network
@@ -186,16 +215,15 @@ fn cidr_contains(mask: &str, address: std::net::Ipv4Addr) -> bool {
     u32::from(network) & keep == u32::from(address) & keep
 }
 
-fn authorize(
-    req: &Req,
+/// Checks a SAS token (`header`, as sent) for `access` to `resource` at `now` (seconds).
+pub(crate) fn authorize(
+    header: Option<&str>,
     hub: &Hub,
     access: &Access<'_>,
     resource: &str,
     now: u64,
-) -> Result<(), Resp> {
-    let header = req
-        .header("authorization")
-        .ok_or_else(|| unauthorized("Unauthorized"))?;
+) -> Result<(), Refusal> {
+    let header = header.ok_or_else(|| unauthorized("Unauthorized"))?;
     let token = SasToken::parse(header).map_err(|_| unauthorized("Unauthorized"))?;
     if hub.network.disable_local_auth {
         return Err(unauthorized(
@@ -440,18 +468,21 @@ fn valid_message_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || MESSAGE_ID_PUNCTUATION.contains(c))
 }
 
+/// A device-to-cloud message as any protocol delivers it.
+pub(crate) struct Incoming {
+    pub(crate) body: Vec<u8>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_encoding: Option<String>,
+    pub(crate) creation_time_utc: Option<String>,
+    pub(crate) app_properties: BTreeMap<String, String>,
+    /// The bytes of the system property values, which count toward the size limit.
+    pub(crate) system_bytes: usize,
+}
+
 fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig) -> Resp {
-    let Some(device) = hub.devices.get(id) else {
-        return device_not_found(hub, id);
-    };
-    if device.status != "enabled" {
-        return device_not_found(hub, id);
-    }
     let system = |name: &str| req.header(name).map(str::to_owned);
-    let message_id = system("iothub-messageid");
-    if message_id.as_deref().is_some_and(|m| !valid_message_id(m)) {
-        return invalid("The message ID is invalid: use at most 128 ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ '.");
-    }
     let app_properties: BTreeMap<String, String> = req
         .headers
         .iter()
@@ -460,7 +491,7 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
             Some((key.to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
-    let system_values: usize = req
+    let system_bytes: usize = req
         .headers
         .iter()
         .filter(|(n, _)| {
@@ -468,18 +499,55 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
         })
         .map(|(_, v)| v.len())
         .sum();
-    let size = req.body.len()
-        + system_values
-        + app_properties
+    let incoming = Incoming {
+        body: req.body.to_vec(),
+        message_id: system("iothub-messageid"),
+        correlation_id: system("iothub-correlationid"),
+        content_type: system("iothub-contenttype").or_else(|| system("content-type")),
+        content_encoding: system("iothub-contentencoding").or_else(|| system("content-encoding")),
+        creation_time_utc: system("iothub-creation-time-utc"),
+        app_properties,
+        system_bytes,
+    };
+    match accept(hub, id, incoming, now, config) {
+        Ok(()) => empty(StatusCode::NO_CONTENT),
+        Err(refusal) => refusal.response(),
+    }
+}
+
+/// Takes a device's message: the device must be enabled, the message valid, within the size
+/// limit and the day's quota. It goes to the Event Hub-compatible endpoint.
+pub(crate) fn accept(
+    hub: &mut Hub,
+    id: &str,
+    incoming: Incoming,
+    now: u64,
+    config: &SandboxConfig,
+) -> Result<(), Refusal> {
+    match hub.devices.get(id) {
+        Some(device) if device.status == "enabled" => {}
+        _ => return Err(device_not_found(hub, id)),
+    }
+    if incoming
+        .message_id
+        .as_deref()
+        .is_some_and(|m| !valid_message_id(m))
+    {
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "ArgumentInvalid", "The message ID is invalid: use at most 128 ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ '."));
+    }
+    let size = incoming.body.len()
+        + incoming.system_bytes
+        + incoming
+            .app_properties
             .iter()
             .map(|(k, v)| k.len() + v.len())
             .sum::<usize>();
     if size > MAX_MESSAGE_BYTES {
-        return hub_error(
+        return Err(Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "MessageTooLarge",
-            &format!("Message size {size} bytes exceeds the maximum of {MAX_MESSAGE_BYTES} bytes."),
-        );
+            format!("Message size {size} bytes exceeds the maximum of {MAX_MESSAGE_BYTES} bytes."),
+        ));
     }
     let quota = hub.daily_quota(config);
     let meter = if hub.sku == "F1" { 512 } else { 4096 };
@@ -490,36 +558,36 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
         hub.messages_today = 0;
     }
     if hub.messages_today + counted > quota {
-        return hub_error(
+        return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "IotHubQuotaExceeded",
-            &format!(
+            format!(
                 "Total number of messages on IotHub '{}' exceeded the allocated quota. Max allowed message count : '{quota}', current message count : '{}'. Read more about quotas at https://aka.ms/iothubthrottling",
                 hub.name, hub.messages_today
             ),
-        );
+        ));
     }
     hub.messages_today += counted;
     let message = ReceivedMessage {
         device_id: id.to_owned(),
-        body_base64: STANDARD.encode(&req.body),
-        content_type: system("iothub-contenttype").or_else(|| system("content-type")),
-        content_encoding: system("iothub-contentencoding").or_else(|| system("content-encoding")),
-        message_id,
-        correlation_id: system("iothub-correlationid"),
-        creation_time_utc: system("iothub-creation-time-utc"),
-        app_properties,
+        body_base64: STANDARD.encode(&incoming.body),
+        content_type: incoming.content_type,
+        content_encoding: incoming.content_encoding,
+        message_id: incoming.message_id,
+        correlation_id: incoming.correlation_id,
+        creation_time_utc: incoming.creation_time_utc,
+        app_properties: incoming.app_properties,
         received_at_ms: now,
     };
     let partitions = crate::eventhubs::log::partition_count(&hub.sku);
     hub.events
-        .append(partitions, message.clone(), req.body.to_vec(), now);
+        .append(partitions, message.clone(), incoming.body, now);
     let device = hub.devices.get_mut(id).expect("checked above");
     if device.messages.len() >= KEPT_MESSAGES {
         device.messages.remove(0);
     }
     device.messages.push(message);
-    empty(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ mod faults;
 mod http;
 mod hub;
 pub mod keys;
+mod mqtt;
 mod server;
 pub mod state;
 mod tls;
@@ -78,6 +79,9 @@ pub struct SandboxConfig {
     /// The loopback port of the Event Hub-compatible endpoints (AMQP over TLS, Azure's 5671);
     /// 0 picks a free one.
     pub amqp_port: u16,
+    /// The loopback port of the hubs' MQTT endpoints for devices (over TLS, Azure's 8883);
+    /// 0 picks a free one.
+    pub mqtt_port: u16,
 }
 
 impl Default for SandboxConfig {
@@ -93,6 +97,7 @@ impl Default for SandboxConfig {
             access_token_lifetime: Duration::from_secs(3600),
             daily_message_quota: None,
             amqp_port: 0,
+            mqtt_port: 0,
         }
     }
 }
@@ -117,6 +122,7 @@ pub struct Sandbox {
     address: SocketAddr,
     /// Where the hubs' Event Hub-compatible endpoints take AMQP (Azure's port 5671).
     amqp_address: SocketAddr,
+    mqtt_address: SocketAddr,
     ca_pem: String,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -158,22 +164,15 @@ impl Sandbox {
         )?));
         let amqp_acceptor =
             tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(resolver, &[])?));
+        let mqtt_acceptor = amqp_acceptor.clone();
 
         let (listener, dns_socket) = bind(config.port)?;
         let address = listener.local_addr().map_err(SandboxError::Runtime)?;
         listener
             .set_nonblocking(true)
             .map_err(SandboxError::Runtime)?;
-        let amqp_bind = SocketAddr::from(([127, 0, 0, 1], config.amqp_port));
-        let amqp_listener =
-            std::net::TcpListener::bind(amqp_bind).map_err(|source| SandboxError::Bind {
-                address: amqp_bind.to_string(),
-                source,
-            })?;
-        let amqp_address = amqp_listener.local_addr().map_err(SandboxError::Runtime)?;
-        amqp_listener
-            .set_nonblocking(true)
-            .map_err(SandboxError::Runtime)?;
+        let (amqp_listener, amqp_address) = bind_loopback(config.amqp_port)?;
+        let (mqtt_listener, mqtt_address) = bind_loopback(config.mqtt_port)?;
         dns_socket
             .set_nonblocking(true)
             .map_err(SandboxError::Runtime)?;
@@ -207,16 +206,22 @@ impl Sandbox {
                             tcp,
                             tokio::net::UdpSocket::from_std(dns_socket)?,
                             tokio::net::TcpListener::from_std(amqp_listener)?,
+                            tokio::net::TcpListener::from_std(mqtt_listener)?,
                         ))
                     });
                     match sockets {
-                        Ok((listener, dns_socket, amqp_listener)) => {
+                        Ok((listener, dns_socket, amqp_listener, mqtt_listener)) => {
                             let _ = ready_tx.send(Ok(()));
                             tokio::spawn(dns::serve(dns_socket, server_app.clone()));
                             tokio::spawn(eventhubs::serve(
                                 amqp_listener,
                                 amqp_acceptor,
                                 server_app.event_hubs.clone(),
+                            ));
+                            tokio::spawn(mqtt::serve(
+                                mqtt_listener,
+                                mqtt_acceptor,
+                                server_app.clone(),
                             ));
                             server::serve(listener, acceptor, server_app, stopped).await;
                         }
@@ -237,6 +242,7 @@ impl Sandbox {
             app,
             address,
             amqp_address,
+            mqtt_address,
             ca_pem: authority.cert_pem,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -257,6 +263,11 @@ impl Sandbox {
         self.amqp_address
     }
 
+    /// Where the hubs take MQTT from devices (Azure's port 8883).
+    pub fn mqtt_address(&self) -> SocketAddr {
+        self.mqtt_address
+    }
+
     /// The CA certificate (PEM) that clients must trust.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
@@ -273,7 +284,11 @@ impl Sandbox {
             iot_hub_suffix: format!("azure-devices.{suffix}"),
             extra_root_ca_pem: Some(self.ca_pem.clone()),
             loopback: Some(self.address),
-            loopback_ports: [(5671, self.amqp_address.port())].into(),
+            loopback_ports: [
+                (5671, self.amqp_address.port()),
+                (8883, self.mqtt_address.port()),
+            ]
+            .into(),
             dns_server: Some(self.address),
             key_server: format!("https://keys.{suffix}"),
             keybase: format!("https://keybase.{suffix}"),
@@ -386,6 +401,20 @@ const BIND_ATTEMPTS: usize = 8;
 
 /// The HTTPS listener and the DNS socket, on one loopback port number (clients are given one
 /// address for both).
+/// A non-blocking TCP listener on a loopback `port` (0: a free one), and its address.
+fn bind_loopback(port: u16) -> Result<(std::net::TcpListener, SocketAddr), SandboxError> {
+    let bind_to = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = std::net::TcpListener::bind(bind_to).map_err(|source| SandboxError::Bind {
+        address: bind_to.to_string(),
+        source,
+    })?;
+    let address = listener.local_addr().map_err(SandboxError::Runtime)?;
+    listener
+        .set_nonblocking(true)
+        .map_err(SandboxError::Runtime)?;
+    Ok((listener, address))
+}
+
 fn bind(port: u16) -> Result<(std::net::TcpListener, std::net::UdpSocket), SandboxError> {
     bind_with(port, std::net::UdpSocket::bind)
 }

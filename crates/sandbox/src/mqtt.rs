@@ -1,0 +1,440 @@
+//! The hubs' MQTT 3.1.1 endpoint for devices (Azure's port 8883, over TLS), as IoT Hub
+//! defines it: the client ID is the device ID, the user name `{hub host}/{device}/?api-version=…`,
+//! the password a SAS token checked exactly as the HTTPS side checks it. Devices publish to
+//! `devices/{id}/messages/events/{properties}` at QoS 0 or 1; the message goes through the same
+//! acceptance as over HTTPS (disabled device, size, quota) and lands on the Event Hub-compatible
+//! endpoint. What IoT Hub refuses it refuses the same way: a bad CONNECT gets its CONNACK code,
+//! a bad topic, QoS 2 or a refused message closes the connection.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::hub::{accept, authorize, network_refusal, Access, Incoming};
+use crate::server::{App, Service};
+use crate::state::now_ms;
+
+/// IoT Hub's largest message is 256 KB; a packet a little larger than that (topic and
+/// properties included) is refused.
+const MAX_PACKET: usize = 256 * 1024 + 16 * 1024;
+/// IoT Hub keeps a connection at most this long without a packet (its maximum keep-alive).
+const MAX_KEEP_ALIVE: u16 = 1177;
+
+/// CONNACK return codes (MQTT 3.1.1, 3.2.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum ConnectCode {
+    Accepted = 0,
+    BadProtocol = 1,
+    BadClientId = 2,
+    BadCredentials = 4,
+    NotAuthorized = 5,
+}
+
+pub(crate) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Arc<App>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (tls, app) = (tls.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = tls.accept(tcp).await else {
+                return;
+            };
+            let host = stream
+                .get_ref()
+                .1
+                .server_name()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            serve_mqtt(stream, host, app).await;
+        });
+    }
+}
+
+/// Speaks MQTT on an open stream (TLS on 8883, or a WebSocket on 443) to the hub at `host`.
+pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    host: String,
+    app: Arc<App>,
+) {
+    let Some(Service::Hub(hub)) = app.service(&host) else {
+        return;
+    };
+    let hub = hub.to_ascii_lowercase();
+    let Ok(Some((0x10, body))) = read_packet(&mut stream, Duration::from_secs(30)).await else {
+        return;
+    };
+    let (code, device, keep_alive) = match parse_connect(&body) {
+        Err(code) => (code, String::new(), 0),
+        Ok(connect) => match admit(&app, &hub, &host, &connect) {
+            Ok(()) => (ConnectCode::Accepted, connect.client_id, connect.keep_alive),
+            Err(code) => (code, String::new(), 0),
+        },
+    };
+    if stream.write_all(&[0x20, 2, 0, code as u8]).await.is_err() || code != ConnectCode::Accepted {
+        return;
+    }
+    // A client silent for one and a half keep-alive periods is gone (MQTT 3.1.1, 3.1.2.10).
+    let keep_alive = match keep_alive {
+        0 => MAX_KEEP_ALIVE,
+        k => k.min(MAX_KEEP_ALIVE),
+    };
+    let idle = Duration::from_millis(u64::from(keep_alive) * 1500);
+    while let Ok(Some((header, body))) = read_packet(&mut stream, idle).await {
+        let answer = match header >> 4 {
+            3 => match publish(&app, &hub, &device, header, &body) {
+                Some(answer) => answer,
+                None => return,
+            },
+            8 => subscribe_ack(&device, &body),
+            12 => vec![0xd0, 0],
+            14 => return,
+            _ => return,
+        };
+        if !answer.is_empty() && stream.write_all(&answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The fields of a CONNECT that IoT Hub looks at.
+#[derive(Debug, PartialEq, Eq)]
+struct Connect {
+    client_id: String,
+    user_name: String,
+    password: String,
+    keep_alive: u16,
+}
+
+fn parse_connect(body: &[u8]) -> Result<Connect, ConnectCode> {
+    let mut at = 0;
+    let protocol = string(body, &mut at).ok_or(ConnectCode::BadProtocol)?;
+    let level = *body.get(at).ok_or(ConnectCode::BadProtocol)?;
+    if protocol != "MQTT" || level != 4 {
+        return Err(ConnectCode::BadProtocol);
+    }
+    let flags = *body.get(at + 1).ok_or(ConnectCode::BadProtocol)?;
+    let keep_alive = u16::from_be_bytes([
+        *body.get(at + 2).ok_or(ConnectCode::BadProtocol)?,
+        *body.get(at + 3).ok_or(ConnectCode::BadProtocol)?,
+    ]);
+    at += 4;
+    let client_id = string(body, &mut at).ok_or(ConnectCode::BadClientId)?;
+    if flags & 0x04 != 0 {
+        // A will: topic and message, which IoT Hub ignores.
+        string(body, &mut at).ok_or(ConnectCode::BadProtocol)?;
+        bytes(body, &mut at).ok_or(ConnectCode::BadProtocol)?;
+    }
+    let user_name = match flags & 0x80 {
+        0 => return Err(ConnectCode::BadCredentials),
+        _ => string(body, &mut at).ok_or(ConnectCode::BadCredentials)?,
+    };
+    let password = match flags & 0x40 {
+        0 => return Err(ConnectCode::BadCredentials),
+        _ => bytes(body, &mut at)
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+            .ok_or(ConnectCode::BadCredentials)?,
+    };
+    if client_id.is_empty() {
+        return Err(ConnectCode::BadClientId);
+    }
+    Ok(Connect {
+        client_id,
+        user_name,
+        password,
+        keep_alive,
+    })
+}
+
+/// Checks the user name against the hub and device, and the password (a SAS token) for the
+/// device's right to connect.
+fn admit(app: &App, hub: &str, host: &str, connect: &Connect) -> Result<(), ConnectCode> {
+    let expected = format!("{host}/{}/", connect.client_id);
+    let user_ok = connect
+        .user_name
+        .split_once('?')
+        .is_some_and(|(path, query)| {
+            path.eq_ignore_ascii_case(&expected) && query.contains("api-version=")
+        });
+    if !user_ok {
+        return Err(ConnectCode::BadCredentials);
+    }
+    let state = app.state.lock().expect("state lock");
+    let now = now_ms();
+    let hub = state
+        .hubs
+        .get(hub)
+        .filter(|h| h.is_active(now))
+        .ok_or(ConnectCode::NotAuthorized)?;
+    if network_refusal(hub).is_some() {
+        return Err(ConnectCode::NotAuthorized);
+    }
+    let device = connect.client_id.as_str();
+    match hub.devices.get(device) {
+        Some(d) if d.status == "enabled" => {}
+        _ => return Err(ConnectCode::NotAuthorized),
+    }
+    let access = Access::DeviceConnect { device_id: device };
+    let resource = format!("{host}/devices/{device}");
+    authorize(Some(&connect.password), hub, &access, &resource, now / 1000)
+        .map_err(|_| ConnectCode::NotAuthorized)
+}
+
+/// Takes a PUBLISH; the answer to send (a PUBACK at QoS 1), or None to close the connection.
+fn publish(app: &App, hub: &str, device: &str, header: u8, body: &[u8]) -> Option<Vec<u8>> {
+    let qos = (header >> 1) & 0x03;
+    if qos > 1 {
+        return None;
+    }
+    let mut at = 0;
+    let topic = string(body, &mut at)?;
+    let packet_id = match qos {
+        1 => {
+            let id = body.get(at..at + 2)?;
+            at += 2;
+            Some([id[0], id[1]])
+        }
+        _ => None,
+    };
+    let prefix = format!("devices/{device}/messages/events/");
+    let properties = topic.strip_prefix(&prefix)?;
+    let incoming = incoming(properties, body[at..].to_vec())?;
+    let config = &app.config;
+    let mut state = app.state.lock().expect("state lock");
+    let hub = state.hubs.get_mut(hub)?;
+    accept(hub, device, incoming, now_ms(), config).ok()?;
+    Some(match packet_id {
+        Some([high, low]) => vec![0x40, 2, high, low],
+        None => Vec::new(),
+    })
+}
+
+/// A message from its topic's property bag (`$.mid=…&$.ct=…&name=value`) and payload.
+fn incoming(properties: &str, body: Vec<u8>) -> Option<Incoming> {
+    let mut app_properties = BTreeMap::new();
+    let mut system = BTreeMap::new();
+    for pair in properties.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = decode(name)?;
+        let value = decode(value)?;
+        match name.strip_prefix("$.") {
+            Some(system_name) => {
+                system.insert(system_name.to_owned(), value);
+            }
+            None => {
+                app_properties.insert(name, value);
+            }
+        }
+    }
+    let system_bytes = system.values().map(String::len).sum();
+    Some(Incoming {
+        body,
+        message_id: system.remove("mid"),
+        correlation_id: system.remove("cid"),
+        content_type: system.remove("ct"),
+        content_encoding: system.remove("ce"),
+        creation_time_utc: system.remove("ctime"),
+        app_properties,
+        system_bytes,
+    })
+}
+
+fn decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// SUBACK: IoT Hub's own topics for this device are granted at QoS 1 at most, others refused.
+fn subscribe_ack(device: &str, body: &[u8]) -> Vec<u8> {
+    let (Some(high), Some(low)) = (body.first(), body.get(1)) else {
+        return Vec::new();
+    };
+    let mut at = 2;
+    let mut codes = Vec::new();
+    while at < body.len() {
+        let Some(filter) = string(body, &mut at) else {
+            break;
+        };
+        let wanted = body.get(at).copied().unwrap_or(0) & 0x03;
+        at += 1;
+        let ours = filter.starts_with(&format!("devices/{device}/messages/devicebound/"))
+            || filter.starts_with("$iothub/twin/")
+            || filter.starts_with("$iothub/methods/");
+        codes.push(if ours { wanted.min(1) } else { 0x80 });
+    }
+    let mut answer = vec![0x90];
+    push_length(&mut answer, 2 + codes.len());
+    answer.extend([*high, *low]);
+    answer.extend(codes);
+    answer
+}
+
+/// A length-prefixed UTF-8 string at `at`, moving past it.
+fn string(body: &[u8], at: &mut usize) -> Option<String> {
+    bytes(body, at).and_then(|b| String::from_utf8(b.to_vec()).ok())
+}
+
+fn bytes<'b>(body: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
+    let length = u16::from_be_bytes([*body.get(*at)?, *body.get(*at + 1)?]) as usize;
+    let value = body.get(*at + 2..*at + 2 + length)?;
+    *at += 2 + length;
+    Some(value)
+}
+
+fn push_length(out: &mut Vec<u8>, mut length: usize) {
+    loop {
+        let mut byte = (length % 128) as u8;
+        length /= 128;
+        if length > 0 {
+            byte |= 0x80;
+        }
+        out.push(byte);
+        if length == 0 {
+            break;
+        }
+    }
+}
+
+/// The next packet's first byte and body; None at the end of the stream, an error when the
+/// packet is malformed, too large, or nothing came within `idle`.
+async fn read_packet<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    idle: Duration,
+) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut header = [0u8; 1];
+    match tokio::time::timeout(idle, stream.read(&mut header)).await {
+        Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+        Ok(Ok(0)) => return Ok(None),
+        Ok(read) => read?,
+    };
+    let mut length = 0usize;
+    for shift in 0..4 {
+        let byte = stream.read_u8().await?;
+        length |= usize::from(byte & 0x7f) << (7 * shift);
+        if byte & 0x80 == 0 {
+            if length > MAX_PACKET {
+                return Err(std::io::ErrorKind::InvalidData.into());
+            }
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body).await?;
+            return Ok(Some((header[0], body)));
+        }
+    }
+    Err(std::io::ErrorKind::InvalidData.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_length(items: &[&[u8]]) -> Vec<u8> {
+        items
+            .iter()
+            .flat_map(|item| {
+                let mut out = (item.len() as u16).to_be_bytes().to_vec();
+                out.extend_from_slice(item);
+                out
+            })
+            .collect()
+    }
+
+    fn connect(flags: u8, client: &str) -> Vec<u8> {
+        let mut body = with_length(&[b"MQTT"]);
+        body.extend([4, flags, 0, 60]);
+        body.extend(with_length(&[client.as_bytes()]));
+        if flags & 0x80 != 0 {
+            body.extend(with_length(&[
+                b"h.azure-devices.net/d1/?api-version=2021-04-12",
+            ]));
+        }
+        if flags & 0x40 != 0 {
+            body.extend(with_length(&[b"SharedAccessSignature sr=x"]));
+        }
+        body
+    }
+
+    #[test]
+    fn connect_needs_mqtt_3_1_1_a_client_id_and_credentials() {
+        let parsed = parse_connect(&connect(0xc2, "d1")).unwrap();
+        assert_eq!(parsed.client_id, "d1");
+        assert_eq!(parsed.keep_alive, 60);
+        assert_eq!(parsed.password, "SharedAccessSignature sr=x");
+        assert_eq!(
+            parse_connect(&connect(0x02, "d1")),
+            Err(ConnectCode::BadCredentials)
+        );
+        assert_eq!(
+            parse_connect(&connect(0xc2, "")),
+            Err(ConnectCode::BadClientId)
+        );
+        let mut mqtt_3_1 = connect(0xc2, "d1");
+        mqtt_3_1[6] = 3;
+        assert_eq!(parse_connect(&mqtt_3_1), Err(ConnectCode::BadProtocol));
+    }
+
+    #[test]
+    fn topic_properties_become_system_and_application_properties() {
+        let message = incoming(
+            "%24.mid=m-1&%24.ct=application%2Fjson&$.ce=utf-8&run=a%20b",
+            b"{}".to_vec(),
+        )
+        .unwrap();
+        assert_eq!(message.message_id.as_deref(), Some("m-1"));
+        assert_eq!(message.content_type.as_deref(), Some("application/json"));
+        assert_eq!(message.content_encoding.as_deref(), Some("utf-8"));
+        assert_eq!(message.app_properties["run"], "a b");
+        assert_eq!(message.system_bytes, "m-1application/jsonutf-8".len());
+    }
+
+    #[test]
+    fn only_the_devices_own_hub_topics_are_granted() {
+        let mut body = vec![0, 7];
+        body.extend(with_length(&[b"devices/d1/messages/devicebound/#"]));
+        body.push(1);
+        body.extend(with_length(&[b"devices/d2/messages/devicebound/#"]));
+        body.push(1);
+        body.extend(with_length(&[b"$iothub/twin/res/#"]));
+        body.push(2);
+        assert_eq!(subscribe_ack("d1", &body), [0x90, 5, 0, 7, 1, 0x80, 1]);
+    }
+
+    #[test]
+    fn remaining_lengths_use_seven_bits_a_byte() {
+        for (length, encoded) in [
+            (0, vec![0]),
+            (127, vec![127]),
+            (128, vec![0x80, 1]),
+            (16_384, vec![0x80, 0x80, 1]),
+        ] {
+            let mut out = Vec::new();
+            push_length(&mut out, length);
+            assert_eq!(out, encoded);
+        }
+    }
+
+    #[tokio::test]
+    async fn packets_larger_than_iot_hubs_limit_are_refused() {
+        let mut big = vec![0x30];
+        push_length(&mut big, MAX_PACKET + 1);
+        let mut reader = &big[..];
+        let error = read_packet(&mut reader, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+        let mut ping = &[0xc0u8, 0][..];
+        assert_eq!(
+            read_packet(&mut ping, Duration::from_secs(1))
+                .await
+                .unwrap(),
+            Some((0xc0, Vec::new()))
+        );
+    }
+}
