@@ -69,11 +69,13 @@ class Wizard:
 
     def click(self, css):
         WebDriverWait(self.driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, css).is_enabled())
-        self.find(css).click()
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
 
     def type(self, css, text):
         element = self.find(css)
-        # As a person scrolls to a field: WebKit's driver refuses fields outside the window.
+        # As a person scrolls to a field: WebKit's driver refuses controls outside the window.
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
         element.clear()
         element.send_keys(text)
@@ -249,7 +251,7 @@ def test_a_wrong_key_is_diagnosed_in_plain_words(app, cloud):
     app.screenshot("07-live-test-failed")
 
 
-def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_path):
+def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, tmp_path):
     app.click("#start-sandbox")
     assert app.title() == "Sign in"
     app.find("#signin-device_code")
@@ -304,6 +306,11 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
     assert revealed, "Reveal does not show the device's whole string"
     app.click(f"{device_card} .reveal")
     app.wait_text(f"{device_card} .secret", "****…")
+    policy_card = f".card[data-handle='{cards[1].get_attribute('data-handle')}']"
+    app.click(f"{policy_card} .reveal")
+    app.wait_text(f"{policy_card} .secret", "SharedAccessKeyName=partner-registry")
+    policy_string = app.text(f"{policy_card} .secret")
+    app.click(f"{policy_card} .reveal")
     app.screenshot("16-connection-strings")
 
     app.click("#next")
@@ -312,6 +319,9 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
         WebDriverWait(app.driver, 30).until(lambda d: not any(b.text == "Testing…" for b in d.find_elements(By.CSS_SELECTOR, ".run-test")))
     results = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".test-result")]
     assert len(results) == 2 and all(r.startswith("Passed.") for r in results), results
+    # Signed in, the app reads each message back from the hub's Event Hub-compatible endpoint.
+    landed = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, "tr.passed") if "Message landed" in r.text]
+    assert len(landed) == 2 and all("partition" in r for r in landed), landed
     app.screenshot("17-live-test")
 
     app.click("#next")
@@ -337,6 +347,86 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, support_key, tmp_pat
     hidden = device_string.split("SharedAccessKey=")[1] not in app.page()
     assert hidden, "no secret on the summary"
     app.screenshot("18-summary")
+
+    watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path)
+
+
+def watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path):
+    """The Watch screen on a consumer group of the app's own: the live test's messages, and a
+    partner's device (registered with the restricted policy by Microsoft's registry client)
+    sending with Microsoft's device client over MQTT."""
+    app.click("#open-watch")
+    app.wait_text("#step-title", "Watch messages arrive")
+    app.wait_text("#ask-group", "Create a consumer group hubsetup-watch for this app?")
+    app.screenshot("21-watch-ask")
+    app.click("#create-group")
+    app.wait_text("#own-group", "Reading on the consumer group hubsetup-watch, the app's own")
+    Select(app.find("#since")).select_by_value("5")
+    app.click("#start-watch")
+    app.wait_text("#watch-status", f"Watching {hub} on consumer group hubsetup-watch, over AMQP on port 5671.")
+    rows = lambda: app.driver.find_elements(By.CSS_SELECTOR, "#messages tr.message")  # noqa: E731
+    WebDriverWait(app.driver, 20).until(lambda d: len(rows()) == 2)
+    assert all(DEVICE in row.text for row in rows()), "the live test's two messages, from the wizard's device"
+
+    partner = f"partner-sensor-{os.getpid()}"
+    send_as_partner(cloud, policy_string, partner, [{"from": "python-device-client", "n": 1}])
+    app.wait_text("#devices", partner)
+    app.wait_text("#messages", '"from": "python-device-client"')
+    counts = {
+        row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
+        for row in app.driver.find_elements(By.CSS_SELECTOR, "#devices tbody tr")
+    }
+    assert counts == {DEVICE: "2", partner: "1"}, counts
+    app.screenshot("22-watch")
+
+    Select(app.find("#device-filter")).select_by_visible_text(partner)
+    assert len(rows()) == 1 and partner in rows()[0].text
+    app.click("#pause")
+    send_as_partner(cloud, policy_string, partner, [{"from": "python-device-client", "n": 2}])
+    app.wait_text("#resume", "Resume (1 new)")
+    assert len(rows()) == 1, "nothing is added while paused"
+    app.click("#resume")
+    WebDriverWait(app.driver, 10).until(lambda d: len(rows()) == 2)
+
+    saved = tmp_path / "messages.jsonl"
+    app.type("#save-path", str(saved))
+    app.click("#save-messages")
+    app.wait_text("#saved", "Saved 2 messages to")
+    lines = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert [line["body"]["n"] for line in lines] == [1, 2] and {line["device_id"] for line in lines} == {partner}
+    assert "SharedAccessKey" not in saved.read_text()
+
+    app.click("#stop-watch")
+    app.click("#delete-group")
+    app.wait_text("#ask-group", "Create a consumer group hubsetup-watch")
+    app.click("#close-watch")
+    app.wait_text("#step-title", "Summary")
+
+
+def send_as_partner(cloud, policy_string, device_id, bodies):
+    """What a partner does with the restricted policy: registers its device (once) with
+    Microsoft's registry client, then sends with Microsoft's device client over MQTT."""
+    import base64
+
+    from azure.iot.device import IoTHubDeviceClient, Message
+    from azure.iot.hub import IoTHubRegistryManager
+
+    registry = IoTHubRegistryManager.from_connection_string(policy_string)
+    try:
+        key = registry.get_device(device_id).authentication.symmetric_key.primary_key
+    except Exception:
+        key = base64.b64encode(os.urandom(32)).decode()
+        registry.create_device_with_sas(device_id, key, base64.b64encode(os.urandom(32)).decode(), "enabled")
+    host = policy_string.split("HostName=", 1)[1].split(";", 1)[0]
+    with open(cloud["ca_path"]) as ca:
+        client = IoTHubDeviceClient.create_from_connection_string(
+            f"HostName={host};DeviceId={device_id};SharedAccessKey={key}", server_verification_cert=ca.read(),
+        )
+    try:
+        for body in bodies:
+            client.send_message(Message(json.dumps(body), content_encoding="utf-8", content_type="application/json"))
+    finally:
+        client.shutdown()
 
 
 def choose_place(app, subscription, group=None):

@@ -100,9 +100,10 @@ pub struct WatchedMessage {
     pub sequence_number: i64,
     /// When the hub stored it (RFC 3339, UTC; the screen shows it in local time).
     pub enqueued: String,
-    /// From the hub storing it to this computer seeing it, in milliseconds.
-    #[ts(type = "number")]
-    pub latency_ms: i64,
+    /// From the hub storing it to this computer seeing it, in milliseconds; None for what
+    /// was stored before the watch began (read back, not seen live).
+    #[ts(type = "number | null")]
+    pub latency_ms: Option<i64>,
     pub properties: Vec<FieldRow>,
     pub system_properties: Vec<FieldRow>,
     pub body: ShownBody,
@@ -240,6 +241,7 @@ impl Session {
             "Reading on $Default, which the hub's other readers (Stream Analytics, Functions) may use too: one that asks for exclusive access ends this watch, and all share a limit of 5 readers. Create a consumer group of your own to leave them undisturbed.".to_owned()
         });
         let hub = address.entity.clone();
+        let began = SystemTime::now();
         let mut updates = watch(network, address, group.clone(), request.since.start());
         let mut stopped = stopped;
         loop {
@@ -256,7 +258,7 @@ impl Session {
                     warning: warning.clone(),
                 },
                 Some(WatchUpdate::Event(event)) => WatchEvent::Message {
-                    message: watched(&event, SystemTime::now()),
+                    message: watched(&event, began, SystemTime::now()),
                 },
                 Some(WatchUpdate::Reconnecting {
                     reason,
@@ -328,11 +330,12 @@ fn rows(map: &std::collections::BTreeMap<String, String>) -> Vec<FieldRow> {
         .collect()
 }
 
-/// An event as a row, seen at `now`.
-fn watched(event: &Event, now: SystemTime) -> WatchedMessage {
-    let now_ms = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+/// An event as a row, seen at `now` by a watch that `began` then.
+fn watched(event: &Event, began: SystemTime, now: SystemTime) -> WatchedMessage {
+    let ms = |time: SystemTime| {
+        time.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    };
     let body = match event.body_view() {
         BodyView::Json(json) => {
             ShownBody::Json(serde_json::to_string_pretty(&json).unwrap_or_default())
@@ -345,7 +348,7 @@ fn watched(event: &Event, now: SystemTime) -> WatchedMessage {
         partition: event.partition.clone(),
         sequence_number: event.sequence_number,
         enqueued: hubsetup_events::rfc3339(event.enqueued_ms),
-        latency_ms: (now_ms - event.enqueued_ms).max(0),
+        latency_ms: (event.enqueued_ms >= ms(began)).then(|| (ms(now) - event.enqueued_ms).max(0)),
         properties: rows(&event.properties),
         system_properties: rows(&event.system_properties),
         body,
@@ -386,10 +389,14 @@ mod tests {
 
     #[test]
     fn rows_show_json_pretty_text_as_is_and_binary_in_hex() {
-        let seen = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_700_000_250);
-        let row = watched(&event(br#"{"t":21.5}"#), seen);
+        let at = |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        let (began, seen) = (at(1_764_699_990_000), at(1_764_700_000_250));
+        let row = watched(&event(br#"{"t":21.5}"#), began, seen);
         assert_eq!(row.body, ShownBody::Json("{\n  \"t\": 21.5\n}".into()));
-        assert_eq!(row.latency_ms, 250);
+        assert_eq!(row.latency_ms, Some(250));
+        // Stored before the watch began: read back, so no latency.
+        let later_watch = at(1_764_700_000_100);
+        assert_eq!(watched(&event(b"{}"), later_watch, seen).latency_ms, None);
         assert_eq!(row.device, "meter-7");
         assert_eq!(row.enqueued, "2025-12-02T18:26:40.000Z");
         assert_eq!(
@@ -402,15 +409,15 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(&row.json_line).unwrap();
         assert_eq!(line["sequence_number"], 41);
         assert_eq!(
-            watched(&event(b"ok"), seen).body,
+            watched(&event(b"ok"), began, seen).body,
             ShownBody::Text("ok".into())
         );
         let binary: Vec<u8> = (0..18).map(|b| b * 15).collect();
         assert_eq!(
-            watched(&event(&[0xff, 0x00, 0x80]), seen).body,
+            watched(&event(&[0xff, 0x00, 0x80]), began, seen).body,
             ShownBody::Hex("ff 00 80".into())
         );
-        let ShownBody::Hex(hex) = watched(&event(&binary), seen).body else {
+        let ShownBody::Hex(hex) = watched(&event(&binary), began, seen).body else {
             panic!("binary shows in hex");
         };
         assert_eq!(hex.lines().count(), 2);

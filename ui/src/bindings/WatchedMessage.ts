@@ -11,9 +11,10 @@ export type WatchedMessage = { device: string, partition: string, sequence_numbe
  */
 enqueued: string, 
 /**
- * From the hub storing it to this computer seeing it, in milliseconds.
+ * From the hub storing it to this computer seeing it, in milliseconds; None for what
+ * was stored before the watch began (read back, not seen live).
  */
-latency_ms: number, properties: Array<FieldRow>, system_properties: Array<FieldRow>, body: ShownBody, 
+latency_ms: number | null, properties: Array<FieldRow>, system_properties: Array<FieldRow>, body: ShownBody, 
 /**
  * The message as one line of a saved JSON-lines file (as `hubsetup watch --json`).
  */
