@@ -5,6 +5,10 @@ sent over HTTPS with the annotations Azure's tools read. If it and the sandbox d
 sandbox is wrong.
 """
 
+import json
+import os
+import pathlib
+import subprocess
 import threading
 import time
 import uuid
@@ -14,6 +18,7 @@ import requests
 
 from conftest import DEVICE, HUB, PRODUCTION, arm_token
 
+NODE_CLIENTS = pathlib.Path(__file__).resolve().parents[1] / "node"
 HUB_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/{HUB}"
 
 
@@ -186,3 +191,39 @@ def test_a_higher_owner_level_takes_the_partition_as_azure_does(cloud, built_in_
     assert errors, "the reader with the lower owner level was not disconnected"
     assert isinstance(errors[0], ConnectionLostError), repr(errors[0])
     assert "higher epoch of '2'" in str(errors[0])
+
+
+def redirect_from(cloud, connection_string):
+    """What Microsoft's AMQP client for Node (rhea-promise) gets from the hub's own host."""
+    env = {
+        **os.environ,
+        "HUBSETUP_SANDBOX_AMQP": f"127.0.0.1:{cloud['loopback_ports']['5671']}",
+        "HUBSETUP_SANDBOX_CA": cloud["ca_path"],
+    }
+    result = subprocess.run(
+        ["node", str(NODE_CLIENTS / "iothub-redirect.mjs")],
+        input=connection_string, capture_output=True, text=True, env=env, cwd=NODE_CLIENTS, timeout=60,
+    )
+    assert result.stderr == "", result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_hubs_own_host_redirects_a_service_client_to_the_built_in_endpoint(cloud, built_in_endpoint, owner_connection_string):
+    service = owner_connection_string.replace("SharedAccessKeyName=iothubowner", "SharedAccessKeyName=service")
+    headers = {"Authorization": f"Bearer {arm_token(cloud)}"}
+    keys = requests.post(f"{cloud['arm_endpoint']}{HUB_ID}/listkeys?api-version=2023-06-30", headers=headers).json()["value"]
+    service_key = next(k for k in keys if k["keyName"] == "service")["primaryKey"]
+    owner_key = owner_connection_string.split("SharedAccessKey=", 1)[1]
+    service = service.replace(owner_key, service_key)
+    redirect = redirect_from(cloud, service)
+    namespace = built_in_endpoint["endpoint"].split("://", 1)[1].rstrip("/")
+    assert redirect == {
+        "condition": "amqp:link:redirect",
+        "hostname": namespace,
+        "port": 5671,
+        "address": f"amqps://{namespace}:5671/{built_in_endpoint['path']}/$management",
+    }
+    # The device policy may not read: the sign-in is refused.
+    device_key = next(k for k in keys if k["keyName"] == "device")["primaryKey"]
+    refused = redirect_from(cloud, service.replace("SharedAccessKeyName=service", "SharedAccessKeyName=device").replace(service_key, device_key))
+    assert refused == {"refused": "amqp:unauthorized-access"}, refused

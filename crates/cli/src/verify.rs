@@ -9,6 +9,7 @@ use futures::StreamExt;
 use hubsetup_core::connection_string::{describe_all, ConnectionString};
 use hubsetup_events::EventHubAddress;
 use hubsetup_livetest::{Entry, Options, ReadBack, Report, StageStatus, Verifier};
+use hubsetup_net::Network;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -55,14 +56,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let network = args.cloud.network()?;
+    let runtime = crate::login::runtime()?;
     let options = Options {
         device_id: args.device_id.clone(),
         probe_other_ports: args.probe_ports,
-        read_back: read_back(&args.consumer_group)?,
+        read_back: runtime.block_on(read_back(&network, &args.consumer_group))?,
         ..Options::default()
     };
     let verifier = Verifier::new(network, options);
-    let runtime = crate::login::runtime()?;
     match &args.file {
         Some(path) => runtime.block_on(verify_file(&verifier, path, &args)),
         None => {
@@ -83,13 +84,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
 }
 
-/// Where the test message is read back from: the Event Hub-compatible connection string in
-/// [`READ_BACK_ENV`] (never an argument, which would leave the key in the shell's history).
-fn read_back(consumer_group: &str) -> Result<Option<ReadBack>, CliError> {
+/// Where the test message is read back from: the Event Hub-compatible connection string, or
+/// the hub's service connection string, in [`READ_BACK_ENV`] (never an argument, which would
+/// leave the key in the shell's history).
+async fn read_back(network: &Network, consumer_group: &str) -> Result<Option<ReadBack>, CliError> {
     let Ok(text) = std::env::var(READ_BACK_ENV).map(Zeroizing::new) else {
         return Ok(None);
     };
-    let address = EventHubAddress::parse(&text)
+    let address = EventHubAddress::resolve(network, &text)
+        .await
         .map_err(|e| CliError::BadInput(format!("{READ_BACK_ENV}: {e}")))?;
     crate::watch::note_if_shared_group(consumer_group, "reading the test message back");
     Ok(Some(ReadBack {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::time::SystemTime;
 
-use hubsetup_events::{rfc3339, BodyView, Event, EventHubAddress, Reader, StartAt};
+use hubsetup_events::{rfc3339, BodyView, Event, EventHubAddress, EventsError, Reader, StartAt};
 
 use hubsetup_provision::{Azure, HubInfo, OWN_CONSUMER_GROUP};
 
@@ -19,13 +19,14 @@ pub const DEFAULT_GROUP: &str = "$Default";
 /// Stream a hub's device-to-cloud messages as they arrive; Ctrl-C stops.
 ///
 /// Give the Event Hub-compatible connection string from the hub's "Built-in endpoints" page
-/// (Endpoint=sb://…;EntityPath=…) of a policy with ServiceConnect, or sign in with --hub and
+/// (Endpoint=sb://…;EntityPath=…) or the hub's own connection string of a policy with
+/// ServiceConnect (the hub then names its endpoint), or sign in with --hub and
 /// --subscription: the endpoint and a key then come from Azure, and the app offers a consumer
 /// group of its own.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The Event Hub-compatible connection string; if omitted (and no --hub), read from stdin
-    /// or HUBSETUP_CONNECTION_STRING.
+    /// The Event Hub-compatible or the hub's service connection string; if omitted (and no
+    /// --hub), read from stdin or HUBSETUP_CONNECTION_STRING.
     connection_string: Option<String>,
     /// Sign in to Azure and read this hub.
     #[arg(long, requires = "subscription", conflicts_with = "connection_string")]
@@ -73,8 +74,14 @@ struct Access {
 async fn access(args: &Args) -> Result<Option<Access>, CliError> {
     let (Some(hub_name), Some(subscription)) = (&args.hub, &args.subscription) else {
         let text = input::connection_string(args.connection_string.as_deref())?;
-        let address =
-            EventHubAddress::parse(&text).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let address = EventHubAddress::resolve(&args.cloud.network()?, &text)
+            .await
+            .map_err(|e| match e {
+                EventsError::Unreachable { .. }
+                | EventsError::TlsFailed { .. }
+                | EventsError::Lost(_) => CliError::Failure(e.to_string()),
+                _ => CliError::BadInput(e.to_string()),
+            })?;
         let group = args
             .consumer_group
             .clone()

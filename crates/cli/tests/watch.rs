@@ -197,3 +197,35 @@ fn signed_in_watch_finds_the_endpoint_and_creates_its_own_consumer_group_when_to
         assert_key_hidden(output, &device.expose());
     }
 }
+
+#[test]
+fn the_hubs_service_string_is_followed_to_its_endpoint() {
+    let (sandbox, _dir, description) = fast_sandbox();
+    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let sent = hubsetup(
+        &["verify"],
+        &device.expose(),
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    let service = sandbox.policy_connection_string(HUB, "service").unwrap();
+    let output = hubsetup(
+        &["watch", "--since", "start", "--count", "1", "--json"],
+        &service.expose(),
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let line: serde_json::Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    assert_eq!(line["device_id"], DEVICE);
+    assert_key_hidden(&output, &service.expose());
+
+    let device_policy = sandbox.policy_connection_string(HUB, "device").unwrap();
+    let refused = hubsetup(
+        &["watch"],
+        &device_policy.expose(),
+        &[("HUBSETUP_SANDBOX", &description)],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("The hub refused the connection string of the policy \"device\": its key is wrong, or the policy may not read (it lacks the ServiceConnect right)."), "{}", text(&refused.stderr));
+    assert_key_hidden(&refused, &device_policy.expose());
+}

@@ -9,6 +9,10 @@ pub enum EventsError {
     DeviceStringCannotRead,
     #[error("This is the hub's own connection string. Paste the Event Hub-compatible one instead, from the hub's \"Built-in endpoints\" page in the Azure portal (it starts with Endpoint=sb://), or sign in so the app finds it.")]
     HubStringNeedsEndpoint,
+    #[error("The hub refused the connection string of the policy \"{policy}\": its key is wrong, or the policy may not read (it lacks the ServiceConnect right). Copy the \"service\" policy's connection string from the hub's \"Shared access policies\" page, or the Event Hub-compatible one from \"Built-in endpoints\".")]
+    HubStringRefused { policy: String },
+    #[error("The endpoint refused to sign in ({0}).")]
+    SignInRefused(String),
     #[error("The connection string has no EntityPath (the event hub's name). Copy the whole Event Hub-compatible connection string from the hub's \"Built-in endpoints\" page.")]
     MissingEntityPath,
     #[error("Could not reach {host} on port {port}: {detail}. A firewall may block AMQP (port 5671); ask the network's administrators to allow it.")]

@@ -9,6 +9,7 @@
 //! stage, `hubsetup watch` and the Watch screen.
 
 mod address;
+mod discover;
 mod error;
 mod event;
 mod reader;

@@ -222,38 +222,95 @@ async fn tls(
         .map_err(|e| failed(e.to_string()))
 }
 
-/// AMQP over a WebSocket at `/$servicebus/websocket`, TLS inside the given connection.
+/// AMQP over a WebSocket at `path` (`/$servicebus/websocket`), TLS inside the given
+/// connection.
 async fn over_websocket(
     network: &Network,
     host: &str,
+    path: &str,
     tcp: TcpStream,
+    sasl: SaslProfile,
 ) -> Result<ConnectionHandle<()>, EventsError> {
     let tls = tls(network, host, tcp).await?;
-    let socket = fe2o3_amqp_ws::WebSocketStream::connect_with_stream(
-        format!("wss://{host}/$servicebus/websocket"),
-        tls,
-    )
-    .await
-    .map_err(|e| EventsError::Unreachable {
-        host: host.to_owned(),
-        port: HTTPS_PORT,
-        detail: format!("the WebSocket upgrade failed: {e}"),
-    })?;
-    amqp_open(host, socket).await
+    let socket =
+        fe2o3_amqp_ws::WebSocketStream::connect_with_stream(format!("wss://{host}{path}"), tls)
+            .await
+            .map_err(|e| EventsError::Unreachable {
+                host: host.to_owned(),
+                port: HTTPS_PORT,
+                detail: format!("the WebSocket upgrade failed: {e}"),
+            })?;
+    amqp_open(host, socket, sasl).await
 }
 
-async fn amqp_open<S>(host: &str, stream: S) -> Result<ConnectionHandle<()>, EventsError>
+async fn amqp_open<S>(
+    host: &str,
+    stream: S,
+    sasl: SaslProfile,
+) -> Result<ConnectionHandle<()>, EventsError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
 {
     Connection::builder()
         .container_id(format!("hubsetup-{}", std::process::id()))
         .hostname(host)
-        .sasl_profile(SaslProfile::Anonymous)
+        .sasl_profile(sasl)
         .max_frame_size(65_536)
         .open_with_stream(stream)
         .await
-        .map_err(|e| EventsError::Lost(format!("the AMQP handshake failed: {e}")))
+        .map_err(|e| match e {
+            fe2o3_amqp::connection::OpenError::SaslError { code, .. } => {
+                EventsError::SignInRefused(format!("{code:?}"))
+            }
+            other => EventsError::Lost(format!("the AMQP handshake failed: {other}")),
+        })
+}
+
+/// An AMQP connection to `host` as Azure's SDKs make it: over TLS on 5671, or, when that port
+/// is blocked or a proxy is in the way, over a WebSocket at `websocket_path` on 443.
+pub(crate) async fn connect(
+    network: &Network,
+    host: &str,
+    websocket_path: &str,
+    sasl: SaslProfile,
+) -> Result<(ConnectionHandle<()>, Transport), EventsError> {
+    if let Some(proxy) = network.proxy_for(host) {
+        let via = format!("through the proxy {}", proxy.authority());
+        let mut tcp = tcp_to(network, host, HTTPS_PORT).await?;
+        hubsetup_net::tunnel(&mut tcp, &proxy, host, STEP_TIMEOUT)
+            .await
+            .map_err(|e| EventsError::Unreachable {
+                host: host.to_owned(),
+                port: HTTPS_PORT,
+                detail: e.to_string(),
+            })?;
+        let connection = over_websocket(network, host, websocket_path, tcp, sasl).await?;
+        return Ok((connection, Transport::WebSocket { why: via }));
+    }
+    match tcp_to(network, host, AMQPS_PORT).await {
+        Ok(tcp) => {
+            let connection = amqp_open(host, tls(network, host, tcp).await?, sasl).await?;
+            Ok((connection, Transport::Amqp))
+        }
+        Err(EventsError::Unreachable { detail, .. }) => {
+            let why = format!("AMQP's port {AMQPS_PORT} is blocked from this network ({detail})");
+            let tcp = tcp_to(network, host, HTTPS_PORT)
+                .await
+                .map_err(|e| match e {
+                    EventsError::Unreachable { detail: on_443, .. } => EventsError::Unreachable {
+                        host: host.to_owned(),
+                        port: AMQPS_PORT,
+                        detail: format!(
+                            "{detail}; WebSockets on port {HTTPS_PORT} failed too ({on_443})"
+                        ),
+                    },
+                    other => other,
+                })?;
+            let connection = over_websocket(network, host, websocket_path, tcp, sasl).await?;
+            Ok((connection, Transport::WebSocket { why }))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 impl std::fmt::Debug for Reader {
@@ -274,47 +331,13 @@ impl Reader {
         address: &EventHubAddress,
         group: &str,
     ) -> Result<Reader, EventsError> {
-        let host = address.host.clone();
-        let (mut connection, transport) = match network.proxy_for(&host) {
-            Some(proxy) => {
-                let via = format!("through the proxy {}", proxy.authority());
-                let mut tcp = tcp_to(network, &host, HTTPS_PORT).await?;
-                hubsetup_net::tunnel(&mut tcp, &proxy, &host, STEP_TIMEOUT)
-                    .await
-                    .map_err(|e| EventsError::Unreachable {
-                        host: host.clone(),
-                        port: HTTPS_PORT,
-                        detail: e.to_string(),
-                    })?;
-                (
-                    over_websocket(network, &host, tcp).await?,
-                    Transport::WebSocket { why: via },
-                )
-            }
-            None => match tcp_to(network, &host, AMQPS_PORT).await {
-                Ok(tcp) => (
-                    amqp_open(&host, tls(network, &host, tcp).await?).await?,
-                    Transport::Amqp,
-                ),
-                Err(EventsError::Unreachable { detail, .. }) => {
-                    let why =
-                        format!("AMQP's port {AMQPS_PORT} is blocked from this network ({detail})");
-                    let tcp = tcp_to(network, &host, HTTPS_PORT).await.map_err(|e| match e {
-                        EventsError::Unreachable { detail: on_443, .. } => EventsError::Unreachable {
-                            host: host.clone(),
-                            port: AMQPS_PORT,
-                            detail: format!("{detail}; WebSockets on port {HTTPS_PORT} failed too ({on_443})"),
-                        },
-                        other => other,
-                    })?;
-                    (
-                        over_websocket(network, &host, tcp).await?,
-                        Transport::WebSocket { why },
-                    )
-                }
-                Err(other) => return Err(other),
-            },
-        };
+        let (mut connection, transport) = connect(
+            network,
+            &address.host,
+            "/$servicebus/websocket",
+            SaslProfile::Anonymous,
+        )
+        .await?;
         let mut session = Session::begin(&mut connection)
             .await
             .map_err(|e| EventsError::Lost(e.to_string()))?;

@@ -434,3 +434,82 @@ async fn a_watch_ends_with_a_refusal_another_try_cannot_fix() {
     }
     assert!(updates.recv().await.is_none(), "nothing follows the end");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubs_service_string_finds_the_endpoint_through_the_hubs_redirect() {
+    let (sandbox, network) = setup();
+    let service = sandbox.policy_connection_string(HUB, "service").unwrap();
+    let found = EventHubAddress::resolve(&network, &service.expose())
+        .await
+        .unwrap();
+    let given = address(&sandbox, "service");
+    assert_eq!(
+        (&found.host, &found.entity, &found.policy),
+        (&given.host, &given.entity, &given.policy)
+    );
+    // The hub's policy key reads its endpoint.
+    let mut reader = Reader::open(&network, &found, "$Default").await.unwrap();
+    let mut received = reader.receive(StartAt::Latest).await.unwrap();
+    send(&sandbox, &network, r#"{"via":"redirect"}"#, "redirect").await;
+    assert_eq!(collect(&mut received, "redirect", 1).await.len(), 1);
+
+    // An Event Hub-compatible string is taken as it is.
+    let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    let same = EventHubAddress::resolve(&network, &text).await.unwrap();
+    assert_eq!(same.host, given.host);
+
+    // Over a WebSocket on the hub's host when 5671 is blocked.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cloud = sandbox.cloud();
+    cloud.loopback_ports.insert(5671, closed);
+    let blocked = Network::new(&cloud, None).unwrap();
+    let over_443 = EventHubAddress::resolve(&blocked, &service.expose())
+        .await
+        .unwrap();
+    assert_eq!(over_443.host, given.host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_strings_that_cannot_read_are_refused_in_words() {
+    let (sandbox, network) = setup();
+    let device_policy = sandbox.policy_connection_string(HUB, "device").unwrap();
+    let refused = EventHubAddress::resolve(&network, &device_policy.expose())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        EventsError::HubStringRefused {
+            policy: "device".into()
+        }
+    );
+    let service = sandbox.policy_connection_string(HUB, "service").unwrap();
+    let key = service.key().unwrap().expose_base64();
+    let wrong = service
+        .expose()
+        .replace(key.as_str(), "c2VjcmV0LWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OTA=");
+    let refused = EventHubAddress::resolve(&network, &wrong)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        EventsError::HubStringRefused {
+            policy: "service".into()
+        }
+    );
+    let text = refused.to_string();
+    assert!(
+        text.contains("ServiceConnect") && !text.contains(key.as_str()),
+        "{text}"
+    );
+    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    assert_eq!(
+        EventHubAddress::resolve(&network, &device.expose())
+            .await
+            .unwrap_err(),
+        EventsError::DeviceStringCannotRead
+    );
+}

@@ -35,7 +35,11 @@ const MESSAGE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
 pub(crate) enum Access<'a> {
     RegistryRead,
     RegistryWrite,
-    DeviceConnect { device_id: &'a str },
+    /// Service-side reading, e.g. finding the Event Hub-compatible endpoint over AMQP.
+    ServiceConnect,
+    DeviceConnect {
+        device_id: &'a str,
+    },
 }
 
 /// Why the hub refuses, whatever the protocol: HTTPS answers with the status and code, MQTT
@@ -255,6 +259,7 @@ pub(crate) fn authorize(
                     policy.has_right("RegistryRead") || policy.has_right("RegistryWrite")
                 }
                 Access::RegistryWrite => policy.has_right("RegistryWrite"),
+                Access::ServiceConnect => policy.has_right("ServiceConnect"),
                 Access::DeviceConnect { .. } => policy.has_right("DeviceConnect"),
             };
             allowed

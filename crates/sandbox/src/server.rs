@@ -116,9 +116,12 @@ impl App {
                     .to_ascii_lowercase()
             })
             .unwrap_or_default();
-        if request.uri().path() == crate::eventhubs::websocket::PATH
-            && matches!(self.service(&host), Some(Service::EventHubs))
-        {
+        let websocket = matches!(
+            (request.uri().path(), self.service(&host)),
+            (crate::eventhubs::websocket::PATH, Some(Service::EventHubs))
+                | (crate::eventhubs::websocket::HUB_PATH, Some(Service::Hub(_)))
+        );
+        if websocket {
             if let Some(switching) =
                 crate::eventhubs::websocket::upgrade(&mut request, &host, &self.event_hubs)
             {

@@ -27,7 +27,7 @@ const DEFAULT_GROUP: &str = "$Default";
 pub enum WatchSource {
     /// The hub the wizard created or chose, through the signed-in account.
     SignedIn,
-    /// An Event Hub-compatible connection string the user pasted.
+    /// An Event Hub-compatible or hub service connection string the user pasted.
     Pasted { text: String },
 }
 
@@ -205,7 +205,10 @@ impl Session {
         let address = match &request.source {
             WatchSource::Pasted { text } => {
                 let text = Zeroizing::new(text.clone());
-                EventHubAddress::parse(&text).map_err(|e| SessionError::new("watch", e))?
+                let host = pasted_host(&text);
+                EventHubAddress::resolve(&self.network_for_host(&host)?, &text)
+                    .await
+                    .map_err(|e| SessionError::new("watch", e))?
             }
             WatchSource::SignedIn => {
                 let hub = self.need_signed_in_hub()?;
@@ -321,6 +324,20 @@ impl Session {
     }
 }
 
+/// The host a pasted string names (`Endpoint=sb://host/` or `HostName=host`), to choose the
+/// cloud it belongs to.
+fn pasted_host(text: &str) -> String {
+    text.split(';')
+        .find_map(|part| {
+            let (name, value) = part.split_once('=')?;
+            match name.trim().to_ascii_lowercase().as_str() {
+                "endpoint" | "hostname" => Some(hubsetup_core::cloud::host_of(value.trim())),
+                _ => None,
+            }
+        })
+        .unwrap_or_default()
+}
+
 fn rows(map: &std::collections::BTreeMap<String, String>) -> Vec<FieldRow> {
     map.iter()
         .map(|(name, value)| FieldRow {
@@ -372,7 +389,91 @@ fn hex_lines(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::StartChoice;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_pasted_service_string_is_watched_on_default_with_a_warning_until_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = Arc::new(Session::open(dir.path()));
+        session.start(StartChoice::Verify).unwrap();
+        let sandbox = session.sandbox().unwrap();
+        let hub = "contoso-plant-hub";
+        let device = "io.microshare.contact.unpacked.event";
+        let string = sandbox.device_connection_string(hub, device).unwrap();
+        let handle = session
+            .paste(&string.expose())
+            .unwrap()
+            .card
+            .unwrap()
+            .handle;
+        assert!(session.verify(&handle, &|_| {}).await.unwrap().accepted);
+
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let request = WatchRequest {
+            source: WatchSource::Pasted {
+                text: sandbox
+                    .policy_connection_string(hub, "service")
+                    .unwrap()
+                    .expose()
+                    .to_string(),
+            },
+            consumer_group: None,
+            since: WatchSince::Beginning,
+        };
+        let watching = {
+            let (session, heard) = (session.clone(), heard.clone());
+            tokio::spawn(async move {
+                session
+                    .watch(request, &|event| heard.lock().unwrap().push(event))
+                    .await
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !heard
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, WatchEvent::Message { .. }))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no message within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        session.watch_stop();
+        tokio::time::timeout(Duration::from_secs(5), watching)
+            .await
+            .expect("the watch stops when asked")
+            .unwrap()
+            .unwrap();
+        let heard = heard.lock().unwrap();
+        let WatchEvent::Connected {
+            hub: entity,
+            consumer_group,
+            warning,
+            ..
+        } = &heard[0]
+        else {
+            panic!("the screen hears of the connection first: {:?}", heard[0]);
+        };
+        assert_eq!(
+            (entity.as_str(), consumer_group.as_str()),
+            (hub, "$Default")
+        );
+        assert!(warning
+            .as_deref()
+            .unwrap()
+            .contains("Create a consumer group of your own"));
+        let WatchEvent::Message { message } = &heard[1] else {
+            panic!("then the message: {:?}", heard[1]);
+        };
+        assert_eq!(message.device, device);
+        assert_eq!(message.latency_ms, None, "stored before the watch began");
+    }
 
     fn event(body: &[u8]) -> Event {
         Event {

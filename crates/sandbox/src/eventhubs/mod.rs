@@ -13,6 +13,7 @@ mod cbs;
 pub(crate) mod log;
 mod management;
 mod partition;
+mod redirect;
 pub(crate) mod websocket;
 mod wire;
 
@@ -76,6 +77,13 @@ pub(crate) fn hub_of_namespace<'h>(host: &'h str, suffix: &str) -> Option<&'h st
         .filter(|hub| !hub.is_empty() && !hub.contains('.'))
 }
 
+/// The hub whose own host (`{hub}.azure-devices.{suffix}`) `host` is.
+fn hub_of_host<'h>(host: &'h str, suffix: &str) -> Option<&'h str> {
+    host.strip_suffix(suffix)?
+        .strip_suffix(".azure-devices.")
+        .filter(|hub| !hub.is_empty() && !hub.contains('.'))
+}
+
 /// What every endpoint shares: the sandbox's state (hubs and their events), its domain, and
 /// the receivers open on each partition.
 #[derive(Debug)]
@@ -126,12 +134,16 @@ async fn connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, endpoints: Arc
     serve_amqp(stream, host, endpoints).await;
 }
 
-/// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to the namespace `host`.
+/// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to the namespace `host`,
+/// or to a hub's own host (which redirects to its namespace).
 pub(crate) async fn serve_amqp<S>(stream: S, host: String, endpoints: Arc<Endpoints>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
 {
     let Some(hub) = hub_of_namespace(&host, &endpoints.suffix).map(str::to_owned) else {
+        if let Some(hub) = hub_of_host(&host, &endpoints.suffix).map(str::to_owned) {
+            redirect::serve(stream, host, hub, endpoints).await;
+        }
         return;
     };
     let acceptor = ConnectionAcceptor::builder()

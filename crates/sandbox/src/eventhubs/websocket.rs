@@ -25,6 +25,8 @@ use tokio_tungstenite::WebSocketStream;
 use super::Endpoints;
 
 pub(crate) const PATH: &str = "/$servicebus/websocket";
+/// The same on a hub's own host.
+pub(crate) const HUB_PATH: &str = "/$iothub/websocket";
 const SUBPROTOCOLS: [&str; 2] = ["AMQPWSB10", "amqp"];
 
 /// Answers the upgrade request and, once upgraded, serves AMQP on it; `None` when the request
