@@ -286,6 +286,7 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     app.screenshot("14-policy")
     app.click("#next")
     assert app.title() == "Review + create"
+    assert app.find("#consumer-group").is_selected(), "the app's own consumer group is offered by default"
     app.click("#create")
     app.wait_text("#progress", f"Creating hub {hub}")
     app.screenshot("15-create-progress")
@@ -344,6 +345,7 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     app.click("#next")
     summary = app.text("#summary")
     assert f"/IotHubs/{hub}" in summary and "S1 × 1" in summary and "germanywestcentral" in summary
+    assert f"hubsetup-watch on {hub}, for watching the hub's messages" in app.text("#own-consumer-group")
     hidden = device_string.split("SharedAccessKey=")[1] not in app.page()
     assert hidden, "no secret on the summary"
     app.screenshot("18-summary")
@@ -357,9 +359,6 @@ def watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path):
     sending with Microsoft's device client over MQTT."""
     app.click("#open-watch")
     app.wait_text("#step-title", "Watch messages arrive")
-    app.wait_text("#ask-group", "Create a consumer group hubsetup-watch for this app?")
-    app.screenshot("21-watch-ask")
-    app.click("#create-group")
     app.wait_text("#own-group", "Reading on the consumer group hubsetup-watch, the app's own")
     Select(app.find("#since")).select_by_value("5")
     app.click("#start-watch")
@@ -397,10 +396,16 @@ def watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path):
     assert "SharedAccessKey" not in saved.read_text()
 
     app.click("#stop-watch")
+    # Deleted, the group is offered again: asked for, not made behind the person's back.
     app.click("#delete-group")
-    app.wait_text("#ask-group", "Create a consumer group hubsetup-watch")
+    app.wait_text("#ask-group", "Create a consumer group hubsetup-watch for this app?")
+    app.screenshot("21-watch-ask")
+    app.click("#create-group")
+    app.wait_text("#own-group", "Reading on the consumer group hubsetup-watch, the app's own")
     app.click("#close-watch")
     app.wait_text("#step-title", "Summary")
+    app.click("#delete-own-group")
+    WebDriverWait(app.driver, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#own-consumer-group"))
 
 
 def send_as_partner(cloud, policy_string, device_id, bodies):

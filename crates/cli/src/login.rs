@@ -131,6 +131,10 @@ pub fn progress_printer() -> Reporter {
         Progress::PolicyReused { name } => {
             eprintln!("Policy {name} exists with the right permissions; reusing it.")
         }
+        Progress::ConsumerGroupCreated { name } => eprintln!("Added consumer group {name}."),
+        Progress::ConsumerGroupReused { name } => {
+            eprintln!("Consumer group {name} exists; reusing it.")
+        }
     }
     })
 }

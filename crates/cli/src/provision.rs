@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use hubsetup_core::numbers::thousands;
 use hubsetup_provision::{
-    check_policy_name, suggested_region, Azure, Decide, HubChoice, HubInfo, Outcome, ReachProblem,
+    check_policy_name, suggested_region, OWN_CONSUMER_GROUP, Azure, Decide, HubChoice, HubInfo, Outcome, ReachProblem,
     Records, Request, Summary, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME,
 };
 use serde_json::json;
@@ -57,6 +57,10 @@ pub struct Args {
     /// to partner-registry).
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = DEFAULT_POLICY_NAME)]
     policy: Option<String>,
+    /// Add a consumer group for reading the hub's messages without disturbing its other readers
+    /// (NAME defaults to hubsetup-watch, the one `hubsetup watch --hub` uses).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = OWN_CONSUMER_GROUP)]
+    consumer_group: Option<String>,
     /// Register the Microsoft.Devices resource provider if the subscription needs it, without asking.
     #[arg(long)]
     register_provider: bool,
@@ -248,11 +252,24 @@ async fn complete_request(
             }
         }
     };
+    let consumer_group = match (&args.consumer_group, interactive) {
+        (Some(name), _) => Some(name.clone()),
+        (None, false) => None,
+        (None, true) => prompt::confirm(
+            &format!(
+                "Add the consumer group {OWN_CONSUMER_GROUP}, so that `hubsetup watch` reads the \
+                 hub's messages without disturbing its other readers?"
+            ),
+            true,
+        )?
+        .then(|| OWN_CONSUMER_GROUP.to_owned()),
+    };
     let request = Request {
         subscription_id,
         hub,
         devices,
         policy,
+        consumer_group,
     };
     request.validate().map_err(cli_error)?;
     Ok(request)

@@ -52,7 +52,7 @@ pub use policy::{
 pub use progress::{silent, Progress, Reporter};
 pub use provision::{Decide, HubChoice, Outcome, Request};
 pub use reach::{reach_problems, ReachProblem};
-pub use read_access::OWN_CONSUMER_GROUP;
+pub use read_access::{ConsumerGroupSummary, OWN_CONSUMER_GROUP};
 pub use record::{CreationRecord, Records};
 pub use registry::{DeviceCredentials, DeviceSummary};
 pub use summary::{GroupSummary, HubSummary, Reachability, Summary};

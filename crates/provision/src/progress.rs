@@ -57,6 +57,12 @@ pub enum Progress {
     PolicyReused {
         name: String,
     },
+    ConsumerGroupCreated {
+        name: String,
+    },
+    ConsumerGroupReused {
+        name: String,
+    },
     /// Signing in, which comes first; its events keep their own `kind`s.
     #[serde(untagged)]
     SignIn(SignInProgress),

@@ -17,6 +17,7 @@ use crate::governance::Need;
 use crate::hub::NewHub;
 use crate::policy::{check_policy_name, restricted_rights, PolicyCredentials, PolicySummary};
 use crate::reach::ReachProblem;
+use crate::read_access::ConsumerGroupSummary;
 use crate::record::Records;
 use crate::registry::{DeviceCredentials, DeviceSummary};
 use crate::summary::{GroupSummary, HubSummary, Reachability, Summary};
@@ -32,6 +33,10 @@ pub struct Request {
     pub devices: Vec<String>,
     /// The name of a restricted policy to add (RegistryRead, RegistryWrite, DeviceConnect).
     pub policy: Option<String>,
+    /// A consumer group to create for reading the hub's messages without disturbing its
+    /// other readers (the app's own is `hubsetup-watch`).
+    #[serde(default)]
+    pub consumer_group: Option<String>,
 }
 
 /// A new hub, or one that exists.
@@ -244,7 +249,7 @@ impl Azure {
         };
         // An existing hub is read for what would be reused and fixed; a planned one is all new.
         let mut hub_facts = None;
-        let (hub, reachability, devices, policy) = match hub {
+        let (hub, reachability, devices, policy, consumer_group) = match hub {
             PlannedHub::Existing(hub) => {
                 // A courtesy for the decision: a hub whose facts cannot be read is still planned.
                 hub_facts = self.hub_facts(&hub).await.ok();
@@ -277,7 +282,20 @@ impl Azure {
                     fixed: vec![],
                     remaining,
                 };
-                (HubSummary::of(&hub, false), reachability, devices, policy)
+                let consumer_group = match &request.consumer_group {
+                    Some(name) => Some(ConsumerGroupSummary {
+                        name: name.clone(),
+                        created: !self.has_consumer_group(&hub, name).await?,
+                    }),
+                    None => None,
+                };
+                (
+                    HubSummary::of(&hub, false),
+                    reachability,
+                    devices,
+                    policy,
+                    consumer_group,
+                )
             }
             PlannedHub::New(planned) => {
                 let policy = request.policy.as_ref().map(|name| PolicySummary {
@@ -285,7 +303,21 @@ impl Azure {
                     rights: restricted_rights(),
                     created: true,
                 });
-                (planned, Reachability::default(), all_new(), policy)
+                let consumer_group =
+                    request
+                        .consumer_group
+                        .as_ref()
+                        .map(|name| ConsumerGroupSummary {
+                            name: name.clone(),
+                            created: true,
+                        });
+                (
+                    planned,
+                    Reachability::default(),
+                    all_new(),
+                    policy,
+                    consumer_group,
+                )
             }
         };
         Ok(Summary {
@@ -298,6 +330,7 @@ impl Azure {
             reachability,
             devices,
             policy,
+            consumer_group,
             notes,
             hub_facts,
         })
@@ -470,6 +503,10 @@ impl Azure {
             Some(name) => Some(self.ensure_restricted_policy(&hub, name).await?),
             None => None,
         };
+        let consumer_group = match &request.consumer_group {
+            Some(name) => Some(self.ensure_consumer_group(&hub, name).await?),
+            None => None,
+        };
         Ok(Outcome {
             summary: Summary {
                 planned: false,
@@ -481,6 +518,7 @@ impl Azure {
                 reachability,
                 devices: devices.iter().map(DeviceCredentials::summary).collect(),
                 policy: policy.as_ref().map(PolicyCredentials::summary),
+                consumer_group,
                 notes: vec![],
                 hub_facts: None,
             },
@@ -508,6 +546,7 @@ mod tests {
             },
             devices: vec!["io.microshare.contact.unpacked.event".into()],
             policy: Some("partner-registry".into()),
+            consumer_group: None,
         }
     }
 

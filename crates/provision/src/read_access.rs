@@ -5,15 +5,24 @@
 
 use hubsetup_events::{EventHubAddress, EventsError};
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::arm::{ArmFailure, Azure, IOTHUB_API};
 use crate::catalog::HubInfo;
 use crate::http::Repeat;
+use crate::progress::Progress;
 use crate::Error;
 
 /// The consumer group the app creates (after asking) to read on.
 pub const OWN_CONSUMER_GROUP: &str = "hubsetup-watch";
+
+/// A consumer group the setup made (or found) for reading the hub's messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsumerGroupSummary {
+    pub name: String,
+    pub created: bool,
+}
 
 /// Policies tried in this order; any other with ServiceConnect comes after.
 const PREFERRED_POLICIES: [&str; 2] = ["service", "iothubowner"];
@@ -89,6 +98,34 @@ impl Azure {
         Err(self
             .explain(ArmFailure::of(&answer), &hub.subscription_id)
             .await)
+    }
+
+    /// The consumer group `name`: reused if the hub has it, else created.
+    pub(crate) async fn ensure_consumer_group(
+        &self,
+        hub: &HubInfo,
+        name: &str,
+    ) -> Result<ConsumerGroupSummary, Error> {
+        let exists = self.has_consumer_group(hub, name).await?;
+        let name_owned = name.to_owned();
+        if exists {
+            self.report(Progress::ConsumerGroupReused { name: name_owned });
+        } else {
+            self.create_consumer_group(hub, name).await?;
+            self.report(Progress::ConsumerGroupCreated { name: name_owned });
+        }
+        Ok(ConsumerGroupSummary {
+            name: name.to_owned(),
+            created: !exists,
+        })
+    }
+
+    pub(crate) async fn has_consumer_group(&self, hub: &HubInfo, name: &str) -> Result<bool, Error> {
+        Ok(self
+            .consumer_groups(hub)
+            .await?
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(name)))
     }
 
     /// Deletes the consumer group `name`; one already gone is fine.

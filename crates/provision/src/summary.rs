@@ -12,6 +12,7 @@ use crate::arm::IOTHUB_API;
 use crate::catalog::{HubInfo, ResourceGroup};
 use crate::facts::HubFacts;
 use crate::policy::{PolicySummary, RESTRICTED_RIGHTS};
+use crate::read_access::ConsumerGroupSummary;
 use crate::reach::ReachProblem;
 use crate::registry::DeviceSummary;
 
@@ -28,6 +29,8 @@ pub struct Summary {
     pub reachability: Reachability,
     pub devices: Vec<DeviceSummary>,
     pub policy: Option<PolicySummary>,
+    /// The consumer group made for reading the hub's messages.
+    pub consumer_group: Option<ConsumerGroupSummary>,
     /// What could not be checked, and what happens then.
     pub notes: Vec<String>,
     /// An existing hub's devices, quota use, tiers and consumer groups, when they could be read.
@@ -186,6 +189,16 @@ impl Summary {
                 ),
             );
         }
+        if let Some(group) = &self.consumer_group {
+            line(
+                "Consumer group",
+                format!(
+                    "{}, for reading the hub's messages ({})",
+                    group.name,
+                    self.done(group.created)
+                ),
+            );
+        }
         if let Some(facts) = &self.hub_facts {
             for fact in &facts.lines {
                 line("About the hub", fact.clone());
@@ -301,6 +314,16 @@ impl Summary {
                 ),
             );
         }
+        if let Some(consumer_group) = &self.consumer_group {
+            command(
+                &mut lines,
+                consumer_group.created,
+                format!(
+                    "az iot hub consumer-group create --hub-name {name} --resource-group {group} --name {}",
+                    quote(&consumer_group.name)
+                ),
+            );
+        }
         lines.push(String::new());
         lines.join("\n")
     }
@@ -323,6 +346,23 @@ impl Summary {
             properties["disableDeviceSAS"] = json!(false);
         }
         let devices: Vec<&str> = self.devices.iter().map(|d| d.device_id.as_str()).collect();
+        let mut resources = vec![json!({
+            "type": "Microsoft.Devices/IotHubs",
+            "apiVersion": IOTHUB_API,
+            "name": "[parameters('hubName')]",
+            "location": "[parameters('location')]",
+            "sku": { "name": "[parameters('skuName')]", "capacity": "[parameters('skuUnits')]" },
+            "properties": properties,
+        })];
+        if let Some(group) = &self.consumer_group {
+            resources.push(json!({
+                "type": "Microsoft.Devices/IotHubs/eventHubEndpoints/ConsumerGroups",
+                "apiVersion": IOTHUB_API,
+                "name": format!("[concat(parameters('hubName'), '/events/{}')]", group.name),
+                "dependsOn": ["[resourceId('Microsoft.Devices/IotHubs', parameters('hubName'))]"],
+                "properties": { "name": group.name },
+            }));
+        }
         json!({
             "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
             "contentVersion": "1.0.0.0",
@@ -341,14 +381,7 @@ impl Summary {
                 "skuName": { "type": "string", "defaultValue": hub.tier, "allowedValues": ["F1", "B1", "B2", "B3", "S1", "S2", "S3"] },
                 "skuUnits": { "type": "int", "defaultValue": hub.units, "minValue": 1 },
             },
-            "resources": [{
-                "type": "Microsoft.Devices/IotHubs",
-                "apiVersion": IOTHUB_API,
-                "name": "[parameters('hubName')]",
-                "location": "[parameters('location')]",
-                "sku": { "name": "[parameters('skuName')]", "capacity": "[parameters('skuUnits')]" },
-                "properties": properties,
-            }],
+            "resources": resources,
             "outputs": {
                 "hubResourceId": { "type": "string", "value": "[resourceId('Microsoft.Devices/IotHubs', parameters('hubName'))]" },
             },
@@ -396,6 +429,7 @@ mod tests {
                 rights: "RegistryRead, RegistryWrite, DeviceConnect".into(),
                 created: true,
             }),
+            consumer_group: None,
             notes: vec![],
             hub_facts: None,
         }

@@ -26,6 +26,7 @@ fn new_hub(subscription: &str, group: &str, name: &str, region: &str) -> Request
         },
         devices: vec![DEFAULT_DEVICE_ID.into()],
         policy: None,
+        consumer_group: None,
     }
 }
 

@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use hubsetup_provision::{
-    HubChoice, Progress, Records, Request, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME,
+    ConsumerGroupSummary, HubChoice, Progress, Records, Request, Tier, DEFAULT_DEVICE_ID,
+    DEFAULT_POLICY_NAME, OWN_CONSUMER_GROUP,
 };
 use hubsetup_sandbox::{Fault, FaultRule};
 
@@ -26,6 +27,7 @@ fn new_hub(subscription: &str, group: &str, name: &str, tier: Tier) -> Request {
             "io.microshare.feedback.unpacked".into(),
         ],
         policy: Some(DEFAULT_POLICY_NAME.into()),
+        consumer_group: Some(OWN_CONSUMER_GROUP.into()),
     }
 }
 
@@ -35,6 +37,7 @@ fn reuse(name: &str, devices: &[&str], policy: Option<&str>) -> Request {
         hub: HubChoice::Existing { name: name.into() },
         devices: devices.iter().map(|d| d.to_string()).collect(),
         policy: policy.map(str::to_owned),
+        consumer_group: Some(OWN_CONSUMER_GROUP.into()),
     }
 }
 
@@ -135,6 +138,47 @@ async fn a_new_s1_hub_with_two_devices_and_the_policy() {
     assert!(summary.az_commands().contains(
         "\naz iot hub create --name plant-7-hub --resource-group plant-iot --location westeurope --sku S1 --unit 1\n"
     ));
+
+    // The consumer group for watching: planned, created, and in every record of the setup.
+    let created_group = Some(ConsumerGroupSummary {
+        name: OWN_CONSUMER_GROUP.into(),
+        created: true,
+    });
+    assert_eq!(plan.consumer_group, created_group);
+    assert_eq!(summary.consumer_group, created_group);
+    assert!(sandbox.with_state(|s| s.hubs["plant-7-hub"]
+        .consumer_groups
+        .contains(&OWN_CONSUMER_GROUP.to_owned())));
+    assert!(summary
+        .to_text()
+        .contains("Consumer group  hubsetup-watch, for reading the hub's messages (created)"));
+    assert!(summary.az_commands().contains(
+        "\naz iot hub consumer-group create --hub-name plant-7-hub --resource-group plant-iot --name hubsetup-watch\n"
+    ));
+    let template = summary.arm_template();
+    let group_resource = &template["resources"][1];
+    assert_eq!(
+        group_resource["type"],
+        "Microsoft.Devices/IotHubs/eventHubEndpoints/ConsumerGroups"
+    );
+    assert_eq!(
+        group_resource["name"],
+        "[concat(parameters('hubName'), '/events/hubsetup-watch')]"
+    );
+    assert_eq!(
+        group_resource["dependsOn"][0],
+        "[resourceId('Microsoft.Devices/IotHubs', parameters('hubName'))]"
+    );
+
+    // Provisioning again reuses it.
+    let again = azure
+        .provision(&request, &records, &Consent::no())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.summary.consumer_group.map(|g| g.created),
+        Some(false)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

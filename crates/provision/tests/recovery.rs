@@ -25,6 +25,7 @@ fn request(subscription: &str, group: &str, hub: &str) -> Request {
         },
         devices: vec!["io.microshare.contact.unpacked.event".into()],
         policy: None,
+        consumer_group: None,
     }
 }
 
@@ -36,6 +37,7 @@ fn reuse(devices: &[&str]) -> Request {
         },
         devices: devices.iter().map(|d| d.to_string()).collect(),
         policy: None,
+        consumer_group: None,
     }
 }
 

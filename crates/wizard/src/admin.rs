@@ -7,7 +7,7 @@ use hubsetup_identity::{
     sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser, DEFAULT_TENANT,
 };
 use hubsetup_net::Network;
-use hubsetup_provision::{
+use hubsetup_provision::{OWN_CONSUMER_GROUP, 
     suggested_region, Azure, Decide, HubChoice, HubFacts, HubInfo, NameCheck, Permissions,
     PolicyRequirements, Progress, ReachProblem, Records, Region, Request, ResourceGroup,
     Subscription, Tenant, Tier, TierFacts,
@@ -323,6 +323,9 @@ impl Session {
             hub,
             devices: state.devices.clone(),
             policy: state.policy.clone(),
+            consumer_group: plan
+                .consumer_group
+                .then(|| OWN_CONSUMER_GROUP.to_owned()),
         };
         let records = Records::new(self.state_dir.join("creations"));
         let outcome = azure
@@ -341,7 +344,11 @@ impl Session {
             .map_err(failed)?;
         let problems = outcome.summary.reachability.remaining;
         let id = hub.id.clone();
-        self.update(|s| s.hub_id = Some(id))?;
+        let own_group = outcome.summary.consumer_group.map(|_| hub.name.clone());
+        self.update(|s| {
+            s.hub_id = Some(id);
+            s.own_consumer_group = own_group;
+        })?;
         *self.created_hub.lock().expect("hub lock") = Some((hub.clone(), problems.clone()));
         Ok(CreateOutcome {
             view: self.view(),

@@ -115,6 +115,14 @@ pub struct HubPlan {
     /// here); Azure Policy may require some.
     #[serde(default)]
     pub tags: std::collections::BTreeMap<String, String>,
+    /// Create the app's own consumer group (`hubsetup-watch`) with the hub, for watching its
+    /// messages without disturbing its other readers.
+    #[serde(default = "yes")]
+    pub consumer_group: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A connection string as the webview sees it: a handle and a masked preview.
@@ -179,6 +187,7 @@ impl Default for WizardState {
             hub: HubPlan {
                 sku: "S1".into(),
                 units: 1,
+                consumer_group: true,
                 ..HubPlan::default()
             },
             devices: vec!["io.microshare.contact.unpacked.event".into()],

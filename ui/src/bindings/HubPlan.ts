@@ -12,4 +12,9 @@ reuse: boolean, sku: string, units: number,
  * Tags for a new hub (its resource group's are added by Azure's rules of inheritance
  * here); Azure Policy may require some.
  */
-tags: { [key in string]: string }, };
+tags: { [key in string]: string }, 
+/**
+ * Create the app's own consumer group (`hubsetup-watch`) with the hub, for watching its
+ * messages without disturbing its other readers.
+ */
+consumer_group: boolean, };
