@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import DEVICE, HUB, PRODUCTION, arm_token
+from conftest import DEVICE, HUB, HUBSETUP, PRODUCTION, arm_token
 
 NODE_CLIENTS = pathlib.Path(__file__).resolve().parents[1] / "node"
 HUB_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/{HUB}"
@@ -191,6 +191,46 @@ def test_a_higher_owner_level_takes_the_partition_as_azure_does(cloud, built_in_
     assert errors, "the reader with the lower owner level was not disconnected"
     assert isinstance(errors[0], ConnectionLostError), repr(errors[0])
     assert "higher epoch of '2'" in str(errors[0])
+
+
+def test_hubsetup_watch_explains_an_exclusive_reader_taking_its_partition(cloud, built_in_endpoint):
+    """Stream Analytics and Functions read with an owner level (epoch): when one starts on the
+    group `hubsetup watch` reads, the watch ends and says what happened and what to do."""
+    group = f"shared-{uuid.uuid4().hex[:6]}"
+    headers = {"Authorization": f"Bearer {arm_token(cloud)}"}
+    made = requests.put(
+        f"{cloud['arm_endpoint']}{HUB_ID}/eventHubEndpoints/events/ConsumerGroups/{group}?api-version=2023-06-30",
+        headers=headers, json={"properties": {"name": group}},
+    )
+    assert made.status_code == 200, made.text
+    watch = subprocess.Popen(
+        [HUBSETUP, "watch", "--consumer-group", group, "--sandbox", cloud["description_file"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    watch.stdin.write(built_in_endpoint["connection_string"])
+    watch.stdin.close()
+    assert watch.stderr.readline().startswith(f"Watching {built_in_endpoint['path']} (consumer group {group})")
+    exclusive = consumer(cloud, built_in_endpoint["connection_string"], group)
+    taker = threading.Thread(
+        target=exclusive.receive,
+        kwargs=dict(on_event=lambda c, e: None, partition_id="2", owner_level=5, max_wait_time=1),
+        daemon=True,
+    )
+    taker.start()
+    try:
+        watch.wait(timeout=20)
+        rest = watch.stderr.read()
+    finally:
+        exclusive.close()
+        taker.join(10)
+    assert watch.returncode == 1, rest
+    assert (
+        f'Another reader took over partition 2 of consumer group "{group}": it asked for exclusive access '
+        "(a higher epoch), as Stream Analytics, Azure Functions and event processors do. Read with a consumer "
+        "group of your own so that neither disturbs the other." in rest
+    ), rest
+    key = built_in_endpoint["connection_string"].split("SharedAccessKey=", 1)[1].split(";", 1)[0]
+    assert key not in rest
 
 
 def redirect_from(cloud, connection_string):

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use hubsetup_core::numbers::thousands;
 use hubsetup_provision::{
-    check_policy_name, suggested_region, OWN_CONSUMER_GROUP, Azure, Decide, HubChoice, HubInfo, Outcome, ReachProblem,
-    Records, Request, Summary, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME,
+    check_policy_name, suggested_region, Azure, Decide, HubChoice, HubInfo, Outcome, ReachProblem,
+    Records, Request, Summary, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME, OWN_CONSUMER_GROUP,
 };
 use serde_json::json;
 use zeroize::Zeroizing;

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::time::SystemTime;
 
-use hubsetup_events::{rfc3339, BodyView, Event, EventHubAddress, EventsError, Reader, StartAt};
+use hubsetup_events::{
+    rfc3339, watch, BodyView, Event, EventHubAddress, EventsError, StartAt, WatchUpdate,
+};
 
 use hubsetup_provision::{Azure, HubInfo, OWN_CONSUMER_GROUP};
 
@@ -149,34 +151,39 @@ pub fn run(args: Args) -> Result<(), CliError> {
         };
         note_if_shared_group(&group, "reading");
         let network = args.cloud.network()?;
-        let mut reader = Reader::open(&network, &address, &group)
-            .await
-            .map_err(|e| CliError::Failure(e.to_string()))?;
-        let mut events = reader
-            .receive(start)
-            .await
-            .map_err(|e| CliError::Failure(e.to_string()))?;
-        if !args.json {
-            eprintln!(
-                "Watching {} (consumer group {group}); Ctrl-C stops.",
-                address.entity
-            );
-        }
+        let entity = address.entity.clone();
+        let mut updates = watch(network, address, group.clone(), start);
         let mut out = BufWriter::new(std::io::stdout().lock());
         let interactive = std::io::stdout().is_terminal();
         let mut seen: BTreeMap<String, u64> = BTreeMap::new();
         let mut shown = 0u64;
+        let mut connections = 0u32;
         let outcome = loop {
             if args.count.is_some_and(|count| shown >= count) {
                 break Ok(());
             }
             let next = tokio::select! {
-                next = events.recv() => next,
+                next = updates.recv() => next,
                 _ = tokio::signal::ctrl_c() => break Ok(()),
             };
             let event = match next {
-                Some(Ok(event)) => event,
-                Some(Err(error)) => break Err(CliError::Failure(error.to_string())),
+                Some(WatchUpdate::Event(event)) => event,
+                Some(WatchUpdate::Connected { transport }) => {
+                    if !args.json {
+                        let again = if connections > 0 { " again" } else { "" };
+                        eprintln!("Watching {entity} (consumer group {group}) over {transport}{again}; Ctrl-C stops.");
+                    }
+                    connections += 1;
+                    continue;
+                }
+                Some(WatchUpdate::Reconnecting { reason, attempt, delay }) => {
+                    eprintln!(
+                        "note: {reason} Reconnecting in {:.1} s (try {attempt}); messages in between are read then, none twice.",
+                        delay.as_secs_f64()
+                    );
+                    continue;
+                }
+                Some(WatchUpdate::Ended(error)) => break Err(CliError::Failure(error.to_string())),
                 None => break Ok(()),
             };
             if args
@@ -200,14 +207,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
             }
             // Flush when nothing else is waiting, so a pipe gets whole batches and a person
             // sees each message at once.
-            if interactive || events.is_empty() {
+            if interactive || updates.is_empty() {
                 let _ = out.flush();
             }
         };
         let _ = out.flush();
         drop(out);
-        drop(events);
-        reader.close().await;
+        drop(updates);
         if !args.json {
             eprintln!("{}", summary(shown, &seen));
         }

@@ -120,7 +120,11 @@ impl Azure {
         })
     }
 
-    pub(crate) async fn has_consumer_group(&self, hub: &HubInfo, name: &str) -> Result<bool, Error> {
+    pub(crate) async fn has_consumer_group(
+        &self,
+        hub: &HubInfo,
+        name: &str,
+    ) -> Result<bool, Error> {
         Ok(self
             .consumer_groups(hub)
             .await?

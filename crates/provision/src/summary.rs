@@ -12,8 +12,8 @@ use crate::arm::IOTHUB_API;
 use crate::catalog::{HubInfo, ResourceGroup};
 use crate::facts::HubFacts;
 use crate::policy::{PolicySummary, RESTRICTED_RIGHTS};
-use crate::read_access::ConsumerGroupSummary;
 use crate::reach::ReachProblem;
+use crate::read_access::ConsumerGroupSummary;
 use crate::registry::DeviceSummary;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

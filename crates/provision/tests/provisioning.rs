@@ -175,10 +175,7 @@ async fn a_new_s1_hub_with_two_devices_and_the_policy() {
         .provision(&request, &records, &Consent::no())
         .await
         .unwrap();
-    assert_eq!(
-        again.summary.consumer_group.map(|g| g.created),
-        Some(false)
-    );
+    assert_eq!(again.summary.consumer_group.map(|g| g.created), Some(false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,10 +7,10 @@ use hubsetup_identity::{
     sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser, DEFAULT_TENANT,
 };
 use hubsetup_net::Network;
-use hubsetup_provision::{OWN_CONSUMER_GROUP, 
+use hubsetup_provision::{
     suggested_region, Azure, Decide, HubChoice, HubFacts, HubInfo, NameCheck, Permissions,
     PolicyRequirements, Progress, ReachProblem, Records, Region, Request, ResourceGroup,
-    Subscription, Tenant, Tier, TierFacts,
+    Subscription, Tenant, Tier, TierFacts, OWN_CONSUMER_GROUP,
 };
 use serde::Serialize;
 use ts_rs::TS;
@@ -323,9 +323,7 @@ impl Session {
             hub,
             devices: state.devices.clone(),
             policy: state.policy.clone(),
-            consumer_group: plan
-                .consumer_group
-                .then(|| OWN_CONSUMER_GROUP.to_owned()),
+            consumer_group: plan.consumer_group.then(|| OWN_CONSUMER_GROUP.to_owned()),
         };
         let records = Records::new(self.state_dir.join("creations"));
         let outcome = azure
