@@ -126,6 +126,21 @@ fn ctrl_c_ends_a_watch_cleanly_with_a_summary() {
     assert_eq!(rest, "0 messages from 0 devices.\n");
 }
 
+/// The seeded device's string, after `hubsetup verify` has sent one message with it.
+fn send_once(
+    sandbox: &hubsetup_sandbox::Sandbox,
+    description: &std::path::Path,
+) -> hubsetup_core::ConnectionString {
+    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let sent = hubsetup(
+        &["verify"],
+        &device.expose(),
+        &[("HUBSETUP_SANDBOX", description)],
+    );
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    device
+}
+
 fn groups(sandbox: &hubsetup_sandbox::Sandbox) -> Vec<String> {
     sandbox.with_state(|s| s.hubs[HUB].consumer_groups.clone())
 }
@@ -133,13 +148,7 @@ fn groups(sandbox: &hubsetup_sandbox::Sandbox) -> Vec<String> {
 #[test]
 fn signed_in_watch_finds_the_endpoint_and_creates_its_own_consumer_group_when_told() {
     let (sandbox, _dir, description) = fast_sandbox();
-    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
-    let sent = hubsetup(
-        &["verify"],
-        &device.expose(),
-        &[("HUBSETUP_SANDBOX", &description)],
-    );
-    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    let device = send_once(&sandbox, &description);
     let signed_in = [
         "watch",
         "--hub",
@@ -201,13 +210,7 @@ fn signed_in_watch_finds_the_endpoint_and_creates_its_own_consumer_group_when_to
 #[test]
 fn the_hubs_service_string_is_followed_to_its_endpoint() {
     let (sandbox, _dir, description) = fast_sandbox();
-    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
-    let sent = hubsetup(
-        &["verify"],
-        &device.expose(),
-        &[("HUBSETUP_SANDBOX", &description)],
-    );
-    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent.stderr));
+    send_once(&sandbox, &description);
     let service = sandbox.policy_connection_string(HUB, "service").unwrap();
     let output = hubsetup(
         &["watch", "--since", "start", "--count", "1", "--json"],

@@ -44,14 +44,7 @@ impl EventHubAddress {
 
     /// Reads `Endpoint=sb://…/;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=…`.
     pub fn parse(text: &str) -> Result<EventHubAddress, EventsError> {
-        let field = |name: &str| {
-            text.trim().split(';').find_map(|part| {
-                let (key, value) = part.split_once('=')?;
-                key.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| value.trim().to_owned())
-            })
-        };
+        let field = |name: &str| field(text, name);
         if field("HostName").is_some() {
             return Err(if field("DeviceId").is_some() {
                 EventsError::DeviceStringCannotRead
@@ -62,16 +55,7 @@ impl EventHubAddress {
         let endpoint = field("Endpoint").ok_or(EventsError::NotAnEventHubString)?;
         let entity = field("EntityPath").ok_or(EventsError::MissingEntityPath)?;
         let policy = field("SharedAccessKeyName").ok_or(EventsError::NotAnEventHubString)?;
-        // The key is base64 and may end in '=': take everything after the first '='.
-        let key = text
-            .split(';')
-            .find_map(|part| {
-                let (name, value) = part.split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case("SharedAccessKey")
-                    .then(|| value.trim().to_owned())
-            })
-            .ok_or(EventsError::NotAnEventHubString)?;
+        let key = field("SharedAccessKey").ok_or(EventsError::NotAnEventHubString)?;
         Ok(EventHubAddress::new(&endpoint, &entity, &policy, &key))
     }
 
@@ -79,6 +63,26 @@ impl EventHubAddress {
     pub(crate) fn key_text(&self) -> &str {
         &self.key
     }
+}
+
+/// The value of field `name` (any case) of a connection string. A value is everything after
+/// the first '=' (keys are base64 and may end in '=').
+pub(crate) fn field(text: &str, name: &str) -> Option<String> {
+    text.trim().split(';').find_map(|part| {
+        let (key, value) = part.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
+}
+
+/// The host a connection string names (`Endpoint=sb://host/` or `HostName=host`), to tell
+/// which cloud it belongs to; None when it names none.
+pub fn named_host(text: &str) -> Option<String> {
+    field(text, "Endpoint")
+        .or_else(|| field(text, "HostName"))
+        .map(|value| host_of(&value))
+        .filter(|host| !host.is_empty())
 }
 
 fn host_of(endpoint: &str) -> String {
@@ -108,6 +112,19 @@ mod tests {
         assert_eq!(address.policy, "service");
         assert_eq!(address.key_text(), KEY);
         assert!(!format!("{address:?}").contains(KEY));
+    }
+
+    #[test]
+    fn the_host_a_string_names_tells_its_cloud() {
+        assert_eq!(
+            named_host("Endpoint=sb://IOTHUB-NS-x.servicebus.windows.net/;EntityPath=x").as_deref(),
+            Some("iothub-ns-x.servicebus.windows.net")
+        );
+        assert_eq!(
+            named_host("HostName=plant.azure-devices.net;SharedAccessKeyName=service").as_deref(),
+            Some("plant.azure-devices.net")
+        );
+        assert_eq!(named_host("SharedAccessKey=abc="), None);
     }
 
     #[test]

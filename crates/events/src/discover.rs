@@ -16,6 +16,7 @@ use hubsetup_core::{sas, SharedAccessKey};
 use hubsetup_net::Network;
 use zeroize::Zeroizing;
 
+use crate::address::field;
 use crate::reader::connect;
 use crate::{EventHubAddress, EventsError};
 
@@ -31,14 +32,7 @@ struct HubString {
 
 impl HubString {
     fn parse(text: &str) -> Option<HubString> {
-        let field = |name: &str| {
-            text.trim().split(';').find_map(|part| {
-                let (key, value) = part.split_once('=')?;
-                key.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| value.trim().to_owned())
-            })
-        };
+        let field = |name: &str| field(text, name);
         Some(HubString {
             host: field("HostName")?.to_ascii_lowercase(),
             policy: field("SharedAccessKeyName")?,

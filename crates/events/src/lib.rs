@@ -15,7 +15,7 @@ mod event;
 mod reader;
 mod watch;
 
-pub use address::EventHubAddress;
+pub use address::{named_host, EventHubAddress};
 pub use error::EventsError;
 pub use event::{rfc3339, BodyView, Event};
 pub use reader::{Reader, StartAt, Transport};

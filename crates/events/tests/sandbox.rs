@@ -21,6 +21,19 @@ fn setup() -> (Sandbox, Network) {
     (sandbox, network)
 }
 
+/// The sandbox's cloud with AMQP's port 5671 on a port nothing listens on, as behind a
+/// firewall that blocks it.
+fn amqp_port_blocked(sandbox: &Sandbox) -> Network {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cloud = sandbox.cloud();
+    cloud.loopback_ports.insert(5671, closed);
+    Network::new(&cloud, None).unwrap()
+}
+
 fn address(sandbox: &Sandbox, policy: &str) -> EventHubAddress {
     EventHubAddress::parse(&sandbox.event_hub_connection_string(HUB, policy).unwrap()).unwrap()
 }
@@ -241,15 +254,7 @@ async fn a_sixth_reader_on_a_group_is_refused_with_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_amqp_port_falls_back_to_websockets_on_443_and_says_so() {
     let sandbox = Sandbox::start(SandboxConfig::fast()).expect("sandbox starts");
-    // A port nothing listens on stands for a firewall that blocks 5671.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cloud = sandbox.cloud();
-    cloud.loopback_ports.insert(5671, closed);
-    let network = Network::new(&cloud, None).unwrap();
+    let network = amqp_port_blocked(&sandbox);
     let mut reader = Reader::open(&network, &address(&sandbox, "service"), "$Default")
         .await
         .unwrap();
@@ -459,15 +464,7 @@ async fn a_hubs_service_string_finds_the_endpoint_through_the_hubs_redirect() {
     assert_eq!(same.host, given.host);
 
     // Over a WebSocket on the hub's host when 5671 is blocked.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cloud = sandbox.cloud();
-    cloud.loopback_ports.insert(5671, closed);
-    let blocked = Network::new(&cloud, None).unwrap();
-    let over_443 = EventHubAddress::resolve(&blocked, &service.expose())
+    let over_443 = EventHubAddress::resolve(&amqp_port_blocked(&sandbox), &service.expose())
         .await
         .unwrap();
     assert_eq!(over_443.host, given.host);

@@ -213,15 +213,19 @@ impl Sandbox {
                         Ok((listener, dns_socket, amqp_listener, mqtt_listener)) => {
                             let _ = ready_tx.send(Ok(()));
                             tokio::spawn(dns::serve(dns_socket, server_app.clone()));
-                            tokio::spawn(eventhubs::serve(
+                            let endpoints = server_app.event_hubs.clone();
+                            tokio::spawn(tls::serve_tls(
                                 amqp_listener,
                                 amqp_acceptor,
-                                server_app.event_hubs.clone(),
+                                move |stream, host| {
+                                    eventhubs::serve_amqp(stream, host, endpoints.clone())
+                                },
                             ));
-                            tokio::spawn(mqtt::serve(
+                            let app = server_app.clone();
+                            tokio::spawn(tls::serve_tls(
                                 mqtt_listener,
                                 mqtt_acceptor,
-                                server_app.clone(),
+                                move |stream, host| mqtt::serve_mqtt(stream, host, app.clone()),
                             ));
                             server::serve(listener, acceptor, server_app, stopped).await;
                         }

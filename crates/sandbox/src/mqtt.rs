@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use crate::hub::{accept, authorize, network_refusal, Access, Incoming};
 use crate::server::{App, Service};
@@ -33,28 +31,6 @@ enum ConnectCode {
     BadClientId = 2,
     BadCredentials = 4,
     NotAuthorized = 5,
-}
-
-pub(crate) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Arc<App>) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = tcp.set_nodelay(true);
-        let (tls, app) = (tls.clone(), app.clone());
-        tokio::spawn(async move {
-            let Ok(stream) = tls.accept(tcp).await else {
-                return;
-            };
-            let host = stream
-                .get_ref()
-                .1
-                .server_name()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            serve_mqtt(stream, host, app).await;
-        });
-    }
 }
 
 /// Speaks MQTT on an open stream (TLS on 8883, or a WebSocket on 443) to the hub at `host`.

@@ -172,3 +172,38 @@ pub(crate) fn server_config(
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(config)
 }
+
+/// Accepts TLS connections on `listener` until the runtime stops, handing each stream and the
+/// host name its client asked for (SNI, lower case) to `serve`: the AMQP and MQTT endpoints,
+/// which serve every hub on one port each, as Azure's names them by host.
+pub(crate) async fn serve_tls<F, Served>(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    serve: F,
+) where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, String) -> Served
+        + Clone
+        + Send
+        + 'static,
+    Served: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, serve) = (acceptor.clone(), serve.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let host = stream
+                .get_ref()
+                .1
+                .server_name()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            serve(stream, host).await;
+        });
+    }
+}

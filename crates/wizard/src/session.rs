@@ -463,24 +463,34 @@ fn vault() -> Result<Vault<OsKeychain>, SessionError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_live_test_tells_its_stages_as_they_end_and_can_be_cancelled() {
+    /// A support person's session on the in-process sandbox, with the seeded device's string
+    /// pasted: the folder (kept while the test runs), the session, its sandbox and the handle.
+    pub(crate) fn pasted_sandbox_string() -> (tempfile::TempDir, Arc<Session>, Arc<Sandbox>, String)
+    {
         let dir = tempfile::tempdir().unwrap();
         let session = Arc::new(Session::open(dir.path()));
         session.start(StartChoice::Verify).unwrap();
         let sandbox = session.sandbox().unwrap();
-        let hub = "contoso-plant-hub";
-        let device = "io.microshare.contact.unpacked.event";
-        let string = sandbox.device_connection_string(hub, device).unwrap();
+        let string = sandbox.device_connection_string(HUB, DEVICE).unwrap();
         let handle = session
             .paste(&string.expose())
             .unwrap()
             .card
             .unwrap()
             .handle;
+        (dir, session, sandbox, handle)
+    }
+
+    pub(crate) const HUB: &str = "contoso-plant-hub";
+    pub(crate) const DEVICE: &str = "io.microshare.contact.unpacked.event";
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_live_test_tells_its_stages_as_they_end_and_can_be_cancelled() {
+        let (_dir, session, sandbox, handle) = pasted_sandbox_string();
+        let hub = HUB;
 
         let heard = Mutex::new(Vec::new());
         let on_stage = |stage: &StageResult| heard.lock().unwrap().push(stage.label.clone());

@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use hubsetup_core::ConnectionString;
-use hubsetup_events::{watch, BodyView, Event, EventHubAddress, StartAt, WatchUpdate};
+use hubsetup_events::{named_host, watch, BodyView, Event, EventHubAddress, StartAt, WatchUpdate};
 use hubsetup_livetest::ReadBack;
 use hubsetup_provision::{HubInfo, OWN_CONSUMER_GROUP};
 use serde::{Deserialize, Serialize};
@@ -205,7 +205,7 @@ impl Session {
         let address = match &request.source {
             WatchSource::Pasted { text } => {
                 let text = Zeroizing::new(text.clone());
-                let host = pasted_host(&text);
+                let host = named_host(&text).unwrap_or_default();
                 EventHubAddress::resolve(&self.network_for_host(&host)?, &text)
                     .await
                     .map_err(|e| SessionError::new("watch", e))?
@@ -324,20 +324,6 @@ impl Session {
     }
 }
 
-/// The host a pasted string names (`Endpoint=sb://host/` or `HostName=host`), to choose the
-/// cloud it belongs to.
-fn pasted_host(text: &str) -> String {
-    text.split(';')
-        .find_map(|part| {
-            let (name, value) = part.split_once('=')?;
-            match name.trim().to_ascii_lowercase().as_str() {
-                "endpoint" | "hostname" => Some(hubsetup_core::cloud::host_of(value.trim())),
-                _ => None,
-            }
-        })
-        .unwrap_or_default()
-}
-
 fn rows(map: &std::collections::BTreeMap<String, String>) -> Vec<FieldRow> {
     map.iter()
         .map(|(name, value)| FieldRow {
@@ -392,23 +378,12 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::StartChoice;
+    use crate::session::tests::{pasted_sandbox_string, DEVICE, HUB};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_pasted_service_string_is_watched_on_default_with_a_warning_until_stopped() {
-        let dir = tempfile::tempdir().unwrap();
-        let session = Arc::new(Session::open(dir.path()));
-        session.start(StartChoice::Verify).unwrap();
-        let sandbox = session.sandbox().unwrap();
-        let hub = "contoso-plant-hub";
-        let device = "io.microshare.contact.unpacked.event";
-        let string = sandbox.device_connection_string(hub, device).unwrap();
-        let handle = session
-            .paste(&string.expose())
-            .unwrap()
-            .card
-            .unwrap()
-            .handle;
+        let (_dir, session, sandbox, handle) = pasted_sandbox_string();
+        let (hub, device) = (HUB, DEVICE);
         assert!(session.verify(&handle, &|_| {}).await.unwrap().accepted);
 
         let heard = Arc::new(Mutex::new(Vec::new()));

@@ -37,9 +37,7 @@ use fe2o3_amqp::types::messaging::{
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::{SimpleValue, Value};
 use fe2o3_amqp::{Receiver, Sender};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
 
 pub use log::ReceivedMessage;
 pub(crate) use partition::Readers;
@@ -93,17 +91,6 @@ pub(crate) struct Endpoints {
     pub(crate) readers: Readers,
 }
 
-/// Accepts AMQP connections until the runtime stops.
-pub(crate) async fn serve(listener: TcpListener, tls: TlsAcceptor, endpoints: Arc<Endpoints>) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(tcp, tls.clone(), endpoints.clone()));
-    }
-}
-
 /// What every link of one connection shares: the hub it reached and the tokens put on `$cbs`.
 pub(crate) struct Peer {
     pub(crate) endpoints: Arc<Endpoints>,
@@ -119,19 +106,6 @@ impl Peer {
     pub(crate) fn entity(&self) -> &str {
         &self.hub
     }
-}
-
-async fn connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, endpoints: Arc<Endpoints>) {
-    let Ok(stream) = tls.accept(tcp).await else {
-        return;
-    };
-    let host = stream
-        .get_ref()
-        .1
-        .server_name()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    serve_amqp(stream, host, endpoints).await;
 }
 
 /// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to the namespace `host`,
