@@ -1,7 +1,8 @@
 //! The IoT Hub data-plane stand-in (api-version 2021-04-12): the device registry and
 //! device-to-cloud messages over HTTPS, with a strict SAS check, policy rights, network
 //! settings, the daily quota and the size limit, answering with Azure's codes and body shape.
-//! Accepted messages go to the hub's Event Hub-compatible endpoint (see `eventhubs`).
+//! The SAS check and the refusals serve the other protocols too; messages are taken by
+//! `messages`, whatever the protocol.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,8 @@ use hubsetup_core::{names, SharedAccessKey, TokenError};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::eventhubs::log::ReceivedMessage;
 use crate::http::{empty, hub_error, json_response, with_header, Req, Resp};
+use crate::messages::{accept, Incoming};
 use crate::state::{now_ms, random_base64, Device, Hub, State};
 use crate::SandboxConfig;
 
@@ -25,11 +26,6 @@ const API_VERSIONS: &[&str] = &[
     "2018-06-30",
     "2016-11-14",
 ];
-/// Body plus system property values plus application property names and values.
-pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
-/// Messages kept per device for the tests' look at what arrived (`Sandbox::messages`).
-const KEPT_MESSAGES: usize = 1000;
-const MESSAGE_ID_PUNCTUATION: &str = "-:.+%_#*?!(),=@;$'";
 
 /// What a request needs from its token.
 pub(crate) enum Access<'a> {
@@ -52,7 +48,11 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Refusal {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<String>,
+    ) -> Refusal {
         Refusal {
             status,
             code,
@@ -69,7 +69,7 @@ fn unauthorized(detail: &str) -> Refusal {
     Refusal::new(StatusCode::UNAUTHORIZED, "IotHubUnauthorizedAccess", detail)
 }
 
-fn device_not_found(hub: &Hub, id: &str) -> Refusal {
+pub(crate) fn device_not_found(hub: &Hub, id: &str) -> Refusal {
     Refusal::new(
         StatusCode::NOT_FOUND,
         "DeviceNotFound",
@@ -466,26 +466,6 @@ fn delete_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
     empty(StatusCode::NO_CONTENT)
 }
 
-fn valid_message_id(id: &str) -> bool {
-    id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || MESSAGE_ID_PUNCTUATION.contains(c))
-}
-
-/// A device-to-cloud message as any protocol delivers it.
-pub(crate) struct Incoming {
-    pub(crate) body: Vec<u8>,
-    pub(crate) message_id: Option<String>,
-    pub(crate) correlation_id: Option<String>,
-    pub(crate) content_type: Option<String>,
-    pub(crate) content_encoding: Option<String>,
-    pub(crate) creation_time_utc: Option<String>,
-    pub(crate) app_properties: BTreeMap<String, String>,
-    /// The bytes of the system property values, which count toward the size limit.
-    pub(crate) system_bytes: usize,
-}
-
 fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig) -> Resp {
     let system = |name: &str| req.header(name).map(str::to_owned);
     let app_properties: BTreeMap<String, String> = req
@@ -520,81 +500,6 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
     }
 }
 
-/// Takes a device's message: the device must be enabled, the message valid, within the size
-/// limit and the day's quota. It goes to the Event Hub-compatible endpoint.
-pub(crate) fn accept(
-    hub: &mut Hub,
-    id: &str,
-    incoming: Incoming,
-    now: u64,
-    config: &SandboxConfig,
-) -> Result<(), Refusal> {
-    match hub.devices.get(id) {
-        Some(device) if device.status == "enabled" => {}
-        _ => return Err(device_not_found(hub, id)),
-    }
-    if incoming
-        .message_id
-        .as_deref()
-        .is_some_and(|m| !valid_message_id(m))
-    {
-        return Err(Refusal::new(StatusCode::BAD_REQUEST, "ArgumentInvalid", "The message ID is invalid: use at most 128 ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ '."));
-    }
-    let size = incoming.body.len()
-        + incoming.system_bytes
-        + incoming
-            .app_properties
-            .iter()
-            .map(|(k, v)| k.len() + v.len())
-            .sum::<usize>();
-    if size > MAX_MESSAGE_BYTES {
-        return Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "MessageTooLarge",
-            format!("Message size {size} bytes exceeds the maximum of {MAX_MESSAGE_BYTES} bytes."),
-        ));
-    }
-    let quota = hub.daily_quota(config);
-    let meter = if hub.sku == "F1" { 512 } else { 4096 };
-    let counted = (size.max(1)).div_ceil(meter) as u64;
-    let today = now / 86_400_000;
-    if hub.quota_day != today {
-        hub.quota_day = today;
-        hub.messages_today = 0;
-    }
-    if hub.messages_today + counted > quota {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "IotHubQuotaExceeded",
-            format!(
-                "Total number of messages on IotHub '{}' exceeded the allocated quota. Max allowed message count : '{quota}', current message count : '{}'. Read more about quotas at https://aka.ms/iothubthrottling",
-                hub.name, hub.messages_today
-            ),
-        ));
-    }
-    hub.messages_today += counted;
-    let message = ReceivedMessage {
-        device_id: id.to_owned(),
-        body_base64: STANDARD.encode(&incoming.body),
-        content_type: incoming.content_type,
-        content_encoding: incoming.content_encoding,
-        message_id: incoming.message_id,
-        correlation_id: incoming.correlation_id,
-        creation_time_utc: incoming.creation_time_utc,
-        app_properties: incoming.app_properties,
-        received_at_ms: now,
-    };
-    let partitions = crate::eventhubs::log::partition_count(&hub.sku);
-    hub.events
-        .append(partitions, message.clone(), incoming.body, now);
-    let device = hub.devices.get_mut(id).expect("checked above");
-    if device.messages.len() >= KEPT_MESSAGES {
-        device.messages.remove(0);
-    }
-    device.messages.push(message);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,12 +519,5 @@ mod tests {
         assert!(cidr_contains("127.0.0.1", local));
         assert!(!cidr_contains("10.0.0.0/8", local));
         assert!(!cidr_contains("not an address", local));
-    }
-
-    #[test]
-    fn message_ids_follow_azure_rules() {
-        assert!(valid_message_id("connectivity-test:2026-11-24T02:00:00Z"));
-        assert!(!valid_message_id("has space"));
-        assert!(!valid_message_id(&"a".repeat(129)));
     }
 }

@@ -23,6 +23,7 @@ mod faults;
 mod http;
 mod hub;
 pub mod keys;
+mod messages;
 mod mqtt;
 mod server;
 pub mod state;

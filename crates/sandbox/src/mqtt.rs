@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::hub::{accept, authorize, network_refusal, Access, Incoming};
+use crate::hub::{authorize, network_refusal, Access};
+use crate::messages::{accept, Incoming};
 use crate::server::{App, Service};
 use crate::state::now_ms;
 
