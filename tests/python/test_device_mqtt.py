@@ -1,5 +1,5 @@
-"""Microsoft's official Python device client (`azure-iot-device`, MQTT 3.1.1 over TLS on 8883)
-against the sandbox, unmodified: the device's connection string and the sandbox's CA. What it
+"""Microsoft's official Python device client (`azure-iot-device`, MQTT 3.1.1 over TLS on 8883,
+and over WebSockets on 443) against the sandbox, unmodified: the device's connection string and the sandbox's CA. What it
 sends lands on the hub's Event Hub-compatible endpoint, read back by the official
 `azure-eventhub`; a wrong key and a disabled device are refused as IoT Hub refuses them, with the
 client's own error types. If the client and the sandbox disagree, the sandbox is wrong.
@@ -15,12 +15,12 @@ from conftest import DEVICE, HUBSETUP
 from test_event_hubs import built_in_endpoint, consumer, receive_until  # noqa: F401 (fixture)
 
 
-def device_client(cloud, connection_string):
+def device_client(cloud, connection_string, websockets=False):
     from azure.iot.device import IoTHubDeviceClient
 
     with open(cloud["ca_path"]) as ca:
         return IoTHubDeviceClient.create_from_connection_string(
-            connection_string, server_verification_cert=ca.read(), connection_retry=False,
+            connection_string, server_verification_cert=ca.read(), connection_retry=False, websockets=websockets,
         )
 
 
@@ -32,9 +32,10 @@ def message(body, **properties):
     return sent
 
 
-def test_the_device_client_sends_over_mqtt_and_the_message_lands(cloud, device_connection_string, built_in_endpoint):
+@pytest.mark.parametrize("websockets", [False, True], ids=["mqtt-8883", "mqtt-websockets-443"])
+def test_the_device_client_sends_over_mqtt_and_the_message_lands(cloud, device_connection_string, built_in_endpoint, websockets):
     run = uuid.uuid4().hex
-    client = device_client(cloud, device_connection_string)
+    client = device_client(cloud, device_connection_string, websockets)
     try:
         client.connect()
         client.send_message(message('{"temperature": 19.5}', run=run))

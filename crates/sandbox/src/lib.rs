@@ -28,6 +28,7 @@ mod mqtt;
 mod server;
 pub mod state;
 mod tls;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

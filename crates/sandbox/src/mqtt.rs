@@ -54,7 +54,8 @@ pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
             Err(code) => (code, String::new(), 0),
         },
     };
-    if stream.write_all(&[0x20, 2, 0, code as u8]).await.is_err() || code != ConnectCode::Accepted {
+    if send(&mut stream, &[0x20, 2, 0, code as u8]).await.is_err() || code != ConnectCode::Accepted
+    {
         return;
     }
     // A client silent for one and a half keep-alive periods is gone (MQTT 3.1.1, 3.1.2.10).
@@ -74,10 +75,16 @@ pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
             14 => return,
             _ => return,
         };
-        if !answer.is_empty() && stream.write_all(&answer).await.is_err() {
+        if !answer.is_empty() && send(&mut stream, &answer).await.is_err() {
             return;
         }
     }
+}
+
+/// Writes a packet and flushes it: a WebSocket holds what is written until then.
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, packet: &[u8]) -> std::io::Result<()> {
+    stream.write_all(packet).await?;
+    stream.flush().await
 }
 
 /// The fields of a CONNECT that IoT Hub looks at.

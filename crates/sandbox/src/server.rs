@@ -116,17 +116,8 @@ impl App {
                     .to_ascii_lowercase()
             })
             .unwrap_or_default();
-        let websocket = matches!(
-            (request.uri().path(), self.service(&host)),
-            (crate::eventhubs::websocket::PATH, Some(Service::EventHubs))
-                | (crate::eventhubs::websocket::HUB_PATH, Some(Service::Hub(_)))
-        );
-        if websocket {
-            if let Some(switching) =
-                crate::eventhubs::websocket::upgrade(&mut request, &host, &self.event_hubs)
-            {
-                return Ok(switching);
-            }
+        if let Some(switching) = crate::websocket::upgrade(&mut request, &host, &self) {
+            return Ok(switching);
         }
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {

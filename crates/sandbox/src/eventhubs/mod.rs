@@ -14,7 +14,6 @@ pub(crate) mod log;
 mod management;
 mod partition;
 mod redirect;
-pub(crate) mod websocket;
 mod wire;
 
 use std::collections::HashMap;
