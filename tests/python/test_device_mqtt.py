@@ -6,6 +6,7 @@ client's own error types. If the client and the sandbox disagree, the sandbox is
 """
 
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -92,3 +93,81 @@ def test_a_disabled_device_is_refused(cloud, owner_connection_string):
             client.connect()
     finally:
         client.shutdown()
+
+
+class RawMqtt:
+    """The Eclipse paho client (which azure-iot-device is built on) used directly, to send what
+    IoT Hub refuses and see how the sandbox answers: the CONNACK code, or a closed connection."""
+
+    def __init__(self, cloud, device_connection_string, client_id=None, user_device=None):
+        import ssl
+        import threading
+
+        import paho.mqtt.client as mqtt
+        from azure.iot.device.common.auth.sastoken import RenewableSasToken
+        from azure.iot.device.common.auth.signing_mechanism import SymmetricKeySigningMechanism
+
+        key = device_connection_string.split("SharedAccessKey=", 1)[1]
+        device = device_connection_string.split("DeviceId=", 1)[1].split(";", 1)[0]
+        token = str(RenewableSasToken(f"{cloud['hub_host']}/devices/{device}", SymmetricKeySigningMechanism(key), ttl=300))
+        self.client = mqtt.Client(client_id=client_id or device, protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(f"{cloud['hub_host']}/{user_device or device}/?api-version=2021-04-12", token)
+        context = ssl.create_default_context(cafile=cloud["ca_path"])
+        self.client.tls_set_context(context)
+        self.device = device
+        self.connack = None
+        self.closed = threading.Event()
+        self.acked = threading.Event()
+        self.client.on_connect = lambda c, u, flags, rc: setattr(self, "connack", rc)
+        self.client.on_disconnect = lambda c, u, rc: self.closed.set()
+        self.client.on_publish = lambda c, u, mid: self.acked.set()
+        self.client.connect(cloud["hub_host"], 8883, keepalive=60)
+        self.client.loop_start()
+        for _ in range(100):
+            if self.connack is not None or self.closed.is_set():
+                break
+            time.sleep(0.05)
+
+    def publish(self, topic, payload, qos=1):
+        self.client.publish(topic, payload, qos=qos)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_a_client_id_other_than_the_device_is_refused_with_its_connack(cloud, device_connection_string):
+    raw = RawMqtt(cloud, device_connection_string, client_id="someone-else")
+    try:
+        assert raw.connack == 4, "a user name for another device than the client ID"
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("what", ["qos-2", "foreign-topic", "too-large"])
+def test_what_iot_hub_refuses_after_connect_closes_the_connection(cloud, device_connection_string, what):
+    raw = RawMqtt(cloud, device_connection_string)
+    try:
+        assert raw.connack == 0
+        events = f"devices/{raw.device}/messages/events/"
+        if what == "qos-2":
+            raw.publish(events, b"{}", qos=2)
+        elif what == "foreign-topic":
+            raw.publish("devices/another-device/messages/events/", b"{}")
+        else:
+            raw.publish(events, b"x" * (256 * 1024 + 1))
+        assert raw.closed.wait(10), f"the sandbox kept the connection after {what}"
+        assert not raw.acked.is_set(), "nothing refused is acknowledged"
+    finally:
+        raw.close()
+
+
+def test_a_publish_is_acknowledged_at_qos_1(cloud, device_connection_string):
+    raw = RawMqtt(cloud, device_connection_string)
+    try:
+        assert raw.connack == 0
+        raw.publish(f"devices/{raw.device}/messages/events/%24.ct=application%2Fjson&run=raw", b'{"raw": true}')
+        assert raw.acked.wait(10), "no PUBACK"
+        assert not raw.closed.is_set()
+    finally:
+        raw.close()
