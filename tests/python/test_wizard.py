@@ -315,9 +315,11 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     app.screenshot("16-connection-strings")
 
     app.click("#next")
-    for button in app.driver.find_elements(By.CSS_SELECTOR, ".run-test"):
+    for done, button in enumerate(app.driver.find_elements(By.CSS_SELECTOR, ".run-test")):
+        WebDriverWait(app.driver, 30).until(lambda d: button.is_enabled())
         button.click()
-        WebDriverWait(app.driver, 30).until(lambda d: not any(b.text == "Testing…" for b in d.find_elements(By.CSS_SELECTOR, ".run-test")))
+        # Each test ends with its result; the next button waits for it (one test at a time).
+        WebDriverWait(app.driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".test-result")) == done + 1)
     results = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".test-result")]
     assert len(results) == 2 and all(r.startswith("Passed.") for r in results), results
     # Signed in, the app reads each message back from the hub's Event Hub-compatible endpoint.
