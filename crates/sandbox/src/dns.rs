@@ -8,12 +8,12 @@ use std::sync::Arc;
 use hubsetup_core::dns_wire::{self, Answer};
 use tokio::net::UdpSocket;
 
-use crate::server::App;
+use crate::app::App;
 
 impl App {
     fn answer_for(&self, name: &str) -> Answer {
         let exists = match self.service(&name.to_ascii_lowercase()) {
-            Some(crate::server::Service::Hub(hub)) => self
+            Some(crate::app::Service::Hub(hub)) => self
                 .state
                 .lock()
                 .expect("state lock")

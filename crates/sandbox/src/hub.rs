@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::http::{empty, hub_error, json_response, with_header, Req, Resp};
 use crate::messages::{accept, Incoming};
+use crate::refusal::{device_not_found, unauthorized, Refusal};
 use crate::state::{now_ms, random_base64, Device, Hub, State};
 use crate::SandboxConfig;
 
@@ -36,48 +37,6 @@ pub(crate) enum Access<'a> {
     DeviceConnect {
         device_id: &'a str,
     },
-}
-
-/// Why the hub refuses, whatever the protocol: HTTPS answers with the status and code, MQTT
-/// and AMQP with their own refusals for the same reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
-    pub(crate) status: StatusCode,
-    pub(crate) code: &'static str,
-    pub(crate) detail: String,
-}
-
-impl Refusal {
-    pub(crate) fn new(
-        status: StatusCode,
-        code: &'static str,
-        detail: impl Into<String>,
-    ) -> Refusal {
-        Refusal {
-            status,
-            code,
-            detail: detail.into(),
-        }
-    }
-
-    pub(crate) fn response(&self) -> Resp {
-        hub_error(self.status, self.code, &self.detail)
-    }
-}
-
-fn unauthorized(detail: &str) -> Refusal {
-    Refusal::new(StatusCode::UNAUTHORIZED, "IotHubUnauthorizedAccess", detail)
-}
-
-pub(crate) fn device_not_found(hub: &Hub, id: &str) -> Refusal {
-    Refusal::new(
-        StatusCode::NOT_FOUND,
-        "DeviceNotFound",
-        format!(
-            "Device {id} not registered or disabled on IotHub {}",
-            hub.name
-        ),
-    )
 }
 
 pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &SandboxConfig) -> Resp {

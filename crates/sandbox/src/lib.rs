@@ -15,6 +15,7 @@
 // An error answer is a whole HTTP response, returned early from checks; boxing it buys nothing.
 #![allow(clippy::result_large_err)]
 
+mod app;
 mod arm;
 mod dns;
 mod entra;
@@ -25,6 +26,7 @@ mod hub;
 pub mod keys;
 mod messages;
 mod mqtt;
+mod refusal;
 mod server;
 pub mod state;
 mod tls;
@@ -120,7 +122,7 @@ impl SandboxConfig {
 
 /// A running sandbox. Dropping it stops the server.
 pub struct Sandbox {
-    app: Arc<server::App>,
+    app: Arc<app::App>,
     address: SocketAddr,
     /// Where the hubs' Event Hub-compatible endpoints take AMQP (Azure's port 5671).
     amqp_address: SocketAddr,
@@ -190,7 +192,7 @@ impl Sandbox {
             suffix: config.suffix.clone(),
             readers: eventhubs::Readers::default(),
         });
-        let app = Arc::new(server::App {
+        let app = Arc::new(app::App {
             config,
             state,
             faults,

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use hyper::StatusCode;
 
 use crate::eventhubs::log::ReceivedMessage;
-use crate::hub::{device_not_found, Refusal};
+use crate::refusal::{device_not_found, Refusal};
 use crate::state::Hub;
 use crate::SandboxConfig;
 

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::app::{App, Service};
 use crate::hub::{authorize, network_refusal, Access};
 use crate::messages::{accept, Incoming};
-use crate::server::{App, Service};
 use crate::state::now_ms;
 
 /// IoT Hub's largest message is 256 KB; a packet a little larger than that (topic and

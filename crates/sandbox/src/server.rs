@@ -3,7 +3,7 @@
 //! control endpoint), exactly as DNS names select them in Azure. Faults are applied here,
 //! before any service sees the request.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -15,42 +15,17 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
-use crate::faults::{Action, Faults};
+use crate::app::{App, Service};
+use crate::faults::Action;
 use crate::http::{
     arm_error, hub_error, json_response, oauth_error, response, with_retry_after, Req, Resp,
 };
 use crate::state::State;
-use crate::{arm, entra, hub, keys, SandboxConfig};
+use crate::{arm, entra, hub, keys};
 
 /// Larger bodies are refused before they are read; D2C's own limit (256 KB) is checked by the
 /// hub so that it can answer with its own error.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// Everything a request handler needs.
-pub(crate) struct App {
-    pub(crate) config: SandboxConfig,
-    pub(crate) state: Arc<Mutex<State>>,
-    pub(crate) faults: Arc<Faults>,
-    pub(crate) event_hubs: Arc<crate::eventhubs::Endpoints>,
-}
-
-/// Which service a host name belongs to.
-pub(crate) enum Service<'h> {
-    Login,
-    Management,
-    Control,
-    Hub(&'h str),
-    /// A mail domain's Web Key Directory: on `openpgpkey.{domain}` (advanced) or on the
-    /// domain itself (direct).
-    KeyDirectory {
-        domain: String,
-        advanced: bool,
-    },
-    KeyServer,
-    Keybase,
-    /// A hub's Event Hub-compatible namespace (`iothub-ns-{hub}.servicebus.…`).
-    EventHubs,
-}
 
 /// A dropped connection: the handler closes it without answering.
 #[derive(Debug)]
@@ -65,42 +40,6 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 impl App {
-    pub(crate) fn service<'h>(&self, host: &'h str) -> Option<Service<'h>> {
-        let rest = host
-            .strip_suffix(self.config.suffix.as_str())?
-            .strip_suffix('.')?;
-        match rest {
-            "login" => Some(Service::Login),
-            "management" => Some(Service::Management),
-            "control" => Some(Service::Control),
-            "keys" => Some(Service::KeyServer),
-            "keybase" => Some(Service::Keybase),
-            _ if crate::eventhubs::hub_of_namespace(host, &self.config.suffix).is_some() => {
-                Some(Service::EventHubs)
-            }
-            _ => self.mail_domain(rest).or_else(|| {
-                rest.strip_suffix(".azure-devices")
-                    .filter(|hub| !hub.contains('.'))
-                    .map(Service::Hub)
-            }),
-        }
-    }
-
-    /// `{label}` or `openpgpkey.{label}` for the sandbox's mail domains that have it.
-    fn mail_domain<'h>(&self, rest: &str) -> Option<Service<'h>> {
-        let (label, advanced) = match rest.strip_prefix("openpgpkey.") {
-            Some(label) => (label, true),
-            None => (rest, false),
-        };
-        keys::MAIL_DOMAINS
-            .iter()
-            .find(|(name, has_host)| *name == label && (!advanced || *has_host))
-            .map(|_| Service::KeyDirectory {
-                domain: format!("{label}.{}", self.config.suffix),
-                advanced,
-            })
-    }
-
     pub(crate) async fn handle(
         self: Arc<Self>,
         mut request: Request<Incoming>,

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::server::{App, Service};
+use crate::app::{App, Service};
 
 /// Where an Event Hubs namespace takes WebSockets.
 pub(crate) const EVENT_HUBS_PATH: &str = "/$servicebus/websocket";
