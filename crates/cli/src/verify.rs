@@ -48,7 +48,7 @@ pub struct Args {
     /// The consumer group to read the test message back with, when HUBSETUP_EVENTS_CONNECTION_STRING
     /// holds the hub's Event Hub-compatible connection string. Use one of your own: $Default
     /// may be read by the hub's other readers.
-    #[arg(long, default_value = "$Default")]
+    #[arg(long, default_value = hubsetup_events::DEFAULT_CONSUMER_GROUP)]
     consumer_group: String,
     #[command(flatten)]
     cloud: CloudArgs,

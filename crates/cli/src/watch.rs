@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use hubsetup_events::{
     rfc3339, watch, BodyView, Event, EventHubAddress, EventsError, StartAt, WatchUpdate,
+    DEFAULT_CONSUMER_GROUP,
 };
 
 use hubsetup_provision::{Azure, HubInfo, OWN_CONSUMER_GROUP};
@@ -14,9 +15,6 @@ use hubsetup_provision::{Azure, HubInfo, OWN_CONSUMER_GROUP};
 use crate::cloud_args::CloudArgs;
 use crate::login::{cli_error, progress_printer, runtime, session, SignInArgs};
 use crate::{input, prompt, CliError};
-
-/// The consumer group every hub has, which its other readers may use too.
-pub const DEFAULT_GROUP: &str = "$Default";
 
 /// Stream a hub's device-to-cloud messages as they arrive; Ctrl-C stops.
 ///
@@ -87,7 +85,7 @@ async fn access(args: &Args) -> Result<Option<Access>, CliError> {
         let group = args
             .consumer_group
             .clone()
-            .unwrap_or_else(|| DEFAULT_GROUP.to_owned());
+            .unwrap_or_else(|| DEFAULT_CONSUMER_GROUP.to_owned());
         return Ok(Some(Access { address, group }));
     };
     let azure = session(&args.sign_in, &args.cloud, &progress_printer()).await?;
@@ -117,10 +115,10 @@ async fn access(args: &Args) -> Result<Option<Access>, CliError> {
 /// IoT Hub Setup's own consumer group: used if the hub has it, else created when agreed;
 /// `$Default` (with a note) when not.
 async fn own_group(azure: &Azure, hub: &HubInfo, agreed: bool) -> Result<String, CliError> {
-    let groups = azure.consumer_groups(hub).await.map_err(cli_error)?;
-    if groups
-        .iter()
-        .any(|g| g.eq_ignore_ascii_case(OWN_CONSUMER_GROUP))
+    if azure
+        .has_consumer_group(hub, OWN_CONSUMER_GROUP)
+        .await
+        .map_err(cli_error)?
     {
         return Ok(OWN_CONSUMER_GROUP.to_owned());
     }
@@ -130,7 +128,7 @@ async fn own_group(azure: &Azure, hub: &HubInfo, agreed: bool) -> Result<String,
     );
     let create = agreed || (prompt::interactive() && prompt::confirm(&question, true)?);
     if !create {
-        return Ok(DEFAULT_GROUP.to_owned());
+        return Ok(DEFAULT_CONSUMER_GROUP.to_owned());
     }
     azure
         .create_consumer_group(hub, OWN_CONSUMER_GROUP)
@@ -224,7 +222,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// Says, for `$Default`, that the hub's other readers may share it; `doing` is what is done on
 /// it ("reading").
 pub fn note_if_shared_group(group: &str, doing: &str) {
-    if group == DEFAULT_GROUP {
+    if group == DEFAULT_CONSUMER_GROUP {
         eprintln!("note: {doing} on the $Default consumer group, which the hub's other readers may use too; pass --consumer-group with a group of your own to leave them undisturbed.");
     }
 }

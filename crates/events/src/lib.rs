@@ -20,3 +20,6 @@ pub use error::EventsError;
 pub use event::{rfc3339, BodyView, Event};
 pub use reader::{Reader, StartAt, Transport};
 pub use watch::{watch, WatchUpdate};
+
+/// The consumer group every hub has, which its other readers may use too.
+pub const DEFAULT_CONSUMER_GROUP: &str = "$Default";

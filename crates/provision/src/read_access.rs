@@ -120,11 +120,9 @@ impl Azure {
         })
     }
 
-    pub(crate) async fn has_consumer_group(
-        &self,
-        hub: &HubInfo,
-        name: &str,
-    ) -> Result<bool, Error> {
+    /// Whether the hub has the consumer group `name` (names are compared as Azure does, in
+    /// any case).
+    pub async fn has_consumer_group(&self, hub: &HubInfo, name: &str) -> Result<bool, Error> {
         Ok(self
             .consumer_groups(hub)
             .await?

@@ -6,7 +6,10 @@
 use std::time::{Duration, SystemTime};
 
 use hubsetup_core::ConnectionString;
-use hubsetup_events::{named_host, watch, BodyView, Event, EventHubAddress, StartAt, WatchUpdate};
+use hubsetup_events::{
+    named_host, watch, BodyView, Event, EventHubAddress, StartAt, WatchUpdate,
+    DEFAULT_CONSUMER_GROUP,
+};
 use hubsetup_livetest::ReadBack;
 use hubsetup_provision::{HubInfo, OWN_CONSUMER_GROUP};
 use serde::{Deserialize, Serialize};
@@ -16,9 +19,6 @@ use zeroize::Zeroizing;
 
 use crate::admin::failed;
 use crate::session::{FieldRow, Session, SessionError};
-
-/// The consumer group every hub has, which its other readers may use too.
-const DEFAULT_GROUP: &str = "$Default";
 
 /// Which hub the Watch screen reads.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -159,7 +159,9 @@ impl Session {
         };
         let consumer_groups = self.azure()?.consumer_groups(&hub).await.map_err(failed)?;
         Ok(WatchOptions {
-            own_group_exists: consumer_groups.iter().any(|g| g == OWN_CONSUMER_GROUP),
+            own_group_exists: consumer_groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(OWN_CONSUMER_GROUP)),
             hub: Some(hub.name),
             consumer_groups,
             own_group: OWN_CONSUMER_GROUP.to_owned(),
@@ -223,7 +225,7 @@ impl Session {
             (_, WatchSource::SignedIn) if self.watch_options().await?.own_group_exists => {
                 OWN_CONSUMER_GROUP.to_owned()
             }
-            _ => DEFAULT_GROUP.to_owned(),
+            _ => DEFAULT_CONSUMER_GROUP.to_owned(),
         };
         Ok((address, group))
     }
@@ -240,7 +242,7 @@ impl Session {
         let (stop, stopped) = oneshot::channel();
         // A watch already running stops: its sender is dropped here.
         *self.watch_stop.lock().expect("watch lock") = Some(stop);
-        let warning = (group == DEFAULT_GROUP).then(|| {
+        let warning = (group == DEFAULT_CONSUMER_GROUP).then(|| {
             "Reading on $Default, which the hub's other readers (Stream Analytics, Functions) may use too: one that asks for exclusive access ends this watch, and all share a limit of 5 readers. Create a consumer group of your own to leave them undisturbed.".to_owned()
         });
         let hub = address.entity.clone();
@@ -292,10 +294,13 @@ impl Session {
             .filter(|hub| hub.host_name.eq_ignore_ascii_case(cs.host_name()))?;
         let azure = self.azure().ok()?;
         let address = azure.event_hub_address(&hub).await.ok()?;
-        let groups = azure.consumer_groups(&hub).await.ok()?;
-        let consumer_group = match groups.iter().any(|g| g == OWN_CONSUMER_GROUP) {
+        let consumer_group = match azure
+            .has_consumer_group(&hub, OWN_CONSUMER_GROUP)
+            .await
+            .ok()?
+        {
             true => OWN_CONSUMER_GROUP,
-            false => DEFAULT_GROUP,
+            false => DEFAULT_CONSUMER_GROUP,
         };
         Some(ReadBack {
             address,
