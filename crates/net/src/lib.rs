@@ -13,6 +13,7 @@
 mod issuer;
 mod proxy;
 mod tunnel;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use rustls_pki_types::CertificateDer;
 pub use issuer::UntrustedIssuer;
 pub use proxy::{ProxyLogin, ProxySettings, ProxyTarget, SavedLogins, ScriptError};
 pub use tunnel::{offers_basic, try_proxy, tunnel, TunnelError};
+pub use websocket::{upgrade_websocket, WebSocketBytes, WebSocketError};
 
 /// Why a cloud cannot be reached as configured.
 #[derive(Debug, thiserror::Error)]

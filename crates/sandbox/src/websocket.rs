@@ -3,12 +3,8 @@
 //! `/$iothub/websocket` on a hub's host, upgraded with the subprotocol `AMQPWSB10` or `amqp`
 //! (AMQP) or `mqtt` (MQTT, on a hub's host), then the protocol's bytes in binary messages.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures_util::{Sink, Stream};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
@@ -17,10 +13,8 @@ use hyper::header::{
 };
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::app::{App, Service};
@@ -83,7 +77,7 @@ pub(crate) fn upgrade(
         };
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        let stream = Frames::new(socket);
+        let stream = hubsetup_net::WebSocketBytes::new(socket);
         match carries {
             Carried::Amqp => {
                 crate::eventhubs::serve_amqp(stream, host, app.event_hubs.clone()).await
@@ -105,74 +99,6 @@ pub(crate) fn upgrade(
         HeaderValue::from_str(&protocol).ok()?,
     );
     Some(response)
-}
-
-/// A WebSocket as a byte stream: binary messages in, binary messages out.
-pub(crate) struct Frames<S> {
-    socket: WebSocketStream<S>,
-    unread: Bytes,
-}
-
-impl<S> std::fmt::Debug for Frames<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Frames")
-    }
-}
-
-impl<S> Frames<S> {
-    fn new(socket: WebSocketStream<S>) -> Frames<S> {
-        Frames {
-            socket,
-            unread: Bytes::new(),
-        }
-    }
-}
-
-fn broken(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, e)
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Frames<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        while self.unread.is_empty() {
-            match std::task::ready!(Pin::new(&mut self.socket).poll_next(cx)) {
-                Some(Ok(Message::Binary(data))) => self.unread = data,
-                Some(Ok(Message::Close(_))) | None => return Poll::Ready(Ok(())),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(Err(broken(e))),
-            }
-        }
-        let n = buf.remaining().min(self.unread.len());
-        let chunk = self.unread.split_to(n);
-        buf.put_slice(&chunk);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Frames<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        std::task::ready!(Pin::new(&mut self.socket).poll_ready(cx)).map_err(broken)?;
-        Pin::new(&mut self.socket)
-            .start_send(Message::Binary(Bytes::copy_from_slice(buf)))
-            .map_err(broken)?;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.socket).poll_flush(cx).map_err(broken)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.socket).poll_close(cx).map_err(broken)
-    }
 }
 
 #[cfg(test)]
