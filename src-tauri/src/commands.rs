@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hubsetup_identity::SignInMethod;
-use hubsetup_livetest::{Report, StageResult};
+use hubsetup_livetest::{Protocol, Report, StageResult};
 use hubsetup_platform::SecretClipboard;
 use hubsetup_provision::{
     HubFacts, HubInfo, NameCheck, Permissions, PolicyRequirements, ResourceGroup, Subscription,
@@ -84,12 +84,13 @@ pub fn forget_string(session: State<'_, Session>, handle: String) -> Answer<Wiza
     session.forget(&handle)
 }
 
-/// Each stage goes to the webview as a `test-stage` event as it ends.
+/// Each stage of the first protocol goes to the webview as a `test-stage` event as it ends.
 #[tauri::command]
 pub async fn verify_string(
     app: AppHandle,
     session: State<'_, Session>,
     handle: String,
+    protocols: Vec<Protocol>,
 ) -> Answer<Report> {
     let on_stage = |stage: &StageResult| {
         let event = TestStage {
@@ -98,7 +99,7 @@ pub async fn verify_string(
         };
         let _ = app.emit("test-stage", event);
     };
-    session.verify(&handle, &on_stage).await
+    session.verify(&handle, &protocols, &on_stage).await
 }
 
 /// The password arrives from the proxy sign-in form and goes only to the proxy and keychain.

@@ -121,7 +121,7 @@ def test_verify_accepts_a_good_string_and_reads_it_back_over_amqp(wine, sandbox,
     assert result.returncode == 0, result.stdout + result.stderr
     for stage in ["✓ DNS lookup", "✓ TCP connect", "✓ TLS handshake", "✓ SAS token", "✓ Send test message", "– Message landed"]:
         assert stage in result.stdout, f"{stage} missing in:\n{result.stdout}"
-    assert "Accepted: the hub took the test message (" in result.stdout
+    assert "Accepted: the hub took the test message over HTTPS (" in result.stdout
     leaked = key_of(device_string) in result.stdout + result.stderr
     assert not leaked, "the key is never printed"
 

@@ -2,6 +2,8 @@
 //! in the same run:
 //! - one `hubsetup verify` (a whole process: start, DNS, TCP, TLS, token, send)
 //!   against `curl` making the same authenticated POST (start, TCP, TLS, send);
+//! - the live test over each other protocol (MQTT, AMQP, each on its own port and over
+//!   WebSockets, and all five at once) next to HTTPS;
 //! - `hubsetup verify --file` on 1,000 strings spread over 10 hubs;
 //! - with HUBSETUP_WINDOWS_BIN (the Windows build) and HUBSETUP_WINE_PREFIX, one `hubsetup.exe
 //!   verify` under Wine next to the Linux one.
@@ -50,7 +52,9 @@ fn main() {
     .unwrap();
 
     let one = &strings[0];
-    let verify_one = median(RUNS, || verify(Command::new(&binary), &description, one));
+    let verify_one = median(RUNS, || {
+        verify(Command::new(&binary), &description, one, "https")
+    });
     let curl_one = median(RUNS, || curl_send(&sandbox, &ca, one));
     println!(
         "one string: hubsetup verify {:.1} ms, curl POST {:.1} ms (medians of {RUNS}); ratio {:.2}",
@@ -71,14 +75,26 @@ fn main() {
             wine
         };
         // Wine's server starts with the first program; the figure is for a running Wine.
-        verify(under_wine(), &description, one);
-        let wine_one = median(RUNS, || verify(under_wine(), &description, one));
+        verify(under_wine(), &description, one, "https");
+        let wine_one = median(RUNS, || verify(under_wine(), &description, one, "https"));
         println!(
             "one string: hubsetup.exe verify under Wine {:.1} ms, Linux hubsetup verify {:.1} ms \
              (medians of {RUNS}); ratio {:.2}",
             ms(wine_one),
             ms(verify_one),
             wine_one.as_secs_f64() / verify_one.as_secs_f64()
+        );
+    }
+
+    for protocol in ["mqtt", "mqtt-ws", "amqp", "amqp-ws", "all"] {
+        let over = median(RUNS, || {
+            verify(Command::new(&binary), &description, one, protocol)
+        });
+        println!(
+            "one string over {protocol}: hubsetup verify {:.1} ms, over https {:.1} ms (medians of {RUNS}); ratio {:.2}",
+            ms(over),
+            ms(verify_one),
+            over.as_secs_f64() / verify_one.as_secs_f64()
         );
     }
 
@@ -106,10 +122,11 @@ fn main() {
     }
 }
 
-/// One `hubsetup verify` of `string`, given on standard input, which must pass.
-fn verify(mut hubsetup: Command, description: &Path, string: &ConnectionString) {
+/// One `hubsetup verify --protocol {protocols}` of `string`, given on standard input, which
+/// must pass.
+fn verify(mut hubsetup: Command, description: &Path, string: &ConnectionString, protocols: &str) {
     let mut child = hubsetup
-        .args(["verify", "--sandbox"])
+        .args(["verify", "--protocol", protocols, "--sandbox"])
         .arg(description)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

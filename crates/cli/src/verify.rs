@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use hubsetup_core::connection_string::{describe_all, ConnectionString};
 use hubsetup_events::EventHubAddress;
-use hubsetup_livetest::{Entry, Options, ReadBack, Report, StageStatus, Verifier};
+use hubsetup_livetest::{Entry, Options, Protocol, ReadBack, Report, StageStatus, Verifier};
 use hubsetup_net::Network;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -25,7 +25,12 @@ const READ_BACK_ENV: &str = "HUBSETUP_EVENTS_CONNECTION_STRING";
 /// With HUBSETUP_EVENTS_CONNECTION_STRING set to the hub's Event Hub-compatible connection
 /// string, the message is also read back, confirming it landed.
 ///
-/// Exit code 0 only when the hub accepted the message (for --file: every message).
+/// The message goes over every protocol devices use at once (HTTPS, MQTT, MQTT over
+/// WebSockets, AMQP, AMQP over WebSockets), and the result says which work from this network
+/// and what to tell the partner.
+///
+/// Exit code 0 only when the hub accepted the message over every protocol tested (for --file:
+/// every string).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The connection string; if omitted, read from stdin or HUBSETUP_CONNECTION_STRING.
@@ -42,9 +47,11 @@ pub struct Args {
     /// Print JSON (for --file: one JSON object per line, then a summary line).
     #[arg(long)]
     json: bool,
-    /// Also check whether the MQTT (8883) and AMQP (5671) ports answer, for information.
-    #[arg(long)]
-    probe_ports: bool,
+    /// The protocols to send with, comma-separated: https, mqtt, mqtt-ws, amqp, amqp-ws, or
+    /// all. The first one's stages are shown in full. Default: all for one string, https for
+    /// --file.
+    #[arg(long, value_name = "LIST", value_parser = parse_protocols)]
+    protocol: Option<Vec<Protocol>>,
     /// The consumer group to read the test message back with, when HUBSETUP_EVENTS_CONNECTION_STRING
     /// holds the hub's Event Hub-compatible connection string. Use one of your own: $Default
     /// may be read by the hub's other readers.
@@ -54,12 +61,19 @@ pub struct Args {
     cloud: CloudArgs,
 }
 
+fn parse_protocols(text: &str) -> Result<Vec<Protocol>, String> {
+    Protocol::parse_list(text)
+}
+
 pub fn run(args: Args) -> Result<(), CliError> {
     let network = args.cloud.network()?;
     let runtime = crate::login::runtime()?;
     let options = Options {
         device_id: args.device_id.clone(),
-        probe_other_ports: args.probe_ports,
+        protocols: args.protocol.clone().unwrap_or_else(|| match args.file {
+            Some(_) => vec![Protocol::Https],
+            None => Protocol::ALL.to_vec(),
+        }),
         read_back: runtime.block_on(read_back(&network, &args.consumer_group))?,
         ..Options::default()
     };
@@ -102,12 +116,17 @@ async fn read_back(network: &Network, consumer_group: &str) -> Result<Option<Rea
 }
 
 fn outcome(report: &Report) -> Result<(), CliError> {
+    let failed = report.protocols.iter().filter(|p| !p.accepted).count();
     match &report.failure {
-        None => Ok(()),
         Some(d) if d.kind == "unusable" => Err(CliError::BadInput(d.summary.clone())),
         Some(_) => Err(CliError::Failure(
             "the hub did not accept the test message (see above).".into(),
         )),
+        None if failed > 0 => Err(CliError::Failure(format!(
+            "{failed} of {} protocols did not get the test message through from this network (see above).",
+            report.protocols.len()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -132,23 +151,41 @@ fn render(report: &Report) -> String {
             stage.detail
         ));
     }
-    for probe in &report.probes {
-        let mark = if probe.reachable { "✓" } else { "!" };
-        let name = format!("{} ({})", probe.protocol, probe.port);
-        out.push_str(&format!(
-            "  {mark} {name:<20} {:>8.1} ms  {}\n",
-            probe.millis, probe.detail
-        ));
-    }
     match &report.failure {
         None => out.push_str(&format!(
-            "Accepted: the hub took the test message ({:.1} ms in all).\n",
+            "Accepted: the hub took the test message over {} ({:.1} ms in all).\n",
+            report.protocol.label(),
             report.total_millis
         )),
         Some(diagnosis) => {
             out.push_str(&format!("Failed: {}\n", diagnosis.summary));
             out.push_str(&format!("  Likely cause: {}\n", diagnosis.cause));
             out.push_str(&format!("  What to do:   {}\n", diagnosis.fix));
+        }
+    }
+    if report.protocols.len() > 1 {
+        out.push_str(&render_matrix(report));
+    }
+    out
+}
+
+/// Which protocols work from this network, with their timings, and what to tell the partner.
+fn render_matrix(report: &Report) -> String {
+    let mut out = String::from("Protocols from this network:\n");
+    for result in &report.protocols {
+        let (mark, words) = match &result.failure {
+            None => ("✓", "works".to_owned()),
+            Some(d) => ("✗", format!("{} {}", d.summary, d.fix)),
+        };
+        out.push_str(&format!(
+            "  {mark} {:<22} {:>5} {:>8.1} ms  {words}\n",
+            result.label, result.port, result.total_millis
+        ));
+    }
+    if !report.advice.is_empty() {
+        out.push_str("What to tell the partner:\n");
+        for line in &report.advice {
+            out.push_str(&format!("  {line}\n"));
         }
     }
     out

@@ -12,12 +12,14 @@ mod address;
 mod discover;
 mod error;
 mod event;
+mod node;
 mod reader;
 mod watch;
 
 pub use address::{named_host, EventHubAddress};
 pub use error::EventsError;
 pub use event::{rfc3339, BodyView, Event};
+pub use node::{put_token, Node};
 pub use reader::{Reader, StartAt, Transport};
 pub use watch::{watch, WatchUpdate};
 

@@ -14,11 +14,9 @@ use fe2o3_amqp::session::SessionHandle;
 use fe2o3_amqp::types::definitions::{
     AmqpError, Error as AmqpErrorFrame, ErrorCondition, LinkError,
 };
-use fe2o3_amqp::types::messaging::{
-    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties, Source,
-};
-use fe2o3_amqp::types::primitives::{SimpleValue, Symbol, Timestamp, Value};
-use fe2o3_amqp::{Connection, Receiver, Sender, Session};
+use fe2o3_amqp::types::messaging::{ApplicationProperties, Body, Source};
+use fe2o3_amqp::types::primitives::{SimpleValue, Symbol, Value};
+use fe2o3_amqp::{Connection, Receiver, Session};
 use hubsetup_core::sas;
 use hubsetup_core::SharedAccessKey;
 use hubsetup_net::Network;
@@ -28,6 +26,7 @@ use serde_amqp::descriptor::Descriptor;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::node::{put_token, Node, STEP_TIMEOUT};
 use crate::{Event, EventHubAddress, EventsError};
 
 /// Azure's AMQP port, and the HTTPS port AMQP over WebSockets uses.
@@ -39,7 +38,6 @@ const SELECTOR: &str = "apache.org:selector-filter:string";
 /// Events asked for at a time per partition.
 const PREFETCH: u32 = 300;
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where reading starts on every partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,90 +60,6 @@ impl StartAt {
                 format!("amqp.annotation.x-opt-enqueued-time > '{ms}'")
             }
         }
-    }
-}
-
-/// A request-reply node (`$cbs`, `$management`): a sender and a receiver for its replies.
-struct Node {
-    sender: Sender,
-    receiver: Receiver,
-    next_id: u64,
-}
-
-impl Node {
-    async fn attach(session: &mut SessionHandle<()>, address: &str) -> Result<Node, EventsError> {
-        let name = address.trim_start_matches('$');
-        let sender = Sender::attach(session, format!("{name}-requests"), address)
-            .await
-            .map_err(|e| EventsError::Lost(format!("{address}: {e}")))?;
-        let receiver = Receiver::builder()
-            .name(format!("{name}-replies"))
-            .source(address)
-            .target(format!("{name}-replies"))
-            .attach(session)
-            .await
-            .map_err(|e| EventsError::Lost(format!("{address}: {e}")))?;
-        Ok(Node {
-            sender,
-            receiver,
-            next_id: 0,
-        })
-    }
-
-    /// Sends a request and returns the reply's status code, description and body.
-    async fn call(
-        &mut self,
-        properties: ApplicationProperties,
-        body: Value,
-    ) -> Result<(i64, String, Value), EventsError> {
-        self.next_id += 1;
-        let message = Message::builder()
-            .properties(Properties {
-                message_id: Some(MessageId::Ulong(self.next_id)),
-                reply_to: Some(
-                    self.receiver
-                        .target()
-                        .as_ref()
-                        .and_then(|t| t.address.clone())
-                        .unwrap_or_default(),
-                ),
-                ..Default::default()
-            })
-            .application_properties(properties)
-            .body(Body::Value(AmqpValue(body)))
-            .build();
-        let lost = |e: String| EventsError::Lost(e);
-        tokio::time::timeout(STEP_TIMEOUT, self.sender.send(message))
-            .await
-            .map_err(|_| lost("the endpoint did not take the request in time".into()))?
-            .map_err(|e| lost(e.to_string()))?;
-        let reply = tokio::time::timeout(STEP_TIMEOUT, self.receiver.recv::<Body<Value>>())
-            .await
-            .map_err(|_| lost("the endpoint did not answer in time".into()))?
-            .map_err(|e| lost(e.to_string()))?;
-        let _ = self.receiver.accept(&reply).await;
-        let message = reply.into_message();
-        let status = |keys: &[&str]| {
-            message
-                .application_properties
-                .as_ref()
-                .and_then(|p| keys.iter().find_map(|k| p.0.get(*k).cloned()))
-        };
-        let code = match status(&["status-code", "statusCode"]) {
-            Some(SimpleValue::Int(n)) => i64::from(n),
-            Some(SimpleValue::Long(n)) => n,
-            Some(SimpleValue::Uint(n)) => i64::from(n),
-            _ => 0,
-        };
-        let description = match status(&["status-description", "statusDescription"]) {
-            Some(SimpleValue::String(s)) => s,
-            _ => String::new(),
-        };
-        let body = match message.body {
-            Body::Value(AmqpValue(value)) => value,
-            _ => Value::Null,
-        };
-        Ok((code, description, body))
     }
 }
 
@@ -350,19 +264,7 @@ impl Reader {
             .map_or(0, |d| d.as_secs())
             + TOKEN_LIFETIME.as_secs();
         let token = sas::generate(&key, &audience, expiry, Some(&address.policy));
-        let request = ApplicationProperties::builder()
-            .insert("operation", SimpleValue::String("put-token".into()))
-            .insert(
-                "type",
-                SimpleValue::String("servicebus.windows.net:sastoken".into()),
-            )
-            .insert("name", SimpleValue::String(audience))
-            .insert(
-                "expiration",
-                SimpleValue::Timestamp(Timestamp::from_milliseconds((expiry * 1000) as i64)),
-            )
-            .build();
-        let (code, description, _) = cbs.call(request, Value::String(token.expose())).await?;
+        let (code, description) = put_token(&mut cbs, &audience, &token.expose(), expiry).await?;
         if !(200..300).contains(&code) {
             return Err(token_refusal(&description, &address.policy));
         }

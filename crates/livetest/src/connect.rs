@@ -1,6 +1,7 @@
 //! Opening a connection to a hub one stage at a time (name lookup, TCP, optional proxy tunnel,
-//! TLS), timing each stage and turning each failure into a [`Failure`]; and a pool that keeps
-//! open connections per host so that testing many strings on one hub reuses them.
+//! TLS, and for MQTT and AMQP over WebSockets the upgrade), timing each stage and turning each
+//! failure into a [`Failure`]; and a pool that keeps open HTTPS connections per host so that
+//! testing many strings on one hub reuses them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -60,14 +61,84 @@ fn millis(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Opens a connection to `host`:443, adding a [`StageResult`] for each stage to `stages`.
+pub(crate) type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// Opens an HTTPS connection to `host`:443, adding a [`StageResult`] for each stage to
+/// `stages`.
 pub(crate) async fn open(
     network: &Arc<Network>,
     host: &str,
     timeout: Duration,
     stages: &mut Stages<'_>,
 ) -> Result<Connection, Failure> {
-    let proxy = network.proxy_for(host);
+    let tls = open_tls(network, host, 443, timeout, stages).await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| Failure::TlsFailed {
+            host: host.to_owned(),
+            detail: e.to_string(),
+        })?;
+    tokio::spawn(connection);
+    Ok(Connection { sender })
+}
+
+/// Upgrades a TLS connection to a WebSocket carrying `subprotocol` at IoT Hub's path, as the
+/// "WebSocket upgrade" stage.
+pub(crate) async fn upgrade(
+    tls: Tls,
+    host: &str,
+    subprotocol: &str,
+    timeout: Duration,
+    stages: &mut Stages<'_>,
+) -> Result<hubsetup_net::WebSocketBytes<Tls>, Failure> {
+    let started = Instant::now();
+    let upgraded = tokio::time::timeout(
+        timeout,
+        hubsetup_net::upgrade_websocket(tls, host, crate::protocol::WEBSOCKET_PATH, subprotocol),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(hubsetup_net::WebSocketError::Refused(format!(
+            "no answer within {} s",
+            timeout.as_secs()
+        )))
+    });
+    match upgraded {
+        Ok(socket) => {
+            stages.push(StageResult::passed(
+                Stage::WebSocket,
+                millis(started),
+                format!(
+                    "{} with subprotocol {subprotocol}",
+                    crate::protocol::WEBSOCKET_PATH
+                ),
+            ));
+            Ok(socket)
+        }
+        Err(e) => {
+            stages.push(StageResult::failed(
+                Stage::WebSocket,
+                millis(started),
+                e.to_string(),
+            ));
+            Err(Failure::WebSocketRefused {
+                host: host.to_owned(),
+                detail: e.to_string(),
+            })
+        }
+    }
+}
+
+/// Opens a TLS connection to `host` on Azure's `port` (through the network's proxy for 443
+/// only: clients cannot tunnel MQTT's or AMQP's own ports through an HTTP proxy).
+pub(crate) async fn open_tls(
+    network: &Arc<Network>,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    stages: &mut Stages<'_>,
+) -> Result<Tls, Failure> {
+    let proxy = network.proxy_for(host).filter(|_| port == 443);
     let lookup_name = proxy
         .as_ref()
         .and_then(|p| p.url.host_str().map(str::to_owned))
@@ -79,7 +150,7 @@ pub(crate) async fn open(
             .await
             .map(Iterator::collect)
             .map_err(|e| e.to_string()),
-        None => network.resolve(host).await.map_err(|e| match e {
+        None => network.resolve_on(host, port).await.map_err(|e| match e {
             ResolveError::NotFound => String::new(),
             ResolveError::Failed(detail) => detail,
         }),
@@ -137,6 +208,7 @@ pub(crate) async fn open(
             ));
             return Err(Failure::ConnectTimeout {
                 address: address.to_string(),
+                port,
                 seconds: timeout.as_secs(),
             });
         }
@@ -149,9 +221,11 @@ pub(crate) async fn open(
             return Err(match e.kind() {
                 std::io::ErrorKind::ConnectionRefused => Failure::ConnectionRefused {
                     address: address.to_string(),
+                    port,
                 },
                 _ => Failure::ConnectFailed {
                     address: address.to_string(),
+                    port,
                     detail: e.to_string(),
                 },
             });
@@ -212,19 +286,12 @@ pub(crate) async fn open(
         .protocol_version()
         .map(|v| format!("{v:?}").replace('_', "."))
         .unwrap_or_default();
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .map_err(|e| Failure::TlsFailed {
-            host: host.to_owned(),
-            detail: e.to_string(),
-        })?;
-    tokio::spawn(connection);
     stages.push(StageResult::passed(
         Stage::Tls,
         millis(started),
         format!("{version}, certificate valid for {host}"),
     ));
-    Ok(Connection { sender })
+    Ok(tls)
 }
 
 fn tls_failure(host: &str, error: &std::io::Error) -> Failure {

@@ -14,11 +14,25 @@ pub enum Failure {
     #[error("Looking up {host} failed: {detail}.")]
     DnsFailed { host: String, detail: String },
     #[error("The connection to {address} was refused.")]
-    ConnectionRefused { address: String },
+    ConnectionRefused {
+        address: String,
+        /// Azure's port (a sandbox maps it to another on loopback).
+        port: u16,
+    },
     #[error("Connecting to {address} timed out after {seconds} s.")]
-    ConnectTimeout { address: String, seconds: u64 },
+    ConnectTimeout {
+        address: String,
+        port: u16,
+        seconds: u64,
+    },
     #[error("Connecting to {address} failed: {detail}.")]
-    ConnectFailed { address: String, detail: String },
+    ConnectFailed {
+        address: String,
+        port: u16,
+        detail: String,
+    },
+    #[error("The WebSocket connection to {host} could not be opened: {detail}.")]
+    WebSocketRefused { host: String, detail: String },
     #[error("The proxy {proxy} would not open a tunnel to {host} ({answer}).")]
     ProxyRefused {
         proxy: String,
@@ -61,20 +75,31 @@ pub enum Failure {
         policy: Option<String>,
         device: String,
     },
-    #[error(
-        "The hub does not know device '{device}', or the device is disabled (404 DeviceNotFound)."
-    )]
-    DeviceNotFound { device: String },
+    #[error("The hub does not know device '{device}', or the device is disabled ({code}).")]
+    DeviceNotFound {
+        device: String,
+        /// The hub's answer: `404 DeviceNotFound` over HTTPS, `amqp:not-found` over AMQP.
+        code: String,
+    },
+    #[error("The hub refused the device's MQTT sign-in (CONNACK {code}: {}).", connack_words(*code))]
+    MqttSignInRefused { code: u8, device: String },
+    #[error("The hub closed the {protocol} connection instead of acknowledging the test message.")]
+    ClosedWithoutAcknowledgement { protocol: String },
+    #[error("The hub refused the test message over AMQP ({condition}: {description}).")]
+    AmqpRefused {
+        condition: String,
+        description: String,
+    },
     #[error("There is no IoT hub at {host} (404 IotHubNotFound).")]
     HubNotFound { host: String },
-    #[error("The hub's daily message quota is used up (403 IotHubQuotaExceeded).")]
-    QuotaExceeded,
+    #[error("The hub's daily message quota is used up ({code}).")]
+    QuotaExceeded { code: String },
     #[error("The hub refused connections from this network (403 {code}).")]
     NetworkRefused { code: String },
-    #[error("The hub found the test message too large (413 MessageTooLarge).")]
-    MessageTooLarge,
-    #[error("The hub was still throttling after {attempts} attempts (429).")]
-    Throttled { attempts: u32 },
+    #[error("The hub found the test message too large ({code}).")]
+    MessageTooLarge { code: String },
+    #[error("The hub was still throttling after {attempts} attempts ({code}).")]
+    Throttled { attempts: u32, code: String },
     #[error("The hub answered {status} (service error) {attempts} times in a row.")]
     ServiceUnavailable { status: u16, attempts: u32 },
     #[error("The connection was closed before the hub answered, {attempts} times in a row.")]
@@ -109,6 +134,18 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
+/// MQTT 3.1.1's CONNACK return codes (3.2.2.3) in words.
+fn connack_words(code: u8) -> &'static str {
+    match code {
+        1 => "unacceptable protocol version",
+        2 => "client identifier rejected",
+        3 => "server unavailable",
+        4 => "bad user name or password",
+        5 => "not authorized",
+        _ => "unknown refusal",
+    }
+}
+
 /// ": it was issued by 'CN=…'", when the issuer is known.
 fn issued_by(issuer: &Option<String>) -> String {
     issuer
@@ -126,6 +163,10 @@ impl Failure {
             Failure::ConnectionRefused { .. } => "connection_refused",
             Failure::ConnectTimeout { .. } => "connect_timeout",
             Failure::ConnectFailed { .. } => "connect_failed",
+            Failure::WebSocketRefused { .. } => "websocket_refused",
+            Failure::MqttSignInRefused { .. } => "mqtt_sign_in_refused",
+            Failure::ClosedWithoutAcknowledgement { .. } => "closed_without_acknowledgement",
+            Failure::AmqpRefused { .. } => "amqp_refused",
             Failure::ProxyRefused { .. } => "proxy_refused",
             Failure::ProxyNeedsCredentials { schemes, .. }
                 if !hubsetup_net::offers_basic(schemes) =>
@@ -140,9 +181,9 @@ impl Failure {
             Failure::Unauthorized { .. } => "unauthorized",
             Failure::DeviceNotFound { .. } => "device_not_found",
             Failure::HubNotFound { .. } => "hub_not_found",
-            Failure::QuotaExceeded => "quota_exceeded",
+            Failure::QuotaExceeded { .. } => "quota_exceeded",
             Failure::NetworkRefused { .. } => "network_refused",
-            Failure::MessageTooLarge => "message_too_large",
+            Failure::MessageTooLarge { .. } => "message_too_large",
             Failure::Throttled { .. } => "throttled",
             Failure::ServiceUnavailable { .. } => "service_unavailable",
             Failure::ConnectionDropped { .. } => "connection_dropped",
@@ -159,10 +200,22 @@ impl Failure {
             Failure::Unusable(_) => "The connection string cannot be used for a live test as it is.".into(),
             Failure::HostNotFound { .. } => "The hub name in HostName is misspelt, the hub was deleted, or this network's DNS blocks Azure's names.".into(),
             Failure::DnsFailed { .. } => "This computer's DNS is not working or not reachable.".into(),
-            Failure::ConnectionRefused { .. } => "Something on the way (a firewall, or nothing listening at that address) refuses connections to port 443.".into(),
-            Failure::ConnectTimeout { .. } | Failure::ConnectFailed { .. } => {
+            Failure::ConnectionRefused { port, .. } => format!("Something on the way (a firewall, or nothing listening at that address) refuses connections to port {port}."),
+            Failure::ConnectTimeout { port: 443, .. } | Failure::ConnectFailed { port: 443, .. } => {
                 "A firewall drops outgoing connections to port 443, or the network needs a proxy that is not set.".into()
             }
+            Failure::ConnectTimeout { port, .. } | Failure::ConnectFailed { port, .. } => format!(
+                "A firewall drops outgoing connections to port {port}; many networks allow only web traffic (port 443)."
+            ),
+            Failure::WebSocketRefused { .. } => "A proxy or firewall lets HTTPS through but not WebSockets, or answers in the hub's place.".into(),
+            Failure::MqttSignInRefused { code: 4 | 5, device } => format!(
+                "The key is wrong or was regenerated, the token expired (check this computer's clock), device '{device}' is disabled or not registered, or the hub's network settings refuse this address; MQTT does not say which."
+            ),
+            Failure::MqttSignInRefused { .. } => "The hub could not take the connection right now, or something on the way is not IoT Hub.".into(),
+            Failure::ClosedWithoutAcknowledgement { protocol } => format!(
+                "{protocol} gives no reason: the device or hub is throttled, the hub's daily quota is used up, the message is too large, or the device was disabled."
+            ),
+            Failure::AmqpRefused { .. } => "The hub refused the message for a reason the test does not expect.".into(),
             Failure::ProxyRefused { .. } => "The proxy does not allow tunnels to Azure IoT Hub, or it needs credentials.".into(),
             Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "The proxy wants your Windows sign-in (NTLM or Kerberos), which IoT Hub Setup cannot give it yet.".into()
@@ -195,11 +248,11 @@ impl Failure {
             ),
             Failure::DeviceNotFound { .. } => "The DeviceId is misspelt (IDs are case-sensitive), the device entry was deleted, or it is disabled.".into(),
             Failure::HubNotFound { .. } => "The hub was deleted or is still being created.".into(),
-            Failure::QuotaExceeded => "All of today's messages for this hub's tier and units have been used; the quota resets at midnight UTC.".into(),
+            Failure::QuotaExceeded { .. } => "All of today's messages for this hub's tier and units have been used; the quota resets at midnight UTC.".into(),
             Failure::NetworkRefused { .. } => {
                 "The hub's networking settings (public network access off, an IP filter or a network rule) refuse senders outside the customer's network.".into()
             }
-            Failure::MessageTooLarge => "The hub's limit is 256 KB per message; this should not happen with the small test message.".into(),
+            Failure::MessageTooLarge { .. } => "The hub's limit is 256 KB per message; this should not happen with the small test message.".into(),
             Failure::Throttled { .. } => "The hub is sending more messages than its tier and units allow per second.".into(),
             Failure::ServiceUnavailable { .. } => "Azure IoT Hub has a temporary problem in this region.".into(),
             Failure::ConnectionDropped { .. } => "A proxy, firewall or unstable network cuts the connection.".into(),
@@ -216,9 +269,18 @@ impl Failure {
             Failure::Unusable(_) => "Correct the string (`hubsetup check` explains each problem), then test again.".into(),
             Failure::HostNotFound { .. } => "Compare HostName with the hub's Overview page in the Azure portal; if it is right, try from another network.".into(),
             Failure::DnsFailed { .. } => "Check this computer's network connection and DNS settings, then test again.".into(),
-            Failure::ConnectionRefused { .. } | Failure::ConnectTimeout { .. } | Failure::ConnectFailed { .. } => {
+            Failure::ConnectionRefused { port: 443, .. } | Failure::ConnectTimeout { port: 443, .. } | Failure::ConnectFailed { port: 443, .. } => {
                 "Ask the network administrator to allow outgoing HTTPS (port 443) to *.azure-devices.net, or set HTTPS_PROXY if the network needs a proxy.".into()
             }
+            Failure::ConnectionRefused { port, .. } | Failure::ConnectTimeout { port, .. } | Failure::ConnectFailed { port, .. } => {
+                let (protocol, setting) = if *port == 8883 { ("MQTT", "MQTT_WS") } else { ("AMQP", "AMQP_WS") };
+                format!("Ask the network administrator to allow outgoing {protocol} (port {port}) to *.azure-devices.net, or set the client's transport to {setting}, which uses port 443.")
+            }
+            Failure::WebSocketRefused { .. } => "Ask the network administrator to allow WebSockets to *.azure-devices.net (path /$iothub/websocket), or use the protocol's own port.".into(),
+            Failure::MqttSignInRefused { code: 4 | 5, .. } => "Look at the HTTPS test's result, which names the exact reason; then copy the Primary Connection String again from IoT Hub → Devices, or enable the device.".into(),
+            Failure::MqttSignInRefused { .. } => "Test again in a minute; if it persists, check that HostName is the hub's real host name.".into(),
+            Failure::ClosedWithoutAcknowledgement { .. } => "Look at the HTTPS or AMQP test's result, which names the hub's reason; test again in a minute.".into(),
+            Failure::AmqpRefused { .. } => "Test again; if it persists, report the hub's answer above to IoT Hub Setup's developers.".into(),
             Failure::ProxyRefused { .. } => "Ask the network administrator to allow CONNECT to *.azure-devices.net:443 through the proxy, or give the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port).".into(),
             Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "Ask the network administrator to let *.azure-devices.net through the proxy without sign-in, or for a proxy account with a user name and password (Basic).".into()
@@ -239,13 +301,13 @@ impl Failure {
             Failure::Unauthorized { device, .. } => format!(
                 "Copy the Primary Connection String again from IoT Hub → Devices → {device}, then test again."
             ),
-            Failure::DeviceNotFound { device } => format!(
+            Failure::DeviceNotFound { device, .. } => format!(
                 "Check that '{device}' is listed and enabled under IoT Hub → Devices; create or enable it, or correct the DeviceId."
             ),
             Failure::HubNotFound { .. } => "Check the hub in the Azure portal; if it is being created, wait a minute and test again.".into(),
-            Failure::QuotaExceeded => "Wait until after midnight UTC, or add units or choose a larger tier (IoT Hub → Pricing and scale).".into(),
+            Failure::QuotaExceeded { .. } => "Wait until after midnight UTC, or add units or choose a larger tier (IoT Hub → Pricing and scale).".into(),
             Failure::NetworkRefused { .. } => "In IoT Hub → Networking, allow public network access (or add the partner's addresses to the IP filter), then test again.".into(),
-            Failure::MessageTooLarge => "Report this to IoT Hub Setup's developers.".into(),
+            Failure::MessageTooLarge { .. } => "Report this to IoT Hub Setup's developers.".into(),
             Failure::Throttled { .. } => "Test again in a minute; if it persists, add units or choose a larger tier.".into(),
             Failure::ServiceUnavailable { .. } => "Test again in a few minutes and check Azure's status page for IoT Hub in the hub's region.".into(),
             Failure::ConnectionDropped { .. } => "Test again; if it keeps happening, try another network or ask the network administrator about the proxy or firewall.".into(),
@@ -254,6 +316,23 @@ impl Failure {
             Failure::NotLanded { .. } => "In IoT Hub → Message routing, make sure a route (or the fallback route) sends to the built-in endpoint \"events\", then test again.".into(),
             Failure::CannotReadBack(_) => "Do what the message above says, or test without reading back: the send itself worked.".into(),
         }
+    }
+
+    /// Whether this network, not the hub or the string, stopped the test: the protocol's port
+    /// or its WebSocket is blocked, or something on the way intercepts TLS.
+    pub fn is_network_blocked(&self) -> bool {
+        matches!(
+            self,
+            Failure::ConnectionRefused { .. }
+                | Failure::ConnectTimeout { .. }
+                | Failure::ConnectFailed { .. }
+                | Failure::WebSocketRefused { .. }
+                | Failure::ProxyRefused { .. }
+                | Failure::CertificateUntrusted { .. }
+                | Failure::CertificateWrongHost { .. }
+                | Failure::CertificateExpired { .. }
+                | Failure::TlsFailed { .. }
+        )
     }
 
     pub fn diagnosis(&self) -> Diagnosis {

@@ -2,6 +2,7 @@
 //! endpoint, as Azure's own tools read messages, matched by its message ID and the device-id
 //! annotation the hub adds, on every partition from just before the send.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hubsetup_events::{Event, EventHubAddress, Reader, StartAt};
@@ -20,15 +21,17 @@ pub struct ReadBack {
     pub consumer_group: String,
 }
 
-/// Waits up to `timeout` for the message with `message_id` from `device_id`.
+/// Waits up to `timeout` for the messages with `message_ids` from `device_id`; those found,
+/// by ID. Only a reader that cannot read is an error: a message not found is missing from the
+/// answer.
 pub(crate) async fn confirm(
     network: &Network,
     read_back: &ReadBack,
     device_id: &str,
-    message_id: &str,
+    message_ids: &[&str],
     send_began: SystemTime,
     timeout: Duration,
-) -> Result<Event, Failure> {
+) -> Result<HashMap<String, Event>, Failure> {
     let mut reader = Reader::open(network, &read_back.address, &read_back.consumer_group)
         .await
         .map_err(Failure::CannotReadBack)?;
@@ -37,30 +40,29 @@ pub(crate) async fn confirm(
         .receive(start)
         .await
         .map_err(Failure::CannotReadBack)?;
-    let found = tokio::time::timeout(timeout, async {
-        while let Some(event) = events.recv().await {
+    let mut found = HashMap::new();
+    let reading = async {
+        while found.len() < message_ids.len() {
+            let Some(event) = events.recv().await else {
+                break;
+            };
             let event = event.map_err(Failure::CannotReadBack)?;
+            let id = event.system_properties.get("message-id").cloned();
             let ours = event.device_id.as_deref() == Some(device_id)
-                && event
-                    .system_properties
-                    .get("message-id")
-                    .map(String::as_str)
-                    == Some(message_id);
-            if ours {
-                return Ok(event);
+                && id.as_deref().is_some_and(|id| message_ids.contains(&id));
+            if let (true, Some(id)) = (ours, id) {
+                found.insert(id, event);
             }
         }
-        Err(Failure::NotLanded {
-            seconds: timeout.as_secs(),
-        })
-    })
-    .await
-    .unwrap_or(Err(Failure::NotLanded {
-        seconds: timeout.as_secs(),
-    }));
+        Ok::<(), Failure>(())
+    };
+    let outcome = tokio::time::timeout(timeout, reading).await;
     drop(events);
     reader.close().await;
-    found
+    match outcome {
+        Ok(Err(failure)) => Err(failure),
+        _ => Ok(found),
+    }
 }
 
 /// The time from the start of the send to the hub's enqueue time, for people; the two clocks

@@ -1,161 +1,37 @@
 //! The live connection test: "does this connection string work?" answered with a real
-//! device-to-cloud send, timed stage by stage (DNS → TCP → TLS → SAS token → send → landed),
-//! and, when it fails, a diagnosis a person can act on (see [`Failure`]).
+//! device-to-cloud send, timed stage by stage (DNS → TCP → TLS → SAS token → sign-in → send →
+//! landed), over any of the protocols devices use (HTTPS, MQTT, AMQP, and the last two over
+//! WebSockets on 443), all at once, and, when one fails, a diagnosis a person can act on (see
+//! [`Failure`]) and what the matrix of protocols means for the partner.
 //!
-//! 429 and 5xx answers are retried with backoff that honours `Retry-After`, and so are dropped
-//! connections; connections are kept per hub, so testing a whole fleet reuses them.
+//! HTTPS connections are kept per hub, so testing a whole fleet reuses them.
 
+mod amqp;
 mod connect;
 mod failure;
+mod https;
 mod landing;
+mod message;
+mod mqtt;
+mod protocol;
+mod report;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{Stream, StreamExt};
-use http_body_util::{BodyExt, Full};
 use hubsetup_core::ConnectionString;
 use hubsetup_net::Network;
-use hyper::body::Bytes;
-use hyper::{Request, StatusCode};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Serialize;
-use ts_rs::TS;
 
 pub use failure::{Diagnosis, Failure};
 pub use landing::ReadBack;
+pub use protocol::Protocol;
+pub use report::{ProtocolResult, Report, Stage, StageResult, StageStatus};
+
+use message::TestMessage;
 
 const API_VERSION: &str = "2021-04-12";
-/// Device IDs may hold characters that mean something in a URL path (`%`, `?`, …).
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_');
-
-/// The stages of a live test, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[ts(export)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Dns,
-    Tcp,
-    Tls,
-    Token,
-    Send,
-    Landed,
-}
-
-impl Stage {
-    pub fn label(self) -> &'static str {
-        match self {
-            Stage::Dns => "DNS lookup",
-            Stage::Tcp => "TCP connect",
-            Stage::Tls => "TLS handshake",
-            Stage::Token => "SAS token",
-            Stage::Send => "Send test message",
-            Stage::Landed => "Message landed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[ts(export)]
-#[serde(rename_all = "snake_case")]
-pub enum StageStatus {
-    Passed,
-    Failed,
-    /// An open connection to the hub was reused, so the stage did not run again.
-    Reused,
-    /// The stage could not run without more access (reading the message back needs a key
-    /// that may read events).
-    NotChecked,
-}
-
-/// One stage's outcome with its duration and a short detail for people.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct StageResult {
-    pub stage: Stage,
-    /// The stage's name for people, e.g. `TLS handshake`.
-    pub label: String,
-    pub status: StageStatus,
-    pub millis: f64,
-    pub detail: String,
-}
-
-impl StageResult {
-    fn new(stage: Stage, status: StageStatus, millis: f64, detail: String) -> StageResult {
-        StageResult {
-            stage,
-            label: stage.label().to_owned(),
-            status,
-            millis,
-            detail,
-        }
-    }
-
-    fn passed(stage: Stage, millis: f64, detail: String) -> StageResult {
-        StageResult::new(stage, StageStatus::Passed, millis, detail)
-    }
-
-    fn failed(stage: Stage, millis: f64, detail: String) -> StageResult {
-        StageResult::new(stage, StageStatus::Failed, millis, detail)
-    }
-}
-
-/// Whether another protocol's port answers, for partners that do not use HTTPS.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct PortProbe {
-    pub protocol: String,
-    pub port: u16,
-    pub reachable: bool,
-    pub millis: f64,
-    pub detail: String,
-}
-
-/// Everything a live test found out. It holds no secret: the string appears masked.
-#[derive(Debug, Clone, Serialize, TS)]
-#[ts(export)]
-pub struct Report {
-    /// The connection string, masked.
-    pub subject: String,
-    pub host: Option<String>,
-    pub device_id: Option<String>,
-    pub accepted: bool,
-    pub stages: Vec<StageResult>,
-    pub message_id: Option<String>,
-    pub attempts: u32,
-    pub total_millis: f64,
-    pub failure: Option<Diagnosis>,
-    /// Other protocols' ports, when asked for; information only.
-    pub probes: Vec<PortProbe>,
-    #[serde(skip)]
-    #[ts(skip)]
-    pub failure_detail: Option<Failure>,
-}
-
-impl Report {
-    /// A report before any stage has run.
-    fn begun(subject: String, host: Option<String>) -> Report {
-        Report {
-            subject,
-            host,
-            device_id: None,
-            accepted: false,
-            stages: Vec::new(),
-            message_id: None,
-            attempts: 0,
-            total_millis: 0.0,
-            failure: None,
-            probes: Vec::new(),
-            failure_detail: None,
-        }
-    }
-
-    /// Records why the test failed, with its diagnosis for people.
-    fn fail(&mut self, failure: Failure) {
-        self.failure = Some(failure.diagnosis());
-        self.failure_detail = Some(failure);
-    }
-}
 
 /// How a live test behaves.
 #[derive(Debug, Clone)]
@@ -176,9 +52,9 @@ pub struct Options {
     pub read_back: Option<ReadBack>,
     /// Seconds to add to this computer's clock: only to reproduce a wrong clock in tests.
     pub clock_offset_secs: i64,
-    /// Also try TCP connections to the MQTT (8883) and AMQP (5671) ports, for information:
-    /// partners may use those protocols instead of HTTPS.
-    pub probe_other_ports: bool,
+    /// The protocols to send with, all at once; the first one's stages are the report's own
+    /// and are told as they end. HTTPS alone by default.
+    pub protocols: Vec<Protocol>,
 }
 
 impl Default for Options {
@@ -191,7 +67,7 @@ impl Default for Options {
             device_id: None,
             read_back: None,
             clock_offset_secs: 0,
-            probe_other_ports: false,
+            protocols: vec![Protocol::Https],
         }
     }
 }
@@ -226,26 +102,42 @@ pub struct Verifier {
     pool: connect::Pool,
 }
 
-/// The answer to one request.
-struct Answer {
-    status: StatusCode,
-    error_code: String,
-    retry_after: Option<Duration>,
-    server_time: Option<SystemTime>,
-}
-
-enum Exchange {
-    Answered(Answer),
-    Dropped,
-    TimedOut,
-}
-
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("cloud", &self.network.cloud().id)
             .finish_non_exhaustive()
     }
+}
+
+/// What every protocol's send shares: the device to send as and its token.
+struct Credentials {
+    device_id: String,
+    token: String,
+    expiry: u64,
+    /// The token stage's detail: which key, how long, for what.
+    detail: String,
+}
+
+/// What the read-back found (by message ID), and how long it took.
+type Landed = (
+    Result<HashMap<String, hubsetup_events::Event>, Failure>,
+    f64,
+);
+
+/// A message the hub took, to be looked for on the Event Hub-compatible endpoint.
+struct Sent {
+    message: TestMessage,
+    attempts: u32,
+    began: SystemTime,
+}
+
+/// One protocol's send before the read-back.
+struct Trial {
+    protocol: Protocol,
+    started: Instant,
+    stages: Vec<StageResult>,
+    outcome: Result<Sent, Failure>,
 }
 
 impl Verifier {
@@ -269,8 +161,9 @@ impl Verifier {
         self.verify_observed(connection_string, &|_| {}).await
     }
 
-    /// Tests one connection string, telling `on_stage` of each stage as it ends, so that a
-    /// person watching sees the test advance.
+    /// Tests one connection string over every protocol asked for at once, telling `on_stage`
+    /// of each of the first protocol's stages as it ends, so that a person watching sees the
+    /// test advance.
     pub async fn verify_observed(
         &self,
         connection_string: &ConnectionString,
@@ -278,18 +171,98 @@ impl Verifier {
     ) -> Report {
         let started = Instant::now();
         let host = connection_string.host_name().to_owned();
-        let mut report = Report::begun(connection_string.masked(), Some(host.clone()));
-        let mut stages = Stages::new(on_stage);
-        let outcome = self.run(connection_string, &mut report, &mut stages).await;
-        report.stages = stages.done;
-        if self.options.probe_other_ports {
-            report.probes = self.probe_ports(&host).await;
+        let mut report = Report::begun(connection_string.masked(), Some(host));
+        let protocols = match self.options.protocols.as_slice() {
+            [] => vec![Protocol::Https],
+            list => list.to_vec(),
+        };
+        report.protocol = protocols[0];
+        let credentials = match self.credentials(connection_string) {
+            Ok(credentials) => credentials,
+            Err(failure) => {
+                report.fail(failure);
+                report.total_millis = ms(started);
+                return report;
+            }
+        };
+        report.device_id = Some(credentials.device_id.clone());
+
+        let quiet = |_: &StageResult| {};
+        let first = async {
+            let mut stages = Stages::new(on_stage);
+            let trial = self
+                .trial(protocols[0], connection_string, &credentials, &mut stages)
+                .await;
+            (trial, stages)
+        };
+        let others = futures::future::join_all(protocols[1..].iter().map(|protocol| {
+            let quiet = &quiet;
+            let credentials = &credentials;
+            async move {
+                let mut stages = Stages::new(quiet);
+                self.trial(*protocol, connection_string, credentials, &mut stages)
+                    .await
+                    .with_stages(stages)
+            }
+        }));
+        let ((first, mut first_stages), others) = futures::join!(first, others);
+        let mut trials = vec![first];
+        trials.extend(others);
+
+        let landed = self.read_back(&credentials.device_id, &trials).await;
+        let waited = self.options.stage_timeout.as_secs();
+        let mut results = Vec::new();
+        for (index, mut trial) in trials.into_iter().enumerate() {
+            if index == 0 {
+                trial.stages = std::mem::take(&mut first_stages.done);
+            }
+            let attempts = trial.attempts();
+            let message_id = trial.outcome.as_ref().ok().map(|s| s.message.id.clone());
+            let mut outcome = trial.outcome.as_ref().map(|_| ()).map_err(Clone::clone);
+            if let Some((stage, failure)) = landing_stage(&trial, landed.as_ref(), waited) {
+                if index == 0 {
+                    on_stage(&stage);
+                }
+                trial.stages.push(stage);
+                if let Some(failure) = failure {
+                    outcome = Err(failure);
+                }
+            }
+            if index == 0 {
+                report.stages = trial.stages.clone();
+                report.attempts = attempts;
+                report.message_id = message_id;
+                report.accepted = outcome.is_ok();
+                if let Err(failure) = &outcome {
+                    report.fail(failure.clone());
+                }
+            }
+            results.push(ProtocolResult {
+                protocol: trial.protocol,
+                label: trial.protocol.label().to_owned(),
+                port: trial.protocol.port(),
+                accepted: outcome.is_ok(),
+                stages: trial.stages,
+                total_millis: ms(trial.started),
+                failure: outcome.as_ref().err().map(Failure::diagnosis),
+                failure_detail: outcome.err(),
+            });
         }
-        report.total_millis = started.elapsed().as_secs_f64() * 1000.0;
-        report.accepted = outcome.is_ok();
-        if let Err(failure) = outcome {
-            report.fail(failure);
+        if results.len() > 1 {
+            let outcomes: Vec<(Protocol, bool, bool)> = results
+                .iter()
+                .map(|r| {
+                    let blocked = r
+                        .failure_detail
+                        .as_ref()
+                        .is_some_and(Failure::is_network_blocked);
+                    (r.protocol, r.accepted, blocked)
+                })
+                .collect();
+            report.advice = protocol::advice(&outcomes);
         }
+        report.protocols = results;
+        report.total_millis = ms(started);
         report
     }
 
@@ -312,12 +285,8 @@ impl Verifier {
             .buffer_unordered(concurrency.max(1))
     }
 
-    async fn run(
-        &self,
-        cs: &ConnectionString,
-        report: &mut Report,
-        stages: &mut Stages<'_>,
-    ) -> Result<(), Failure> {
+    /// The device to send as and a token for it, or why the string cannot be tested.
+    fn credentials(&self, cs: &ConnectionString) -> Result<Credentials, Failure> {
         if cs.key().is_none() {
             return Err(Failure::Unusable(
                 hubsetup_core::ConnectionStringError::X509HasNoKey.to_string(),
@@ -328,25 +297,7 @@ impl Verifier {
             .map(str::to_owned)
             .or_else(|| self.options.device_id.clone())
             .ok_or_else(|| Failure::Unusable("This is a policy connection string without a DeviceId: give the device to send as (--device-id).".into()))?;
-        report.device_id = Some(device_id.clone());
-        let host = cs.host_name().to_owned();
-        let mut connection = match self.pool.take(&host) {
-            Some(connection) => {
-                for stage in [Stage::Dns, Stage::Tcp, Stage::Tls] {
-                    stages.push(StageResult::new(
-                        stage,
-                        StageStatus::Reused,
-                        0.0,
-                        "open connection reused".into(),
-                    ));
-                }
-                connection
-            }
-            None => connect::open(&self.network, &host, self.options.stage_timeout, stages).await?,
-        };
-
-        let started = Instant::now();
-        let resource = format!("{host}/devices/{device_id}");
+        let resource = format!("{}/devices/{device_id}", cs.host_name());
         let expiry = self.now() + self.options.token_lifetime.as_secs();
         let token = cs
             .sas_token(Some(&resource), expiry)
@@ -356,268 +307,232 @@ impl Verifier {
             Some(policy) => format!("policy '{policy}'"),
             None => "device key".to_owned(),
         };
-        stages.push(StageResult::passed(
-            Stage::Token,
-            started.elapsed().as_secs_f64() * 1000.0,
-            format!(
+        Ok(Credentials {
+            detail: format!(
                 "{key_kind}, valid {} min, for {resource}",
                 self.options.token_lifetime.as_secs() / 60
             ),
-        ));
-
-        let message_id = format!("hubsetup-test-{:016x}", rand::random::<u64>());
-        report.message_id = Some(message_id.clone());
-        let started = Instant::now();
-        let send_began = SystemTime::now();
-        let path = format!(
-            "/devices/{}/messages/events?api-version={API_VERSION}",
-            utf8_percent_encode(&device_id, PATH_SEGMENT)
-        );
-        let body = serde_json::json!({
-            "hubsetup": "connectivity test",
-            "sentAt": now_rfc3339(),
-            "tool": concat!("IoT Hub Setup ", env!("CARGO_PKG_VERSION")),
+            device_id,
+            token,
+            expiry,
         })
-        .to_string();
-        let mut attempt = 0;
-        let answer = loop {
-            attempt += 1;
-            report.attempts = attempt;
-            let request = Request::post(&path)
-                .header("host", &host)
-                .header("authorization", &token)
-                .header("content-type", "application/json")
-                .header("iothub-contenttype", "application/json")
-                .header("iothub-contentencoding", "utf-8")
-                .header("iothub-messageid", &message_id)
-                .header("iothub-creation-time-utc", now_rfc3339())
-                .header("iothub-app-hubsetup-test", "connectivity")
-                .body(Full::new(Bytes::from(body.clone())))
-                .map_err(|e| Failure::Unusable(e.to_string()))?;
-            let retry_wait = match self.exchange(&mut connection, request).await {
-                Exchange::Answered(answer)
-                    if is_retryable(answer.status) && attempt < self.options.max_attempts =>
-                {
-                    answer.retry_after.unwrap_or(backoff(attempt))
-                }
-                Exchange::Answered(answer) => break answer,
-                Exchange::Dropped if attempt < self.options.max_attempts => backoff(attempt),
-                Exchange::Dropped => {
-                    stages.push(StageResult::failed(
-                        Stage::Send,
-                        ms(started),
-                        "connection closed without an answer".into(),
-                    ));
-                    return Err(Failure::ConnectionDropped { attempts: attempt });
-                }
-                Exchange::TimedOut => {
-                    stages.push(StageResult::failed(
-                        Stage::Send,
-                        ms(started),
-                        "no answer".into(),
-                    ));
-                    return Err(Failure::NoAnswer {
-                        seconds: self.options.stage_timeout.as_secs(),
-                    });
-                }
-            };
-            tokio::time::sleep(retry_wait.min(self.options.max_retry_wait)).await;
-            if connection.sender.is_closed() {
-                // A reconnection between retries is not a stage of its own.
-                let mut reconnect = Stages::new(&|_| {});
-                connection = connect::open(
-                    &self.network,
-                    &host,
-                    self.options.stage_timeout,
-                    &mut reconnect,
-                )
-                .await?;
-            }
-        };
-        let retried = if attempt > 1 {
-            format!(" after {} retries", attempt - 1)
-        } else {
-            String::new()
-        };
-        if answer.status != StatusCode::NO_CONTENT {
-            let failure = self.classify(&answer, attempt, cs, &device_id, &host);
-            stages.push(StageResult::failed(
-                Stage::Send,
-                ms(started),
-                format!("{} {}{retried}", answer.status.as_u16(), answer.error_code),
-            ));
-            return Err(failure);
-        }
-        stages.push(StageResult::passed(
-            Stage::Send,
-            ms(started),
-            format!("accepted (204){retried}, message {message_id}"),
-        ));
+    }
 
-        self.pool.put(&host, connection);
-        match &self.options.read_back {
-            Some(read_back) => {
-                let started = Instant::now();
-                let event = landing::confirm(
-                    &self.network,
-                    read_back,
-                    &device_id,
-                    &message_id,
-                    send_began,
-                    self.options.stage_timeout,
+    /// Sends the test message over one protocol, stage by stage.
+    async fn trial(
+        &self,
+        protocol: Protocol,
+        cs: &ConnectionString,
+        credentials: &Credentials,
+        stages: &mut Stages<'_>,
+    ) -> Trial {
+        let started = Instant::now();
+        let outcome = self.send(protocol, cs, credentials, stages).await;
+        Trial {
+            protocol,
+            started,
+            stages: Vec::new(),
+            outcome,
+        }
+    }
+
+    async fn send(
+        &self,
+        protocol: Protocol,
+        cs: &ConnectionString,
+        credentials: &Credentials,
+        stages: &mut Stages<'_>,
+    ) -> Result<Sent, Failure> {
+        let host = cs.host_name();
+        let timeout = self.options.stage_timeout;
+        let message = TestMessage::new();
+        let token_stage = |stages: &mut Stages<'_>| {
+            stages.push(StageResult::passed(
+                Stage::Token,
+                0.0,
+                credentials.detail.clone(),
+            ));
+        };
+        let began = SystemTime::now();
+        let attempts = match protocol {
+            Protocol::Https => {
+                let connection = match self.pool.take(host) {
+                    Some(connection) => {
+                        for stage in [Stage::Dns, Stage::Tcp, Stage::Tls] {
+                            stages.push(StageResult::new(
+                                stage,
+                                StageStatus::Reused,
+                                0.0,
+                                "open connection reused".into(),
+                            ));
+                        }
+                        connection
+                    }
+                    None => connect::open(&self.network, host, timeout, stages).await?,
+                };
+                token_stage(stages);
+                self.send_https(
+                    connection,
+                    cs,
+                    &credentials.device_id,
+                    &credentials.token,
+                    &message,
+                    stages,
                 )
-                .await;
-                match event {
-                    Ok(event) => stages.push(StageResult::passed(
-                        Stage::Landed,
-                        ms(started),
-                        format!(
-                            "read back from partition {} of the Event Hub-compatible endpoint; enqueued {} after the send began",
-                            event.partition,
-                            landing::latency_text(&event, send_began)
-                        ),
-                    )),
-                    Err(failure) => {
-                        stages.push(StageResult::failed(
-                            Stage::Landed,
-                            ms(started),
-                            match &failure {
-                                Failure::NotLanded { seconds } => {
-                                    format!("not on the Event Hub-compatible endpoint within {seconds} s")
-                                }
-                                other => other.to_string(),
-                            },
-                        ));
-                        return Err(failure);
+                .await?
+            }
+            Protocol::Mqtt | Protocol::MqttWs => {
+                let tls = connect::open_tls(&self.network, host, protocol.port(), timeout, stages)
+                    .await?;
+                let sending = mqtt::MqttSend {
+                    host,
+                    device: &credentials.device_id,
+                    token: &credentials.token,
+                    label: protocol.label(),
+                    timeout,
+                };
+                match protocol.websocket() {
+                    Some(subprotocol) => {
+                        let mut socket =
+                            connect::upgrade(tls, host, subprotocol, timeout, stages).await?;
+                        token_stage(stages);
+                        mqtt::send(&mut socket, &sending, &message, stages).await?;
+                    }
+                    None => {
+                        let mut tls = tls;
+                        token_stage(stages);
+                        mqtt::send(&mut tls, &sending, &message, stages).await?;
+                    }
+                }
+                1
+            }
+            Protocol::Amqp | Protocol::AmqpWs => {
+                let tls = connect::open_tls(&self.network, host, protocol.port(), timeout, stages)
+                    .await?;
+                let sending = amqp::AmqpSend {
+                    host,
+                    device: &credentials.device_id,
+                    token: &credentials.token,
+                    expiry_secs: credentials.expiry,
+                    timeout,
+                    max_attempts: self.options.max_attempts,
+                    max_retry_wait: self.options.max_retry_wait,
+                };
+                match protocol.websocket() {
+                    Some(subprotocol) => {
+                        let socket =
+                            connect::upgrade(tls, host, subprotocol, timeout, stages).await?;
+                        token_stage(stages);
+                        amqp::send(socket, &sending, &message, stages).await?
+                    }
+                    None => {
+                        token_stage(stages);
+                        amqp::send(tls, &sending, &message, stages).await?
                     }
                 }
             }
-            None => stages.push(StageResult::new(
+        };
+        Ok(Sent {
+            message,
+            attempts,
+            began,
+        })
+    }
+
+    /// Looks for every message the hub took, with one reader; `None` without read access.
+    async fn read_back(&self, device_id: &str, trials: &[Trial]) -> Option<Landed> {
+        let read_back = self.options.read_back.as_ref()?;
+        let sent: Vec<&Sent> = trials
+            .iter()
+            .filter_map(|t| t.outcome.as_ref().ok())
+            .collect();
+        let began = sent.iter().map(|s| s.began).min()?;
+        let ids: Vec<&str> = sent.iter().map(|s| s.message.id.as_str()).collect();
+        let started = Instant::now();
+        let found = landing::confirm(
+            &self.network,
+            read_back,
+            device_id,
+            &ids,
+            began,
+            self.options.stage_timeout,
+        )
+        .await;
+        Some((found, ms(started)))
+    }
+}
+
+impl Trial {
+    fn with_stages(mut self, stages: Stages<'_>) -> Trial {
+        self.stages = stages.done;
+        self
+    }
+
+    fn attempts(&self) -> u32 {
+        match &self.outcome {
+            Ok(sent) => sent.attempts,
+            Err(Failure::Throttled { attempts, .. })
+            | Err(Failure::ServiceUnavailable { attempts, .. })
+            | Err(Failure::ConnectionDropped { attempts }) => *attempts,
+            Err(_) if self.stages.iter().any(|s| s.stage == Stage::Send) => 1,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// The "landed" stage for one protocol's message, and the failure it means, if any; `None`
+/// when the message was not sent.
+fn landing_stage(
+    trial: &Trial,
+    landed: Option<&Landed>,
+    waited_secs: u64,
+) -> Option<(StageResult, Option<Failure>)> {
+    let sent = trial.outcome.as_ref().ok()?;
+    Some(match landed {
+        None => (
+            StageResult::new(
                 Stage::Landed,
                 StageStatus::NotChecked,
                 0.0,
                 "accepted by the hub; sign in or paste a service connection string to see it arrive".into(),
-            )),
-        }
-        Ok(())
-    }
-
-    /// Tries MQTT's and AMQP's ports on the hub's address.
-    async fn probe_ports(&self, host: &str) -> Vec<PortProbe> {
-        let Ok(addresses) = self.network.resolve(host).await else {
-            return Vec::new();
-        };
-        let Some(address) = addresses.first().copied() else {
-            return Vec::new();
-        };
-        let mut probes = Vec::new();
-        for (protocol, port) in [("MQTT", 8883u16), ("AMQP", 5671u16)] {
-            let target = std::net::SocketAddr::new(address.ip(), port);
-            let started = Instant::now();
-            let connecting = tokio::net::TcpStream::connect(target);
-            let (reachable, detail) = match tokio::time::timeout(Duration::from_secs(3), connecting).await {
-                Ok(Ok(_)) => (true, format!("{target} accepts connections")),
-                Ok(Err(e)) => (false, format!("{target}: {e}; partners using {protocol} will not connect from here")),
-                Err(_) => (false, format!("{target}: no answer in 3 s; partners using {protocol} will not connect from here")),
-            };
-            probes.push(PortProbe {
-                protocol: protocol.to_owned(),
-                port,
-                reachable,
-                millis: ms(started),
-                detail,
-            });
-        }
-        probes
-    }
-
-    async fn exchange(
-        &self,
-        connection: &mut connect::Connection,
-        request: Request<Full<Bytes>>,
-    ) -> Exchange {
-        if connection.sender.ready().await.is_err() {
-            return Exchange::Dropped;
-        }
-        let response = match tokio::time::timeout(
-            self.options.stage_timeout,
-            connection.sender.send_request(request),
-        )
-        .await
-        {
-            Err(_) => return Exchange::TimedOut,
-            Ok(Err(_)) => return Exchange::Dropped,
-            Ok(Ok(response)) => response,
-        };
-        let (parts, body) = response.into_parts();
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-            return Exchange::Dropped;
-        };
-        let error_code = header("iothub-errorcode").unwrap_or_else(|| error_code_from_body(&body));
-        Exchange::Answered(Answer {
-            status: parts.status,
-            error_code,
-            retry_after: header("retry-after")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
-            server_time: header("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
-        })
-    }
-
-    fn classify(
-        &self,
-        answer: &Answer,
-        attempts: u32,
-        cs: &ConnectionString,
-        device: &str,
-        host: &str,
-    ) -> Failure {
-        let code = answer.error_code.clone();
-        match answer.status.as_u16() {
-            401 => {
-                let skew = answer.server_time.map(|server| {
-                    let server =
-                        server.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-                    self.now() as i64 - server
-                });
-                Failure::Unauthorized {
-                    code,
-                    clock_skew_secs: skew.filter(|s| s.abs() >= 60),
-                    policy: cs.policy_name().map(str::to_owned),
-                    device: device.to_owned(),
-                }
-            }
-            404 if code == "IotHubNotFound" => Failure::HubNotFound {
-                host: host.to_owned(),
-            },
-            404 => Failure::DeviceNotFound {
-                device: device.to_owned(),
-            },
-            403 if code == "IotHubQuotaExceeded" => Failure::QuotaExceeded,
-            403 => Failure::NetworkRefused { code },
-            413 => Failure::MessageTooLarge,
-            429 => Failure::Throttled { attempts },
-            status @ 500..=599 => Failure::ServiceUnavailable { status, attempts },
-            status => Failure::Unexpected { status, code },
-        }
-    }
+            ),
+            None,
+        ),
+        Some((Err(failure), millis)) => (
+            StageResult::failed(Stage::Landed, *millis, failure.to_string()),
+            Some(failure.clone()),
+        ),
+        Some((Ok(found), millis)) => match found.get(&sent.message.id) {
+            Some(event) => (
+                StageResult::passed(
+                    Stage::Landed,
+                    *millis,
+                    format!(
+                        "read back from partition {} of the Event Hub-compatible endpoint; enqueued {} after the send began",
+                        event.partition,
+                        landing::latency_text(event, sent.began)
+                    ),
+                ),
+                None,
+            ),
+            None => (
+                StageResult::failed(
+                    Stage::Landed,
+                    *millis,
+                    format!("not on the Event Hub-compatible endpoint within {waited_secs} s"),
+                ),
+                Some(Failure::NotLanded {
+                    seconds: waited_secs,
+                }),
+            ),
+        },
+    })
 }
 
 fn unusable_report(reason: String) -> Report {
     let mut report = Report::begun("(not a usable connection string)".to_owned(), None);
     report.fail(Failure::Unusable(reason));
     report
-}
-
-fn is_retryable(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
 /// 1 s, 2 s, 4 s … when the hub gives no `Retry-After`.
@@ -629,35 +544,9 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// `DeviceNotFound` from `{"Message":"ErrorCode:DeviceNotFound;…"}`, when the header is absent.
-fn error_code_from_body(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["Message"].as_str().map(str::to_owned))
-        .and_then(|m| {
-            m.strip_prefix("ErrorCode:")
-                .and_then(|rest| rest.split(';').next())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_codes_come_from_the_body_when_the_header_is_missing() {
-        let body = br#"{"Message":"ErrorCode:DeviceNotFound;Device x not registered","ExceptionMessage":"Tracking ID:1"}"#;
-        assert_eq!(error_code_from_body(body), "DeviceNotFound");
-        assert_eq!(error_code_from_body(b"not json"), "");
-    }
 
     #[test]
     fn backoff_doubles_and_is_bounded() {

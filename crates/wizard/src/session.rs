@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use hubsetup_core::connection_string::inspect_with_clouds;
 use hubsetup_core::{Cloud, ConnectionString};
-use hubsetup_livetest::{Options, Report, StageResult, Verifier};
+use hubsetup_livetest::{Options, Protocol, Report, StageResult, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use hubsetup_vault::{OsKeychain, ProxyLogins, Vault};
@@ -306,12 +306,16 @@ impl Session {
 
     /// The live test of a shelved string, telling `on_stage` of each stage as it ends; the
     /// card records the outcome. Cancellable; a cancelled test leaves the card as it was.
+    /// Tests a string over `protocols` at once (HTTPS alone when empty); the first one's
+    /// stages are told as they end.
     pub async fn verify(
         &self,
         handle: &str,
+        protocols: &[Protocol],
         on_stage: &(dyn Fn(&StageResult) + Sync),
     ) -> Result<Report, SessionError> {
-        self.cancellable(self.verify_now(handle, on_stage)).await
+        self.cancellable(self.verify_now(handle, protocols, on_stage))
+            .await
     }
 
     /// The cloud a string's hub is in (the sandbox's, or one of Azure's).
@@ -369,6 +373,7 @@ impl Session {
     async fn verify_now(
         &self,
         handle: &str,
+        protocols: &[Protocol],
         on_stage: &(dyn Fn(&StageResult) + Sync),
     ) -> Result<Report, SessionError> {
         let cs = self.shelf.get(handle)?;
@@ -377,6 +382,10 @@ impl Session {
         let options = Options {
             device_id: self.view().state.devices.first().cloned(),
             read_back: self.signed_in_read_back(&cs).await,
+            protocols: match protocols {
+                [] => vec![Protocol::Https],
+                chosen => chosen.to_vec(),
+            },
             ..Options::default()
         };
         let report = Verifier::new(network, options)
@@ -494,7 +503,7 @@ pub(crate) mod tests {
 
         let heard = Mutex::new(Vec::new());
         let on_stage = |stage: &StageResult| heard.lock().unwrap().push(stage.label.clone());
-        let report = session.verify(&handle, &on_stage).await.unwrap();
+        let report = session.verify(&handle, &[], &on_stage).await.unwrap();
         assert!(report.accepted, "{report:?}");
         let labels: Vec<String> = report.stages.iter().map(|s| s.label.clone()).collect();
         assert_eq!(*heard.lock().unwrap(), labels);
@@ -508,7 +517,7 @@ pub(crate) mod tests {
         let testing = {
             let session = session.clone();
             let handle = handle.clone();
-            tokio::spawn(async move { session.verify(&handle, &|_| {}).await })
+            tokio::spawn(async move { session.verify(&handle, &[], &|_| {}).await })
         };
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         session.cancel();

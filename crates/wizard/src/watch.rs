@@ -389,7 +389,13 @@ mod tests {
     async fn a_pasted_service_string_is_watched_on_default_with_a_warning_until_stopped() {
         let (_dir, session, sandbox, handle) = pasted_sandbox_string();
         let (hub, device) = (HUB, DEVICE);
-        assert!(session.verify(&handle, &|_| {}).await.unwrap().accepted);
+        assert!(
+            session
+                .verify(&handle, &[], &|_| {})
+                .await
+                .unwrap()
+                .accepted
+        );
 
         let heard = Arc::new(Mutex::new(Vec::new()));
         let request = WatchRequest {
