@@ -51,7 +51,7 @@ pub struct Args {
     /// all. The first one's stages are shown in full. Default: all for one string, https for
     /// --file.
     #[arg(long, value_name = "LIST", value_parser = parse_protocols)]
-    protocol: Option<Vec<Protocol>>,
+    protocol: Option<ProtocolList>,
     /// The consumer group to read the test message back with, when HUBSETUP_EVENTS_CONNECTION_STRING
     /// holds the hub's Event Hub-compatible connection string. Use one of your own: $Default
     /// may be read by the hub's other readers.
@@ -61,22 +61,29 @@ pub struct Args {
     cloud: CloudArgs,
 }
 
-fn parse_protocols(text: &str) -> Result<Vec<Protocol>, String> {
-    Protocol::parse_list(text)
+/// The protocols of `--protocol`, in the order given.
+#[derive(Debug, Clone)]
+struct ProtocolList(Vec<Protocol>);
+
+fn parse_protocols(text: &str) -> Result<ProtocolList, String> {
+    Protocol::parse_list(text).map(ProtocolList)
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let network = args.cloud.network()?;
     let runtime = crate::login::runtime()?;
-    let options = Options {
-        device_id: args.device_id.clone(),
-        protocols: args.protocol.clone().unwrap_or_else(|| match args.file {
-            Some(_) => vec![Protocol::Https],
-            None => Protocol::ALL.to_vec(),
-        }),
-        read_back: runtime.block_on(read_back(&network, &args.consumer_group))?,
-        ..Options::default()
-    };
+    let options =
+        Options {
+            device_id: args.device_id.clone(),
+            protocols: args.protocol.clone().map(|list| list.0).unwrap_or_else(|| {
+                match args.file {
+                    Some(_) => vec![Protocol::Https],
+                    None => Protocol::ALL.to_vec(),
+                }
+            }),
+            read_back: runtime.block_on(read_back(&network, &args.consumer_group))?,
+            ..Options::default()
+        };
     let verifier = Verifier::new(network, options);
     match &args.file {
         Some(path) => runtime.block_on(verify_file(&verifier, path, &args)),

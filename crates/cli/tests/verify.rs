@@ -53,10 +53,24 @@ fn a_working_string_passes_with_a_stage_list() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("Accepted: the hub took the test message ("),
+        stdout.contains("Accepted: the hub took the test message over HTTPS ("),
         "{stdout}"
     );
-    assert_eq!(sandbox.messages(HUB, DEVICE).len(), 1);
+    for protocol in [
+        "✓ HTTPS                    443",
+        "✓ MQTT                    8883",
+        "✓ MQTT over WebSockets     443",
+        "✓ AMQP                    5671",
+        "✓ AMQP over WebSockets     443",
+    ] {
+        assert!(stdout.contains(protocol), "{protocol} missing in {stdout}");
+    }
+    assert!(stdout.contains("What to tell the partner:\n  Every protocol tested works from this network (HTTPS, MQTT, MQTT over WebSockets, AMQP, AMQP over WebSockets).\n"), "{stdout}");
+    assert_eq!(
+        sandbox.messages(HUB, DEVICE).len(),
+        5,
+        "one message per protocol, by default all five"
+    );
     let key = cs.key().unwrap().expose_base64();
     assert!(!stdout.contains(key.as_str()));
     assert_no_key(&output);
@@ -75,6 +89,70 @@ fn a_working_string_passes_with_a_stage_list() {
     assert_eq!(report["accepted"], true);
     assert_eq!(report["stages"].as_array().unwrap().len(), 6);
     assert!(!text(&json.stdout).contains(key.as_str()));
+}
+
+#[test]
+fn protocols_are_chosen_and_a_blocked_port_fails_the_run_with_what_to_tell_the_partner() {
+    let (sandbox, dir) = sandbox();
+    let cs = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let description = dir.path().join("sandbox.json");
+    let env = [("HUBSETUP_SANDBOX", description.as_path())];
+    let chosen = hubsetup(
+        &["verify", "--protocol", "amqp-ws,mqtt", "--json"],
+        &cs.expose(),
+        &env,
+    );
+    assert_eq!(chosen.status.code(), Some(0), "{}", text(&chosen.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&chosen.stdout).unwrap();
+    assert_eq!(report["protocol"], "amqp-ws");
+    let protocols: Vec<_> = report["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["protocol"].as_str().unwrap(),
+                p["accepted"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(protocols, [("amqp-ws", true), ("mqtt", true)]);
+    assert_eq!(report["stages"][3]["stage"], "web_socket");
+
+    let wrong = hubsetup(&["verify", "--protocol", "mqtt,coap"], &cs.expose(), &env);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(text(&wrong.stderr).contains("invalid value 'mqtt,coap' for '--protocol <LIST>': 'coap' is not a protocol the live test knows: use https, mqtt, mqtt-ws, amqp, amqp-ws or all."), "{}", text(&wrong.stderr));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cloud = sandbox.cloud();
+    cloud.loopback_ports.insert(8883, closed.port());
+    let blocking = dir.path().join("blocking.json");
+    std::fs::write(&blocking, serde_json::to_string(&cloud).unwrap()).unwrap();
+    let blocked = hubsetup(
+        &["verify"],
+        &cs.expose(),
+        &[("HUBSETUP_SANDBOX", blocking.as_path())],
+    );
+    assert_eq!(blocked.status.code(), Some(1));
+    let stdout = text(&blocked.stdout);
+    assert!(
+        stdout.contains("Accepted: the hub took the test message over HTTPS ("),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("  ✗ MQTT                    8883")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("The connection to {closed} was refused. Ask the network administrator to allow outgoing MQTT (port 8883) to *.azure-devices.net, or set the client's transport to MQTT_WS, which uses port 443.")), "{stdout}");
+    assert!(stdout.contains("What to tell the partner:\n  MQTT on 8883 is blocked from this network; MQTT over WebSockets on 443 works: set the client's transport to MQTT_WS.\n"), "{stdout}");
+    assert_eq!(
+        text(&blocked.stderr),
+        "error: 1 of 5 protocols did not get the test message through from this network (see above).\n"
+    );
+    assert_no_key(&blocked);
 }
 
 #[test]

@@ -135,7 +135,8 @@ struct Sent {
 /// One protocol's send before the read-back.
 struct Trial {
     protocol: Protocol,
-    started: Instant,
+    /// How long the send took, every stage before the read-back included.
+    millis: f64,
     stages: Vec<StageResult>,
     outcome: Result<Sent, Failure>,
 }
@@ -237,13 +238,19 @@ impl Verifier {
                     report.fail(failure.clone());
                 }
             }
+            let landing_millis: f64 = trial
+                .stages
+                .iter()
+                .filter(|s| s.stage == Stage::Landed)
+                .map(|s| s.millis)
+                .sum();
             results.push(ProtocolResult {
                 protocol: trial.protocol,
                 label: trial.protocol.label().to_owned(),
                 port: trial.protocol.port(),
                 accepted: outcome.is_ok(),
                 stages: trial.stages,
-                total_millis: ms(trial.started),
+                total_millis: trial.millis + landing_millis,
                 failure: outcome.as_ref().err().map(Failure::diagnosis),
                 failure_detail: outcome.err(),
             });
@@ -330,7 +337,7 @@ impl Verifier {
         let outcome = self.send(protocol, cs, credentials, stages).await;
         Trial {
             protocol,
-            started,
+            millis: ms(started),
             stages: Vec::new(),
             outcome,
         }
