@@ -143,7 +143,7 @@ fn protocols_are_chosen_and_a_blocked_port_fails_the_run_with_what_to_tell_the_p
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!("  ✗ MQTT                    8883")),
+        stdout.contains("  ✗ MQTT                    8883"),
         "{stdout}"
     );
     assert!(stdout.contains(&format!("The connection to {closed} was refused. Ask the network administrator to allow outgoing MQTT (port 8883) to *.azure-devices.net, or set the client's transport to MQTT_WS, which uses port 443.")), "{stdout}");
