@@ -33,15 +33,9 @@ def message(body, **properties):
     return sent
 
 
-@pytest.mark.parametrize("websockets", [False, True], ids=["mqtt-8883", "mqtt-websockets-443"])
-def test_the_device_client_sends_over_mqtt_and_the_message_lands(cloud, device_connection_string, built_in_endpoint, websockets):
-    run = uuid.uuid4().hex
-    client = device_client(cloud, device_connection_string, websockets)
-    try:
-        client.connect()
-        client.send_message(message('{"temperature": 19.5}', run=run))
-    finally:
-        client.shutdown()
+def landed_on_endpoint(cloud, built_in_endpoint, run):
+    """The event whose application property `run` is `run`, read back from the hub's Event
+    Hub-compatible endpoint with the official `azure-eventhub`; None if it never arrived."""
     reader = consumer(cloud, built_in_endpoint["connection_string"])
     landed = None
     for partition in reader.get_partition_ids():
@@ -52,6 +46,37 @@ def test_the_device_client_sends_over_mqtt_and_the_message_lands(cloud, device_c
         if landed:
             break
     reader.close()
+    return landed
+
+
+def disabled_device(cloud, owner_connection_string, prefix):
+    """A new device registered disabled (through the registry, with the owner policy); returns
+    its connection string."""
+    device_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    token = subprocess.run(
+        [HUBSETUP, "sas-token", "--resource", cloud["hub_host"]],
+        input=owner_connection_string, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    created = requests.put(
+        f"https://{cloud['hub_host']}/devices/{device_id}?api-version=2021-04-12",
+        headers={"Authorization": token},
+        json={"deviceId": device_id, "status": "disabled"},
+    )
+    assert created.status_code == 200, created.text
+    key = created.json()["authentication"]["symmetricKey"]["primaryKey"]
+    return f"HostName={cloud['hub_host']};DeviceId={device_id};SharedAccessKey={key}"
+
+
+@pytest.mark.parametrize("websockets", [False, True], ids=["mqtt-8883", "mqtt-websockets-443"])
+def test_the_device_client_sends_over_mqtt_and_the_message_lands(cloud, device_connection_string, built_in_endpoint, websockets):
+    run = uuid.uuid4().hex
+    client = device_client(cloud, device_connection_string, websockets)
+    try:
+        client.connect()
+        client.send_message(message('{"temperature": 19.5}', run=run))
+    finally:
+        client.shutdown()
+    landed = landed_on_endpoint(cloud, built_in_endpoint, run)
     assert landed is not None, "the message sent over MQTT never arrived on the endpoint"
     assert landed.body_as_json() == {"temperature": 19.5}
     assert landed.system_properties[b"iothub-connection-device-id"] == DEVICE.encode()
@@ -75,19 +100,7 @@ def test_a_wrong_key_is_refused_as_iot_hub_refuses_it(cloud, device_connection_s
 def test_a_disabled_device_is_refused(cloud, owner_connection_string):
     from azure.iot.device.exceptions import CredentialError
 
-    device_id = f"mqtt-{uuid.uuid4().hex[:8]}"
-    token = subprocess.run(
-        [HUBSETUP, "sas-token", "--resource", cloud["hub_host"]],
-        input=owner_connection_string, capture_output=True, text=True, check=True,
-    ).stdout.strip()
-    created = requests.put(
-        f"https://{cloud['hub_host']}/devices/{device_id}?api-version=2021-04-12",
-        headers={"Authorization": token},
-        json={"deviceId": device_id, "status": "disabled"},
-    )
-    assert created.status_code == 200, created.text
-    key = created.json()["authentication"]["symmetricKey"]["primaryKey"]
-    client = device_client(cloud, f"HostName={cloud['hub_host']};DeviceId={device_id};SharedAccessKey={key}")
+    client = device_client(cloud, disabled_device(cloud, owner_connection_string, "mqtt"))
     try:
         with pytest.raises(CredentialError):
             client.connect()
@@ -134,6 +147,27 @@ class RawMqtt:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def test_a_token_that_expired_before_connect_is_refused(cloud, device_connection_string):
+    """The client takes a token as given (create_from_sastoken refuses one already expired, so
+    this one expires two seconds after it is made); the sandbox refuses it at CONNECT."""
+    from azure.iot.device import IoTHubDeviceClient
+    from azure.iot.device.exceptions import CredentialError
+
+    token = subprocess.run(
+        [HUBSETUP, "sas-token", "--expiry", str(int(time.time()) + 2)],
+        input=device_connection_string, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    with open(cloud["ca_path"]) as ca:
+        client = IoTHubDeviceClient.create_from_sastoken(token, server_verification_cert=ca.read(), connection_retry=False)
+    time.sleep(3)
+    try:
+        with pytest.raises(CredentialError) as refused:
+            client.connect()
+    finally:
+        client.shutdown()
+    assert token.split("sig=", 1)[1].split("&", 1)[0] not in str(refused.value)
 
 
 def test_a_client_id_other_than_the_device_is_refused_with_its_connack(cloud, device_connection_string):

@@ -15,6 +15,7 @@
 // An error answer is a whole HTTP response, returned early from checks; boxing it buys nothing.
 #![allow(clippy::result_large_err)]
 
+mod amqp;
 mod app;
 mod arm;
 mod dns;
@@ -23,6 +24,7 @@ mod eventhubs;
 mod faults;
 mod http;
 mod hub;
+mod hub_amqp;
 pub mod keys;
 mod messages;
 mod mqtt;
@@ -189,7 +191,8 @@ impl Sandbox {
         let state = Arc::new(Mutex::new(state));
         let event_hubs = Arc::new(eventhubs::Endpoints {
             state: state.clone(),
-            suffix: config.suffix.clone(),
+            config: config.clone(),
+            faults: faults.clone(),
             readers: eventhubs::Readers::default(),
         });
         let app = Arc::new(app::App {

@@ -4,7 +4,8 @@
 //! `devices/{id}/messages/events/{properties}` at QoS 0 or 1; the message goes through the same
 //! acceptance as over HTTPS (disabled device, size, quota) and lands on the Event Hub-compatible
 //! endpoint. What IoT Hub refuses it refuses the same way: a bad CONNECT gets its CONNACK code,
-//! a bad topic, QoS 2 or a refused message closes the connection.
+//! a bad topic, QoS 2 or a refused message closes the connection. Faults for
+//! `/devices/{id}/messages/events` on the hub's host apply to every PUBLISH.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,10 +67,15 @@ pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
     let idle = Duration::from_millis(u64::from(keep_alive) * 1500);
     while let Ok(Some((header, body))) = read_packet(&mut stream, idle).await {
         let answer = match header >> 4 {
-            3 => match publish(&app, &hub, &device, header, &body) {
-                Some(answer) => answer,
-                None => return,
-            },
+            3 => {
+                if !survives_faults(&app, &host, &device).await {
+                    return;
+                }
+                match publish(&app, &hub, &device, header, &body) {
+                    Some(answer) => answer,
+                    None => return,
+                }
+            }
             8 => subscribe_ack(&device, &body),
             12 => vec![0xd0, 0],
             14 => return,
@@ -79,6 +85,20 @@ pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
     }
+}
+
+/// Applies the faults in force for the device's messages (`/devices/{id}/messages/events` on
+/// the hub's host, as for HTTPS and AMQP): latency delays the PUBACK; any error answer or a
+/// dropped connection closes the connection unacknowledged, which is how IoT Hub refuses over
+/// MQTT 3.1.1 (it has no error codes after CONNACK). False when the connection is to close.
+async fn survives_faults(app: &App, host: &str, device: &str) -> bool {
+    let plan = app
+        .faults
+        .plan(host, &format!("/devices/{device}/messages/events"));
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    plan.action.is_none()
 }
 
 /// Writes a packet and flushes it: a WebSocket holds what is written until then.

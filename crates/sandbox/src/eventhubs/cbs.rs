@@ -6,7 +6,8 @@
 use hubsetup_core::sas::{without_scheme, SasToken};
 use hubsetup_core::{SharedAccessKey, TokenError};
 
-use super::{Peer, Reply, Request};
+use super::Peer;
+use crate::amqp::{Reply, Request};
 use crate::state::now_ms;
 
 /// The rights a put token gave on this connection.
@@ -20,7 +21,7 @@ pub(crate) struct Claim {
 }
 
 /// The one token type the built-in endpoint takes.
-const SAS_TOKEN_TYPE: &str = "servicebus.windows.net:sastoken";
+pub(crate) const SAS_TOKEN_TYPE: &str = "servicebus.windows.net:sastoken";
 
 /// Answers a put-token request: 202 with the claim recorded, or 401 with Event Hubs' reason.
 pub(crate) fn put_token(request: &Request<'_>, peer: &Peer) -> Reply {

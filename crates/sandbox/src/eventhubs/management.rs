@@ -8,7 +8,8 @@ use fe2o3_amqp::types::primitives::{Array, OrderedMap, Timestamp, Value};
 
 use super::cbs::Refusal;
 use super::log::partition_count;
-use super::{Peer, Reply, Request};
+use super::Peer;
+use crate::amqp::{Reply, Request};
 
 pub(crate) fn read(request: &Request<'_>, peer: &Peer) -> Reply {
     if request.text("operation").as_deref() != Some("READ") {

@@ -13,10 +13,7 @@ mod cbs;
 pub(crate) mod log;
 mod management;
 mod partition;
-mod redirect;
-mod wire;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,22 +23,20 @@ use fe2o3_amqp::acceptor::{
     ConnectionAcceptor, LinkAcceptor, SaslAnonymousMechanism, SessionAcceptor,
     SupportedSenderSettleModes,
 };
-use fe2o3_amqp::link::delivery::Sendable;
 use fe2o3_amqp::types::definitions::Role;
 use fe2o3_amqp::types::definitions::SenderSettleMode;
 use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition};
-use fe2o3_amqp::types::messaging::{
-    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties, TargetArchetype,
-};
+use fe2o3_amqp::types::messaging::TargetArchetype;
 use fe2o3_amqp::types::performatives::Attach;
-use fe2o3_amqp::types::primitives::{SimpleValue, Value};
-use fe2o3_amqp::{Receiver, Sender};
-use tokio::sync::mpsc;
 
+pub(crate) use cbs::SAS_TOKEN_TYPE;
 pub use log::ReceivedMessage;
 pub(crate) use partition::Readers;
 
+use crate::amqp::{answer_requests, error, serve_replies, ReplyLinks};
+use crate::faults::Faults;
 use crate::state::State;
+use crate::SandboxConfig;
 
 /// The namespace host of `hub`'s endpoint.
 pub(crate) fn namespace_host(hub: &str, suffix: &str) -> String {
@@ -81,12 +76,14 @@ fn hub_of_host<'h>(host: &'h str, suffix: &str) -> Option<&'h str> {
         .filter(|hub| !hub.is_empty() && !hub.contains('.'))
 }
 
-/// What every endpoint shares: the sandbox's state (hubs and their events), its domain, and
-/// the receivers open on each partition.
+/// What every AMQP endpoint shares: the sandbox's state (hubs and their events), its
+/// configuration (domain, quotas), the faults in force, and the receivers open on each
+/// partition.
 #[derive(Debug)]
 pub(crate) struct Endpoints {
     pub(crate) state: Arc<Mutex<State>>,
-    pub(crate) suffix: String,
+    pub(crate) config: SandboxConfig,
+    pub(crate) faults: Arc<Faults>,
     pub(crate) readers: Readers,
 }
 
@@ -108,14 +105,14 @@ impl Peer {
 }
 
 /// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to the namespace `host`,
-/// or to a hub's own host (which redirects to its namespace).
+/// or to a hub's own host (devices, and services redirected to its namespace: see `hub_amqp`).
 pub(crate) async fn serve_amqp<S>(stream: S, host: String, endpoints: Arc<Endpoints>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
 {
-    let Some(hub) = hub_of_namespace(&host, &endpoints.suffix).map(str::to_owned) else {
-        if let Some(hub) = hub_of_host(&host, &endpoints.suffix).map(str::to_owned) {
-            redirect::serve(stream, host, hub, endpoints).await;
+    let Some(hub) = hub_of_namespace(&host, &endpoints.config.suffix).map(str::to_owned) else {
+        if let Some(hub) = hub_of_host(&host, &endpoints.config.suffix).map(str::to_owned) {
+            crate::hub_amqp::serve(stream, host, hub, endpoints).await;
         }
         return;
     };
@@ -125,7 +122,10 @@ where
         .idle_time_out(240_000u32)
         .sasl_acceptor(SaslAnonymousMechanism::new())
         .build();
-    let Ok(mut connection) = acceptor.accept(wire::FullFields::new(stream)).await else {
+    let Ok(mut connection) = acceptor
+        .accept(crate::amqp::wire::FullFields::new(stream))
+        .await
+    else {
         return;
     };
     let peer = Arc::new(Peer {
@@ -142,10 +142,6 @@ where
     let _ = connection.on_close().await;
 }
 
-/// Where replies to `$cbs` and `$management` requests go: the sender link whose target is the
-/// request's `reply-to`.
-type ReplyLinks = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Message<Body<Value>>>>>>;
-
 async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
     // Azure's SDKs ask for unsettled sends but never settle what they receive: replies and
     // events go out settled, which mixed mode allows.
@@ -159,16 +155,19 @@ async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
         let accepted = links.accept_incoming_attach(attach, &mut session).await;
         match (node, accepted) {
             (Node::Requests(kind), Ok(LinkEndpoint::Receiver(receiver))) => {
-                tokio::spawn(requests(receiver, kind, peer.clone(), replies.clone()));
+                let peer = peer.clone();
+                tokio::spawn(answer_requests(
+                    receiver,
+                    kind.address(),
+                    replies.clone(),
+                    move |request| match kind {
+                        RequestNode::Cbs => cbs::put_token(request, &peer),
+                        RequestNode::Management => management::read(request, &peer),
+                    },
+                ));
             }
             (Node::Replies(addresses), Ok(LinkEndpoint::Sender(sender))) => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let mut links = replies.lock().expect("reply links");
-                for address in addresses.into_iter().filter(|a| !a.is_empty()) {
-                    links.insert(address, tx.clone());
-                }
-                drop(links);
-                tokio::spawn(reply_link(sender, rx));
+                serve_replies(sender, addresses, &replies);
             }
             (Node::Partition(request, admission), Ok(LinkEndpoint::Sender(sender))) => {
                 tokio::spawn(partition::serve(sender, request, admission, peer.clone()));
@@ -259,50 +258,6 @@ fn node_of(attach: &Attach, peer: &Peer) -> Node {
     }
 }
 
-/// Answers each request on `$cbs` or `$management` on the link its `reply-to` names.
-async fn requests(mut receiver: Receiver, kind: RequestNode, peer: Arc<Peer>, replies: ReplyLinks) {
-    while let Ok(delivery) = receiver.recv::<Body<Value>>().await {
-        let _ = receiver.accept(&delivery).await;
-        let request = Request(delivery.message());
-        let reply = match kind {
-            RequestNode::Cbs => cbs::put_token(&request, &peer),
-            RequestNode::Management => management::read(&request, &peer),
-        };
-        let properties = request.0.properties.as_ref();
-        // Azure's SDKs send no reply-to: the reply goes to their link on the same node.
-        let reply_to = properties
-            .and_then(|p| p.reply_to.clone())
-            .unwrap_or_else(|| kind.address().to_owned());
-        let reply = reply.into_message(properties.and_then(|p| p.message_id.clone()));
-        // Clients attach their reply link before they send, but the two attaches may be
-        // handled in either order.
-        for _ in 0..100 {
-            let link = replies.lock().expect("reply links").get(&reply_to).cloned();
-            if let Some(link) = link {
-                let _ = link.send(reply);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-async fn reply_link(
-    mut sender: Sender,
-    mut replies: mpsc::UnboundedReceiver<Message<Body<Value>>>,
-) {
-    while let Some(reply) = replies.recv().await {
-        let reply = Sendable::builder().message(reply).settled(true).build();
-        if sender.send(reply).await.is_err() {
-            return;
-        }
-    }
-}
-
-pub(crate) fn error(condition: ErrorCondition, description: &str) -> AmqpErrorFrame {
-    AmqpErrorFrame::new(condition, Some(description.to_owned()), None)
-}
-
 fn not_found(description: &str) -> AmqpErrorFrame {
     error(ErrorCondition::AmqpError(AmqpError::NotFound), description)
 }
@@ -312,78 +267,6 @@ fn not_implemented() -> AmqpErrorFrame {
         ErrorCondition::AmqpError(AmqpError::NotImplemented),
         "The sandbox's Event Hub-compatible endpoint only serves $cbs, $management and partition receivers.",
     )
-}
-
-/// A request to `$cbs` or `$management`.
-pub(crate) struct Request<'m>(&'m Message<Body<Value>>);
-
-impl Request<'_> {
-    /// An application property as text.
-    pub(crate) fn text(&self, key: &str) -> Option<String> {
-        let properties = self.0.application_properties.as_ref()?;
-        match properties.0.get(key)? {
-            SimpleValue::String(s) => Some(s.clone()),
-            SimpleValue::Symbol(s) => Some(s.0.clone()),
-            _ => None,
-        }
-    }
-
-    /// The body, when it is an AMQP value holding text.
-    pub(crate) fn body_text(&self) -> Option<String> {
-        match &self.0.body {
-            Body::Value(AmqpValue(Value::String(s))) => Some(s.clone()),
-            _ => None,
-        }
-    }
-}
-
-/// The answer to a request: a status code and description as application properties, and a
-/// body for READ operations.
-pub(crate) struct Reply {
-    status: i32,
-    description: String,
-    body: Value,
-}
-
-impl Reply {
-    pub(crate) fn status(status: i32, description: &str) -> Reply {
-        Reply {
-            status,
-            description: description.to_owned(),
-            body: Value::Null,
-        }
-    }
-
-    pub(crate) fn ok(body: Value) -> Reply {
-        Reply {
-            status: 200,
-            description: "OK".to_owned(),
-            body,
-        }
-    }
-
-    fn into_message(self, correlation_id: Option<MessageId>) -> Message<Body<Value>> {
-        let properties = Properties {
-            correlation_id,
-            ..Default::default()
-        };
-        let application_properties = ApplicationProperties::builder()
-            // `$cbs` answers with the first pair, `$management` with both: Azure's SDKs read
-            // either, depending on the node and the SDK.
-            .insert("status-code", SimpleValue::Int(self.status))
-            .insert(
-                "status-description",
-                SimpleValue::String(self.description.clone()),
-            )
-            .insert("statusCode", SimpleValue::Int(self.status))
-            .insert("statusDescription", SimpleValue::String(self.description))
-            .build();
-        Message::builder()
-            .properties(properties)
-            .application_properties(application_properties)
-            .body(Body::Value(AmqpValue(self.body)))
-            .build()
-    }
 }
 
 /// A time for people and for error texts, as Event Hubs writes them (UTC, ISO 8601).

@@ -1,41 +1,53 @@
-//! AMQP on a hub's own host (`{hub}.azure-devices.…`, port 5671 or `/$iothub/websocket`), for
-//! service clients that hold the hub's connection string rather than the Event
-//! Hub-compatible one: they sign in with SASL PLAIN (`{policy}@sas.root.{hub}` and a SAS token
-//! for the hub, signed with the policy key as IoT Hub signs), attach to `messages/events/…`,
-//! and are redirected (`amqp:link:redirect`) to the same path on the hub's Event
-//! Hub-compatible namespace, as IoT Hub does. Azure's tools find the endpoint this way.
+//! Sign-in and the built-in endpoint's redirect on a hub's own host, for service clients that
+//! hold the hub's connection string rather than the Event Hub-compatible one: they sign in
+//! with SASL PLAIN (`{policy}@sas.root.{hub}` and a SAS token for the hub, signed with the
+//! policy key as IoT Hub signs), attach to `messages/events/…`, and are redirected
+//! (`amqp:link:redirect`) to the same path on the hub's Event Hub-compatible namespace, as IoT
+//! Hub does. Azure's tools find the endpoint this way. Devices sign in with SASL ANONYMOUS (or
+//! none) and put tokens on `$cbs` instead (see `cbs`).
 
 use std::sync::{Arc, Mutex};
 
-use fe2o3_amqp::acceptor::link::LinkEndpoint;
 use fe2o3_amqp::acceptor::sasl_acceptor::SaslServerFrame;
-use fe2o3_amqp::acceptor::{ConnectionAcceptor, LinkAcceptor, SaslAcceptor, SessionAcceptor};
-use fe2o3_amqp::types::definitions::Role;
+use fe2o3_amqp::acceptor::SaslAcceptor;
 use fe2o3_amqp::types::definitions::{
     AmqpError, Error as AmqpErrorFrame, ErrorCondition, Fields, LinkError,
 };
-use fe2o3_amqp::types::messaging::TargetArchetype;
 use fe2o3_amqp::types::primitives::{Array, Symbol, Value};
 use fe2o3_amqp::types::sasl::{SaslCode, SaslInit, SaslOutcome, SaslResponse};
 
-use super::{entity_path, error, namespace_host, wire, Endpoints};
+use crate::amqp::error;
+use crate::eventhubs::entity_path;
 use crate::hub::{authorize, network_refusal, Access};
 use crate::state::{now_ms, State};
 
-/// The one SASL mechanism IoT Hub's service clients use here.
+/// IoT Hub's service clients sign in with PLAIN.
 const PLAIN: &str = "PLAIN";
+/// Devices (and clients that put tokens on `$cbs`) sign in with ANONYMOUS.
+const ANONYMOUS: &str = "ANONYMOUS";
 /// Where IoT Hub's built-in endpoint lives on the hub's own host.
-const EVENTS_PATH: &str = "messages/events";
+pub(super) const EVENTS_PATH: &str = "messages/events";
 
-/// SASL PLAIN for a hub's shared access policy with ServiceConnect.
-#[derive(Clone)]
-struct ServiceSignIn {
-    state: Arc<Mutex<State>>,
-    hub: String,
-    host: String,
+/// How a connection signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SignedIn {
+    /// SASL PLAIN with a policy token that has ServiceConnect.
+    Service,
+    /// SASL ANONYMOUS: rights come from tokens put on `$cbs`.
+    Anonymous,
 }
 
-impl ServiceSignIn {
+/// SASL on a hub's host: PLAIN for a shared access policy with ServiceConnect, ANONYMOUS for
+/// clients that then put tokens on `$cbs`. What succeeded is kept in `signed_in`.
+#[derive(Clone)]
+pub(super) struct SignIn {
+    pub(super) state: Arc<Mutex<State>>,
+    pub(super) hub: String,
+    pub(super) host: String,
+    pub(super) signed_in: Arc<Mutex<Option<SignedIn>>>,
+}
+
+impl SignIn {
     /// `\0{policy}@sas.root.{hub}\0{token}`, checked as the HTTPS side checks a token.
     fn check(&self, response: &[u8]) -> SaslCode {
         let mut parts = response.split(|b| *b == 0).skip(1);
@@ -73,16 +85,20 @@ impl ServiceSignIn {
     }
 }
 
-impl SaslAcceptor for ServiceSignIn {
+impl SaslAcceptor for SignIn {
     fn mechanisms(&self) -> Array<Symbol> {
-        Array::from(vec![Symbol::from(PLAIN)])
+        Array::from(vec![Symbol::from(PLAIN), Symbol::from(ANONYMOUS)])
     }
 
     fn on_init(&mut self, init: SaslInit) -> SaslServerFrame {
-        let code = match (init.mechanism.0.as_str(), init.initial_response) {
-            (PLAIN, Some(response)) => self.check(&response.into_vec()),
-            _ => SaslCode::Auth,
+        let (code, signed_in) = match (init.mechanism.0.as_str(), init.initial_response) {
+            (PLAIN, Some(response)) => (self.check(&response.into_vec()), SignedIn::Service),
+            (ANONYMOUS, _) => (SaslCode::Ok, SignedIn::Anonymous),
+            _ => (SaslCode::Auth, SignedIn::Anonymous),
         };
+        if code == SaslCode::Ok {
+            *self.signed_in.lock().expect("sign-in") = Some(signed_in);
+        }
         SaslServerFrame::Outcome(SaslOutcome {
             code,
             additional_data: None,
@@ -97,60 +113,9 @@ impl SaslAcceptor for ServiceSignIn {
     }
 }
 
-/// Serves AMQP on the hub's own host: sign-in, then a redirect for every link to
-/// `messages/events/…`.
-pub(crate) async fn serve<S>(stream: S, host: String, hub: String, endpoints: Arc<Endpoints>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
-{
-    let acceptor = ConnectionAcceptor::builder()
-        .container_id(format!("sandbox-iothub-{hub}"))
-        .max_frame_size(65_536)
-        .sasl_acceptor(ServiceSignIn {
-            state: endpoints.state.clone(),
-            hub: hub.clone(),
-            host: host.clone(),
-        })
-        .build();
-    let Ok(mut connection) = acceptor.accept(wire::FullFields::new(stream)).await else {
-        return;
-    };
-    let namespace = namespace_host(&hub, &endpoints.suffix);
-    let sessions = SessionAcceptor::builder().handle_max(255u32).build();
-    while let Ok(mut session) = sessions.accept(&mut connection).await {
-        let (namespace, hub) = (namespace.clone(), hub.clone());
-        tokio::spawn(async move {
-            let links = LinkAcceptor::new();
-            while let Some(attach) = session.next_incoming_attach().await {
-                let address = match attach.role {
-                    // The client receives: the node is its source.
-                    Role::Receiver => attach.source.as_ref().and_then(|s| s.address.clone()),
-                    Role::Sender => match attach.target.as_deref() {
-                        Some(TargetArchetype::Target(t)) => t.address.clone(),
-                        _ => None,
-                    },
-                }
-                .unwrap_or_default();
-                let refusal = redirect(&address, &namespace, &hub);
-                match links.accept_incoming_attach(attach, &mut session).await {
-                    Ok(LinkEndpoint::Sender(sender)) => {
-                        drop(sender.close_with_error(refusal).await)
-                    }
-                    Ok(LinkEndpoint::Receiver(receiver)) => {
-                        drop(receiver.close_with_error(refusal).await)
-                    }
-                    Err(_) => {}
-                }
-            }
-            let _ = session.on_end().await;
-        });
-    }
-    let _ = connection.on_close().await;
-}
-
 /// The redirect for a link to `address` (`messages/events/…`, with or without
 /// `amqps://{host}/`), or why there is none.
-fn redirect(address: &str, namespace: &str, hub: &str) -> AmqpErrorFrame {
+pub(super) fn redirect(address: &str, namespace: &str, hub: &str) -> AmqpErrorFrame {
     let path = address
         .split_once("://")
         .and_then(|(_, rest)| rest.split_once('/'))
