@@ -97,3 +97,23 @@ def test_an_expired_token_is_refused_with_nodes_unauthorized_error(cloud, device
         assert secret not in json.dumps(refused)
     if transport.startswith("Amqp"):
         assert "The specified SAS token is expired." in refused["message"], refused
+
+
+@pytest.mark.parametrize("status,error", [
+    (413, "MessageTooLargeError"),
+    (403, "IotHubQuotaExceededError"),
+    (500, "InternalServerError"),
+])
+def test_a_fault_for_the_devices_messages_reaches_amqp_as_iot_hubs_condition(cloud, device_connection_string, status, error):
+    """A fault rule for the hub's `/devices/` paths (the sandbox's control endpoint) rejects the
+    next AMQP transfer with the condition IoT Hub uses, which Node turns into its own error."""
+    import requests
+
+    control = f"https://control.{cloud['suffix']}/faults"
+    rule = {"host": cloud["hub_host"], "path_prefix": "/devices/", "fault": {"kind": "status", "status": status, "count": 1}}
+    assert requests.post(control, json=rule).status_code == 204
+    try:
+        refused = node_device_send(cloud, "Amqp", device_connection_string)
+    finally:
+        requests.delete(control)
+    assert refused["error"] == error, refused

@@ -1,4 +1,4 @@
-//! Device-to-cloud messages, whatever the protocol brought them (HTTPS, MQTT): the checks IoT
+//! Device-to-cloud messages, whatever the protocol brought them (HTTPS, MQTT, AMQP): the checks IoT
 //! Hub makes (an enabled device, a valid message ID, 256 KB, the day's quota by tier) and,
 //! once taken, the hub's Event Hub-compatible endpoint (see `eventhubs::log`).
 
