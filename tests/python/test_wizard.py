@@ -193,7 +193,31 @@ def test_support_staff_verify_store_and_hand_off(app, cloud, device_connection_s
     app.wait_text(".test-result", "Passed.")
     for stage in ["DNS lookup", "TCP connect", "TLS handshake", "SAS token", "Send test message", "Message landed"]:
         assert stage in app.text("table"), stage
+    rows = {
+        row.get_attribute("data-protocol"): [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in app.driver.find_elements(By.CSS_SELECTOR, ".protocol-matrix tbody tr")
+    }
+    assert {protocol: (cells[0], cells[1], cells[2], cells[4]) for protocol, cells in rows.items()} == {
+        "https": ("✓", "HTTPS", "443", "works from this network"),
+        "mqtt": ("✓", "MQTT", "8883", "works from this network"),
+        "mqtt-ws": ("✓", "MQTT over WebSockets", "443", "works from this network"),
+        "amqp": ("✓", "AMQP", "5671", "works from this network"),
+        "amqp-ws": ("✓", "AMQP over WebSockets", "443", "works from this network"),
+    }, rows
+    assert "Every protocol tested works from this network" in app.text("#protocol-advice")
+    app.driver.execute_script("document.querySelector('.protocol-matrix').scrollIntoView({block: 'center'})")
     app.screenshot("03-live-test")
+
+    # Only what the partner's client uses: MQTT over WebSockets, whose stages are then shown.
+    for protocol in ["https", "mqtt", "amqp", "amqp-ws"]:
+        app.click(f"#protocols input[value='{protocol}']")
+    app.click(".run-test")
+    app.wait_text(".test-result", "Passed. The hub accepted the test message over MQTT over WebSockets")
+    assert "WebSocket upgrade" in app.text("table") and "Device sign-in" in app.text("table")
+    assert not app.driver.find_elements(By.CSS_SELECTOR, ".protocol-matrix"), "one protocol: no matrix"
+    app.screenshot("23-live-test-one-protocol")
+    for protocol in ["https", "mqtt", "amqp", "amqp-ws"]:
+        app.click(f"#protocols input[value='{protocol}']")
 
     app.click("#next")
     assert app.title() == "Keychain"
