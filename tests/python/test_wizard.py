@@ -13,6 +13,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -135,7 +136,7 @@ def launch(tmp_path, display, cloud):
     sessions = contextlib.ExitStack()
 
     def start(more_env=None):
-        driver, driver_process = sessions.enter_context(app_session(display, {**(more_env or {}), **env}))
+        driver, driver_process = sessions.enter_context(app_session(display, {**env, **(more_env or {})}))
         driver.set_window_size(1100, 780)
         return Wizard(driver, config, driver_process)
 
@@ -259,6 +260,34 @@ def test_support_staff_verify_store_and_hand_off(app, cloud, device_connection_s
         if written.is_file():
             clean = key not in written.read_text(errors="ignore")
             assert clean, f"{written} holds the key"
+
+
+def test_blocked_ports_are_named_with_the_transport_that_works(launch, cloud, device_connection_string, tmp_path):
+    """A network that blocks MQTT's and AMQP's own ports (the sandbox's 8883 and 5671 mapped to a
+    closed port): HTTPS and both WebSocket forms pass, and the app says what to tell the partner."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    blocking = {k: v for k, v in cloud.items() if k != "description_file"}
+    blocking["loopback_ports"] = {**cloud["loopback_ports"], "8883": closed, "5671": closed}
+    description = tmp_path / "blocking.json"
+    description.write_text(json.dumps(blocking))
+    app = launch({"HUBSETUP_SANDBOX": str(description)})
+    app.click("#start-verify")
+    app.type("#paste", device_connection_string)
+    app.wait_text("#paste-problems", f"Added {DEVICE}.")
+    app.click("#next")
+    app.click(".run-test")
+    app.wait_text(".test-result", "Passed. The hub accepted the test message over HTTPS")
+    failed = {row.get_attribute("data-protocol"): row.text for row in app.driver.find_elements(By.CSS_SELECTOR, ".protocol-matrix tbody tr.failed")}
+    assert sorted(failed) == ["amqp", "mqtt"], failed
+    assert f"The connection to 127.0.0.1:{closed} was refused." in failed["mqtt"]
+    assert "set the client's transport to MQTT_WS, which uses port 443" in failed["mqtt"]
+    advice = app.text("#protocol-advice")
+    assert "MQTT on 8883 is blocked from this network; MQTT over WebSockets on 443 works: set the client's transport to MQTT_WS." in advice
+    assert "AMQP on 5671 is blocked from this network; AMQP over WebSockets on 443 works: set the client's transport to AMQP_WS." in advice
+    app.driver.execute_script("document.querySelector('.protocol-matrix').scrollIntoView({block: 'center'})")
+    app.screenshot("24-live-test-ports-blocked")
 
 
 def test_a_wrong_key_is_diagnosed_in_plain_words(app, cloud):
