@@ -10,9 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::BytesMut;
 use hubsetup_core::numbers::thousands;
 use hubsetup_core::sas;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
+use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet, PubAck, Publish};
+use rumqttc::mqttbytes::QoS;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -84,24 +87,48 @@ async fn connect(sandbox: &Sandbox) -> Stream {
         .connect(ServerName::try_from(host.clone()).unwrap(), tcp)
         .await
         .unwrap();
-    let user = format!("{host}/{DEVICE}/?api-version=2021-04-12");
-    let mut body = field(b"MQTT");
-    body.extend([4, 0xc2, 0, 60]);
-    body.extend(field(DEVICE.as_bytes()));
-    body.extend(field(user.as_bytes()));
-    body.extend(field(token.expose().as_bytes()));
-    stream.write_all(&packet(0x10, &body)).await.unwrap();
+    let mut connect = Connect::new(DEVICE);
+    connect.keep_alive = 60;
+    connect.set_login(
+        format!("{host}/{DEVICE}/?api-version=2021-04-12"),
+        token.expose(),
+    );
+    stream
+        .write_all(&encode(Packet::Connect(connect)))
+        .await
+        .unwrap();
     let mut connack = [0u8; 4];
     stream.read_exact(&mut connack).await.unwrap();
-    assert_eq!(connack, [0x20, 2, 0, 0], "the sandbox accepts the device");
+    assert_eq!(
+        connack,
+        &encode(Packet::ConnAck(ConnAck::new(
+            ConnectReturnCode::Success,
+            false
+        )))[..],
+        "the sandbox accepts the device"
+    );
     stream
 }
 
 fn publish(packet_id: u16) -> Vec<u8> {
-    let mut body = field(format!("devices/{DEVICE}/messages/events/").as_bytes());
-    body.extend(packet_id.to_be_bytes());
-    body.extend(BODY);
-    packet(0x32, &body)
+    let mut publish = Publish::new(
+        format!("devices/{DEVICE}/messages/events/"),
+        QoS::AtLeastOnce,
+        BODY,
+    );
+    publish.pkid = packet_id;
+    encode(Packet::Publish(publish))
+}
+
+fn puback(packet_id: u16) -> Vec<u8> {
+    encode(Packet::PubAck(PubAck::new(packet_id)))
+}
+
+/// A packet's bytes, by rumqttc's MQTT 3.1.1 codec.
+fn encode(packet: Packet) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    packet.write(&mut out, usize::MAX).unwrap();
+    out.to_vec()
 }
 
 /// Publishes on every connection with a window in flight for [`RUN_FOR`]; the PUBACKs counted
@@ -132,7 +159,7 @@ async fn pipelined(sandbox: &Sandbox) -> (u64, Duration) {
             let mut ack = [0u8; 4];
             while started.elapsed() < RUN_FOR {
                 reader.read_exact(&mut ack).await.unwrap();
-                assert_eq!(ack[0], 0x40, "a PUBACK");
+                assert_eq!(ack[0], puback(1)[0], "a PUBACK");
                 acked.fetch_add(1, Ordering::Relaxed);
                 id = id % u16::MAX + 1;
                 writer.write_all(&publish(id)).await.unwrap();
@@ -153,33 +180,7 @@ async fn one_at_a_time(sandbox: &Sandbox, count: u16) -> f64 {
     for id in 1..=count {
         stream.write_all(&publish(id)).await.unwrap();
         stream.read_exact(&mut ack).await.unwrap();
-        assert_eq!(ack, [0x40, 2, (id >> 8) as u8, id as u8]);
+        assert_eq!(ack[..], puback(id)[..]);
     }
     f64::from(count) / started.elapsed().as_secs_f64()
-}
-
-/// A length-prefixed field.
-fn field(bytes: &[u8]) -> Vec<u8> {
-    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(bytes);
-    out
-}
-
-/// A packet: its first byte, the remaining length, the body.
-fn packet(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    let mut length = body.len();
-    loop {
-        let mut byte = (length % 128) as u8;
-        length /= 128;
-        if length > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if length == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(body);
-    out
 }

@@ -14,11 +14,26 @@ use std::time::Duration;
 use fe2o3_amqp::link::delivery::Sendable;
 use fe2o3_amqp::types::definitions::{Error as AmqpErrorFrame, ErrorCondition};
 use fe2o3_amqp::types::messaging::{
-    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties,
+    AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties, TargetArchetype,
 };
+use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::{SimpleValue, Value};
 use fe2o3_amqp::{Receiver, Sender};
 use tokio::sync::mpsc;
+
+/// An attach's source and target addresses ("" when absent).
+pub(crate) fn addresses(attach: &Attach) -> (String, String) {
+    let source = attach
+        .source
+        .as_ref()
+        .and_then(|s| s.address.clone())
+        .unwrap_or_default();
+    let target = match attach.target.as_deref() {
+        Some(TargetArchetype::Target(target)) => target.address.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    (source, target)
+}
 
 /// Where replies to requests go: the client's receiver links on a request node, by the
 /// addresses a request's `reply-to` may name (the node's, or the link's own target).

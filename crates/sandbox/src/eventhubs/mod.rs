@@ -26,7 +26,6 @@ use fe2o3_amqp::acceptor::{
 use fe2o3_amqp::types::definitions::Role;
 use fe2o3_amqp::types::definitions::SenderSettleMode;
 use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition};
-use fe2o3_amqp::types::messaging::TargetArchetype;
 use fe2o3_amqp::types::performatives::Attach;
 
 pub(crate) use cbs::SAS_TOKEN_TYPE;
@@ -229,15 +228,7 @@ enum Node {
 
 /// What the client attaches to, from its point of view.
 fn node_of(attach: &Attach, peer: &Peer) -> Node {
-    let source = attach
-        .source
-        .as_ref()
-        .and_then(|s| s.address.clone())
-        .unwrap_or_default();
-    let target = match attach.target.as_deref() {
-        Some(TargetArchetype::Target(target)) => target.address.clone().unwrap_or_default(),
-        _ => String::new(),
-    };
+    let (source, target) = crate::amqp::addresses(attach);
     match attach.role {
         // The client sends: its target is our node.
         Role::Sender => match RequestNode::at(&target) {

@@ -23,7 +23,6 @@ use fe2o3_amqp::acceptor::{
 use fe2o3_amqp::types::definitions::{
     AmqpError, Error as AmqpErrorFrame, ErrorCondition, Role, SenderSettleMode,
 };
-use fe2o3_amqp::types::messaging::TargetArchetype;
 use fe2o3_amqp::types::performatives::Attach;
 use percent_encoding::percent_decode_str;
 
@@ -114,15 +113,7 @@ enum Node {
 }
 
 fn node_of(attach: &Attach, host: &str) -> Node {
-    let source = attach
-        .source
-        .as_ref()
-        .and_then(|s| s.address.clone())
-        .unwrap_or_default();
-    let target = match attach.target.as_deref() {
-        Some(TargetArchetype::Target(target)) => target.address.clone().unwrap_or_default(),
-        _ => String::new(),
-    };
+    let (source, target) = crate::amqp::addresses(attach);
     match attach.role {
         // The client sends: its target is our node.
         Role::Sender if target == CBS => Node::Cbs,
