@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hubsetup_identity::SignInMethod;
-use hubsetup_livetest::{Protocol, Report, StageResult};
+use hubsetup_livetest::{Report, StageResult};
 use hubsetup_platform::SecretClipboard;
 use hubsetup_provision::{
     HubFacts, HubInfo, NameCheck, Permissions, PolicyRequirements, ResourceGroup, Subscription,
@@ -13,7 +13,7 @@ use hubsetup_provision::{
 use hubsetup_wizard::{
     CreateOutcome, ExportRequest, FoundKey, HubPlan, KeyView, OwnKeyView, PasteResult, ReachIssue,
     ReceivedFile, RegionList, SavedString, Session, SessionError, SignWith, Signing, StartChoice,
-    StringCard, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
+    StringCard, TestChoice, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -90,7 +90,7 @@ pub async fn verify_string(
     app: AppHandle,
     session: State<'_, Session>,
     handle: String,
-    protocols: Vec<Protocol>,
+    choice: TestChoice,
 ) -> Answer<Report> {
     let on_stage = |stage: &StageResult| {
         let event = TestStage {
@@ -99,7 +99,7 @@ pub async fn verify_string(
         };
         let _ = app.emit("test-stage", event);
     };
-    session.verify(&handle, &protocols, &on_stage).await
+    session.verify(&handle, &choice, &on_stage).await
 }
 
 /// The password arrives from the proxy sign-in form and goes only to the proxy and keychain.

@@ -368,6 +368,8 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     app.screenshot("16-connection-strings")
 
     app.click("#next")
+    # Cloud-to-device too: signed in, the app may call a direct method, which the test answers.
+    app.click("#round-trip")
     for done, button in enumerate(app.driver.find_elements(By.CSS_SELECTOR, ".run-test")):
         WebDriverWait(app.driver, 30).until(lambda d: button.is_enabled())
         button.click()
@@ -378,6 +380,10 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     # Signed in, the app reads each message back from the hub's Event Hub-compatible endpoint.
     landed = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, "tr.passed") if "Message landed" in r.text]
     assert len(landed) == 2 and all("partition" in r for r in landed), landed
+    twins = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, "tr.passed") if "Device twin" in r.text]
+    assert len(twins) == 2 and all("reported property hubsetupLiveTest written" in r for r in twins), twins
+    methods = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, "tr.passed") if "Direct method" in r.text]
+    assert len(methods) == 2 and all("answered by the device" in r for r in methods), methods
     app.screenshot("17-live-test")
 
     app.click("#next")
@@ -419,8 +425,9 @@ def watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path):
     app.click("#start-watch")
     app.wait_text("#watch-status", f"Watching {hub} on consumer group hubsetup-watch, over AMQP on port 5671.")
     rows = lambda: app.driver.find_elements(By.CSS_SELECTOR, "#messages tr.message")  # noqa: E731
-    WebDriverWait(app.driver, 20).until(lambda d: len(rows()) == 2)
-    assert all(DEVICE in row.text for row in rows()), "the live test's two messages, from the wizard's device"
+    # Two strings tested over five protocols each.
+    WebDriverWait(app.driver, 20).until(lambda d: len(rows()) == 10)
+    assert all(DEVICE in row.text for row in rows()), "the live tests' ten messages, from the wizard's device"
 
     partner = f"partner-sensor-{os.getpid()}"
     send_as_partner(cloud, policy_string, partner, [{"from": "python-device-client", "n": 1}])
@@ -430,7 +437,7 @@ def watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path):
         row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
         for row in app.driver.find_elements(By.CSS_SELECTOR, "#devices tbody tr")
     }
-    assert counts == {DEVICE: "2", partner: "1"}, counts
+    assert counts == {DEVICE: "10", partner: "1"}, counts
     app.screenshot("22-watch")
 
     Select(app.find("#device-filter")).select_by_visible_text(partner)

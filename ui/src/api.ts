@@ -8,7 +8,7 @@ import type { OwnKeyView } from "./bindings/OwnKeyView";
 import type { PasteResult } from "./bindings/PasteResult";
 import type { ReceivedFile } from "./bindings/ReceivedFile";
 import type { Report } from "./bindings/Report";
-import type { Protocol } from "./bindings/Protocol";
+import type { TestChoice } from "./bindings/TestChoice";
 import type { SavedString } from "./bindings/SavedString";
 import type { SessionError } from "./bindings/SessionError";
 import type { StartChoice } from "./bindings/StartChoice";
@@ -47,7 +47,7 @@ export const api = {
   reveal: (handle: string) => invoke<string>("reveal_string", { handle }),
   copy: (handle: string) => invoke<string>("copy_string", { handle }),
   forget: (handle: string) => invoke<WizardView>("forget_string", { handle }),
-  verify: (handle: string, protocols: Protocol[]) => invoke<Report>("verify_string", { handle, protocols }),
+  verify: (handle: string, choice: TestChoice) => invoke<Report>("verify_string", { handle, choice }),
   proxySignIn: (handle: string, user: string, password: string) =>
     invoke<string>("proxy_sign_in", { handle, user, password }),
   vaultList: () => invoke<SavedString[]>("vault_list"),

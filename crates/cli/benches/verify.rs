@@ -165,6 +165,7 @@ fn fleet(sandbox: &Sandbox) -> Vec<ConnectionString> {
                                 secondary_key: random_base64(32),
                                 iot_edge: false,
                                 messages: vec![],
+                                twin: Default::default(),
                             },
                         );
                         (id, key)

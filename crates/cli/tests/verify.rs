@@ -119,6 +119,31 @@ fn protocols_are_chosen_and_a_blocked_port_fails_the_run_with_what_to_tell_the_p
     assert_eq!(protocols, [("amqp-ws", true), ("mqtt", true)]);
     assert_eq!(report["stages"][3]["stage"], "web_socket");
 
+    let round_trip = hubsetup(
+        &["verify", "--protocol", "mqtt-ws,https", "--round-trip"],
+        &cs.expose(),
+        &env,
+    );
+    assert_eq!(
+        round_trip.status.code(),
+        Some(0),
+        "{}",
+        text(&round_trip.stderr)
+    );
+    let stdout = text(&round_trip.stdout);
+    assert!(stdout.contains("✓ Device twin"), "{stdout}");
+    assert!(stdout.contains("– Direct method"), "{stdout}");
+    let no_mqtt = hubsetup(
+        &["verify", "--protocol", "amqp", "--round-trip"],
+        &cs.expose(),
+        &env,
+    );
+    assert_eq!(no_mqtt.status.code(), Some(2));
+    assert_eq!(
+        text(&no_mqtt.stderr),
+        "error: --round-trip checks cloud-to-device over MQTT: add mqtt or mqtt-ws to --protocol.\n"
+    );
+
     let wrong = hubsetup(&["verify", "--protocol", "mqtt,coap"], &cs.expose(), &env);
     assert_eq!(wrong.status.code(), Some(2));
     assert!(text(&wrong.stderr).contains("invalid value 'mqtt,coap' for '--protocol <LIST>': 'coap' is not a protocol the live test knows: use https, mqtt, mqtt-ws, amqp, amqp-ws or all."), "{}", text(&wrong.stderr));
@@ -132,11 +157,15 @@ fn protocols_are_chosen_and_a_blocked_port_fails_the_run_with_what_to_tell_the_p
     let blocking = dir.path().join("blocking.json");
     std::fs::write(&blocking, serde_json::to_string(&cloud).unwrap()).unwrap();
     let blocked = hubsetup(
-        &["verify"],
+        &["verify", "--protocol", "all"],
         &cs.expose(),
         &[("HUBSETUP_SANDBOX", blocking.as_path())],
     );
-    assert_eq!(blocked.status.code(), Some(1));
+    assert_eq!(
+        blocked.status.code(),
+        Some(1),
+        "every protocol named must pass"
+    );
     let stdout = text(&blocked.stdout);
     assert!(
         stdout.contains("Accepted: the hub took the test message over HTTPS ("),
@@ -153,6 +182,17 @@ fn protocols_are_chosen_and_a_blocked_port_fails_the_run_with_what_to_tell_the_p
         "error: 1 of 5 protocols did not get the test message through from this network (see above).\n"
     );
     assert_no_key(&blocked);
+    let surveyed = hubsetup(
+        &["verify"],
+        &cs.expose(),
+        &[("HUBSETUP_SANDBOX", blocking.as_path())],
+    );
+    assert_eq!(
+        surveyed.status.code(),
+        Some(0),
+        "without --protocol the string passes over HTTPS and the rest is a survey"
+    );
+    assert!(text(&surveyed.stdout).contains("What to tell the partner:\n  MQTT on 8883 is blocked"));
 }
 
 #[test]

@@ -63,6 +63,15 @@ impl EventHubAddress {
     pub(crate) fn key_text(&self) -> &str {
         &self.key
     }
+
+    /// A SAS token for the IoT hub's own service API at `hub_host` (methods, twins), signed as
+    /// IoT Hub signs: a built-in endpoint's string carries the hub's policy and its key. `None`
+    /// when the key is not base64, as no IoT Hub key is.
+    pub fn hub_service_token(&self, hub_host: &str, expiry: u64) -> Option<Zeroizing<String>> {
+        let key = hubsetup_core::SharedAccessKey::from_base64(&self.key).ok()?;
+        let token = hubsetup_core::sas::generate(&key, hub_host, expiry, Some(&self.policy));
+        Some(Zeroizing::new(token.expose()))
+    }
 }
 
 /// The value of field `name` (any case) of a connection string. A value is everything after

@@ -138,47 +138,67 @@ pub(crate) async fn open_tls(
     timeout: Duration,
     stages: &mut Stages<'_>,
 ) -> Result<Tls, Failure> {
-    let proxy = network.proxy_for(host).filter(|_| port == 443);
+    if let Some(proxy) = network.proxy_for(host).filter(|_| port != 443) {
+        // Azure's SDKs take MQTT and AMQP through a proxy only over WebSockets on 443.
+        stages.push(StageResult::failed(
+            Stage::Tcp,
+            0.0,
+            format!(
+                "not tried: this network goes out through the proxy {}, which carries HTTPS only",
+                proxy.authority()
+            ),
+        ));
+        return Err(Failure::OwnPortBehindProxy {
+            port,
+            proxy: proxy.authority(),
+        });
+    }
+    let proxy = network.proxy_for(host);
     let lookup_name = proxy
         .as_ref()
         .and_then(|p| p.url.host_str().map(str::to_owned))
         .unwrap_or_else(|| host.to_owned());
 
     let started = Instant::now();
-    let addresses: Vec<SocketAddr> = match &proxy {
-        Some(p) => tokio::net::lookup_host(p.authority())
-            .await
-            .map(Iterator::collect)
-            .map_err(|e| e.to_string()),
-        None => network.resolve_on(host, port).await.map_err(|e| match e {
-            ResolveError::NotFound => String::new(),
-            ResolveError::Failed(detail) => detail,
-        }),
-    }
-    .map_err(|detail| {
-        stages.push(StageResult::failed(
-            Stage::Dns,
-            millis(started),
-            format!(
-                "{lookup_name}: {}",
-                if detail.is_empty() {
-                    "no such host"
-                } else {
-                    &detail
-                }
-            ),
-        ));
-        if detail.is_empty() {
-            Failure::HostNotFound {
-                host: lookup_name.clone(),
-            }
-        } else {
-            Failure::DnsFailed {
-                host: lookup_name.clone(),
-                detail,
-            }
+    let looked_up = async {
+        match &proxy {
+            Some(p) => tokio::net::lookup_host(p.authority())
+                .await
+                .map(Iterator::collect)
+                .map_err(|e| e.to_string()),
+            None => network.resolve_on(host, port).await.map_err(|e| match e {
+                ResolveError::NotFound => String::new(),
+                ResolveError::Failed(detail) => detail,
+            }),
         }
-    })?;
+    };
+    let addresses: Vec<SocketAddr> = tokio::time::timeout(timeout, looked_up)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", timeout.as_secs())))
+        .map_err(|detail| {
+            stages.push(StageResult::failed(
+                Stage::Dns,
+                millis(started),
+                format!(
+                    "{lookup_name}: {}",
+                    if detail.is_empty() {
+                        "no such host"
+                    } else {
+                        &detail
+                    }
+                ),
+            ));
+            if detail.is_empty() {
+                Failure::HostNotFound {
+                    host: lookup_name.clone(),
+                }
+            } else {
+                Failure::DnsFailed {
+                    host: lookup_name.clone(),
+                    detail,
+                }
+            }
+        })?;
     let Some(address) = addresses.first().copied() else {
         stages.push(StageResult::failed(
             Stage::Dns,

@@ -31,6 +31,11 @@ pub enum Failure {
         port: u16,
         detail: String,
     },
+    #[error(
+        "{} on port {port} was not tried: this network goes out through the proxy {proxy}, which carries HTTPS only.",
+        own_port_protocol(*port)
+    )]
+    OwnPortBehindProxy { port: u16, proxy: String },
     #[error("The WebSocket connection to {host} could not be opened: {detail}.")]
     WebSocketRefused { host: String, detail: String },
     #[error("The proxy {proxy} would not open a tunnel to {host} ({answer}).")]
@@ -85,6 +90,12 @@ pub enum Failure {
     MqttSignInRefused { code: u8, device: String },
     #[error("The hub closed the {protocol} connection instead of acknowledging the test message.")]
     ClosedWithoutAcknowledgement { protocol: String },
+    #[error("The hub refused the device twin over MQTT: this hub has no twins or direct methods.")]
+    NoTwinsOnThisTier,
+    #[error("The direct method call was refused ({status} {code}).")]
+    MethodRefused { status: u16, code: String },
+    #[error("The device answered the direct method wrongly: {detail}.")]
+    MethodAnsweredWrongly { detail: String },
     #[error("The hub refused the test message over AMQP ({condition}: {description}).")]
     AmqpRefused {
         condition: String,
@@ -134,6 +145,24 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
+/// The protocol whose own port `port` is: MQTT's 8883, else AMQP's 5671.
+fn own_port_protocol(port: u16) -> &'static str {
+    if port == 8883 {
+        "MQTT"
+    } else {
+        "AMQP"
+    }
+}
+
+/// The SDK transport that carries the same protocol over WebSockets on 443.
+fn own_port_setting(port: u16) -> &'static str {
+    if port == 8883 {
+        "MQTT_WS"
+    } else {
+        "AMQP_WS"
+    }
+}
+
 /// MQTT 3.1.1's CONNACK return codes (3.2.2.3) in words.
 fn connack_words(code: u8) -> &'static str {
     match code {
@@ -164,9 +193,13 @@ impl Failure {
             Failure::ConnectTimeout { .. } => "connect_timeout",
             Failure::ConnectFailed { .. } => "connect_failed",
             Failure::WebSocketRefused { .. } => "websocket_refused",
+            Failure::OwnPortBehindProxy { .. } => "own_port_behind_proxy",
             Failure::MqttSignInRefused { .. } => "mqtt_sign_in_refused",
             Failure::ClosedWithoutAcknowledgement { .. } => "closed_without_acknowledgement",
             Failure::AmqpRefused { .. } => "amqp_refused",
+            Failure::NoTwinsOnThisTier => "no_twins_on_this_tier",
+            Failure::MethodRefused { .. } => "method_refused",
+            Failure::MethodAnsweredWrongly { .. } => "method_answered_wrongly",
             Failure::ProxyRefused { .. } => "proxy_refused",
             Failure::ProxyNeedsCredentials { schemes, .. }
                 if !hubsetup_net::offers_basic(schemes) =>
@@ -208,6 +241,10 @@ impl Failure {
                 "A firewall drops outgoing connections to port {port}; many networks allow only web traffic (port 443)."
             ),
             Failure::WebSocketRefused { .. } => "A proxy or firewall lets HTTPS through but not WebSockets, or answers in the hub's place.".into(),
+            Failure::OwnPortBehindProxy { port, .. } => format!(
+                "Azure's device SDKs take {} through a proxy only over WebSockets on port 443; its own port {port} needs a direct connection, which networks with a proxy rarely allow.",
+                own_port_protocol(*port)
+            ),
             Failure::MqttSignInRefused { code: 4 | 5, device } => format!(
                 "The key is wrong or was regenerated, the token expired (check this computer's clock), device '{device}' is disabled or not registered, or the hub's network settings refuse this address; MQTT does not say which."
             ),
@@ -216,6 +253,12 @@ impl Failure {
                 "{protocol} gives no reason: the device or hub is throttled, the hub's daily quota is used up, the message is too large, or the device was disabled."
             ),
             Failure::AmqpRefused { .. } => "The hub refused the message for a reason the test does not expect.".into(),
+            Failure::NoTwinsOnThisTier => "The hub is on a Basic tier (B1, B2 or B3), which carries device-to-cloud messages only: no device twins, direct methods or cloud-to-device messages.".into(),
+            Failure::MethodRefused { status: 401, .. } => "The service key used to call the method is wrong, or its policy lacks ServiceConnect.".into(),
+            Failure::MethodRefused { status: 404, .. } => "The device's connection did not take method calls, or it was gone before the call arrived.".into(),
+            Failure::MethodRefused { status: 504, .. } => "The device got the call but its answer did not reach the hub in time: something on the way delays MQTT traffic.".into(),
+            Failure::MethodRefused { .. } => "The hub, or something in front of it, answered in a way Azure IoT Hub does not.".into(),
+            Failure::MethodAnsweredWrongly { .. } => "The hub passed on something other than what the device answered.".into(),
             Failure::ProxyRefused { .. } => "The proxy does not allow tunnels to Azure IoT Hub, or it needs credentials.".into(),
             Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "The proxy wants your Windows sign-in (NTLM or Kerberos), which IoT Hub Setup cannot give it yet.".into()
@@ -272,15 +315,23 @@ impl Failure {
             Failure::ConnectionRefused { port: 443, .. } | Failure::ConnectTimeout { port: 443, .. } | Failure::ConnectFailed { port: 443, .. } => {
                 "Ask the network administrator to allow outgoing HTTPS (port 443) to *.azure-devices.net, or set HTTPS_PROXY if the network needs a proxy.".into()
             }
-            Failure::ConnectionRefused { port, .. } | Failure::ConnectTimeout { port, .. } | Failure::ConnectFailed { port, .. } => {
-                let (protocol, setting) = if *port == 8883 { ("MQTT", "MQTT_WS") } else { ("AMQP", "AMQP_WS") };
-                format!("Ask the network administrator to allow outgoing {protocol} (port {port}) to *.azure-devices.net, or set the client's transport to {setting}, which uses port 443.")
-            }
+            Failure::ConnectionRefused { port, .. } | Failure::ConnectTimeout { port, .. } | Failure::ConnectFailed { port, .. } => format!(
+                "Ask the network administrator to allow outgoing {} (port {port}) to *.azure-devices.net, or set the client's transport to {}, which uses port 443.",
+                own_port_protocol(*port),
+                own_port_setting(*port)
+            ),
+            Failure::OwnPortBehindProxy { port, .. } => format!(
+                "Set the client's transport to {} and give it the proxy, or test from a network without a proxy.",
+                own_port_setting(*port)
+            ),
             Failure::WebSocketRefused { .. } => "Ask the network administrator to allow WebSockets to *.azure-devices.net (path /$iothub/websocket), or use the protocol's own port.".into(),
             Failure::MqttSignInRefused { code: 4 | 5, .. } => "Look at the HTTPS test's result, which names the exact reason; then copy the Primary Connection String again from IoT Hub → Devices, or enable the device.".into(),
             Failure::MqttSignInRefused { .. } => "Test again in a minute; if it persists, check that HostName is the hub's real host name.".into(),
             Failure::ClosedWithoutAcknowledgement { .. } => "Look at the HTTPS or AMQP test's result, which names the hub's reason; test again in a minute.".into(),
             Failure::AmqpRefused { .. } => "Test again; if it persists, report the hub's answer above to IoT Hub Setup's developers.".into(),
+            Failure::NoTwinsOnThisTier => "If the partner needs twins, methods or cloud-to-device messages, change the hub to a Standard tier (IoT Hub → Pricing and scale); device-to-cloud messages work as they are.".into(),
+            Failure::MethodRefused { status: 401, .. } => "Sign in again, or give the hub's service connection string (a policy with ServiceConnect), then test again.".into(),
+            Failure::MethodRefused { .. } | Failure::MethodAnsweredWrongly { .. } => "Test again; if it persists, try from another network or report the hub's answer to IoT Hub Setup's developers.".into(),
             Failure::ProxyRefused { .. } => "Ask the network administrator to allow CONNECT to *.azure-devices.net:443 through the proxy, or give the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port).".into(),
             Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "Ask the network administrator to let *.azure-devices.net through the proxy without sign-in, or for a proxy account with a user name and password (Basic).".into()
@@ -326,6 +377,7 @@ impl Failure {
             Failure::ConnectionRefused { .. }
                 | Failure::ConnectTimeout { .. }
                 | Failure::ConnectFailed { .. }
+                | Failure::OwnPortBehindProxy { .. }
                 | Failure::WebSocketRefused { .. }
                 | Failure::ProxyRefused { .. }
                 | Failure::CertificateUntrusted { .. }

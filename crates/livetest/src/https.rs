@@ -215,6 +215,67 @@ impl Verifier {
     }
 }
 
+impl Verifier {
+    /// Calls the live test's direct method on `device` through the hub's service API with a
+    /// service `token`, the device echoing `ping`; IoT Hub's answer (`{"status", "payload"}`).
+    pub(crate) async fn call_method(
+        &self,
+        host: String,
+        device: String,
+        token: zeroize::Zeroizing<String>,
+        ping: String,
+    ) -> Result<serde_json::Value, Failure> {
+        let timeout = self.options.stage_timeout;
+        let mut quiet = Stages::new(&|_| {});
+        let mut connection = connect::open(&self.network, &host, timeout, &mut quiet).await?;
+        let body = serde_json::json!({
+            "methodName": crate::mqtt::METHOD,
+            "responseTimeoutInSeconds": timeout.as_secs().clamp(5, 300),
+            "payload": { "ping": ping },
+        });
+        let request = Request::post(format!(
+            "/twins/{}/methods?api-version={API_VERSION}",
+            utf8_percent_encode(&device, PATH_SEGMENT)
+        ))
+        .header("host", &host)
+        .header("authorization", token.as_str())
+        .header("content-type", CONTENT_TYPE)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| Failure::Unusable(e.to_string()))?;
+        let no_answer = || Failure::NoAnswer {
+            seconds: timeout.as_secs(),
+        };
+        if connection.sender.ready().await.is_err() {
+            return Err(Failure::ConnectionDropped { attempts: 1 });
+        }
+        let response = tokio::time::timeout(timeout * 2, connection.sender.send_request(request))
+            .await
+            .map_err(|_| no_answer())?
+            .map_err(|_| Failure::ConnectionDropped { attempts: 1 })?;
+        let status = response.status();
+        let code = response
+            .headers()
+            .get("iothub-errorcode")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|_| Failure::ConnectionDropped { attempts: 1 })?
+            .to_bytes();
+        if status != StatusCode::OK {
+            return Err(Failure::MethodRefused {
+                status: status.as_u16(),
+                code: code.unwrap_or_else(|| error_code_from_body(&body)),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|_| Failure::MethodAnsweredWrongly {
+            detail: "the hub's answer is not JSON".into(),
+        })
+    }
+}
+
 fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }

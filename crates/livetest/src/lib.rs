@@ -55,6 +55,9 @@ pub struct Options {
     /// The protocols to send with, all at once; the first one's stages are the report's own
     /// and are told as they end. HTTPS alone by default.
     pub protocols: Vec<Protocol>,
+    /// Also check cloud-to-device over the first MQTT protocol tested: the device twin, and a
+    /// direct method when `read_back` holds a key that may call one (ServiceConnect).
+    pub round_trip: bool,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             read_back: None,
             clock_offset_secs: 0,
             protocols: vec![Protocol::Https],
+            round_trip: false,
         }
     }
 }
@@ -398,17 +402,18 @@ impl Verifier {
                     label: protocol.label(),
                     timeout,
                 };
+                let round_trip = self.round_trip(protocol, host, &credentials.device_id, &message);
                 match protocol.websocket() {
                     Some(subprotocol) => {
                         let mut socket =
                             connect::upgrade(tls, host, subprotocol, timeout, stages).await?;
                         token_stage(stages);
-                        mqtt::send(&mut socket, &sending, &message, stages).await?;
+                        mqtt::send(&mut socket, &sending, &message, round_trip, stages).await?;
                     }
                     None => {
                         let mut tls = tls;
                         token_stage(stages);
-                        mqtt::send(&mut tls, &sending, &message, stages).await?;
+                        mqtt::send(&mut tls, &sending, &message, round_trip, stages).await?;
                     }
                 }
                 1
@@ -444,6 +449,38 @@ impl Verifier {
             attempts,
             began,
         })
+    }
+
+    /// The cloud-to-device check, for the first MQTT protocol tested when it is asked for.
+    fn round_trip(
+        &self,
+        protocol: Protocol,
+        host: &str,
+        device: &str,
+        message: &TestMessage,
+    ) -> Option<mqtt::RoundTrip<'_>> {
+        let first_mqtt = self
+            .options
+            .protocols
+            .iter()
+            .find(|p| matches!(p, Protocol::Mqtt | Protocol::MqttWs));
+        if !self.options.round_trip || first_mqtt != Some(&protocol) {
+            return None;
+        }
+        let token = self
+            .options
+            .read_back
+            .as_ref()
+            .and_then(|read| read.address.hub_service_token(host, self.now() + 300));
+        let call = token.map(|token| {
+            Box::pin(self.call_method(
+                host.to_owned(),
+                device.to_owned(),
+                token,
+                message.id.clone(),
+            )) as mqtt::MethodCall<'_>
+        });
+        Some(mqtt::RoundTrip { call })
     }
 
     /// Looks for every message the hub took, with one reader; `None` without read access.

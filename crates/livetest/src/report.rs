@@ -20,6 +20,10 @@ pub enum Stage {
     /// MQTT's CONNECT, or AMQP's put-token on `$cbs`.
     SignIn,
     Send,
+    /// The device twin read and a reported property written (MQTT, when asked for).
+    Twin,
+    /// A direct method called through the service API and answered by the device.
+    Method,
     Landed,
 }
 
@@ -33,6 +37,8 @@ impl Stage {
             Stage::Token => "SAS token",
             Stage::SignIn => "Device sign-in",
             Stage::Send => "Send test message",
+            Stage::Twin => "Device twin",
+            Stage::Method => "Direct method",
             Stage::Landed => "Message landed",
         }
     }

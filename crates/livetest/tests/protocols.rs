@@ -318,3 +318,110 @@ async fn the_first_protocol_asked_for_is_the_reports_own() {
     );
     assert_eq!(sandbox.messages(HUB, DEVICE).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloud_to_device_over_mqtt_reads_the_twin_and_calls_a_method() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    let options = Options {
+        round_trip: true,
+        read_back: Some(ReadBack {
+            address: EventHubAddress::parse(&text).unwrap(),
+            consumer_group: "$Default".into(),
+        }),
+        ..every_protocol()
+    };
+    let report = verifier(&sandbox, options).verify(&device(&sandbox)).await;
+    assert!(
+        report.protocols.iter().all(|r| r.accepted),
+        "{:#?}",
+        failures(&report)
+    );
+    use Stage::*;
+    assert_eq!(
+        stages_of(&report, Protocol::Mqtt),
+        [Dns, Tcp, Tls, Token, SignIn, Send, Twin, Method, Landed],
+        "the first MQTT protocol checks cloud-to-device"
+    );
+    assert_eq!(
+        stages_of(&report, Protocol::MqttWs),
+        [Dns, Tcp, Tls, WebSocket, Token, SignIn, Send, Landed],
+        "once is enough"
+    );
+    let mqtt = &report.protocols[1];
+    assert_eq!(
+        mqtt.stages[6].detail,
+        "read (desired version 1, reported version 1); reported property hubsetupLiveTest written (version 2)"
+    );
+    assert_eq!(
+        mqtt.stages[7].detail,
+        "hubsetupPing called through the service API and answered by the device (status 200)"
+    );
+    let reported = sandbox.with_state(|s| s.hubs[HUB].devices[DEVICE].twin.reported.clone());
+    let sent = sandbox
+        .messages(HUB, DEVICE)
+        .into_iter()
+        .filter_map(|m| m.message_id)
+        .collect::<Vec<_>>();
+    assert!(
+        sent.contains(
+            &reported["hubsetupLiveTest"]["messageId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        ),
+        "the reported property names the MQTT test's message: {reported:?}"
+    );
+
+    // Without a key that may call methods, the method is not checked, and says how to check it.
+    let options = Options {
+        round_trip: true,
+        protocols: vec![Protocol::MqttWs],
+        ..every_protocol()
+    };
+    let report = verifier(&sandbox, options).verify(&device(&sandbox)).await;
+    assert!(report.accepted, "{report:?}");
+    let method = report.stages.iter().find(|s| s.stage == Method).unwrap();
+    assert_eq!(method.status, hubsetup_livetest::StageStatus::NotChecked);
+    assert_eq!(
+        method.detail,
+        "calling a method needs a key with ServiceConnect: sign in, or give the hub's service connection string"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_basic_tier_hub_has_no_twins_and_says_so() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    sandbox.with_state(|s| s.hubs.get_mut(HUB).unwrap().sku = "B1".into());
+    let options = Options {
+        round_trip: true,
+        protocols: vec![Protocol::Mqtt, Protocol::Https],
+        ..every_protocol()
+    };
+    let report = verifier(&sandbox, options).verify(&device(&sandbox)).await;
+    let diagnosis = report.failure.as_ref().expect("the twin is refused");
+    assert_eq!(
+        diagnosis.summary,
+        "The hub refused the device twin over MQTT: this hub has no twins or direct methods."
+    );
+    assert_eq!(
+        diagnosis.cause,
+        "The hub is on a Basic tier (B1, B2 or B3), which carries device-to-cloud messages only: no device twins, direct methods or cloud-to-device messages."
+    );
+    assert_eq!(
+        diagnosis.fix,
+        "If the partner needs twins, methods or cloud-to-device messages, change the hub to a Standard tier (IoT Hub → Pricing and scale); device-to-cloud messages work as they are."
+    );
+    let send = report
+        .stages
+        .iter()
+        .find(|s| s.stage == Stage::Send)
+        .unwrap();
+    assert_eq!(
+        send.status,
+        hubsetup_livetest::StageStatus::Passed,
+        "the message itself went through"
+    );
+    assert!(report.protocols[1].accepted, "HTTPS is not affected");
+    assert_eq!(sandbox.messages(HUB, DEVICE).len(), 2);
+}

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use hubsetup_livetest::{Failure, Options, Stage, StageStatus, Verifier};
+use hubsetup_livetest::{Failure, Options, Protocol, Stage, StageStatus, Verifier};
 use hubsetup_net::{Network, ProxySettings};
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -96,6 +96,57 @@ async fn failure_through(
         report.failure_detail.expect("refused"),
         last,
     )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_proxy_mqtt_and_amqp_go_over_websockets_and_their_own_ports_are_not_tried() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let proxy = proxy("200 Connection established", sandbox.address()).await;
+    let options = Options {
+        protocols: Protocol::ALL.to_vec(),
+        ..Options::default()
+    };
+    let verifier = Verifier::new(behind_proxy(&sandbox, proxy), options);
+    let report = verifier
+        .verify(&sandbox.device_connection_string(HUB, DEVICE).unwrap())
+        .await;
+    let outcomes: Vec<(Protocol, bool)> = report
+        .protocols
+        .iter()
+        .map(|r| (r.protocol, r.accepted))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (Protocol::Https, true),
+            (Protocol::Mqtt, false),
+            (Protocol::MqttWs, true),
+            (Protocol::Amqp, false),
+            (Protocol::AmqpWs, true),
+        ]
+    );
+    let mqtt = report.protocols[1].failure.as_ref().unwrap();
+    assert_eq!(
+        mqtt.summary,
+        format!("MQTT on port 8883 was not tried: this network goes out through the proxy {proxy}, which carries HTTPS only.")
+    );
+    assert_eq!(
+        mqtt.cause,
+        "Azure's device SDKs take MQTT through a proxy only over WebSockets on port 443; its own port 8883 needs a direct connection, which networks with a proxy rarely allow."
+    );
+    assert_eq!(
+        mqtt.fix,
+        "Set the client's transport to MQTT_WS and give it the proxy, or test from a network without a proxy."
+    );
+    assert_eq!(
+        report.advice[1],
+        "AMQP on 5671 is blocked from this network; AMQP over WebSockets on 443 works: set the client's transport to AMQP_WS."
+    );
+    assert_eq!(
+        sandbox.messages(HUB, DEVICE).len(),
+        3,
+        "three went through the tunnel"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,6 +14,8 @@ pub(crate) struct App {
     pub(crate) state: Arc<Mutex<State>>,
     pub(crate) faults: Arc<Faults>,
     pub(crate) event_hubs: Arc<crate::eventhubs::Endpoints>,
+    /// Devices' MQTT sessions that take direct methods.
+    pub(crate) sessions: crate::twins::Sessions,
 }
 
 /// Which service a host name belongs to.

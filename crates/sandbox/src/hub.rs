@@ -17,6 +17,7 @@ use crate::http::{empty, hub_error, json_response, with_header, Req, Resp};
 use crate::messages::{accept, Incoming};
 use crate::refusal::{device_not_found, unauthorized, Refusal};
 use crate::state::{now_ms, random_base64, Device, Hub, State};
+use crate::twins::{self, MethodCall};
 use crate::SandboxConfig;
 
 const API_VERSIONS: &[&str] = &[
@@ -39,7 +40,25 @@ pub(crate) enum Access<'a> {
     },
 }
 
-pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &SandboxConfig) -> Resp {
+/// What a request to a hub's host gets: an answer now, or a method call to make once the
+/// state is unlocked (it waits for the device).
+pub(crate) enum Answer {
+    Now(Resp),
+    CallMethod(MethodCall),
+}
+
+impl From<Resp> for Answer {
+    fn from(response: Resp) -> Answer {
+        Answer::Now(response)
+    }
+}
+
+pub(crate) fn handle(
+    req: &Req,
+    hub_name: &str,
+    state: &mut State,
+    config: &SandboxConfig,
+) -> Answer {
     let now = now_ms();
     let Some(hub) = state
         .hubs
@@ -50,7 +69,8 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
             StatusCode::NOT_FOUND,
             "IotHubNotFound",
             &format!("IotHub {hub_name} not found"),
-        );
+        )
+        .into();
     };
     match req.query("api-version") {
         Some(v) if API_VERSIONS.contains(&v) => {}
@@ -63,10 +83,11 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
                     other.unwrap_or_default()
                 ),
             )
+            .into()
         }
     }
     if let Some(reason) = network_refusal(hub) {
-        return hub_error(StatusCode::FORBIDDEN, "IpFilterRejected", reason);
+        return hub_error(StatusCode::FORBIDDEN, "IpFilterRejected", reason).into();
     }
     let segments = req.segments();
     let access = match (&req.method, segments.as_slice()) {
@@ -75,12 +96,15 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         (&Method::POST, ["devices", id, "messages", "events"]) => {
             Access::DeviceConnect { device_id: id }
         }
+        (&Method::GET, ["twins", _]) => Access::RegistryRead,
+        (&Method::POST, ["twins", _, "methods"]) => Access::ServiceConnect,
         _ => {
             return hub_error(
                 StatusCode::NOT_FOUND,
                 "ArgumentInvalid",
                 "The requested path is not part of the IoT Hub REST API.",
             )
+            .into()
         }
     };
     let resource = match segments.as_slice() {
@@ -96,9 +120,9 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         &resource,
         now / 1000,
     ) {
-        return refusal.response();
+        return refusal.response().into();
     }
-    match (&req.method, segments.as_slice()) {
+    let answer = match (&req.method, segments.as_slice()) {
         (&Method::GET, ["devices"]) => list_devices(req, hub),
         (&Method::GET, ["devices", id]) => match hub.devices.get(*id) {
             Some(device) => device_response(StatusCode::OK, device),
@@ -113,8 +137,23 @@ pub(crate) fn handle(req: &Req, hub_name: &str, state: &mut State, config: &Sand
         (&Method::POST, ["devices", id, "messages", "events"]) => {
             receive(req, hub, id, now, config)
         }
+        (&Method::GET, ["twins", id]) => match hub.devices.get(*id) {
+            Some(device) => json_response(StatusCode::OK, &twins::service_document(device)),
+            None => hub_error(
+                StatusCode::NOT_FOUND,
+                "DeviceNotFound",
+                &format!("Device {id} not registered"),
+            ),
+        },
+        (&Method::POST, ["twins", id, "methods"]) => {
+            return match twins::method_call(req, hub, id) {
+                Ok(call) => Answer::CallMethod(call),
+                Err(refused) => refused.into(),
+            }
+        }
         _ => unreachable!("every route was matched above"),
-    }
+    };
+    answer.into()
 }
 
 /// Whether the hub's network settings refuse a sender on the public internet (the sandbox's
@@ -386,6 +425,7 @@ fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
         }
     };
     let messages = existing.map(|d| d.messages.clone()).unwrap_or_default();
+    let twin = existing.map(|d| d.twin.clone()).unwrap_or_default();
     let device = Device {
         device_id: id.to_owned(),
         generation_id,
@@ -402,6 +442,7 @@ fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         messages,
+        twin,
     };
     let response = device_response(StatusCode::OK, &device);
     hub.devices.insert(id.to_owned(), device);

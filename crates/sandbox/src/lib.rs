@@ -32,6 +32,7 @@ mod refusal;
 mod server;
 pub mod state;
 mod tls;
+mod twins;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -200,6 +201,7 @@ impl Sandbox {
             state,
             faults,
             event_hubs,
+            sessions: Default::default(),
         });
         let (shutdown, stopped) = oneshot::channel();
         let server_app = app.clone();

@@ -5,18 +5,21 @@
 //! acceptance as over HTTPS (disabled device, size, quota) and lands on the Event Hub-compatible
 //! endpoint. What IoT Hub refuses it refuses the same way: a bad CONNECT gets its CONNACK code,
 //! a bad topic, QoS 2 or a refused message closes the connection. Faults for
-//! `/devices/{id}/messages/events` on the hub's host apply to every PUBLISH.
+//! `/devices/{id}/messages/events` on the hub's host apply to every PUBLISH. Twins and methods
+//! (`$iothub/…`) are answered by `twins`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 use crate::app::{App, Service};
 use crate::hub::{authorize, network_refusal, Access};
 use crate::messages::{accept, Incoming};
 use crate::state::now_ms;
+use crate::twins;
 
 /// IoT Hub's largest message is 256 KB; a packet a little larger than that (topic and
 /// properties included) is refused.
@@ -65,26 +68,53 @@ pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
         k => k.min(MAX_KEEP_ALIVE),
     };
     let idle = Duration::from_millis(u64::from(keep_alive) * 1500);
-    while let Ok(Some((header, body))) = read_packet(&mut stream, idle).await {
-        let answer = match header >> 4 {
-            3 => {
-                if !survives_faults(&app, &host, &device).await {
-                    return;
+    // Answers and the hub's own requests (method calls) share one writer.
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (packets, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+    let reading = async {
+        while let Ok(Some((header, body))) = read_packet(&mut reader, idle).await {
+            let answer = match header >> 4 {
+                3 => {
+                    if !survives_faults(&app, &host, &device).await {
+                        break;
+                    }
+                    match publish(&app, &hub, &device, header, &body) {
+                        Some(answer) => answer,
+                        None => break,
+                    }
                 }
-                match publish(&app, &hub, &device, header, &body) {
-                    Some(answer) => answer,
-                    None => return,
+                8 => {
+                    let twins = app
+                        .state
+                        .lock()
+                        .expect("state lock")
+                        .hubs
+                        .get(&hub)
+                        .is_some_and(|h| twins::has_twins(&h.sku));
+                    let (answer, methods) = subscribe_ack(&device, &body, twins);
+                    if methods {
+                        app.sessions.connect(&hub, &device, packets.clone());
+                    }
+                    answer
                 }
+                12 => vec![0xd0, 0],
+                _ => break,
+            };
+            if !answer.is_empty() && packets.send(answer).is_err() {
+                break;
             }
-            8 => subscribe_ack(&device, &body),
-            12 => vec![0xd0, 0],
-            14 => return,
-            _ => return,
-        };
-        if !answer.is_empty() && send(&mut stream, &answer).await.is_err() {
-            return;
         }
-    }
+        app.sessions.disconnect(&hub, &device, &packets);
+        drop(packets);
+    };
+    let writing = async {
+        while let Some(packet) = outgoing.recv().await {
+            if send(&mut writer, &packet).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(reading, writing);
 }
 
 /// Applies the faults in force for the device's messages (`/devices/{id}/messages/events` on
@@ -206,6 +236,21 @@ fn publish(app: &App, hub: &str, device: &str, header: u8, body: &[u8]) -> Optio
         }
         _ => None,
     };
+    let acknowledgement = match packet_id {
+        Some([high, low]) => vec![0x40, 2, high, low],
+        None => Vec::new(),
+    };
+    if let Some(request) = topic.strip_prefix("$iothub/") {
+        let mut state = app.state.lock().expect("state lock");
+        let hub = state.hubs.get_mut(hub)?;
+        // A Basic-tier hub closes the connection of a device that asks for its twin.
+        if !twins::has_twins(&hub.sku) {
+            return None;
+        }
+        let twin = &mut hub.devices.get_mut(device)?.twin;
+        let answer = twins::device_request(twin, &app.sessions, request, &body[at..])?;
+        return Some([acknowledgement, answer].concat());
+    }
     let prefix = format!("devices/{device}/messages/events/");
     let properties = topic.strip_prefix(&prefix)?;
     let incoming = incoming(properties, body[at..].to_vec())?;
@@ -213,10 +258,17 @@ fn publish(app: &App, hub: &str, device: &str, header: u8, body: &[u8]) -> Optio
     let mut state = app.state.lock().expect("state lock");
     let hub = state.hubs.get_mut(hub)?;
     accept(hub, device, incoming, now_ms(), config).ok()?;
-    Some(match packet_id {
-        Some([high, low]) => vec![0x40, 2, high, low],
-        None => Vec::new(),
-    })
+    Some(acknowledgement)
+}
+
+/// A PUBLISH at QoS 0 from the hub: a twin response or a method call.
+pub(crate) fn publish_packet(topic: &str, payload: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0x30];
+    push_length(&mut packet, 2 + topic.len() + payload.len());
+    packet.extend((topic.len() as u16).to_be_bytes());
+    packet.extend(topic.as_bytes());
+    packet.extend(payload);
+    packet
 }
 
 /// A message from its topic's property bag (`$.mid=…&$.ct=…&name=value`) and payload.
@@ -256,11 +308,14 @@ fn decode(text: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// SUBACK: IoT Hub's own topics for this device are granted at QoS 1 at most, others refused.
-fn subscribe_ack(device: &str, body: &[u8]) -> Vec<u8> {
+/// SUBACK: IoT Hub's own topics for this device are granted at QoS 1 at most (twins' and
+/// methods' only when the hub's tier has them), others refused; and whether methods were
+/// granted, so that the session takes method calls.
+fn subscribe_ack(device: &str, body: &[u8], twins: bool) -> (Vec<u8>, bool) {
     let (Some(high), Some(low)) = (body.first(), body.get(1)) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
+    let mut methods = false;
     let mut at = 2;
     let mut codes = Vec::new();
     while at < body.len() {
@@ -269,16 +324,17 @@ fn subscribe_ack(device: &str, body: &[u8]) -> Vec<u8> {
         };
         let wanted = body.get(at).copied().unwrap_or(0) & 0x03;
         at += 1;
+        let is_methods = filter.starts_with("$iothub/methods/");
         let ours = filter.starts_with(&format!("devices/{device}/messages/devicebound/"))
-            || filter.starts_with("$iothub/twin/")
-            || filter.starts_with("$iothub/methods/");
+            || (twins && (filter.starts_with("$iothub/twin/") || is_methods));
+        methods |= ours && is_methods;
         codes.push(if ours { wanted.min(1) } else { 0x80 });
     }
     let mut answer = vec![0x90];
     push_length(&mut answer, 2 + codes.len());
     answer.extend([*high, *low]);
     answer.extend(codes);
-    answer
+    (answer, methods)
 }
 
 /// A length-prefixed UTF-8 string at `at`, moving past it.
@@ -407,7 +463,22 @@ mod tests {
         body.push(1);
         body.extend(with_length(&[b"$iothub/twin/res/#"]));
         body.push(2);
-        assert_eq!(subscribe_ack("d1", &body), [0x90, 5, 0, 7, 1, 0x80, 1]);
+        assert_eq!(
+            subscribe_ack("d1", &body, true),
+            (vec![0x90, 5, 0, 7, 1, 0x80, 1], false)
+        );
+        // A Basic-tier hub has no twins or methods.
+        let mut methods = vec![0, 8];
+        methods.extend(with_length(&[b"$iothub/methods/POST/#"]));
+        methods.push(0);
+        assert_eq!(
+            subscribe_ack("d1", &methods, true),
+            (vec![0x90, 3, 0, 8, 0], true)
+        );
+        assert_eq!(
+            subscribe_ack("d1", &methods, false),
+            (vec![0x90, 3, 0, 8, 0x80], false)
+        );
     }
 
     #[test]

@@ -111,12 +111,19 @@ impl App {
             }
             None => {}
         }
+        let mut method_call = None;
         let answer = {
             let mut state = self.state.lock().expect("state lock");
             let answer = match service {
                 Service::Login => entra::handle(&req, &mut state, &self.config),
                 Service::Management => arm::handle(&req, &mut state, &self.config),
-                Service::Hub(name) => hub::handle(&req, name, &mut state, &self.config),
+                Service::Hub(name) => match hub::handle(&req, name, &mut state, &self.config) {
+                    hub::Answer::Now(response) => response,
+                    hub::Answer::CallMethod(call) => {
+                        method_call = Some(call);
+                        crate::http::empty(StatusCode::ACCEPTED)
+                    }
+                },
                 Service::Control => self.control(&req, &mut state),
                 Service::KeyDirectory { domain, advanced } => {
                     keys::wkd(&req, &domain, advanced, &state)
@@ -138,6 +145,12 @@ impl App {
             }
             answer
         };
+        // The device answers a method call once the state is free for others.
+        if let Some(call) = method_call {
+            return Ok(finish(crate::twins::call_response(
+                self.sessions.call(&call).await,
+            )));
+        }
         Ok(finish(answer))
     }
 

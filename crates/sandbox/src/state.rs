@@ -168,6 +168,29 @@ pub struct Device {
     pub secondary_key: String,
     pub iot_edge: bool,
     pub messages: Vec<ReceivedMessage>,
+    /// Desired and reported properties (Standard and Free tiers).
+    #[serde(default)]
+    pub twin: Twin,
+}
+
+/// A device twin's properties, each side with its own version, as IoT Hub keeps them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Twin {
+    pub desired: serde_json::Map<String, serde_json::Value>,
+    pub desired_version: u64,
+    pub reported: serde_json::Map<String, serde_json::Value>,
+    pub reported_version: u64,
+}
+
+impl Default for Twin {
+    fn default() -> Twin {
+        Twin {
+            desired: serde_json::Map::new(),
+            desired_version: 1,
+            reported: serde_json::Map::new(),
+            reported_version: 1,
+        }
+    }
 }
 
 /// Settings that decide whether partners outside the customer's network can reach the hub.
@@ -463,6 +486,7 @@ impl State {
             secondary_key: random_base64(32),
             iot_edge: false,
             messages: vec![],
+            twin: Twin::default(),
         };
         if let Some(hub) = state.hubs.get_mut("contoso-plant-hub") {
             hub.devices.insert(existing.device_id.clone(), existing);

@@ -19,7 +19,9 @@ pub use flow::{
 pub use handoff::{
     ExportRequest, FoundKey, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith, Signing,
 };
-pub use session::{FieldRow, PasteResult, SavedString, Session, SessionError, TestStage};
+pub use session::{
+    FieldRow, PasteResult, SavedString, Session, SessionError, TestChoice, TestStage,
+};
 pub use shelf::{Shelf, ShelfError};
 pub use watch::{
     ShownBody, WatchEvent, WatchOptions, WatchRequest, WatchSince, WatchSource, WatchedMessage,

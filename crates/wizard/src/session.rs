@@ -13,7 +13,7 @@ use hubsetup_livetest::{Options, Protocol, Report, StageResult, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use hubsetup_vault::{OsKeychain, ProxyLogins, Vault};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use zeroize::Zeroizing;
 
@@ -21,6 +21,15 @@ use crate::flow::{StartChoice, StringCard, WizardState, WizardView};
 use crate::shelf::{Shelf, ShelfError};
 
 /// A stage of a live test that just ended, sent to the webview while the test runs.
+/// What a live test sends over: the protocols (all at once), and whether to check
+/// cloud-to-device over MQTT too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[ts(export)]
+pub struct TestChoice {
+    pub protocols: Vec<Protocol>,
+    pub round_trip: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct TestStage {
@@ -306,15 +315,15 @@ impl Session {
 
     /// The live test of a shelved string, telling `on_stage` of each stage as it ends; the
     /// card records the outcome. Cancellable; a cancelled test leaves the card as it was.
-    /// Tests a string over `protocols` at once (HTTPS alone when empty); the first one's
-    /// stages are told as they end.
+    /// Tests a string as `choice` says (HTTPS alone when it names no protocol); the first
+    /// protocol's stages are told as they end.
     pub async fn verify(
         &self,
         handle: &str,
-        protocols: &[Protocol],
+        choice: &TestChoice,
         on_stage: &(dyn Fn(&StageResult) + Sync),
     ) -> Result<Report, SessionError> {
-        self.cancellable(self.verify_now(handle, protocols, on_stage))
+        self.cancellable(self.verify_now(handle, choice, on_stage))
             .await
     }
 
@@ -373,7 +382,7 @@ impl Session {
     async fn verify_now(
         &self,
         handle: &str,
-        protocols: &[Protocol],
+        choice: &TestChoice,
         on_stage: &(dyn Fn(&StageResult) + Sync),
     ) -> Result<Report, SessionError> {
         let cs = self.shelf.get(handle)?;
@@ -382,10 +391,11 @@ impl Session {
         let options = Options {
             device_id: self.view().state.devices.first().cloned(),
             read_back: self.signed_in_read_back(&cs).await,
-            protocols: match protocols {
+            protocols: match choice.protocols.as_slice() {
                 [] => vec![Protocol::Https],
                 chosen => chosen.to_vec(),
             },
+            round_trip: choice.round_trip,
             ..Options::default()
         };
         let report = Verifier::new(network, options)
@@ -503,7 +513,10 @@ pub(crate) mod tests {
 
         let heard = Mutex::new(Vec::new());
         let on_stage = |stage: &StageResult| heard.lock().unwrap().push(stage.label.clone());
-        let report = session.verify(&handle, &[], &on_stage).await.unwrap();
+        let report = session
+            .verify(&handle, &TestChoice::default(), &on_stage)
+            .await
+            .unwrap();
         assert!(report.accepted, "{report:?}");
         let labels: Vec<String> = report.stages.iter().map(|s| s.label.clone()).collect();
         assert_eq!(*heard.lock().unwrap(), labels);
@@ -517,7 +530,11 @@ pub(crate) mod tests {
         let testing = {
             let session = session.clone();
             let handle = handle.clone();
-            tokio::spawn(async move { session.verify(&handle, &[], &|_| {}).await })
+            tokio::spawn(async move {
+                session
+                    .verify(&handle, &TestChoice::default(), &|_| {})
+                    .await
+            })
         };
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         session.cancel();

@@ -391,7 +391,7 @@ mod tests {
         let (hub, device) = (HUB, DEVICE);
         assert!(
             session
-                .verify(&handle, &[], &|_| {})
+                .verify(&handle, &crate::session::TestChoice::default(), &|_| {})
                 .await
                 .unwrap()
                 .accepted

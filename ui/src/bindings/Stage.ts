@@ -3,4 +3,4 @@
 /**
  * The stages of a live test, in order.
  */
-export type Stage = "dns" | "tcp" | "tls" | "web_socket" | "token" | "sign_in" | "send" | "landed";
+export type Stage = "dns" | "tcp" | "tls" | "web_socket" | "token" | "sign_in" | "send" | "twin" | "method" | "landed";
