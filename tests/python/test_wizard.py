@@ -380,9 +380,9 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     # Signed in, the app reads each message back from the hub's Event Hub-compatible endpoint.
     landed = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, "tr.passed") if "Message landed" in r.text]
     assert len(landed) == 2 and all("partition" in r for r in landed), landed
-    twins = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, "tr.passed") if "Device twin" in r.text]
+    twins = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".cloud-to-device tr.passed") if "Device twin (MQTT)" in r.text]
     assert len(twins) == 2 and all("reported property hubsetupLiveTest written" in r for r in twins), twins
-    methods = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, "tr.passed") if "Direct method" in r.text]
+    methods = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".cloud-to-device tr.passed") if "Direct method (MQTT)" in r.text]
     assert len(methods) == 2 and all("answered by the device" in r for r in methods), methods
     app.screenshot("17-live-test")
 
