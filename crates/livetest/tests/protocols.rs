@@ -22,6 +22,18 @@ fn every_protocol() -> Options {
     }
 }
 
+/// `options`, reading back with the hub's `service` policy (which may also call methods).
+fn reading_back(sandbox: &Sandbox, options: Options) -> Options {
+    let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
+    Options {
+        read_back: Some(ReadBack {
+            address: EventHubAddress::parse(&text).unwrap(),
+            consumer_group: "$Default".into(),
+        }),
+        ..options
+    }
+}
+
 fn verifier(sandbox: &Sandbox, options: Options) -> Verifier {
     Verifier::new(Network::new(&sandbox.cloud(), None).unwrap(), options)
 }
@@ -67,14 +79,7 @@ fn stages_of(report: &Report, protocol: Protocol) -> Vec<Stage> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_protocol_sends_a_message_that_lands() {
     let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
-    let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
-    let options = Options {
-        read_back: Some(ReadBack {
-            address: EventHubAddress::parse(&text).unwrap(),
-            consumer_group: "$Default".into(),
-        }),
-        ..every_protocol()
-    };
+    let options = reading_back(&sandbox, every_protocol());
     let report = verifier(&sandbox, options).verify(&device(&sandbox)).await;
     assert!(
         report.protocols.iter().all(|r| r.accepted),
@@ -322,15 +327,13 @@ async fn the_first_protocol_asked_for_is_the_reports_own() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cloud_to_device_over_mqtt_reads_the_twin_and_calls_a_method() {
     let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
-    let text = sandbox.event_hub_connection_string(HUB, "service").unwrap();
-    let options = Options {
-        round_trip: true,
-        read_back: Some(ReadBack {
-            address: EventHubAddress::parse(&text).unwrap(),
-            consumer_group: "$Default".into(),
-        }),
-        ..every_protocol()
-    };
+    let options = reading_back(
+        &sandbox,
+        Options {
+            round_trip: true,
+            ..every_protocol()
+        },
+    );
     let report = verifier(&sandbox, options).verify(&device(&sandbox)).await;
     assert!(
         report.protocols.iter().all(|r| r.accepted),

@@ -11,15 +11,28 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fe2o3_amqp::acceptor::{LinkAcceptor, SupportedSenderSettleModes};
 use fe2o3_amqp::link::delivery::Sendable;
+use fe2o3_amqp::types::definitions::SenderSettleMode;
 use fe2o3_amqp::types::definitions::{Error as AmqpErrorFrame, ErrorCondition};
 use fe2o3_amqp::types::messaging::{
     AmqpValue, ApplicationProperties, Body, Message, MessageId, Properties, TargetArchetype,
 };
+use fe2o3_amqp::types::messaging::{Source, Target};
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::{SimpleValue, Value};
 use fe2o3_amqp::{Receiver, Sender};
 use tokio::sync::mpsc;
+
+/// Accepts links as Azure does: its SDKs ask for unsettled sends but never settle what they
+/// receive, so replies and events go out settled, which mixed mode allows.
+pub(crate) fn link_acceptor(
+) -> LinkAcceptor<impl Fn(Source) -> Option<Source>, impl Fn(Target) -> Option<Target>> {
+    LinkAcceptor::builder()
+        .supported_sender_settle_modes(SupportedSenderSettleModes::Mixed)
+        .fallback_sender_settle_mode(SenderSettleMode::Mixed)
+        .build()
+}
 
 /// An attach's source and target addresses ("" when absent).
 pub(crate) fn addresses(attach: &Attach) -> (String, String) {

@@ -19,12 +19,8 @@ use std::time::Duration;
 
 use fe2o3_amqp::acceptor::link::LinkEndpoint;
 use fe2o3_amqp::acceptor::session::ListenerSessionHandle;
-use fe2o3_amqp::acceptor::{
-    ConnectionAcceptor, LinkAcceptor, SaslAnonymousMechanism, SessionAcceptor,
-    SupportedSenderSettleModes,
-};
+use fe2o3_amqp::acceptor::{ConnectionAcceptor, SaslAnonymousMechanism, SessionAcceptor};
 use fe2o3_amqp::types::definitions::Role;
-use fe2o3_amqp::types::definitions::SenderSettleMode;
 use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition};
 use fe2o3_amqp::types::performatives::Attach;
 
@@ -142,12 +138,7 @@ where
 }
 
 async fn session_main(mut session: ListenerSessionHandle, peer: Arc<Peer>) {
-    // Azure's SDKs ask for unsettled sends but never settle what they receive: replies and
-    // events go out settled, which mixed mode allows.
-    let links = LinkAcceptor::builder()
-        .supported_sender_settle_modes(SupportedSenderSettleModes::Mixed)
-        .fallback_sender_settle_mode(SenderSettleMode::Mixed)
-        .build();
+    let links = crate::amqp::link_acceptor();
     let replies: ReplyLinks = Arc::default();
     while let Some(attach) = session.next_incoming_attach().await {
         let node = node_of(&attach, &peer);

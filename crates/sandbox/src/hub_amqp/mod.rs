@@ -17,12 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use fe2o3_amqp::acceptor::link::LinkEndpoint;
 use fe2o3_amqp::acceptor::session::ListenerSessionHandle;
-use fe2o3_amqp::acceptor::{
-    ConnectionAcceptor, LinkAcceptor, SessionAcceptor, SupportedSenderSettleModes,
-};
-use fe2o3_amqp::types::definitions::{
-    AmqpError, Error as AmqpErrorFrame, ErrorCondition, Role, SenderSettleMode,
-};
+use fe2o3_amqp::acceptor::{ConnectionAcceptor, SessionAcceptor};
+use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorFrame, ErrorCondition, Role};
 use fe2o3_amqp::types::performatives::Attach;
 use percent_encoding::percent_decode_str;
 
@@ -154,12 +150,7 @@ fn device_of_events(address: &str, host: &str) -> Option<String> {
 }
 
 async fn session_main(mut session: ListenerSessionHandle, connection: Arc<HubConnection>) {
-    // Clients ask for unsettled sends but never settle what they receive: replies go out
-    // settled, which mixed mode allows.
-    let links = LinkAcceptor::builder()
-        .supported_sender_settle_modes(SupportedSenderSettleModes::Mixed)
-        .fallback_sender_settle_mode(SenderSettleMode::Mixed)
-        .build();
+    let links = crate::amqp::link_acceptor();
     let replies: ReplyLinks = Arc::default();
     while let Some(attach) = session.next_incoming_attach().await {
         let node = node_of(&attach, &connection.host);
