@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 mod amqp;
+mod amqp_hosts;
 mod app;
 mod arm;
 mod dns;
@@ -227,7 +228,7 @@ impl Sandbox {
                                 amqp_listener,
                                 amqp_acceptor,
                                 move |stream, host| {
-                                    eventhubs::serve_amqp(stream, host, endpoints.clone())
+                                    amqp_hosts::serve_amqp(stream, host, endpoints.clone())
                                 },
                             ));
                             let app = server_app.clone();

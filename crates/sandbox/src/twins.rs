@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::http::{json_response, with_header, Req, Resp};
-use crate::mqtt::publish_packet;
+use crate::mqtt::packet::publish_packet;
 use crate::state::{Device, Hub, Twin};
 
 /// Whether a hub of this tier has twins and methods: not B1, B2 or B3.

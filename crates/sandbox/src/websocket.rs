@@ -80,7 +80,7 @@ pub(crate) fn upgrade(
         let stream = hubsetup_net::WebSocketBytes::new(socket);
         match carries {
             Carried::Amqp => {
-                crate::eventhubs::serve_amqp(stream, host, app.event_hubs.clone()).await
+                crate::amqp_hosts::serve_amqp(stream, host, app.event_hubs.clone()).await
             }
             Carried::Mqtt => crate::mqtt::serve_mqtt(stream, host, app).await,
         }

@@ -65,7 +65,7 @@ pub(crate) fn hub_of_namespace<'h>(host: &'h str, suffix: &str) -> Option<&'h st
 }
 
 /// The hub whose own host (`{hub}.azure-devices.{suffix}`) `host` is.
-fn hub_of_host<'h>(host: &'h str, suffix: &str) -> Option<&'h str> {
+pub(crate) fn hub_of_host<'h>(host: &'h str, suffix: &str) -> Option<&'h str> {
     host.strip_suffix(suffix)?
         .strip_suffix(".azure-devices.")
         .filter(|hub| !hub.is_empty() && !hub.contains('.'))
@@ -99,18 +99,16 @@ impl Peer {
     }
 }
 
-/// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to the namespace `host`,
-/// or to a hub's own host (devices, and services redirected to its namespace: see `hub_amqp`).
-pub(crate) async fn serve_amqp<S>(stream: S, host: String, endpoints: Arc<Endpoints>)
-where
+/// Speaks AMQP on an open stream (TLS on 5671, or a WebSocket on 443) to `hub`'s Event
+/// Hub-compatible namespace at `host`.
+pub(crate) async fn serve_namespace<S>(
+    stream: S,
+    host: String,
+    hub: String,
+    endpoints: Arc<Endpoints>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
 {
-    let Some(hub) = hub_of_namespace(&host, &endpoints.config.suffix).map(str::to_owned) else {
-        if let Some(hub) = hub_of_host(&host, &endpoints.config.suffix).map(str::to_owned) {
-            crate::hub_amqp::serve(stream, host, hub, endpoints).await;
-        }
-        return;
-    };
     let acceptor = ConnectionAcceptor::builder()
         .container_id(format!("sandbox-eventhubs-{hub}"))
         .max_frame_size(65_536)
