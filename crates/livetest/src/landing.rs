@@ -9,6 +9,10 @@ use hubsetup_events::{Event, EventHubAddress, Reader, StartAt};
 use hubsetup_net::Network;
 
 use crate::failure::Failure;
+use crate::{Sent, Stage, StageResult, StageStatus};
+
+/// What the read-back found (by message ID), and how long it took.
+pub(crate) type Landed = (Result<HashMap<String, Event>, Failure>, f64);
 
 /// Reading starts this long before the send, as this computer's clock and the hub's differ.
 const CLOCK_ALLOWANCE: Duration = Duration::from_secs(60);
@@ -79,5 +83,52 @@ pub(crate) fn latency_text(event: &Event, send_began: SystemTime) -> String {
             "{} ms before it by this computer's clock (the clocks differ)",
             -millis
         )
+    }
+}
+
+/// The "landed" stage for one protocol's message, and the failure it means, if any.
+pub(crate) fn stage(
+    sent: &Sent,
+    landed: Option<&Landed>,
+    waited_secs: u64,
+) -> (StageResult, Option<Failure>) {
+    match landed {
+        None => (
+            StageResult::new(
+                Stage::Landed,
+                StageStatus::NotChecked,
+                0.0,
+                "accepted by the hub; sign in or paste a service connection string to see it arrive".into(),
+            ),
+            None,
+        ),
+        Some((Err(failure), millis)) => (
+            StageResult::failed(Stage::Landed, *millis, failure.to_string()),
+            Some(failure.clone()),
+        ),
+        Some((Ok(found), millis)) => match found.get(&sent.message.id) {
+            Some(event) => (
+                StageResult::passed(
+                    Stage::Landed,
+                    *millis,
+                    format!(
+                        "read back from partition {} of the Event Hub-compatible endpoint; enqueued {} after the send began",
+                        event.partition,
+                        latency_text(event, sent.began)
+                    ),
+                ),
+                None,
+            ),
+            None => (
+                StageResult::failed(
+                    Stage::Landed,
+                    *millis,
+                    format!("not on the Event Hub-compatible endpoint within {waited_secs} s"),
+                ),
+                Some(Failure::NotLanded {
+                    seconds: waited_secs,
+                }),
+            ),
+        },
     }
 }

@@ -130,10 +130,10 @@ type Landed = (
 );
 
 /// A message the hub took, to be looked for on the Event Hub-compatible endpoint.
-struct Sent {
-    message: TestMessage,
+pub(crate) struct Sent {
+    pub(crate) message: TestMessage,
     attempts: u32,
-    began: SystemTime,
+    pub(crate) began: SystemTime,
 }
 
 /// One protocol's send before the read-back.
@@ -224,7 +224,12 @@ impl Verifier {
             let attempts = trial.attempts();
             let message_id = trial.outcome.as_ref().ok().map(|s| s.message.id.clone());
             let mut outcome = trial.outcome.as_ref().map(|_| ()).map_err(Clone::clone);
-            if let Some((stage, failure)) = landing_stage(&trial, landed.as_ref(), waited) {
+            if let Some((stage, failure)) = trial
+                .outcome
+                .as_ref()
+                .ok()
+                .map(|sent| landing::stage(sent, landed.as_ref(), waited))
+            {
                 if index == 0 {
                     on_stage(&stage);
                 }
@@ -522,55 +527,6 @@ impl Trial {
             Err(_) => 0,
         }
     }
-}
-
-/// The "landed" stage for one protocol's message, and the failure it means, if any; `None`
-/// when the message was not sent.
-fn landing_stage(
-    trial: &Trial,
-    landed: Option<&Landed>,
-    waited_secs: u64,
-) -> Option<(StageResult, Option<Failure>)> {
-    let sent = trial.outcome.as_ref().ok()?;
-    Some(match landed {
-        None => (
-            StageResult::new(
-                Stage::Landed,
-                StageStatus::NotChecked,
-                0.0,
-                "accepted by the hub; sign in or paste a service connection string to see it arrive".into(),
-            ),
-            None,
-        ),
-        Some((Err(failure), millis)) => (
-            StageResult::failed(Stage::Landed, *millis, failure.to_string()),
-            Some(failure.clone()),
-        ),
-        Some((Ok(found), millis)) => match found.get(&sent.message.id) {
-            Some(event) => (
-                StageResult::passed(
-                    Stage::Landed,
-                    *millis,
-                    format!(
-                        "read back from partition {} of the Event Hub-compatible endpoint; enqueued {} after the send began",
-                        event.partition,
-                        landing::latency_text(event, sent.began)
-                    ),
-                ),
-                None,
-            ),
-            None => (
-                StageResult::failed(
-                    Stage::Landed,
-                    *millis,
-                    format!("not on the Event Hub-compatible endpoint within {waited_secs} s"),
-                ),
-                Some(Failure::NotLanded {
-                    seconds: waited_secs,
-                }),
-            ),
-        },
-    })
 }
 
 fn unusable_report(reason: String) -> Report {
