@@ -16,7 +16,6 @@ mod mqtt;
 mod protocol;
 mod report;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -122,12 +121,6 @@ struct Credentials {
     /// The token stage's detail: which key, how long, for what.
     detail: String,
 }
-
-/// What the read-back found (by message ID), and how long it took.
-type Landed = (
-    Result<HashMap<String, hubsetup_events::Event>, Failure>,
-    f64,
-);
 
 /// A message the hub took, to be looked for on the Event Hub-compatible endpoint.
 pub(crate) struct Sent {
@@ -489,7 +482,7 @@ impl Verifier {
     }
 
     /// Looks for every message the hub took, with one reader; `None` without read access.
-    async fn read_back(&self, device_id: &str, trials: &[Trial]) -> Option<Landed> {
+    async fn read_back(&self, device_id: &str, trials: &[Trial]) -> Option<landing::Landed> {
         let read_back = self.options.read_back.as_ref()?;
         let sent: Vec<&Sent> = trials
             .iter()
