@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hubsetup_core::numbers::thousands;
 use hubsetup_core::{ConnectionString, SharedAccessKey};
 use hubsetup_sandbox::state::{random_base64, Device};
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
@@ -114,10 +115,10 @@ fn main() {
             best = best.min(started.elapsed());
         }
         println!(
-            "--file, {} strings over {HUBS} hubs, concurrency {concurrency}: best of 3 {:.2} s = {:.0} strings/s",
-            strings.len(),
+            "--file, {} strings over {HUBS} hubs, concurrency {concurrency}: best of 3 {:.2} s = {} strings/s",
+            thousands(strings.len() as u64),
             best.as_secs_f64(),
-            strings.len() as f64 / best.as_secs_f64()
+            thousands((strings.len() as f64 / best.as_secs_f64()) as u64)
         );
     }
 }
