@@ -202,15 +202,7 @@ async fn unknown_and_disabled_devices() {
         "The DeviceId is misspelt (IDs are case-sensitive), the device entry was deleted, or it is disabled.",
         "Check that 'ghost-device' is listed and enabled under IoT Hub → Devices; create or enable it, or correct the DeviceId.",
     );
-    sandbox.with_state(|s| {
-        s.hubs
-            .get_mut(HUB)
-            .unwrap()
-            .devices
-            .get_mut(DEVICE)
-            .unwrap()
-            .status = "disabled".into()
-    });
+    sandbox.disable_device(HUB, DEVICE);
     assert_eq!(
         failure(&verifier.verify(&device(&sandbox)).await),
         &Failure::DeviceNotFound {

@@ -217,15 +217,7 @@ async fn a_wrong_key_and_a_disabled_device_in_each_protocols_words() {
     let key = wrong.key().unwrap().expose_base64();
     assert!(!text.contains(key.as_str()), "the key never shows");
 
-    sandbox.with_state(|s| {
-        s.hubs
-            .get_mut(HUB)
-            .unwrap()
-            .devices
-            .get_mut(DEVICE)
-            .unwrap()
-            .status = "disabled".into()
-    });
+    sandbox.disable_device(HUB, DEVICE);
     let report = verifier.verify(&device(&sandbox)).await;
     assert_eq!(
         failure_of(&report, Protocol::Amqp).to_string(),

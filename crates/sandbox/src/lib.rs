@@ -341,6 +341,19 @@ impl Sandbox {
         })
     }
 
+    /// Disables `device` of `hub`, as an administrator does in the portal.
+    pub fn disable_device(&self, hub: &str, device: &str) {
+        self.with_state(|s| {
+            if let Some(device) = s
+                .hubs
+                .get_mut(&hub.to_ascii_lowercase())
+                .and_then(|h| h.devices.get_mut(device))
+            {
+                device.status = "disabled".into();
+            }
+        });
+    }
+
     /// The primary connection string of a device, as the portal would show it.
     pub fn device_connection_string(&self, hub: &str, device: &str) -> Option<ConnectionString> {
         let key = self.with_state(|s| {

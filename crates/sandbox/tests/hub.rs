@@ -358,15 +358,7 @@ fn device_to_cloud_refusals_have_azure_codes() {
         "{message}"
     );
 
-    sandbox.with_state(|s| {
-        s.hubs
-            .get_mut(HUB)
-            .unwrap()
-            .devices
-            .get_mut(EXISTING)
-            .unwrap()
-            .status = "disabled".into()
-    });
+    sandbox.disable_device(HUB, EXISTING);
     assert_eq!(
         hub_error_code(
             send(&http, &sandbox, EXISTING, &token(&cs, 60))
