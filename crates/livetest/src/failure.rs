@@ -4,6 +4,8 @@
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::Protocol;
+
 /// Why the hub did not accept the test message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
@@ -145,22 +147,16 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
-/// The protocol whose own port `port` is: MQTT's 8883, else AMQP's 5671.
+/// The protocol whose own port `port` is (MQTT's 8883, else AMQP's 5671), for people.
 fn own_port_protocol(port: u16) -> &'static str {
-    if port == 8883 {
-        "MQTT"
-    } else {
-        "AMQP"
-    }
+    Protocol::on_own_port(port).label()
 }
 
 /// The SDK transport that carries the same protocol over WebSockets on 443.
 fn own_port_setting(port: u16) -> &'static str {
-    if port == 8883 {
-        "MQTT_WS"
-    } else {
-        "AMQP_WS"
-    }
+    Protocol::on_own_port(port)
+        .over_websockets()
+        .transport_setting()
 }
 
 /// MQTT 3.1.1's CONNACK return codes (3.2.2.3) in words.

@@ -22,6 +22,7 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remo
 struct Answer {
     status: StatusCode,
     error_code: String,
+    body: Bytes,
     retry_after: Option<Duration>,
     server_time: Option<SystemTime>,
 }
@@ -64,7 +65,10 @@ impl Verifier {
                 .header(format!("iothub-app-{}", MARK.0), MARK.1)
                 .body(Full::new(Bytes::from(message.body.clone())))
                 .map_err(|e| Failure::Unusable(e.to_string()))?;
-            let retry_wait = match self.exchange(&mut connection, request).await {
+            let exchanged = self
+                .exchange(&mut connection, request, self.options.stage_timeout)
+                .await;
+            let retry_wait = match exchanged {
                 Exchange::Answered(answer)
                     if is_retryable(answer.status) && attempt < self.options.max_attempts =>
                 {
@@ -128,24 +132,22 @@ impl Verifier {
         Ok(attempt)
     }
 
+    /// One request and its answer, within `timeout`.
     async fn exchange(
         &self,
         connection: &mut connect::Connection,
         request: Request<Full<Bytes>>,
+        timeout: Duration,
     ) -> Exchange {
         if connection.sender.ready().await.is_err() {
             return Exchange::Dropped;
         }
-        let response = match tokio::time::timeout(
-            self.options.stage_timeout,
-            connection.sender.send_request(request),
-        )
-        .await
-        {
-            Err(_) => return Exchange::TimedOut,
-            Ok(Err(_)) => return Exchange::Dropped,
-            Ok(Ok(response)) => response,
-        };
+        let response =
+            match tokio::time::timeout(timeout, connection.sender.send_request(request)).await {
+                Err(_) => return Exchange::TimedOut,
+                Ok(Err(_)) => return Exchange::Dropped,
+                Ok(Ok(response)) => response,
+            };
         let (parts, body) = response.into_parts();
         let header = |name: &str| {
             parts
@@ -165,6 +167,7 @@ impl Verifier {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs),
             server_time: header("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
+            body,
         })
     }
 
@@ -242,35 +245,23 @@ impl Verifier {
         .header("content-type", CONTENT_TYPE)
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| Failure::Unusable(e.to_string()))?;
-        let no_answer = || Failure::NoAnswer {
-            seconds: timeout.as_secs(),
+        // The hub waits for the device up to the call's own timeout: wait longer for its answer.
+        let answer = match self.exchange(&mut connection, request, timeout * 2).await {
+            Exchange::Answered(answer) => answer,
+            Exchange::Dropped => return Err(Failure::ConnectionDropped { attempts: 1 }),
+            Exchange::TimedOut => {
+                return Err(Failure::NoAnswer {
+                    seconds: timeout.as_secs(),
+                })
+            }
         };
-        if connection.sender.ready().await.is_err() {
-            return Err(Failure::ConnectionDropped { attempts: 1 });
-        }
-        let response = tokio::time::timeout(timeout * 2, connection.sender.send_request(request))
-            .await
-            .map_err(|_| no_answer())?
-            .map_err(|_| Failure::ConnectionDropped { attempts: 1 })?;
-        let status = response.status();
-        let code = response
-            .headers()
-            .get("iothub-errorcode")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| Failure::ConnectionDropped { attempts: 1 })?
-            .to_bytes();
-        if status != StatusCode::OK {
+        if answer.status != StatusCode::OK {
             return Err(Failure::MethodRefused {
-                status: status.as_u16(),
-                code: code.unwrap_or_else(|| error_code_from_body(&body)),
+                status: answer.status.as_u16(),
+                code: answer.error_code,
             });
         }
-        serde_json::from_slice(&body).map_err(|_| Failure::MethodAnsweredWrongly {
+        serde_json::from_slice(&answer.body).map_err(|_| Failure::MethodAnsweredWrongly {
             detail: "the hub's answer is not JSON".into(),
         })
     }

@@ -185,38 +185,24 @@ impl Verifier {
         };
         report.device_id = Some(credentials.device_id.clone());
 
+        // Only the first protocol's stages are told as they end; the others come with the report.
         let quiet = |_: &StageResult| {};
-        let first = async {
-            let mut stages = Stages::new(on_stage);
-            let trial = self
-                .trial(protocols[0], connection_string, &credentials, &mut stages)
-                .await;
-            (trial, stages)
-        };
-        let others = futures::future::join_all(protocols[1..].iter().map(|protocol| {
-            let quiet = &quiet;
-            let credentials = &credentials;
-            async move {
-                let mut stages = Stages::new(quiet);
-                self.trial(*protocol, connection_string, credentials, &mut stages)
-                    .await
-                    .with_stages(stages)
-            }
-        }));
-        let ((first, mut first_stages), others) = futures::join!(first, others);
-        let mut trials = vec![first];
-        trials.extend(others);
+        let trials =
+            futures::future::join_all(protocols.iter().enumerate().map(|(i, protocol)| {
+                let observer: &(dyn Fn(&StageResult) + Sync) =
+                    if i == 0 { on_stage } else { &quiet };
+                self.trial(*protocol, connection_string, &credentials, observer)
+            }))
+            .await;
 
         let landed = self.read_back(&credentials.device_id, &trials).await;
         let waited = self.options.stage_timeout.as_secs();
         let mut results = Vec::new();
         for (index, mut trial) in trials.into_iter().enumerate() {
-            if index == 0 {
-                trial.stages = std::mem::take(&mut first_stages.done);
-            }
             let attempts = trial.attempts();
             let message_id = trial.outcome.as_ref().ok().map(|s| s.message.id.clone());
             let mut outcome = trial.outcome.as_ref().map(|_| ()).map_err(Clone::clone);
+            let mut landing_millis = 0.0;
             if let Some((stage, failure)) = trial
                 .outcome
                 .as_ref()
@@ -226,6 +212,7 @@ impl Verifier {
                 if index == 0 {
                     on_stage(&stage);
                 }
+                landing_millis = stage.millis;
                 trial.stages.push(stage);
                 if let Some(failure) = failure {
                     outcome = Err(failure);
@@ -240,12 +227,6 @@ impl Verifier {
                     report.fail(failure.clone());
                 }
             }
-            let landing_millis: f64 = trial
-                .stages
-                .iter()
-                .filter(|s| s.stage == Stage::Landed)
-                .map(|s| s.millis)
-                .sum();
             results.push(ProtocolResult {
                 protocol: trial.protocol,
                 label: trial.protocol.label().to_owned(),
@@ -327,20 +308,21 @@ impl Verifier {
         })
     }
 
-    /// Sends the test message over one protocol, stage by stage.
+    /// Sends the test message over one protocol, stage by stage, telling `observer` of each.
     async fn trial(
         &self,
         protocol: Protocol,
         cs: &ConnectionString,
         credentials: &Credentials,
-        stages: &mut Stages<'_>,
+        observer: &(dyn Fn(&StageResult) + Sync),
     ) -> Trial {
         let started = Instant::now();
-        let outcome = self.send(protocol, cs, credentials, stages).await;
+        let mut stages = Stages::new(observer);
+        let outcome = self.send(protocol, cs, credentials, &mut stages).await;
         Trial {
             protocol,
             millis: ms(started),
-            stages: Vec::new(),
+            stages: stages.done,
             outcome,
         }
     }
@@ -400,7 +382,7 @@ impl Verifier {
                     label: protocol.label(),
                     timeout,
                 };
-                let round_trip = self.round_trip(protocol, host, &credentials.device_id, &message);
+                let round_trip = self.round_trip(protocol, host, credentials, &message);
                 match protocol.websocket() {
                     Some(subprotocol) => {
                         let mut socket =
@@ -454,7 +436,7 @@ impl Verifier {
         &self,
         protocol: Protocol,
         host: &str,
-        device: &str,
+        credentials: &Credentials,
         message: &TestMessage,
     ) -> Option<mqtt::RoundTrip<'_>> {
         let first_mqtt = self
@@ -469,11 +451,11 @@ impl Verifier {
             .options
             .read_back
             .as_ref()
-            .and_then(|read| read.address.hub_service_token(host, self.now() + 300));
+            .and_then(|read| read.address.hub_service_token(host, credentials.expiry));
         let call = token.map(|token| {
             Box::pin(self.call_method(
                 host.to_owned(),
-                device.to_owned(),
+                credentials.device_id.clone(),
                 token,
                 message.id.clone(),
             )) as mqtt::MethodCall<'_>
@@ -505,11 +487,6 @@ impl Verifier {
 }
 
 impl Trial {
-    fn with_stages(mut self, stages: Stages<'_>) -> Trial {
-        self.stages = stages.done;
-        self
-    }
-
     fn attempts(&self) -> u32 {
         match &self.outcome {
             Ok(sent) => sent.attempts,

@@ -86,6 +86,24 @@ impl Protocol {
         }
     }
 
+    /// The protocol whose own port is `port`: MQTT's 8883, else AMQP's 5671.
+    pub(crate) fn on_own_port(port: u16) -> Protocol {
+        if port == Protocol::Mqtt.port() {
+            Protocol::Mqtt
+        } else {
+            Protocol::Amqp
+        }
+    }
+
+    /// The same protocol over WebSockets on 443.
+    pub(crate) fn over_websockets(self) -> Protocol {
+        match self {
+            Protocol::Mqtt | Protocol::MqttWs => Protocol::MqttWs,
+            Protocol::Amqp | Protocol::AmqpWs => Protocol::AmqpWs,
+            Protocol::Https => Protocol::Https,
+        }
+    }
+
     /// The same protocol on the other port: its WebSocket form, or its own port's.
     fn counterpart(self) -> Option<Protocol> {
         match self {

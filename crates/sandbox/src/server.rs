@@ -111,26 +111,19 @@ impl App {
             }
             None => {}
         }
-        let mut method_call = None;
         let answer = {
             let mut state = self.state.lock().expect("state lock");
-            let answer = match service {
-                Service::Login => entra::handle(&req, &mut state, &self.config),
-                Service::Management => arm::handle(&req, &mut state, &self.config),
-                Service::Hub(name) => match hub::handle(&req, name, &mut state, &self.config) {
-                    hub::Answer::Now(response) => response,
-                    hub::Answer::CallMethod(call) => {
-                        method_call = Some(call);
-                        crate::http::empty(StatusCode::ACCEPTED)
-                    }
-                },
-                Service::Control => self.control(&req, &mut state),
+            let answer: hub::Answer = match service {
+                Service::Login => entra::handle(&req, &mut state, &self.config).into(),
+                Service::Management => arm::handle(&req, &mut state, &self.config).into(),
+                Service::Hub(name) => hub::handle(&req, name, &mut state, &self.config),
+                Service::Control => self.control(&req, &mut state).into(),
                 Service::KeyDirectory { domain, advanced } => {
-                    keys::wkd(&req, &domain, advanced, &state)
+                    keys::wkd(&req, &domain, advanced, &state).into()
                 }
-                Service::KeyServer => keys::vks(&req, &state),
-                Service::Keybase => keys::keybase(&req, &state),
-                Service::EventHubs => eventhubs_over_https(),
+                Service::KeyServer => keys::vks(&req, &state).into(),
+                Service::Keybase => keys::keybase(&req, &state).into(),
+                Service::EventHubs => eventhubs_over_https().into(),
             };
             if let Some(dir) = &self.config.state_dir {
                 if req.method != Method::GET && req.method != Method::HEAD {
@@ -145,13 +138,13 @@ impl App {
             }
             answer
         };
-        // The device answers a method call once the state is free for others.
-        if let Some(call) = method_call {
-            return Ok(finish(crate::twins::call_response(
-                self.sessions.call(&call).await,
-            )));
-        }
-        Ok(finish(answer))
+        Ok(finish(match answer {
+            hub::Answer::Now(response) => response,
+            // The device answers a method call once the state is free for others.
+            hub::Answer::CallMethod(call) => {
+                crate::twins::call_response(self.sessions.call(&call).await)
+            }
+        }))
     }
 
     /// The sandbox's own endpoint for faults and published keys, used when it runs as a
