@@ -179,7 +179,7 @@ fn protocols_are_chosen_and_a_blocked_port_fails_the_run_with_what_to_tell_the_p
     assert!(stdout.contains("What to tell the partner:\n  MQTT on 8883 is blocked from this network; MQTT over WebSockets on 443 works: set the client's transport to MQTT_WS.\n"), "{stdout}");
     assert_eq!(
         text(&blocked.stderr),
-        "error: 1 of 5 protocols did not get the test message through from this network (see above).\n"
+        "error: 1 of the 5 protocols that could be tried did not get the test message through from this network (see above).\n"
     );
     assert_no_key(&blocked);
     let surveyed = hubsetup(

@@ -15,12 +15,21 @@ pub enum EventsError {
     SignInRefused(String),
     #[error("The connection string has no EntityPath (the event hub's name). Copy the whole Event Hub-compatible connection string from the hub's \"Built-in endpoints\" page.")]
     MissingEntityPath,
-    #[error("Could not reach {host} on port {port}: {detail}. A firewall may block AMQP (port 5671); ask the network's administrators to allow it.")]
+    #[error("Could not reach {host} on port {port}: {detail}. Check this computer's network connection; if the network goes out through a proxy, set it (HTTPS_PROXY, or the system's proxy settings).")]
     Unreachable {
         host: String,
         port: u16,
         detail: String,
     },
+    #[error("Could not reach {host} on AMQP's port 5671 ({on_amqp_port}) nor over WebSockets on port 443 ({on_https_port}). A firewall may block both; ask the network's administrators to allow outgoing port 5671 or 443 to *.servicebus.windows.net, or set the network's proxy (HTTPS_PROXY).")]
+    Blocked {
+        host: String,
+        on_amqp_port: String,
+        on_https_port: String,
+    },
+    /// A proxy answered and did not open the tunnel: its own words, and what to do.
+    #[error("{}. {}", reason.summary(), reason.fix())]
+    Proxy { reason: hubsetup_net::TunnelError },
     #[error("The secure connection to {host} failed: {detail}. A proxy or security product may be inspecting TLS; ask its administrators to exempt *.servicebus.windows.net.")]
     TlsFailed { host: String, detail: String },
     #[error("The endpoint refused the key: the signature is not valid. Copy the connection string again; the key may have been regenerated.")]

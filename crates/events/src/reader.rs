@@ -19,14 +19,14 @@ use fe2o3_amqp::types::primitives::{SimpleValue, Symbol, Value};
 use fe2o3_amqp::{Connection, Receiver, Session};
 use hubsetup_core::sas;
 use hubsetup_core::SharedAccessKey;
-use hubsetup_net::Network;
+use hubsetup_net::{ConnectError, Network};
 use rustls::pki_types::ServerName;
 use serde_amqp::described::Described;
 use serde_amqp::descriptor::Descriptor;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::node::{put_token, Node, STEP_TIMEOUT};
+use crate::node::{put_token, Node};
 use crate::{Event, EventHubAddress, EventsError};
 
 /// Azure's AMQP port, and the HTTPS port AMQP over WebSockets uses.
@@ -97,26 +97,21 @@ impl std::fmt::Display for Transport {
     }
 }
 
-/// A TCP connection to `host`'s `port` (or the loopback port a sandbox maps it to).
+/// A TCP connection to `host`'s `port` (or the loopback port a sandbox maps it to), through
+/// the proxy that serves `host` when there is one.
 async fn tcp_to(network: &Network, host: &str, port: u16) -> Result<TcpStream, EventsError> {
-    let unreachable = |detail: String| EventsError::Unreachable {
-        host: host.to_owned(),
-        port,
-        detail,
-    };
-    let addresses = network
-        .resolve_on(host, port)
+    network
+        .connect(host, port, CONNECT_TIMEOUT)
         .await
-        .map_err(|e| unreachable(format!("the name does not resolve ({e:?})")))?;
-    let target = *addresses
-        .first()
-        .ok_or_else(|| unreachable("the name has no addresses".into()))?;
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target))
-        .await
-        .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
-        .map_err(|e| unreachable(e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
-    Ok(tcp)
+        .map(|(tcp, _)| tcp)
+        .map_err(|error| match error {
+            ConnectError::Proxy(reason) => EventsError::Proxy { reason },
+            other => EventsError::Unreachable {
+                host: host.to_owned(),
+                port,
+                detail: other.to_string(),
+            },
+        })
 }
 
 async fn tls(
@@ -189,15 +184,12 @@ pub(crate) async fn connect(
     sasl: SaslProfile,
 ) -> Result<(ConnectionHandle<()>, Transport), EventsError> {
     if let Some(proxy) = network.proxy_for(host) {
-        let via = format!("through the proxy {}", proxy.authority());
-        let mut tcp = tcp_to(network, host, HTTPS_PORT).await?;
-        hubsetup_net::tunnel(&mut tcp, &proxy, host, STEP_TIMEOUT)
-            .await
-            .map_err(|e| EventsError::Unreachable {
-                host: host.to_owned(),
-                port: HTTPS_PORT,
-                detail: e.to_string(),
-            })?;
+        // The proxy resolves the name and carries HTTPS only: AMQP goes over a WebSocket.
+        let via = format!(
+            "this network goes out through the proxy {}",
+            proxy.authority()
+        );
+        let tcp = tcp_to(network, host, HTTPS_PORT).await?;
         let connection = over_websocket(network, host, websocket_path, tcp, sasl).await?;
         return Ok((connection, Transport::WebSocket { why: via }));
     }
@@ -211,12 +203,10 @@ pub(crate) async fn connect(
             let tcp = tcp_to(network, host, HTTPS_PORT)
                 .await
                 .map_err(|e| match e {
-                    EventsError::Unreachable { detail: on_443, .. } => EventsError::Unreachable {
+                    EventsError::Unreachable { detail: on_443, .. } => EventsError::Blocked {
                         host: host.to_owned(),
-                        port: AMQPS_PORT,
-                        detail: format!(
-                            "{detail}; WebSockets on port {HTTPS_PORT} failed too ({on_443})"
-                        ),
+                        on_amqp_port: detail,
+                        on_https_port: on_443,
                     },
                     other => other,
                 })?;

@@ -37,10 +37,16 @@ pub enum WatchUpdate {
 
 /// Whether trying again may help.
 fn is_transient(error: &EventsError) -> bool {
-    matches!(
-        error,
-        EventsError::Lost(_) | EventsError::Unreachable { .. } | EventsError::TlsFailed { .. }
-    )
+    match error {
+        EventsError::Proxy { reason } => reason.is_transient(),
+        other => matches!(
+            other,
+            EventsError::Lost(_)
+                | EventsError::Unreachable { .. }
+                | EventsError::Blocked { .. }
+                | EventsError::TlsFailed { .. }
+        ),
+    }
 }
 
 /// Watches every partition from `start` until the returned channel is dropped or the watch

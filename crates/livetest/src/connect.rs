@@ -4,12 +4,11 @@
 //! testing many strings on one hub reuses them.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
-use hubsetup_net::{Network, ResolveError};
+use hubsetup_net::Network;
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -153,118 +152,47 @@ pub(crate) async fn open_tls(
             proxy: proxy.authority(),
         });
     }
-    let proxy = network.proxy_for(host);
-    let lookup_name = proxy
-        .as_ref()
-        .and_then(|p| p.url.host_str().map(str::to_owned))
-        .unwrap_or_else(|| host.to_owned());
-
     let started = Instant::now();
-    let looked_up = async {
-        match &proxy {
-            Some(p) => tokio::net::lookup_host(p.authority())
-                .await
-                .map(Iterator::collect)
-                .map_err(|e| e.to_string()),
-            None => network.resolve_on(host, port).await.map_err(|e| match e {
-                ResolveError::NotFound => String::new(),
-                ResolveError::Failed(detail) => detail,
-            }),
-        }
-    };
-    let addresses: Vec<SocketAddr> = tokio::time::timeout(timeout, looked_up)
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} s", timeout.as_secs())))
-        .map_err(|detail| {
+    let route = match tokio::time::timeout(timeout, network.route(host, port)).await {
+        Ok(Ok(route)) => route,
+        Ok(Err(error)) => {
             stages.push(StageResult::failed(
                 Stage::Dns,
                 millis(started),
-                format!(
-                    "{lookup_name}: {}",
-                    if detail.is_empty() {
-                        "no such host"
-                    } else {
-                        &detail
-                    }
-                ),
+                error.to_string(),
             ));
-            if detail.is_empty() {
-                Failure::HostNotFound {
-                    host: lookup_name.clone(),
-                }
-            } else {
-                Failure::DnsFailed {
-                    host: lookup_name.clone(),
-                    detail,
-                }
-            }
-        })?;
-    let Some(address) = addresses.first().copied() else {
-        stages.push(StageResult::failed(
-            Stage::Dns,
-            millis(started),
-            format!("{lookup_name}: no addresses"),
-        ));
-        return Err(Failure::HostNotFound { host: lookup_name });
+            return Err(Failure::connecting(error, port));
+        }
+        Err(_) => {
+            let detail = format!("no answer within {} s", timeout.as_secs());
+            stages.push(StageResult::failed(
+                Stage::Dns,
+                millis(started),
+                format!("{host}: {detail}"),
+            ));
+            return Err(Failure::DnsFailed {
+                host: host.to_owned(),
+                detail,
+            });
+        }
     };
-    let via = proxy
-        .as_ref()
-        .map(|p| format!(" (proxy {})", p.authority()))
-        .unwrap_or_default();
+    let address = route.address();
+    let via = route.via();
     stages.push(StageResult::passed(
         Stage::Dns,
         millis(started),
-        format!("{lookup_name} → {}{via}", address.ip()),
+        format!("{} → {}{via}", route.looked_up(), address.ip()),
     ));
 
     let started = Instant::now();
-    let connected = tokio::time::timeout(timeout, TcpStream::connect(address)).await;
-    let mut stream = match connected {
-        Err(_) => {
-            stages.push(StageResult::failed(
-                Stage::Tcp,
-                millis(started),
-                format!("{address}: no answer"),
-            ));
-            return Err(Failure::ConnectTimeout {
-                address: address.to_string(),
-                port,
-                seconds: timeout.as_secs(),
-            });
-        }
-        Ok(Err(e)) => {
-            stages.push(StageResult::failed(
-                Stage::Tcp,
-                millis(started),
-                format!("{address}: {e}"),
-            ));
-            return Err(match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => Failure::ConnectionRefused {
-                    address: address.to_string(),
-                    port,
-                },
-                _ => Failure::ConnectFailed {
-                    address: address.to_string(),
-                    port,
-                    detail: e.to_string(),
-                },
-            });
-        }
-        Ok(Ok(stream)) => stream,
-    };
-    let _ = stream.set_nodelay(true);
-    if let Some(proxy) = &proxy {
-        hubsetup_net::tunnel(&mut stream, proxy, host, timeout)
-            .await
-            .map_err(Failure::from)
-            .inspect_err(|failure| {
-                stages.push(StageResult::failed(
-                    Stage::Tcp,
-                    millis(started),
-                    failure.to_string(),
-                ));
-            })?;
-    }
+    let stream = route.open(timeout).await.map_err(|error| {
+        stages.push(StageResult::failed(
+            Stage::Tcp,
+            millis(started),
+            error.to_string(),
+        ));
+        Failure::connecting(error, port)
+    })?;
     stages.push(StageResult::passed(
         Stage::Tcp,
         millis(started),

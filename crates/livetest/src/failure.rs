@@ -47,6 +47,29 @@ pub enum Failure {
         answer: String,
     },
     #[error(
+        "The proxy {proxy} does not allow connections to {host} on port {port} (403 Forbidden)."
+    )]
+    ProxyForbidden {
+        proxy: String,
+        host: String,
+        port: u16,
+    },
+    #[error("The proxy {proxy} could not find the address of {host} ({answer}).")]
+    ProxyNameUnknown {
+        proxy: String,
+        host: String,
+        answer: String,
+    },
+    #[error("The proxy {proxy} could not reach {host} on port {port} ({answer}).")]
+    ProxyCannotReach {
+        proxy: String,
+        host: String,
+        port: u16,
+        answer: String,
+    },
+    #[error("The proxy {proxy} could not be reached: {detail}.")]
+    ProxyUnreachable { proxy: String, detail: String },
+    #[error(
         "The proxy {proxy} {} ({}; 407 Proxy Authentication Required).",
         if *rejected { "refused the user name and password given for it" } else { "asks for a user name and password" },
         schemes.join(", ")
@@ -197,6 +220,10 @@ impl Failure {
             Failure::MethodRefused { .. } => "method_refused",
             Failure::MethodAnsweredWrongly { .. } => "method_answered_wrongly",
             Failure::ProxyRefused { .. } => "proxy_refused",
+            Failure::ProxyForbidden { .. } => "proxy_forbidden",
+            Failure::ProxyNameUnknown { .. } => "proxy_name_unknown",
+            Failure::ProxyCannotReach { .. } => "proxy_cannot_reach",
+            Failure::ProxyUnreachable { .. } => "proxy_unreachable",
             Failure::ProxyNeedsCredentials { schemes, .. }
                 if !hubsetup_net::offers_basic(schemes) =>
             {
@@ -256,6 +283,10 @@ impl Failure {
             Failure::MethodRefused { .. } => "The hub, or something in front of it, answered in a way Azure IoT Hub does not.".into(),
             Failure::MethodAnsweredWrongly { .. } => "The hub passed on something other than what the device answered.".into(),
             Failure::ProxyRefused { .. } => "The proxy does not allow tunnels to Azure IoT Hub, or it needs credentials.".into(),
+            Failure::ProxyForbidden { .. } => "The proxy's rules allow only some hosts or ports, and this one is not among them.".into(),
+            Failure::ProxyNameUnknown { .. } => "The hub name in HostName is misspelt or the hub was deleted, or the proxy's own name service cannot look up Azure's names.".into(),
+            Failure::ProxyCannotReach { .. } => "The proxy could not connect onward: the hub is not answering there, or the proxy's own network blocks it.".into(),
+            Failure::ProxyUnreachable { .. } => "The proxy's address in the settings is wrong, or the proxy is down.".into(),
             Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "The proxy wants your Windows sign-in (NTLM or Kerberos), which IoT Hub Setup cannot give it yet.".into()
             }
@@ -298,7 +329,7 @@ impl Failure {
             Failure::NoAnswer { .. } => "The network is very slow, or a proxy holds the request.".into(),
             Failure::Unexpected { .. } => "The hub, or something in front of it, answered in a way Azure IoT Hub does not.".into(),
             Failure::NotLanded { .. } => "Message routing sends the hub's messages to other endpoints only (a route that leaves out the built-in \"events\" endpoint), or the endpoint is slow right now.".into(),
-            Failure::CannotReadBack(_) => "The key or consumer group given for reading back, or this network, does not allow reading the hub's Event Hub-compatible endpoint (AMQP, port 5671).".into(),
+            Failure::CannotReadBack(_) => "The key or consumer group given for reading back does not allow reading the hub's Event Hub-compatible endpoint, or this network keeps the app from reaching it.".into(),
         }
     }
 
@@ -328,6 +359,10 @@ impl Failure {
             Failure::NoTwinsOnThisTier => "If the partner needs twins, methods or cloud-to-device messages, change the hub to a Standard tier (IoT Hub → Pricing and scale); device-to-cloud messages work as they are.".into(),
             Failure::MethodRefused { status: 401, .. } => "Sign in again, or give the hub's service connection string (a policy with ServiceConnect), then test again.".into(),
             Failure::MethodRefused { .. } | Failure::MethodAnsweredWrongly { .. } => "Test again; if it persists, try from another network or report the hub's answer to IoT Hub Setup's developers.".into(),
+            Failure::ProxyForbidden { port, .. } => format!("Ask the network administrator to allow CONNECT to *.azure-devices.net on port {port} through the proxy."),
+            Failure::ProxyNameUnknown { .. } => "Compare HostName with the hub's Overview page in the Azure portal; if it is right, ask the network administrator why the proxy cannot look it up.".into(),
+            Failure::ProxyCannotReach { .. } => "Test again in a few minutes; if it keeps failing, ask the network administrator whether the proxy may reach *.azure-devices.net.".into(),
+            Failure::ProxyUnreachable { .. } => "Check the proxy's address (HTTPS_PROXY or the system's proxy settings) and that the proxy is running, then test again.".into(),
             Failure::ProxyRefused { .. } => "Ask the network administrator to allow CONNECT to *.azure-devices.net:443 through the proxy, or give the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port).".into(),
             Failure::ProxyNeedsCredentials { schemes, .. } if !hubsetup_net::offers_basic(schemes) => {
                 "Ask the network administrator to let *.azure-devices.net through the proxy without sign-in, or for a proxy account with a user name and password (Basic).".into()
@@ -376,6 +411,7 @@ impl Failure {
                 | Failure::OwnPortBehindProxy { .. }
                 | Failure::WebSocketRefused { .. }
                 | Failure::ProxyRefused { .. }
+                | Failure::ProxyForbidden { .. }
                 | Failure::CertificateUntrusted { .. }
                 | Failure::CertificateWrongHost { .. }
                 | Failure::CertificateExpired { .. }
@@ -393,10 +429,40 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// A connection that did not open, on Azure's `port`.
+    pub(crate) fn connecting(error: hubsetup_net::ConnectError, port: u16) -> Failure {
+        use hubsetup_net::ConnectError;
+        match error {
+            ConnectError::NotFound { looked_up } => Failure::HostNotFound { host: looked_up },
+            ConnectError::LookupFailed { looked_up, detail } => Failure::DnsFailed {
+                host: looked_up,
+                detail,
+            },
+            ConnectError::Timeout { address, seconds } => Failure::ConnectTimeout {
+                address: address.to_string(),
+                port,
+                seconds,
+            },
+            ConnectError::Refused { address } => Failure::ConnectionRefused {
+                address: address.to_string(),
+                port,
+            },
+            ConnectError::Failed { address, detail } => Failure::ConnectFailed {
+                address: address.to_string(),
+                port,
+                detail,
+            },
+            ConnectError::Proxy(tunnel) => Failure::from(tunnel),
+        }
+    }
+}
+
 impl From<hubsetup_net::TunnelError> for Failure {
     fn from(error: hubsetup_net::TunnelError) -> Failure {
+        use hubsetup_net::TunnelError;
         match error {
-            hubsetup_net::TunnelError::NeedsLogin {
+            TunnelError::NeedsLogin {
                 proxy,
                 schemes,
                 rejected,
@@ -405,7 +471,33 @@ impl From<hubsetup_net::TunnelError> for Failure {
                 schemes,
                 rejected,
             },
-            hubsetup_net::TunnelError::Refused {
+            TunnelError::Forbidden { proxy, host, port } => {
+                Failure::ProxyForbidden { proxy, host, port }
+            }
+            TunnelError::NameUnknown {
+                proxy,
+                host,
+                answer,
+            } => Failure::ProxyNameUnknown {
+                proxy,
+                host,
+                answer,
+            },
+            TunnelError::CannotReach {
+                proxy,
+                host,
+                port,
+                answer,
+            } => Failure::ProxyCannotReach {
+                proxy,
+                host,
+                port,
+                answer,
+            },
+            TunnelError::ProxyUnreachable { proxy, detail } => {
+                Failure::ProxyUnreachable { proxy, detail }
+            }
+            TunnelError::Refused {
                 proxy,
                 host,
                 answer,

@@ -232,6 +232,7 @@ impl Verifier {
                 label: trial.protocol.label().to_owned(),
                 port: trial.protocol.port(),
                 accepted: outcome.is_ok(),
+                tried: !matches!(outcome, Err(Failure::OwnPortBehindProxy { .. })),
                 stages: trial.stages,
                 total_millis: trial.millis + landing_millis,
                 failure: outcome.as_ref().err().map(Failure::diagnosis),

@@ -104,6 +104,9 @@ pub struct ProtocolResult {
     /// Azure's port for it.
     pub port: u16,
     pub accepted: bool,
+    /// False when this network could not try it by design: MQTT's and AMQP's own ports behind
+    /// a proxy, which carries HTTPS only. Such a protocol does not fail the run.
+    pub tried: bool,
     pub stages: Vec<StageResult>,
     pub total_millis: f64,
     pub failure: Option<Diagnosis>,

@@ -12,6 +12,7 @@
 
 mod issuer;
 mod proxy;
+mod route;
 mod tunnel;
 mod websocket;
 
@@ -26,6 +27,7 @@ use rustls_pki_types::CertificateDer;
 
 pub use issuer::UntrustedIssuer;
 pub use proxy::{ProxyLogin, ProxySettings, ProxyTarget, SavedLogins, ScriptError};
+pub use route::{ConnectError, Route};
 pub use tunnel::{offers_basic, try_proxy, tunnel, TunnelError};
 pub use websocket::{upgrade_websocket, WebSocketBytes, WebSocketError};
 

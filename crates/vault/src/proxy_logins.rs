@@ -31,15 +31,10 @@ pub enum ProxySignInError {
          (the user name is often written DOMAIN\\user) and try again."
     )]
     Refused { proxy: String },
-    #[error(
-        "The proxy {proxy} did not open a connection to {host} ({answer}); nothing was saved. \
-         Check the proxy's address, or ask the network administrator to allow Azure through it."
-    )]
-    NoTunnel {
-        proxy: String,
-        host: String,
-        answer: String,
-    },
+    /// The login got no answer about itself: the proxy could not be reached, or stopped the
+    /// tunnel for another reason.
+    #[error("{}; nothing was saved. {}", reason.summary(), reason.fix())]
+    NoTunnel { reason: TunnelError },
     #[error(transparent)]
     Keychain(#[from] VaultError),
 }
@@ -101,11 +96,7 @@ impl<K: Keychain> ProxyLogins<K> {
             Err(TunnelError::NeedsLogin { .. }) => {
                 Err(ProxySignInError::Refused { proxy: authority })
             }
-            Err(TunnelError::Refused { answer, .. }) => Err(ProxySignInError::NoTunnel {
-                proxy: authority,
-                host: host.to_owned(),
-                answer,
-            }),
+            Err(reason) => Err(ProxySignInError::NoTunnel { reason }),
         }
     }
 
