@@ -48,13 +48,14 @@ def cloud(tmp_path_factory):
     process.wait(timeout=10)
 
 
-def arm_token(cloud):
+def arm_token(cloud, http=requests):
+    """A token for ARM by device code; `http` is a requests session for a network of its own."""
     login = f"{cloud['login_endpoint']}/organizations/oauth2/v2.0"
     scope = f"{cloud['arm_endpoint']}/.default offline_access"
-    code = requests.post(f"{login}/devicecode", data={"client_id": CLIENT_ID, "scope": scope}).json()
+    code = http.post(f"{login}/devicecode", data={"client_id": CLIENT_ID, "scope": scope}).json()
     for _ in range(20):
         time.sleep(code["interval"])
-        answer = requests.post(
+        answer = http.post(
             f"{login}/token",
             data={
                 "client_id": CLIENT_ID,

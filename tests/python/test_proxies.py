@@ -3,20 +3,26 @@ squid asking for Basic credentials, and mitmproxy inspecting TLS (re-signing eve
 its own root, as Zscaler and the like do) in front of it.
 
 The sandbox runs on port 443 here, its hosts known to squid only (through squid's hosts
-file), and the CLI gets a description of it without a loopback address: every connection,
-sign-in and ARM included, has to go through the proxy, as on a network without direct access.
+file; `.test` names resolve nowhere else), and the CLI gets a description of it without a
+loopback address or name server: every connection has to go through the proxy, as on a
+network where only the proxy resolves outside names. squid's access log then proves that each
+one did: sign-in, ARM, the registry, the live test over every protocol with its landed stage,
+watch, and key lookups.
 """
 
+import base64
 import json
 import os
 import pathlib
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
+import requests
 
-from conftest import HUBSETUP
+from conftest import HUBSETUP, arm_token
 from desktop import app_session, free_port, wait_for_port
 from test_wizard import Wizard, display  # noqa: F401 (a fixture)
 
@@ -26,6 +32,9 @@ if not MITMDUMP or not os.path.exists(SQUID):
     pytest.skip("squid and HUBSETUP_MITMDUMP are needed (cargo xtask test installs both)", allow_module_level=True)
 
 HUB = "contoso-plant-hub"
+FORBIDDEN_HUB = "forbidden-hub"
+UNKNOWN_HUB = "hub-nobody-knows"
+CONTACT = "sam@partner"
 DEVICE = "io.microshare.contact.unpacked.event"
 PRODUCTION = "11111111-1111-4111-8111-111111111111"
 USER, PASSWORD = "alice", "s3cret-pass"
@@ -65,7 +74,10 @@ def squid(folder, sandbox):
     port = free_port()
     suffix = sandbox["suffix"]
     hosts = folder / "hosts"
-    hosts.write_text(f"127.0.0.1 login.{suffix} management.{suffix} {HUB}.azure-devices.{suffix}\n")
+    names = [f"login.{suffix}", f"management.{suffix}", f"{HUB}.azure-devices.{suffix}",
+             f"iothub-ns-{HUB}.servicebus.{suffix}", f"control.{suffix}", f"keys.{suffix}",
+             f"openpgpkey.partner.{suffix}", f"partner.{suffix}", f"{FORBIDDEN_HUB}.azure-devices.{suffix}"]
+    hosts.write_text(f"127.0.0.1 {' '.join(names)}\n")
     hashed = subprocess.run(["openssl", "passwd", "-apr1", PASSWORD], capture_output=True, text=True, check=True).stdout.strip()
     passwords = folder / "passwords"
     passwords.write_text(f"{USER}:{hashed}\n")
@@ -79,7 +91,9 @@ auth_param basic realm Contoso proxy
 acl signed_in proxy_auth REQUIRED
 acl SSL_ports port 443
 acl CONNECT method CONNECT
+acl forbidden dstdomain {FORBIDDEN_HUB}.azure-devices.{suffix}
 http_access deny CONNECT !SSL_ports
+http_access deny forbidden
 http_access allow signed_in
 http_access deny all
 hosts_file {hosts}
@@ -87,6 +101,8 @@ pid_filename {folder}/squid.pid
 cache_log {folder}/cache.log
 access_log {folder}/access.log
 cache deny all
+# Names outside the hosts file go to the machine's name servers (none knows `.test`).
+dns_timeout 2 seconds
 coredump_dir {folder}
 shutdown_lifetime 1 second
 """)
@@ -123,11 +139,60 @@ def kept_logins(*args):
     return subprocess.run([HUBSETUP, "proxy", *args], capture_output=True, text=True, timeout=60)
 
 
-def hubsetup(sandbox, proxy, *args, stdin=""):
-    env = dict(os.environ, HTTPS_PROXY=proxy)
+def hubsetup(sandbox, proxy, *args, stdin="", env=None):
+    env = dict(os.environ, HTTPS_PROXY=proxy, **(env or {}))
     env.pop("NO_PROXY", None)
     return subprocess.run([HUBSETUP, *args, "--sandbox", sandbox["file"]], input=stdin, env=env,
                           capture_output=True, text=True, timeout=180)
+
+
+class SquidLog:
+    """squid's access log from a point on: the tunnels (CONNECT host:port) it opened. squid
+    logs a tunnel when it closes, so the reader waits for the lines it expects."""
+
+    def __init__(self, folder):
+        self.path = folder / "access.log"
+        self.start = self.path.stat().st_size if self.path.exists() else 0
+
+    def tunnels(self):
+        if not self.path.exists():
+            return []
+        with self.path.open() as log:
+            log.seek(self.start)
+            return [(line.split()[6], line.split()[3]) for line in log if " CONNECT " in line]
+
+    def wait_for(self, *hosts):
+        """Waits until squid has logged a tunnel to each host's port 443; returns them all."""
+        wanted = {f"{host}:443" for host in hosts}
+        deadline = time.monotonic() + 20
+        while not wanted <= {target for target, _ in self.tunnels()}:
+            if time.monotonic() > deadline:
+                pytest.fail(f"squid logged no tunnel to {sorted(wanted - {t for t, _ in self.tunnels()})}; it logged {self.tunnels()}")
+            time.sleep(0.1)
+        return self.tunnels()
+
+
+def through_squid(squid, sandbox):
+    """A requests session that, like the app, reaches the sandbox only through squid."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"https": f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}"}
+    session.verify = sandbox["ca"]
+    return session
+
+
+@pytest.fixture(scope="module")
+def owner_string(sandbox, squid):
+    """The hub's iothubowner connection string, which may read events: what a signed-in
+    admin's live test reads the message back with."""
+    http = through_squid(squid, sandbox)
+    cloud = json.loads(pathlib.Path(sandbox["file"]).read_text())
+    hub = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/{HUB}"
+    keys = http.post(f"{cloud['arm_endpoint']}{hub}/listkeys?api-version=2023-06-30",
+                     headers={"Authorization": f"Bearer {arm_token(cloud, http)}"})
+    assert keys.status_code == 200, keys.text
+    owner = next(k for k in keys.json()["value"] if k["keyName"] == "iothubowner")
+    return f"HostName={HUB}.azure-devices.{sandbox['suffix']};SharedAccessKeyName=iothubowner;SharedAccessKey={owner['primaryKey']}"
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +287,123 @@ def test_tls_inspection_is_named_by_its_issuer_and_its_root_can_be_trusted(sandb
     trusted = hubsetup(sandbox, proxy, "verify", "--ca-bundle", mitmproxy["ca"], stdin=device_string)
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr
     assert "Accepted: the hub took the test message" in trusted.stdout
+
+
+def test_the_live_test_reads_its_message_back_through_the_proxy(folder, sandbox, squid, device_string, owner_string):
+    """Every protocol a proxy can carry, and the landed stage read back from the Event
+    Hub-compatible endpoint, all through squid: MQTT's and AMQP's own ports are not tried
+    there, which does not fail the run."""
+    log = SquidLog(folder)
+    suffix = sandbox["suffix"]
+    result = hubsetup(sandbox, f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}", "verify", "--protocol", "all",
+                      stdin=device_string, env={"HUBSETUP_EVENTS_CONNECTION_STRING": owner_string})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ Message landed" in result.stdout, result.stdout
+    for protocol, port in (("MQTT", 8883), ("AMQP", 5671)):
+        row = next(line for line in result.stdout.splitlines() if line.strip().startswith(f"– {protocol} "))
+        assert row.endswith(
+            f"not tried behind a proxy: {protocol} on port {port} was not tried: this network goes out through the "
+            f"proxy 127.0.0.1:{squid}, which carries HTTPS only. Set the client's transport to {protocol}_WS and give "
+            "it the proxy, or test from a network without a proxy."), row
+    for protocol in ("HTTPS", "MQTT over WebSockets", "AMQP over WebSockets"):
+        assert any(line.strip().startswith(f"✓ {protocol} ") for line in result.stdout.splitlines()), result.stdout
+    tunnels = log.wait_for(f"{HUB}.azure-devices.{suffix}", f"iothub-ns-{HUB}.servicebus.{suffix}")
+    assert all(status == "TCP_TUNNEL/200" for _, status in tunnels), tunnels
+    assert owner_string.split("SharedAccessKey=")[1] not in result.stdout + result.stderr
+
+
+def test_watch_reads_messages_through_the_proxy(folder, sandbox, squid, device_string, owner_string):
+    proxy = f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}"
+    sent = hubsetup(sandbox, proxy, "verify", "--protocol", "https", stdin=device_string)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    log = SquidLog(folder)
+    watched = hubsetup(sandbox, proxy, "watch", "--since", "start", "--count", "1", stdin=owner_string)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert DEVICE in watched.stdout, watched.stdout
+    assert (f"over AMQP over WebSockets on port 443, because this network goes out through the proxy "
+            f"127.0.0.1:{squid}") in watched.stderr, watched.stderr
+    log.wait_for(f"{HUB}.azure-devices.{sandbox['suffix']}", f"iothub-ns-{HUB}.servicebus.{sandbox['suffix']}")
+    assert owner_string.split("SharedAccessKey=")[1] not in watched.stdout + watched.stderr
+
+
+def test_key_lookups_go_through_the_proxy(folder, sandbox, squid, tmp_path):
+    from conftest import gpg_key
+
+    address = f"{CONTACT}.{sandbox['suffix']}"
+    with gpg_key(tmp_path, address) as (home, gpg, fingerprint):
+        exported = subprocess.run(gpg + ["--export", fingerprint], capture_output=True, check=True).stdout
+        armored = subprocess.run(gpg + ["--armor", "--export", fingerprint], capture_output=True, text=True, check=True).stdout
+        published = through_squid(squid, sandbox).post(f"https://control.{sandbox['suffix']}/keys", json={
+            "emails": [address], "fingerprint": fingerprint, "binary": base64.b64encode(exported).decode(), "armored": armored,
+        })
+        assert published.status_code == 204, published.text
+        log = SquidLog(folder)
+        found = hubsetup(sandbox, f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}", "find-key", address)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert found.stdout.startswith(f"Found in the Web Key Directory of partner.{sandbox['suffix']}"), found.stdout
+    log.wait_for(f"openpgpkey.partner.{sandbox['suffix']}")
+
+
+def string_for(sandbox, hub, device_string):
+    """The device string with another hub's host name."""
+    return device_string.replace(f"HostName={HUB}.", f"HostName={hub}.")
+
+
+def test_each_answer_of_the_proxy_has_its_own_words(sandbox, squid, device_string, owner_string):
+    proxy = f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}"
+    authority = f"127.0.0.1:{squid}"
+    suffix = sandbox["suffix"]
+
+    forbidden = hubsetup(sandbox, proxy, "verify", "--protocol", "https",
+                         stdin=string_for(sandbox, FORBIDDEN_HUB, device_string))
+    assert forbidden.returncode == 1
+    assert (f"Failed: The proxy {authority} does not allow connections to {FORBIDDEN_HUB}.azure-devices.{suffix} "
+            "on port 443 (403 Forbidden).\n") in forbidden.stdout, forbidden.stdout
+    assert ("What to do:   Ask the network administrator to allow CONNECT to *.azure-devices.net on port 443 "
+            "through the proxy.") in forbidden.stdout
+
+    unknown = hubsetup(sandbox, proxy, "verify", "--protocol", "https",
+                       stdin=string_for(sandbox, UNKNOWN_HUB, device_string))
+    assert unknown.returncode == 1
+    assert (f"Failed: The proxy {authority} could not find the address of {UNKNOWN_HUB}.azure-devices.{suffix} "
+            "(500 Internal Server Error).\n") in unknown.stdout, unknown.stdout
+
+    # The Event Hubs reader, which resolved names itself before, says the same.
+    watch_forbidden = hubsetup(sandbox, proxy, "watch", "--count", "1",
+                               stdin=owner_string.replace(f"HostName={HUB}.", f"HostName={FORBIDDEN_HUB}."))
+    assert watch_forbidden.returncode == 1
+    assert watch_forbidden.stderr.endswith(
+        f"error: The proxy {authority} does not allow connections to {FORBIDDEN_HUB}.azure-devices.{suffix} on port "
+        f"443 (403 Forbidden). Ask the proxy's administrators to allow connections to *.azure-devices.{suffix} on "
+        "port 443.\n"), watch_forbidden.stderr
+    watch_unknown = hubsetup(sandbox, proxy, "watch", "--count", "1",
+                             stdin=owner_string.replace(f"HostName={HUB}.", f"HostName={UNKNOWN_HUB}."))
+    assert watch_unknown.returncode == 1
+    assert f"error: The proxy {authority} could not find the address of {UNKNOWN_HUB}.azure-devices.{suffix}" \
+        in watch_unknown.stderr, watch_unknown.stderr
+    watch_login = hubsetup(sandbox, f"http://{authority}", "watch", "--count", "1", stdin=owner_string)
+    assert watch_login.returncode == 1
+    assert watch_login.stderr.endswith(
+        f"error: The proxy {authority} asks for a login (Basic). Sign in to the proxy (the app asks; in a terminal "
+        "run `hubsetup proxy sign-in`), then try again.\n"), watch_login.stderr
+    for answer in (watch_forbidden, watch_unknown, watch_login):
+        assert "firewall" not in answer.stderr, "a proxy answered: no firewall guess"
+        assert owner_string.split("SharedAccessKey=")[1] not in answer.stdout + answer.stderr
+
+    closed = free_port()
+    gone = hubsetup(sandbox, f"http://127.0.0.1:{closed}", "verify", "--protocol", "https", stdin=device_string)
+    assert gone.returncode == 1
+    assert f"Failed: The proxy 127.0.0.1:{closed} could not be reached: " in gone.stdout, gone.stdout
+    assert ("What to do:   Check the proxy's address (HTTPS_PROXY or the system's proxy settings) and that the "
+            "proxy is running, then test again.") in gone.stdout
+
+
+def test_watch_names_a_tls_inspecting_proxy(sandbox, mitmproxy, owner_string):
+    intercepted = hubsetup(sandbox, f"http://127.0.0.1:{mitmproxy['port']}", "watch", "--count", "1", stdin=owner_string)
+    assert intercepted.returncode == 1
+    assert f"error: The secure connection to {HUB}.azure-devices.{sandbox['suffix']} failed" in intercepted.stderr, intercepted.stderr
+    assert "'CN=mitmproxy,O=mitmproxy'" in intercepted.stderr, intercepted.stderr
+    assert "--ca-bundle" in intercepted.stderr
 
 
 def test_the_wizard_asks_for_the_proxy_login_once(sandbox, squid, device_string, display, tmp_path):

@@ -19,7 +19,7 @@ import time
 
 import pytest
 import requests
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -82,16 +82,36 @@ class Wizard:
         element.send_keys(text)
 
     def text(self, css):
-        return self.find(css).text
+        WebDriverWait(self.driver, 20).until(lambda d: self.shown(css) is not None)
+        return self.shown(css)
+
+    def shown(self, css):
+        """The text `css` shows now, or None when it is not there: found and read again when
+        the page re-renders it between the two (a stale element), as Svelte does."""
+        for _ in range(10):
+            try:
+                return self.driver.find_element(By.CSS_SELECTOR, css).text
+            except NoSuchElementException:
+                return None
+            except StaleElementReferenceException:
+                continue
+        return None
 
     def wait_text(self, css, expected, seconds=20, secret=False):
-        """Waits for `css` to show `expected`; a `secret` is never printed when it does not."""
+        """Waits for `css` to show `expected`; a `secret` is never printed when it does not.
+        On a timeout it says the last text seen."""
+        seen = []
+
+        def shows(_):
+            seen.append(self.shown(css))
+            return seen[-1] is not None and expected in seen[-1]
+
         try:
-            WebDriverWait(self.driver, seconds).until(lambda d: expected in d.find_element(By.CSS_SELECTOR, css).text)
-        except WebDriverException:
+            WebDriverWait(self.driver, seconds).until(shows)
+        except TimeoutException:
             if secret:
                 pytest.fail(f"{css} never showed the secret expected")
-            pytest.fail(f"{css} never showed {expected!r}; it shows {self.text(css)!r}")
+            pytest.fail(f"{css} never showed {expected!r} within {seconds} s; the last text seen was {seen[-1] if seen else None!r}")
 
     def title(self):
         return self.text("#step-title")
@@ -644,7 +664,40 @@ def test_a_guest_tenant_is_chosen_and_more_proof_is_given_when_asked(app):
     assert "Signed in again; carrying on." in app.text("#progress")
 
 
-def test_long_work_can_be_cancelled_and_a_crashed_app_resumes(launch):
+def test_wait_text_reads_through_re_renders(launch):
+    """Svelte replaces elements as state changes; wait_text reads the one shown now, so an
+    element replaced between finding and reading it (a stale element) is read again."""
+    app = launch()
+    app.find("#start-verify")
+    app.driver.execute_script("""
+        let n = 0;
+        const render = () => {
+            const fresh = document.createElement('p');
+            fresh.id = 'rerendered';
+            fresh.textContent = ++n < 300 ? `Running… ${n}` : 'Passed.';
+            const old = document.getElementById('rerendered');
+            old ? old.replaceWith(fresh) : document.body.append(fresh);
+            if (n < 3000) setTimeout(render, 0);
+        };
+        render();
+    """)
+    app.wait_text("#rerendered", "Passed.")
+    with pytest.raises(pytest.fail.Exception, match=r"never showed 'Failed\.' within 1 s; the last text seen was 'Passed\.'"):
+        app.wait_text("#rerendered", "Failed.", seconds=1)
+
+
+@contextlib.contextmanager
+def held_device_code_approval(cloud):
+    """No device code sign-in ends while this holds (the sandbox's control endpoint)."""
+    holds = f"https://control.{cloud['suffix']}/holds/device-code-approval"
+    assert requests.put(holds).status_code == 204
+    try:
+        yield
+    finally:
+        assert requests.delete(holds).status_code == 204
+
+
+def test_long_work_can_be_cancelled_and_a_crashed_app_resumes(launch, cloud):
     cancelled = "Cancelled. Nothing was lost: start again when you are ready."
     app = launch()
     app.click("#start-sandbox")
@@ -653,10 +706,12 @@ def test_long_work_can_be_cancelled_and_a_crashed_app_resumes(launch):
     offered = [b.get_attribute("id") for b in app.driver.find_elements(By.CSS_SELECTOR, ".choices button")]
     assert offered[0] == "signin-device_code" and "signin-browser" not in offered, "a browser cannot reach the sandbox"
 
-    # The sandbox approves a device code at its third poll, a second apart: time to cancel.
-    app.click("#signin-device_code")
-    app.click("#cancel-signin")
-    app.wait_text("#signin-error", cancelled)
+    # The sandbox holds the approval until it is released, so Cancel surely comes first.
+    with held_device_code_approval(cloud):
+        app.click("#signin-device_code")
+        app.wait_text("#device-code", "and enter:")
+        app.click("#cancel-signin")
+        app.wait_text("#signin-error", cancelled)
     assert not app.driver.find_elements(By.CSS_SELECTOR, "#signed-in")
     app.click("#signin-device_code")
     app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)

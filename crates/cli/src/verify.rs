@@ -133,7 +133,10 @@ async fn read_back(network: &Network, consumer_group: &str) -> Result<Option<Rea
     };
     let address = EventHubAddress::resolve(network, &text)
         .await
-        .map_err(|e| CliError::BadInput(format!("{READ_BACK_ENV}: {e}")))?;
+        .map_err(|e| match e.is_network() {
+            true => CliError::Failure(format!("{READ_BACK_ENV}: {e}")),
+            false => CliError::BadInput(format!("{READ_BACK_ENV}: {e}")),
+        })?;
     crate::watch::note_if_shared_group(consumer_group, "reading the test message back");
     Ok(Some(ReadBack {
         address,

@@ -6,8 +6,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::time::SystemTime;
 
 use hubsetup_events::{
-    rfc3339, watch, BodyView, Event, EventHubAddress, EventsError, StartAt, WatchUpdate,
-    DEFAULT_CONSUMER_GROUP,
+    rfc3339, watch, BodyView, Event, EventHubAddress, StartAt, WatchUpdate, DEFAULT_CONSUMER_GROUP,
 };
 
 use hubsetup_provision::{Azure, HubInfo, OWN_CONSUMER_GROUP};
@@ -76,11 +75,9 @@ async fn access(args: &Args) -> Result<Option<Access>, CliError> {
         let text = input::connection_string(args.connection_string.as_deref())?;
         let address = EventHubAddress::resolve(&args.cloud.network()?, &text)
             .await
-            .map_err(|e| match e {
-                EventsError::Unreachable { .. }
-                | EventsError::TlsFailed { .. }
-                | EventsError::Lost(_) => CliError::Failure(e.to_string()),
-                _ => CliError::BadInput(e.to_string()),
+            .map_err(|e| match e.is_network() {
+                true => CliError::Failure(e.to_string()),
+                false => CliError::BadInput(e.to_string()),
             })?;
         let group = args
             .consumer_group

@@ -30,7 +30,7 @@ pub enum EventsError {
     /// A proxy answered and did not open the tunnel: its own words, and what to do.
     #[error("{}. {}", reason.summary(), reason.fix())]
     Proxy { reason: hubsetup_net::TunnelError },
-    #[error("The secure connection to {host} failed: {detail}. A proxy or security product may be inspecting TLS; ask its administrators to exempt *.servicebus.windows.net.")]
+    #[error("The secure connection to {host} failed: {detail}. A proxy or security product may be inspecting TLS: trust its root certificate with --ca-bundle FILE.pem (or the app's network settings), or ask its administrators to exempt *.servicebus.windows.net and *.azure-devices.net.")]
     TlsFailed { host: String, detail: String },
     #[error("The endpoint refused the key: the signature is not valid. Copy the connection string again; the key may have been regenerated.")]
     WrongKey,
@@ -57,4 +57,18 @@ pub enum EventsError {
     },
     #[error("The connection to the endpoint was lost: {0}.")]
     Lost(String),
+}
+
+impl EventsError {
+    /// Whether the network, not the string or the hub, stopped the reader.
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            EventsError::Unreachable { .. }
+                | EventsError::Blocked { .. }
+                | EventsError::Proxy { .. }
+                | EventsError::TlsFailed { .. }
+                | EventsError::Lost(_)
+        )
+    }
 }

@@ -128,7 +128,14 @@ async fn tls(
     tokio_rustls::TlsConnector::from(network.tls_config())
         .connect(server_name, tcp)
         .await
-        .map_err(|e| failed(e.to_string()))
+        .map_err(|e| {
+            // A TLS-inspecting proxy is named by who signed what it presented.
+            let untrusted = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .and_then(hubsetup_net::UntrustedIssuer::of);
+            failed(untrusted.map_or_else(|| e.to_string(), ToString::to_string))
+        })
 }
 
 /// AMQP over a WebSocket at `path` (`/$servicebus/websocket`), TLS inside the given

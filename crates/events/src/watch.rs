@@ -39,13 +39,7 @@ pub enum WatchUpdate {
 fn is_transient(error: &EventsError) -> bool {
     match error {
         EventsError::Proxy { reason } => reason.is_transient(),
-        other => matches!(
-            other,
-            EventsError::Lost(_)
-                | EventsError::Unreachable { .. }
-                | EventsError::Blocked { .. }
-                | EventsError::TlsFailed { .. }
-        ),
+        other => other.is_network(),
     }
 }
 

@@ -203,11 +203,19 @@ pub async fn tunnel(
             host: host.to_owned(),
             port,
         }),
-        _ if squid_error.as_deref() == Some("ERR_DNS_FAIL") => Err(TunnelError::NameUnknown {
-            proxy: proxy.authority(),
-            host: host.to_owned(),
-            answer,
-        }),
+        // squid names a failed lookup ERR_DNS_FAIL; squid 5 answers a CONNECT to a name with no
+        // address ERR_CANNOT_FORWARD (no path to forward it on, with no parent proxy).
+        _ if matches!(
+            squid_error.as_deref(),
+            Some("ERR_DNS_FAIL" | "ERR_CANNOT_FORWARD")
+        ) =>
+        {
+            Err(TunnelError::NameUnknown {
+                proxy: proxy.authority(),
+                host: host.to_owned(),
+                answer,
+            })
+        }
         Some("502" | "503" | "504") => Err(TunnelError::CannotReach {
             proxy: proxy.authority(),
             host: host.to_owned(),

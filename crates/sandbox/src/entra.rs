@@ -510,7 +510,9 @@ fn poll_device_code(
         ));
     }
     grant.last_poll_ms = now;
-    if !grant.approved && grant.polls < config.device_code_pending_polls {
+    if state.device_code_approval_held
+        || (!grant.approved && grant.polls < config.device_code_pending_polls)
+    {
         grant.polls += 1;
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,

@@ -342,6 +342,12 @@ impl Sandbox {
     }
 
     /// Disables `device` of `hub`, as an administrator does in the portal.
+    /// Holds every device code's approval (`true`) until released (`false`), as the control
+    /// endpoint's `PUT`/`DELETE /holds/device-code-approval` do for a sandbox process.
+    pub fn hold_device_code_approval(&self, held: bool) {
+        self.with_state(|s| s.device_code_approval_held = held);
+    }
+
     pub fn disable_device(&self, hub: &str, device: &str) {
         self.with_state(|s| {
             if let Some(device) = s

@@ -181,6 +181,13 @@ impl App {
                 self.faults.clear();
                 crate::http::empty(StatusCode::NO_CONTENT)
             }
+            // Holds a step a test must act before (`device-code-approval`) until released.
+            (method, ["holds", "device-code-approval"])
+                if method == Method::PUT || method == Method::DELETE =>
+            {
+                state.device_code_approval_held = method == Method::PUT;
+                crate::http::empty(StatusCode::NO_CONTENT)
+            }
             (&Method::GET, ["health"]) => {
                 json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
             }

@@ -336,6 +336,10 @@ pub struct State {
     /// Public keys served by the key lookups (see [`crate::keys`]).
     #[serde(default)]
     pub published_keys: Vec<PublishedKey>,
+    /// While true, no device code is approved however often it is polled: a test that must
+    /// act before a sign-in ends (Cancel) holds it, then releases it (control `holds`).
+    #[serde(default)]
+    pub device_code_approval_held: bool,
 }
 
 /// One public key published for the key lookups ([`crate::keys`]), as a test gives it.
@@ -468,6 +472,7 @@ impl State {
             token_signing_key: random_base64(32),
             etag_counter: 0,
             published_keys: Vec::new(),
+            device_code_approval_held: false,
         };
         state.seed_hub(
             SUBSCRIPTION_PRODUCTION,

@@ -91,6 +91,47 @@ fn device_code_is_pending_then_gives_tokens_that_arm_accepts() {
     );
 }
 
+/// A held approval keeps every poll pending, however many, until the test releases it: the
+/// order of "Cancel" and "approved" is the test's to decide, not the clock's.
+#[test]
+fn a_held_device_code_approval_waits_for_its_release() {
+    let sandbox = start(SandboxConfig {
+        device_code_pending_polls: 0,
+        ..fast_config()
+    });
+    let http = client(&sandbox, &[]);
+    let holds = format!(
+        "https://control.{}/holds/device-code-approval",
+        sandbox.config().suffix
+    );
+    assert_eq!(http.put(&holds).send().unwrap().status(), 204);
+    let (_, code) = json(
+        http.post(format!(
+            "{}/organizations/oauth2/v2.0/devicecode",
+            login(&sandbox)
+        ))
+        .form(&[("client_id", CLIENT_ID), ("scope", &arm_scope(&sandbox))])
+        .send()
+        .unwrap(),
+    );
+    let poll = [
+        ("client_id", CLIENT_ID),
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", code["device_code"].as_str().unwrap()),
+    ];
+    for _ in 0..5 {
+        let (status, pending) = token_request(&sandbox, &http, &poll);
+        assert_eq!(
+            (status, pending["error"].as_str()),
+            (400, Some("authorization_pending"))
+        );
+    }
+    assert_eq!(http.delete(&holds).send().unwrap().status(), 204);
+    let (status, tokens) = token_request(&sandbox, &http, &poll);
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+}
+
 #[test]
 fn device_code_entered_on_the_page_signs_in_at_once_and_fast_polls_slow_down() {
     let sandbox = start(SandboxConfig {
