@@ -150,24 +150,36 @@ async fn through_a_proxy_mqtt_and_amqp_go_over_websockets_and_their_own_ports_ar
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_proxy_that_refuses_the_tunnel_is_named() {
+async fn a_proxy_that_forbids_the_host_is_named() {
     let (proxy, sandbox, failure, last) = failure_through("403 Forbidden").await;
     assert_eq!(
         failure,
-        Failure::ProxyRefused {
+        Failure::ProxyForbidden {
             proxy: proxy.to_string(),
             host: sandbox.hub_host(HUB),
-            answer: "HTTP/1.1 403 Forbidden".into(),
+            port: 443,
         }
     );
     assert_eq!(
         failure.to_string(),
         format!(
-            "The proxy {proxy} would not open a tunnel to {} (HTTP/1.1 403 Forbidden).",
+            "The proxy {proxy} does not allow connections to {} on port 443 (403 Forbidden).",
             sandbox.hub_host(HUB)
         )
     );
     assert_eq!(last, Some((Stage::Tcp, StageStatus::Failed)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_that_refuses_the_tunnel_otherwise_is_named() {
+    let (proxy, sandbox, failure, _) = failure_through("400 Bad Request").await;
+    assert_eq!(
+        failure.to_string(),
+        format!(
+            "The proxy {proxy} would not open a tunnel to {} (HTTP/1.1 400 Bad Request).",
+            sandbox.hub_host(HUB)
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,4 +14,9 @@ label: string,
 /**
  * Azure's port for it.
  */
-port: number, accepted: boolean, stages: Array<StageResult>, total_millis: number, failure: Diagnosis | null, };
+port: number, accepted: boolean, 
+/**
+ * False when this network could not try it by design: MQTT's and AMQP's own ports behind
+ * a proxy, which carries HTTPS only. Such a protocol does not fail the run.
+ */
+tried: boolean, stages: Array<StageResult>, total_millis: number, failure: Diagnosis | null, };
