@@ -23,6 +23,8 @@ import pytest
 import requests
 
 from conftest import HUBSETUP, arm_token
+from selenium.webdriver.support.ui import Select
+
 from desktop import app_session, free_port, wait_for_port
 from test_wizard import Wizard, display  # noqa: F401 (a fixture)
 
@@ -406,9 +408,10 @@ def test_watch_names_a_tls_inspecting_proxy(sandbox, mitmproxy, owner_string):
     assert "--ca-bundle" in intercepted.stderr
 
 
-def test_the_wizard_asks_for_the_proxy_login_once(sandbox, squid, device_string, display, tmp_path):
+def test_the_wizard_asks_for_the_proxy_login_once(folder, sandbox, squid, device_string, owner_string, display, tmp_path):
     """The app behind squid: the live test meets the 407, the wizard asks for the login, a
-    wrong one is refused with nothing kept, the right one is kept and the test passes."""
+    wrong one is refused with nothing kept, the right one is kept and the test passes; the
+    Watch screen then reads the test's messages through squid, which alone knows the names."""
     config = tmp_path / "config"
     config.mkdir()
     authority = f"127.0.0.1:{squid}"
@@ -440,6 +443,21 @@ def test_the_wizard_asks_for_the_proxy_login_once(sandbox, squid, device_string,
             app.click("#proxy-sign-in")
             app.wait_text(".test-result", "Passed.")
             assert PASSWORD not in app.page()
+
+            log = SquidLog(folder)
+            app.click("#open-watch")
+            app.wait_text("#step-title", "Watch messages arrive")
+            app.type("#eh-string", owner_string)
+            Select(app.find("#since")).select_by_value("5")
+            app.click("#start-watch")
+            app.wait_text("#watch-status", f"over AMQP over WebSockets on port 443, because this network goes out "
+                                           f"through the proxy {authority}.")
+            app.wait_text("#messages", DEVICE)
+            app.screenshot("31-watch-behind-proxy")
+            assert owner_string.split("SharedAccessKey=")[1] not in app.page()
+            app.click("#stop-watch")
+            # squid logs a tunnel once it closes.
+            log.wait_for(f"iothub-ns-{HUB}.servicebus.{sandbox['suffix']}")
         assert kept_logins("list").stdout.split() == [authority]
     finally:
         kept_logins("forget", authority)

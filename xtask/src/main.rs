@@ -11,6 +11,7 @@
 mod apt;
 mod bench;
 mod cross;
+mod disk;
 mod icons;
 mod macos;
 mod python;
@@ -25,16 +26,17 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run_app(),
         Some("cli") => cli(&args[1..]),
-        Some("test") => test::run(),
+        Some("test") => test::Repeat::parse(&args[1..]).and_then(test::run),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str).unwrap_or("30")),
         Some("bench") => bench::run(),
         Some("icons") => icons::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask run | cli [hubsetup arguments] | test | bench | fuzz [SECONDS] | icons\n  \
+                "usage: cargo xtask run | cli [hubsetup arguments] | test [--repeat N e2e|wine] | bench | fuzz [SECONDS] | icons\n  \
                  run   build and start the IoT Hub Setup wizard\n  \
                  cli   run the hubsetup command with the given arguments\n  \
-                 test  install what the tests need, then run lints and every test\n  \
+                 test  install what the tests need, then run lints and every test; --repeat N\n        \
+                       runs the end-to-end (e2e) or the Wine suite N times in a row\n  \
                  bench print the benchmark figures (release build)\n  \
                  fuzz  fuzz the connection string parser for SECONDS (default 30)\n  \
                  icons make every app icon from src-tauri/icons/icon.svg"
@@ -75,11 +77,47 @@ fn status(mut cmd: Command) -> Result<(), String> {
         .status()
         .map_err(|e| format!("could not start {shown}: {e}"))?;
     // Where a run's time goes (the cold CI run must stay under an hour).
-    eprintln!("xtask: took {:.0} s", started.elapsed().as_secs_f64());
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("xtask: took {seconds:.0} s");
+    STEP_TIMES
+        .lock()
+        .expect("step times")
+        .push((step_name(&cmd), seconds));
     if status.success() {
         Ok(())
     } else {
         Err(format!("{shown} failed ({status})"))
+    }
+}
+
+/// Each step's name and seconds, for the table at the end of a run.
+static STEP_TIMES: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
+
+/// A step's name for the table: the program and its first words that are not options.
+fn step_name(cmd: &Command) -> String {
+    let program = std::path::Path::new(cmd.get_program())
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let words: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| !a.starts_with('-') && !a.contains('/') && a.len() < 24)
+        .take(3)
+        .collect();
+    format!("{program} {}", words.join(" ")).trim().to_owned()
+}
+
+/// The table of where the run's time went, slowest first.
+fn print_step_times() {
+    let mut times = STEP_TIMES.lock().expect("step times").clone();
+    let total: f64 = times.iter().map(|(_, s)| s).sum();
+    times.sort_by(|a, b| b.1.total_cmp(&a.1));
+    eprintln!(
+        "xtask: where the time went ({:.0} min in all):",
+        total / 60.0
+    );
+    for (name, seconds) in times.iter().filter(|(_, s)| *s >= 1.0) {
+        eprintln!("xtask:   {seconds:>6.0} s  {name}");
     }
 }
 

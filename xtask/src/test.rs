@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{apt, build_ui, cargo, ensure_tauri_driver, macos, python, root, status, windows};
+use crate::{
+    apt, build_ui, cargo, disk, ensure_tauri_driver, macos, python, root, status, windows,
+};
 
 /// Runs `"$@"` inside a private session bus with an unlocked gnome-keyring whose keyrings live
 /// in a temporary folder, so tests use a real Secret Service and never the user's keyring.
@@ -15,7 +17,61 @@ echo -n test | XDG_DATA_HOME="$keyrings" gnome-keyring-daemon --unlock --compone
 rm -rf "$keyrings"
 exit $status"#;
 
-pub fn run() -> Result<(), String> {
+/// `--repeat N PART`: a part of the suite run N times in a row, to show it is steady.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    Once,
+    EndToEnd(u32),
+    Wine(u32),
+}
+
+impl Repeat {
+    pub fn parse(args: &[String]) -> Result<Repeat, String> {
+        match args {
+            [] => Ok(Repeat::Once),
+            [flag, times, part] if flag == "--repeat" => {
+                let times: u32 =
+                    times.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        format!("--repeat takes a count of 1 or more, not '{times}'")
+                    })?;
+                match part.as_str() {
+                    "e2e" => Ok(Repeat::EndToEnd(times)),
+                    "wine" => Ok(Repeat::Wine(times)),
+                    other => Err(format!(
+                        "--repeat runs again 'e2e' (the Python end-to-end tests) or 'wine' (the Rust tests under Wine), not '{other}'"
+                    )),
+                }
+            }
+            _ => Err("usage: cargo xtask test [--repeat N e2e|wine]".to_owned()),
+        }
+    }
+
+    /// How many times the Rust tests run under Wine.
+    fn wine_runs(self) -> u32 {
+        match self {
+            Repeat::Wine(n) => n,
+            _ => 1,
+        }
+    }
+
+    /// How many times the Python end-to-end tests run.
+    fn end_to_end_runs(self) -> u32 {
+        match self {
+            Repeat::EndToEnd(n) => n,
+            _ => 1,
+        }
+    }
+}
+
+pub fn run(repeat: Repeat) -> Result<(), String> {
+    disk::check_free_space()?;
+    let result = every_check(repeat);
+    crate::print_step_times();
+    disk::keep_bounded()?;
+    result
+}
+
+fn every_check(repeat: Repeat) -> Result<(), String> {
     apt::ensure_for_tests(&[])?;
     build_ui()?;
     ensure_tauri_driver()?;
@@ -43,8 +99,16 @@ pub fn run() -> Result<(), String> {
     status(check)?;
     lint_release_workflow()?;
     let windows = windows::test()?;
+    for run in 2..=repeat.wine_runs() {
+        eprintln!("xtask: the Rust tests under Wine again (run {run})");
+        windows::rust_tests_under_wine(&windows.wine_prefix)?;
+    }
     let macos = macos::start()?;
     python_tests(&windows)?;
+    for run in 2..=repeat.end_to_end_runs() {
+        eprintln!("xtask: the end-to-end tests again (run {run})");
+        python_tests(&windows)?;
+    }
     macos.finish()?;
     eprintln!(
         "xtask: all tests passed; {} Rust tests ran as Windows binaries under Wine, and the \

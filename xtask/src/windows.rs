@@ -118,7 +118,7 @@ pub fn shim() -> Result<PathBuf, String> {
 
 /// `cargo test` for Windows with Wine as the runner, under Xvfb for the clipboard; returns
 /// how many tests ran.
-fn rust_tests_under_wine(prefix: &Path) -> Result<usize, String> {
+pub fn rust_tests_under_wine(prefix: &Path) -> Result<usize, String> {
     let mut tests = cargo("test");
     for krate in TESTED_CRATES {
         tests.args(["--package", krate]);

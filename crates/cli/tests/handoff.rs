@@ -6,9 +6,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{
-    assert_no_key, assert_no_key_in_files, device_string, hubsetup, spaced, text, GpgHome,
-};
+use common::{assert_no_key, assert_no_key_in_files, device_string, hubsetup, text};
+use hubsetup_testsupport::{spaced, GpgHome};
 
 #[test]
 fn key_info_shows_what_to_compare_from_a_file_or_a_paste() {
@@ -142,8 +141,8 @@ fn export_writes_a_private_file_that_every_recipient_decrypts() {
         )
     );
     assert_no_key(&output);
-    assert_eq!(sam.decrypt(&file), format!("{device}\n"));
-    assert_eq!(kim.decrypt(&file), format!("{device}\n"));
+    assert_eq!(text(&sam.decrypt(&file)), format!("{device}\n"));
+    assert_eq!(text(&kim.decrypt(&file)), format!("{device}\n"));
     assert_no_key_in_files(out.path());
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -162,7 +161,7 @@ fn export_writes_a_private_file_that_every_recipient_decrypts() {
         &[],
     );
     assert_eq!(noted.status.code(), Some(0), "{}", text(&noted.stderr));
-    let opened = sam.decrypt(&file);
+    let opened = text(&sam.decrypt(&file));
     assert!(
         opened.starts_with(
             "IoT Hub connection string\n\
@@ -283,7 +282,7 @@ fn keys_are_looked_up_by_address_and_exported_to() {
     assert!(text(&exported.stdout).contains(&format!(
         "Found in the Web Key Directory of partner.{suffix}"
     )));
-    assert!(sam.decrypt(&file).contains(&device));
+    assert!(text(&sam.decrypt(&file)).contains(&device));
 
     let nobody = hubsetup(
         &[
@@ -572,8 +571,8 @@ fn export_signs_through_gnupg_and_encrypts_to_self() {
         "{}",
         text(&status)
     );
-    assert_eq!(sam.decrypt(&out), format!("{device}\n"));
-    assert_eq!(alice.decrypt(&out), format!("{device}\n"));
+    assert_eq!(text(&sam.decrypt(&out)), format!("{device}\n"));
+    assert_eq!(text(&alice.decrypt(&out)), format!("{device}\n"));
 
     let opened = hubsetup(
         &["open", out.to_str().unwrap()],

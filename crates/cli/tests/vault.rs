@@ -12,7 +12,8 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{assert_no_key, assert_no_key_in_files, device_string, hubsetup, text, GpgHome, KEY};
+use common::{assert_no_key, assert_no_key_in_files, device_string, hubsetup, text, KEY};
+use hubsetup_testsupport::GpgHome;
 
 const SERVICE: &str = "io.hubsetup.iot-hub-setup";
 
@@ -193,7 +194,7 @@ fn export_from_the_vault_opens_with_gpg() {
     );
     assert_succeeded(&exported);
     assert_no_key(&exported);
-    assert_eq!(sam.decrypt(&file), format!("{}\n", device.string()));
+    assert_eq!(text(&sam.decrypt(&file)), format!("{}\n", device.string()));
     assert_no_key_in_files(out.path());
 }
 

@@ -6,9 +6,8 @@
 //! under /tmp because gpg-agent's socket path must stay short.
 #![cfg(unix)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::thread;
 use std::time::SystemTime;
 
@@ -16,103 +15,30 @@ use hubsetup_core::ConnectionString;
 use hubsetup_handoff::{
     plaintext, write_encrypted, HandoffError, Note, PublicKey, Signer, SigningKey,
 };
+use hubsetup_testsupport::{spaced, GpgHome};
 
 const KEY: &str = "+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
 const DEVICE: &str = "HostName=your-hub.azure-devices.net;DeviceId=io.microshare.contact.unpacked.event;SharedAccessKey=+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
 
-/// A GnuPG home of its own; its agent is stopped and the folder removed on drop.
-struct GpgHome {
-    dir: tempfile::TempDir,
+/// `home.run` as on 1 January 2020, for keys that have expired since.
+fn run_in_2020(home: &GpgHome, args: &[&str]) -> Vec<u8> {
+    home.run(&[&["--faked-system-time", "20200101T000000!"], args].concat())
 }
 
-impl GpgHome {
-    fn new() -> GpgHome {
-        let dir = tempfile::Builder::new()
-            .prefix("hs-gpg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        // gpg warns about homes others may read.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        GpgHome { dir }
+/// What `gpg --decrypt` prints, after checking from its status lines that the message is
+/// what GnuPG 2.2 reads: SEIPDv1 with a good MDC (method 2), AES-256 (9), no AEAD (0).
+fn decrypt_checked(home: &GpgHome, file: &Path) -> Vec<u8> {
+    let output = home.output(&["--status-fd", "2", "--decrypt", file.to_str().unwrap()]);
+    let status = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{status}");
+    for line in [
+        "[GNUPG:] DECRYPTION_INFO 2 9 0\n",
+        "[GNUPG:] DECRYPTION_OKAY\n",
+        "[GNUPG:] GOODMDC\n",
+    ] {
+        assert!(status.contains(line), "no {line} in {status}");
     }
-
-    fn output(&self, args: &[&str]) -> Output {
-        Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.dir.path())
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(args)
-            .output()
-            .expect("gpg runs (Debian package gnupg; `cargo xtask test` installs it)")
-    }
-
-    fn run(&self, args: &[&str]) -> Vec<u8> {
-        let output = self.output(args);
-        assert!(
-            output.status.success(),
-            "gpg {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
-    }
-
-    /// `run` as on 1 January 2020, for keys that have expired since.
-    fn run_in_2020(&self, args: &[&str]) -> Vec<u8> {
-        self.run(&[&["--faked-system-time", "20200101T000000!"], args].concat())
-    }
-
-    /// Makes a key whose primary key is `primary` (signing) with an encryption subkey
-    /// `subkey` if given, and returns its fingerprint.
-    fn generate(&self, uid: &str, primary: &str, subkey: Option<&str>) -> String {
-        self.run(&["--quick-gen-key", uid, primary, "sign", "never"]);
-        let fingerprint = self.fingerprint(uid);
-        if let Some(subkey) = subkey {
-            self.run(&["--quick-add-key", &fingerprint, subkey, "encr", "never"]);
-        }
-        fingerprint
-    }
-
-    fn fingerprint(&self, uid: &str) -> String {
-        let listing = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid])).unwrap();
-        let line = listing.lines().find(|l| l.starts_with("fpr:")).unwrap();
-        line.split(':').nth(9).unwrap().to_owned()
-    }
-
-    fn export(&self, fingerprints: &[&str]) -> Vec<u8> {
-        self.run(&[&["--armor", "--export"], fingerprints].concat())
-    }
-
-    /// What `gpg --decrypt` prints, after checking from its status lines that the message is
-    /// what GnuPG 2.2 reads: SEIPDv1 with a good MDC (method 2), AES-256 (9), no AEAD (0).
-    fn decrypt(&self, file: &Path) -> Vec<u8> {
-        let output = self.output(&["--status-fd", "2", "--decrypt", file.to_str().unwrap()]);
-        let status = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{status}");
-        for line in [
-            "[GNUPG:] DECRYPTION_INFO 2 9 0\n",
-            "[GNUPG:] DECRYPTION_OKAY\n",
-            "[GNUPG:] GOODMDC\n",
-        ] {
-            assert!(status.contains(line), "no {line} in {status}");
-        }
-        output.stdout
-    }
-}
-
-impl Drop for GpgHome {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.dir.path())
-            .args(["--kill", "all"])
-            .output();
-    }
-}
-
-/// `gpg --fingerprint`'s grouping: ten groups of four, two spaces in the middle.
-fn spaced(hex: &str) -> String {
-    let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..i + 4]).collect();
-    format!("{}  {}", groups[..5].join(" "), groups[5..].join(" "))
+    output.stdout
 }
 
 fn device() -> ConnectionString {
@@ -252,7 +178,7 @@ fn gpg_decrypts_what_we_encrypt_for_every_key_type_byte_for_byte() {
             "{armored}"
         );
         assert_eq!(
-            contact.home.decrypt(&file),
+            decrypt_checked(&contact.home, &file),
             plaintext(&device(), Some(&note)).unwrap().as_bytes(),
             "{uid}"
         );
@@ -263,7 +189,7 @@ fn gpg_decrypts_what_we_encrypt_for_every_key_type_byte_for_byte() {
     write_encrypted(&file, &device(), None, &everyone, None).unwrap();
     for contact in &contacts {
         assert_eq!(
-            contact.home.decrypt(&file),
+            decrypt_checked(&contact.home, &file),
             format!("{DEVICE}\n").as_bytes(),
             "each recipient opens the shared message with only their own key"
         );
@@ -321,15 +247,21 @@ fn a_private_key_is_refused_with_a_warning() {
 #[test]
 fn an_expired_key_is_refused_with_its_expiry_date() {
     let home = GpgHome::new();
-    home.run_in_2020(&[
-        "--quick-gen-key",
-        "Old <old@example.com>",
-        "ed25519",
-        "sign",
-        "1y",
-    ]);
+    run_in_2020(
+        &home,
+        &[
+            "--quick-gen-key",
+            "Old <old@example.com>",
+            "ed25519",
+            "sign",
+            "1y",
+        ],
+    );
     let fingerprint = home.fingerprint("Old");
-    home.run_in_2020(&["--quick-add-key", &fingerprint, "cv25519", "encr", "1y"]);
+    run_in_2020(
+        &home,
+        &["--quick-add-key", &fingerprint, "cv25519", "encr", "1y"],
+    );
     assert_eq!(
         refusal(&home.export(&[&fingerprint])),
         format!(
@@ -480,15 +412,21 @@ fn an_algorithm_that_cannot_be_used_is_named() {
 #[test]
 fn only_the_valid_encryption_subkeys_of_a_well_used_key_are_encrypted_to() {
     let home = GpgHome::new();
-    home.run_in_2020(&[
-        "--quick-gen-key",
-        "Worn <worn@example.com>",
-        "ed25519",
-        "sign",
-        "never",
-    ]);
+    run_in_2020(
+        &home,
+        &[
+            "--quick-gen-key",
+            "Worn <worn@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
     let fingerprint = home.fingerprint("worn@example.com");
-    home.run_in_2020(&["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"]);
+    run_in_2020(
+        &home,
+        &["--quick-add-key", &fingerprint, "cv25519", "encr", "1d"],
+    );
     for subkey in ["cv25519", "rsa2048", "nistp256"] {
         home.run(&["--quick-add-key", &fingerprint, subkey, "encr", "never"]);
     }
@@ -549,7 +487,10 @@ fn only_the_valid_encryption_subkeys_of_a_well_used_key_are_encrypted_to() {
         .collect();
     valid.sort();
     assert_eq!(encrypted_to, valid);
-    assert_eq!(home.decrypt(&file), format!("{DEVICE}\n").as_bytes());
+    assert_eq!(
+        decrypt_checked(&home, &file),
+        format!("{DEVICE}\n").as_bytes()
+    );
 }
 
 #[test]

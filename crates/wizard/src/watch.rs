@@ -11,6 +11,7 @@ use hubsetup_events::{
     DEFAULT_CONSUMER_GROUP,
 };
 use hubsetup_livetest::ReadBack;
+use hubsetup_net::Network;
 use hubsetup_provision::{HubInfo, OWN_CONSUMER_GROUP};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -199,25 +200,30 @@ impl Session {
         })
     }
 
-    /// The endpoint and consumer group of a request.
+    /// The endpoint and consumer group of a request, and the network to read it through: the
+    /// one of the cloud the string or hub belongs to (an endpoint's own host may not name it).
     async fn watch_target(
         &self,
         request: &WatchRequest,
-    ) -> Result<(EventHubAddress, String), SessionError> {
-        let address = match &request.source {
+    ) -> Result<(EventHubAddress, String, Network), SessionError> {
+        let (address, network) = match &request.source {
             WatchSource::Pasted { text } => {
                 let text = Zeroizing::new(text.clone());
                 let host = named_host(&text).unwrap_or_default();
-                EventHubAddress::resolve(&self.network_for_host(&host)?, &text)
+                let network = self.network_for_host(&host)?;
+                let address = EventHubAddress::resolve(&network, &text)
                     .await
-                    .map_err(|e| SessionError::new("watch", e))?
+                    .map_err(|e| SessionError::new("watch", e))?;
+                (address, network)
             }
             WatchSource::SignedIn => {
                 let hub = self.need_signed_in_hub()?;
-                self.azure()?
+                let address = self
+                    .azure()?
                     .event_hub_address(&hub)
                     .await
-                    .map_err(failed)?
+                    .map_err(failed)?;
+                (address, self.network_for_host(&hub.host_name)?)
             }
         };
         let group = match (&request.consumer_group, &request.source) {
@@ -227,7 +233,7 @@ impl Session {
             }
             _ => DEFAULT_CONSUMER_GROUP.to_owned(),
         };
-        Ok((address, group))
+        Ok((address, group, network))
     }
 
     /// Watches until [`Session::watch_stop`] or another watch starts, telling `on_event`
@@ -237,8 +243,7 @@ impl Session {
         request: WatchRequest,
         on_event: &(dyn Fn(WatchEvent) + Sync),
     ) -> Result<(), SessionError> {
-        let (address, group) = self.watch_target(&request).await?;
-        let network = self.network_for_host(&address.host)?;
+        let (address, group, network) = self.watch_target(&request).await?;
         let (stop, stopped) = oneshot::channel();
         // A watch already running stops: its sender is dropped here.
         *self.watch_stop.lock().expect("watch lock") = Some(stop);

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 pub const KEY: &str = "+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw=";
@@ -71,80 +71,6 @@ pub fn assert_no_key_in_files(dir: &Path) {
         let content = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         assert!(!content.contains(&KEY[..12]), "key in {}", path.display());
     }
-}
-
-/// A GnuPG home directly under /tmp (gpg-agent's socket path must stay short), stopped and
-/// removed on drop.
-pub struct GpgHome {
-    pub dir: tempfile::TempDir,
-}
-
-impl GpgHome {
-    pub fn new() -> GpgHome {
-        let dir = tempfile::Builder::new()
-            .prefix("hs-gpg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        GpgHome { dir }
-    }
-
-    pub fn run(&self, args: &[&str]) -> Vec<u8> {
-        let output = Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.dir.path())
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(args)
-            .output()
-            .expect("gpg runs (Debian package gnupg; `cargo xtask test` installs it)");
-        assert!(
-            output.status.success(),
-            "gpg {args:?}: {}",
-            text(&output.stderr)
-        );
-        output.stdout
-    }
-
-    /// Makes an Ed25519 key with a Curve25519 encryption subkey for `uid`, exports it to a
-    /// file in the home and returns its fingerprint and the file.
-    pub fn contact(&self, uid: &str) -> (String, PathBuf) {
-        self.run(&["--quick-gen-key", uid, "ed25519", "sign", "never"]);
-        let listing = text(&self.run(&["--with-colons", "--list-keys", uid]));
-        let fingerprint = listing
-            .lines()
-            .find_map(|l| l.strip_prefix("fpr:"))
-            .and_then(|l| l.split(':').nth(8))
-            .unwrap()
-            .to_owned();
-        self.run(&["--quick-add-key", &fingerprint, "cv25519", "encr", "never"]);
-        let file = self.dir.path().join(format!("{fingerprint}.asc"));
-        std::fs::write(&file, self.run(&["--armor", "--export", &fingerprint])).unwrap();
-        (fingerprint, file)
-    }
-
-    pub fn decrypt(&self, file: &Path) -> String {
-        text(&self.run(&["--decrypt", file.to_str().unwrap()]))
-    }
-}
-
-impl Drop for GpgHome {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.dir.path())
-            .args(["--kill", "all"])
-            .output();
-    }
-}
-
-/// `gpg --fingerprint`'s grouping: ten groups of four, two spaces in the middle.
-pub fn spaced(hex: &str) -> String {
-    let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..i + 4]).collect();
-    format!("{}  {}", groups[..5].join(" "), groups[5..].join(" "))
 }
 
 /// A sandbox with short waits (device codes approved at the first poll), and the file that
