@@ -198,14 +198,18 @@ def owner_string(sandbox, squid):
 
 
 @pytest.fixture(scope="module")
-def device_string(sandbox, squid):
-    """The seeded device's string, read through squid with the CLI: sign-in and ARM through it."""
+def device_string(folder, sandbox, squid):
+    """The seeded device's string, read through squid with the CLI: sign-in, ARM and the
+    registry through it, as squid's log shows."""
+    log = SquidLog(folder)
     result = hubsetup(
         sandbox, f"http://{USER}:{PASSWORD}@127.0.0.1:{squid}",
         "provision", "--method", "device-code", "--subscription", PRODUCTION, "--existing-hub", HUB,
         "--device", DEVICE, "--reveal", "--json",
     )
     assert result.returncode == 0, result.stderr
+    suffix = sandbox["suffix"]
+    log.wait_for(f"login.{suffix}", f"management.{suffix}", f"{HUB}.azure-devices.{suffix}")
     strings = json.loads(result.stdout)["connection_strings"]
     return strings[0]["connection_string"]
 
@@ -406,6 +410,40 @@ def test_watch_names_a_tls_inspecting_proxy(sandbox, mitmproxy, owner_string):
     assert f"error: The secure connection to {HUB}.azure-devices.{sandbox['suffix']} failed" in intercepted.stderr, intercepted.stderr
     assert "'CN=mitmproxy,O=mitmproxy'" in intercepted.stderr, intercepted.stderr
     assert "--ca-bundle" in intercepted.stderr
+
+
+def test_windows_follows_a_pac_script_that_names_squid(folder, sandbox, squid, device_string, owner_string):
+    """On Windows (the Windows CLI under Wine) with no HTTPS_PROXY: Internet Options name an
+    automatic configuration (PAC) script, which names squid; the proxy login is typed once and
+    kept in Credential Manager, and the live test with its landed stage goes through squid."""
+    if not os.environ.get("HUBSETUP_WINDOWS_BIN"):
+        pytest.skip("HUBSETUP_WINDOWS_BIN is not set (cargo xtask test builds hubsetup.exe and sets it)")
+    from test_windows_cli import hubsetup as on_windows
+    from wine import INTERNET_SETTINGS, new_prefix, served_proxy_script
+
+    script = f'function FindProxyForURL(url, host) {{ return "PROXY 127.0.0.1:{squid}"; }}'.encode()
+    wine_folder = pathlib.Path(tempfile.mkdtemp(prefix="hubsetup-wine-pac-"))
+    wine = new_prefix(wine_folder)
+    described = wine.path(sandbox["file"])
+    try:
+        with served_proxy_script(script) as (_, url):
+            wine.run("reg", "add", INTERNET_SETTINGS, "/v", "AutoConfigURL", "/t", "REG_SZ", "/d", url, "/f")
+            signed_in = on_windows(wine, "proxy", "sign-in", "--user", USER, "--sandbox", described,
+                                   stdin=PASSWORD + "\n")
+            assert signed_in.returncode == 0, signed_in.stdout + signed_in.stderr
+            assert f"Signed in to the proxy 127.0.0.1:{squid} as {USER}" in signed_in.stdout, signed_in.stdout
+
+            log = SquidLog(folder)
+            verified = on_windows(wine, "verify", "--protocol", "all", "--sandbox", described, stdin=device_string,
+                                  env={"HUBSETUP_EVENTS_CONNECTION_STRING": owner_string})
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+            assert "✓ Message landed" in verified.stdout, verified.stdout
+            assert f"(proxy 127.0.0.1:{squid})" in verified.stdout
+            log.wait_for(f"{HUB}.azure-devices.{sandbox['suffix']}", f"iothub-ns-{HUB}.servicebus.{sandbox['suffix']}")
+            assert PASSWORD not in verified.stdout + verified.stderr
+    finally:
+        wine.kill()
+        shutil.rmtree(wine_folder, ignore_errors=True)
 
 
 def test_the_wizard_asks_for_the_proxy_login_once(folder, sandbox, squid, device_string, owner_string, display, tmp_path):

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 
 import pytest
-from wine import WINE, new_prefix
+from wine import INTERNET_SETTINGS, WINE, new_prefix, served_proxy_script
 
 HUBSETUP_EXE = os.environ.get("HUBSETUP_WINDOWS_BIN")
 if not HUBSETUP_EXE:
@@ -202,38 +202,21 @@ CORPORATE_SCRIPT = b"""function FindProxyForURL(url, host) {
 def test_internet_options_automatic_configuration_script_is_followed(wine):
     """Internet Options with an automatic configuration script, as group policy sets them: the
     Windows CLI has WinHTTP run the script for each host, and says when it cannot be had."""
-    import http.server
-    import threading
+    with served_proxy_script(CORPORATE_SCRIPT) as (server, url):
+        wine.run("reg", "add", INTERNET_SETTINGS, "/v", "AutoConfigURL", "/t", "REG_SZ", "/d", url, "/f")
+        try:
+            shown = hubsetup(wine, "proxy", "show")
+            assert shown.returncode == 0, shown.stdout + shown.stderr
+            assert f"Proxy settings from Internet Options, with the automatic configuration script {url}." in shown.stdout, shown.stdout
+            assert "  login.microsoftonline.com: proxy proxy.corp:8080\n" in shown.stdout, shown.stdout
+            assert "  management.azure.com: proxy proxy.corp:8080\n" in shown.stdout
+            assert "  your-hub.azure-devices.net: proxy devices-proxy.corp:3128\n" in shown.stdout
 
-    class Script(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-ns-proxy-autoconfig")
-            self.send_header("Content-Length", str(len(CORPORATE_SCRIPT)))
-            self.end_headers()
-            self.wfile.write(CORPORATE_SCRIPT)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Script)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/proxy.pac"
-    key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
-    wine.run("reg", "add", key, "/v", "AutoConfigURL", "/t", "REG_SZ", "/d", url, "/f")
-    try:
-        shown = hubsetup(wine, "proxy", "show")
-        assert shown.returncode == 0, shown.stdout + shown.stderr
-        assert f"Proxy settings from Internet Options, with the automatic configuration script {url}." in shown.stdout, shown.stdout
-        assert "  login.microsoftonline.com: proxy proxy.corp:8080\n" in shown.stdout, shown.stdout
-        assert "  management.azure.com: proxy proxy.corp:8080\n" in shown.stdout
-        assert "  your-hub.azure-devices.net: proxy devices-proxy.corp:3128\n" in shown.stdout
-
-        server.shutdown()
-        server.server_close()
-        unreachable = hubsetup(wine, "proxy", "show")
-        assert "  management.azure.com: direct\n" in unreachable.stdout, unreachable.stdout
-        assert (f"    (the automatic proxy configuration script {url} could not be downloaded; "
-                "the settings beside it are used)") in unreachable.stdout
-    finally:
-        wine.run("reg", "delete", key, "/v", "AutoConfigURL", "/f")
+            server.shutdown()
+            server.server_close()
+            unreachable = hubsetup(wine, "proxy", "show")
+            assert "  management.azure.com: direct\n" in unreachable.stdout, unreachable.stdout
+            assert (f"    (the automatic proxy configuration script {url} could not be downloaded; "
+                    "the settings beside it are used)") in unreachable.stdout
+        finally:
+            wine.run("reg", "delete", INTERNET_SETTINGS, "/v", "AutoConfigURL", "/f")

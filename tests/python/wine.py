@@ -83,6 +83,36 @@ class Wine:
         return "Z:" + str(linux_path).replace("/", "\\")
 
 
+@contextlib.contextmanager
+def served_proxy_script(script):
+    """Serves an automatic proxy configuration (PAC) script as an intranet server does, and
+    names it in the prefix's Internet Options as group policy sets it; yields its URL."""
+    import http.server
+    import threading
+
+    class Script(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ns-proxy-autoconfig")
+            self.send_header("Content-Length", str(len(script)))
+            self.end_headers()
+            self.wfile.write(script)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Script)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server, f"http://127.0.0.1:{server.server_port}/proxy.pac"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+INTERNET_SETTINGS = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+
+
 def new_prefix(folder):
     """A fresh prefix in `folder`, with the shim Rust programs need."""
     shim = os.environ.get("HUBSETUP_WINE_SHIM")

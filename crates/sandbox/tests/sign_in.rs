@@ -26,6 +26,32 @@ fn token_request(
     )
 }
 
+/// Asks for a device code for `scope` on the organizations endpoint.
+fn device_code_for(
+    sandbox: &hubsetup_sandbox::Sandbox,
+    http: &reqwest::blocking::Client,
+    scope: &str,
+) -> (u16, serde_json::Value) {
+    json(
+        http.post(format!(
+            "{}/organizations/oauth2/v2.0/devicecode",
+            login(sandbox)
+        ))
+        .form(&[("client_id", CLIENT_ID), ("scope", scope)])
+        .send()
+        .unwrap(),
+    )
+}
+
+/// The token request that polls the device code in `code`.
+fn device_code_poll(code: &serde_json::Value) -> [(&'static str, &str); 3] {
+    [
+        ("client_id", CLIENT_ID),
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", code["device_code"].as_str().unwrap()),
+    ]
+}
+
 #[test]
 fn device_code_is_pending_then_gives_tokens_that_arm_accepts() {
     let sandbox = start(SandboxConfig {
@@ -33,15 +59,7 @@ fn device_code_is_pending_then_gives_tokens_that_arm_accepts() {
         ..fast_config()
     });
     let http = client(&sandbox, &[]);
-    let (status, code) = json(
-        http.post(format!(
-            "{}/organizations/oauth2/v2.0/devicecode",
-            login(&sandbox)
-        ))
-        .form(&[("client_id", CLIENT_ID), ("scope", &arm_scope(&sandbox))])
-        .send()
-        .unwrap(),
-    );
+    let (status, code) = device_code_for(&sandbox, &http, &arm_scope(&sandbox));
     assert_eq!(status, 200);
     assert_eq!(
         code["verification_uri"],
@@ -52,11 +70,7 @@ fn device_code_is_pending_then_gives_tokens_that_arm_accepts() {
         .as_str()
         .unwrap()
         .contains(code["user_code"].as_str().unwrap()));
-    let poll = [
-        ("client_id", CLIENT_ID),
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("device_code", code["device_code"].as_str().unwrap()),
-    ];
+    let poll = device_code_poll(&code);
     for _ in 0..2 {
         let (status, pending) = token_request(&sandbox, &http, &poll);
         assert_eq!(status, 400);
@@ -105,20 +119,8 @@ fn a_held_device_code_approval_waits_for_its_release() {
         sandbox.config().suffix
     );
     assert_eq!(http.put(&holds).send().unwrap().status(), 204);
-    let (_, code) = json(
-        http.post(format!(
-            "{}/organizations/oauth2/v2.0/devicecode",
-            login(&sandbox)
-        ))
-        .form(&[("client_id", CLIENT_ID), ("scope", &arm_scope(&sandbox))])
-        .send()
-        .unwrap(),
-    );
-    let poll = [
-        ("client_id", CLIENT_ID),
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("device_code", code["device_code"].as_str().unwrap()),
-    ];
+    let (_, code) = device_code_for(&sandbox, &http, &arm_scope(&sandbox));
+    let poll = device_code_poll(&code);
     for _ in 0..5 {
         let (status, pending) = token_request(&sandbox, &http, &poll);
         assert_eq!(
@@ -147,11 +149,7 @@ fn device_code_entered_on_the_page_signs_in_at_once_and_fast_polls_slow_down() {
             .unwrap(),
     );
     assert_eq!(code["interval"], 5);
-    let poll = [
-        ("client_id", CLIENT_ID),
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("device_code", code["device_code"].as_str().unwrap()),
-    ];
+    let poll = device_code_poll(&code);
     assert_eq!(
         token_request(&sandbox, &http, &poll).1["error"],
         "authorization_pending"
@@ -425,18 +423,7 @@ fn arm_refuses_missing_tampered_foreign_and_misaddressed_tokens() {
             "The access token is invalid.".into()
         )
     );
-    let (_, code_body) = json(
-        http.post(format!(
-            "{}/organizations/oauth2/v2.0/devicecode",
-            login(&sandbox)
-        ))
-        .form(&[
-            ("client_id", CLIENT_ID),
-            ("scope", "https://iothubs.azure.net/.default"),
-        ])
-        .send()
-        .unwrap(),
-    );
+    let (_, code_body) = device_code_for(&sandbox, &http, "https://iothubs.azure.net/.default");
     let (_, hub_tokens) = token_request(
         &sandbox,
         &http,
