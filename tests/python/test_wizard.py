@@ -135,7 +135,9 @@ class Wizard:
         unnamed = self.driver.execute_script(UNNAMED_CONTROLS)
         assert not unnamed, f"controls without a name for screen readers on {name}: {unnamed}"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        time.sleep(0.3)  # let the last transition settle
+        # The last transition settled: no CSS animation or transition still running.
+        WebDriverWait(self.driver, 10).until(lambda d: d.execute_script(
+            "return !document.getAnimations || document.getAnimations().every(a => a.playState !== 'running')"))
         self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
