@@ -88,7 +88,7 @@ class Wizard:
     def shown(self, css):
         """The text `css` shows now, or None when it is not there: found and read again when
         the page re-renders it between the two (a stale element), as Svelte does."""
-        for _ in range(10):
+        for _ in range(50):
             try:
                 return self.driver.find_element(By.CSS_SELECTOR, css).text
             except NoSuchElementException:
@@ -679,7 +679,7 @@ def test_wait_text_reads_through_re_renders(launch):
             fresh.textContent = ++n < 300 ? `Running… ${n}` : 'Passed.';
             const old = document.getElementById('rerendered');
             old ? old.replaceWith(fresh) : document.body.append(fresh);
-            if (n < 3000) setTimeout(render, 0);
+            if (n < 300) setTimeout(render, 0);
         };
         render();
     """)
