@@ -153,29 +153,14 @@ pub(crate) async fn open_tls(
         });
     }
     let started = Instant::now();
-    let route = match tokio::time::timeout(timeout, network.route(host, port)).await {
-        Ok(Ok(route)) => route,
-        Ok(Err(error)) => {
-            stages.push(StageResult::failed(
-                Stage::Dns,
-                millis(started),
-                error.to_string(),
-            ));
-            return Err(Failure::connecting(error, port));
-        }
-        Err(_) => {
-            let detail = format!("no answer within {} s", timeout.as_secs());
-            stages.push(StageResult::failed(
-                Stage::Dns,
-                millis(started),
-                format!("{host}: {detail}"),
-            ));
-            return Err(Failure::DnsFailed {
-                host: host.to_owned(),
-                detail,
-            });
-        }
-    };
+    let route = network.route(host, port, timeout).await.map_err(|error| {
+        stages.push(StageResult::failed(
+            Stage::Dns,
+            millis(started),
+            error.to_string(),
+        ));
+        Failure::connecting(error, port)
+    })?;
     let address = route.address();
     let via = route.via();
     stages.push(StageResult::passed(

@@ -40,10 +40,24 @@ pub enum ConnectError {
 }
 
 impl Network {
-    /// Looks up where a connection to `host`:`port` goes: the proxy's address when a proxy
-    /// serves `host` (the host's name is then the proxy's to resolve), else the host's own
-    /// addresses (the cloud's loopback port for a sandbox).
-    pub async fn route(&self, host: &str, port: u16) -> Result<Route, ConnectError> {
+    /// Looks up, within `timeout`, where a connection to `host`:`port` goes: the proxy's
+    /// address when a proxy serves `host` (the host's name is then the proxy's to resolve),
+    /// else the host's own addresses (the cloud's loopback port for a sandbox).
+    pub async fn route(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<Route, ConnectError> {
+        tokio::time::timeout(timeout, self.look_up(host, port))
+            .await
+            .map_err(|_| ConnectError::LookupFailed {
+                looked_up: host.to_owned(),
+                detail: format!("no answer within {} s", timeout.as_secs()),
+            })?
+    }
+
+    async fn look_up(&self, host: &str, port: u16) -> Result<Route, ConnectError> {
         let proxy = self.proxy_for(host);
         let addresses = match &proxy {
             Some(proxy) => tokio::net::lookup_host(proxy.authority())
@@ -84,12 +98,7 @@ impl Network {
         port: u16,
         timeout: Duration,
     ) -> Result<(TcpStream, Route), ConnectError> {
-        let route = tokio::time::timeout(timeout, self.route(host, port))
-            .await
-            .map_err(|_| ConnectError::LookupFailed {
-                looked_up: host.to_owned(),
-                detail: format!("no answer within {} s", timeout.as_secs()),
-            })??;
+        let route = self.route(host, port, timeout).await?;
         let stream = route.open(timeout).await?;
         Ok((stream, route))
     }
