@@ -15,6 +15,7 @@ mod disk;
 mod icons;
 mod macos;
 mod python;
+mod side;
 mod test;
 mod windows;
 
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
         Some("icons") => icons::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask run | cli [hubsetup arguments] | test [--repeat N e2e|wine] | bench | fuzz [SECONDS] | icons\n  \
+                "usage: cargo xtask run | cli [hubsetup arguments] | test [--repeat N e2e] [--repeat N wine] | bench | fuzz [SECONDS] | icons\n  \
                  run   build and start the IoT Hub Setup wizard\n  \
                  cli   run the hubsetup command with the given arguments\n  \
                  test  install what the tests need, then run lints and every test; --repeat N\n        \
@@ -71,18 +72,12 @@ fn cargo() -> Command {
 
 fn status(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
-    eprintln!("xtask: $ {shown}");
+    side::say(&format!("xtask: $ {shown}"));
     let started = std::time::Instant::now();
-    let status = cmd
-        .status()
+    let status = side::spawn(&mut cmd, false)
+        .and_then(|mut running| running.wait())
         .map_err(|e| format!("could not start {shown}: {e}"))?;
-    // Where a run's time goes (the cold CI run must stay under an hour).
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!("xtask: took {seconds:.0} s");
-    STEP_TIMES
-        .lock()
-        .expect("step times")
-        .push((step_name(&cmd), seconds));
+    record_step(&cmd, started);
     if status.success() {
         Ok(())
     } else {
@@ -90,30 +85,79 @@ fn status(mut cmd: Command) -> Result<(), String> {
     }
 }
 
+/// Notes how long `cmd`, started at `started`, took: where a run's time goes (the cold CI run
+/// must stay under an hour).
+fn record_step(cmd: &Command, started: std::time::Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    side::say(&format!("xtask: took {seconds:.0} s"));
+    STEP_TIMES
+        .lock()
+        .expect("step times")
+        .push((step_name(cmd), seconds));
+}
+
+/// Makes `cmd` (a cargo build or test) lint the workspace's own crates with `clippy_driver`
+/// wrapping rustc, warnings denied, as it compiles them: one compile instead of clippy's check
+/// and then the build.
+fn lint_while_compiling(cmd: &mut Command, clippy_driver: &std::path::Path) {
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", clippy_driver).env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
+}
+
+/// `cargo SUBCOMMAND` for Linux, linted as it compiles by the toolchain's own clippy.
+fn linted_cargo(subcommand: &str) -> Result<Command, String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("could not ask {rustc} for its sysroot: {e}"))?;
+    let driver = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("bin")
+        .join(format!("clippy-driver{}", std::env::consts::EXE_SUFFIX));
+    if !driver.exists() {
+        return Err(format!(
+            "{} is missing: install clippy (rustup component add clippy)",
+            driver.display()
+        ));
+    }
+    let mut cmd = cargo();
+    cmd.arg(subcommand);
+    lint_while_compiling(&mut cmd, &driver);
+    Ok(cmd)
+}
+
 /// Each step's name and seconds, for the table at the end of a run.
 static STEP_TIMES: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
 
-/// A step's name for the table: the program and its first words that are not options.
+/// A step's name for the table: the program and its first words that are not options, past
+/// the wrappers that give it a keyring or a display, paths shortened to their file names.
 fn step_name(cmd: &Command) -> String {
-    let program = std::path::Path::new(cmd.get_program())
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let words: Vec<String> = cmd
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .filter(|a| !a.starts_with('-') && !a.contains('/') && a.len() < 24)
-        .take(3)
+    const WRAPPERS: &[&str] = &["dbus-run-session", "sh", "xvfb-run"];
+    let words: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|word| word.to_string_lossy().into_owned())
+        .filter(|word| !word.starts_with('-') && !word.contains(char::is_whitespace))
+        .map(|word| match word.rsplit_once('/') {
+            Some((_, name)) => name.to_owned(),
+            None => word,
+        })
+        .skip_while(|word| WRAPPERS.contains(&word.as_str()))
+        .take(4)
         .collect();
-    format!("{program} {}", words.join(" ")).trim().to_owned()
+    words.join(" ")
 }
 
-/// The table of where the run's time went, slowest first.
-fn print_step_times() {
+/// The table of where the run's time went, slowest first. Side stages' steps ran beside the
+/// others', so the steps add up to more than the run took.
+fn print_step_times(run_started: std::time::Instant) {
     let mut times = STEP_TIMES.lock().expect("step times").clone();
     let total: f64 = times.iter().map(|(_, s)| s).sum();
     times.sort_by(|a, b| b.1.total_cmp(&a.1));
     eprintln!(
-        "xtask: where the time went ({:.0} min in all):",
+        "xtask: the run took {:.1} min; where the time went (the steps add up to {:.0} min, as some ran side by side):",
+        run_started.elapsed().as_secs_f64() / 60.0,
         total / 60.0
     );
     for (name, seconds) in times.iter().filter(|(_, s)| *s >= 1.0) {
@@ -231,4 +275,38 @@ fn fuzz(seconds: &str) -> Result<(), String> {
         &format!("-max_total_time={seconds}"),
     ]);
     status(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    #[test]
+    fn a_step_is_named_by_its_program_past_the_wrappers() {
+        let mut tests = Command::new("dbus-run-session");
+        tests.args([
+            "--",
+            "sh",
+            "-c",
+            "echo $@; \"$@\"",
+            "sh",
+            "/root/.cargo/bin/cargo",
+            "test",
+            "--workspace",
+        ]);
+        assert_eq!(super::step_name(&tests), "cargo test");
+        let mut pip = Command::new("/t/venv/bin/python");
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-r",
+            "/w/tests/python/azure-cli-requirements.txt",
+        ]);
+        assert_eq!(
+            super::step_name(&pip),
+            "python pip install azure-cli-requirements.txt"
+        );
+    }
 }

@@ -56,11 +56,3 @@ fn venv_with(name: &str, requirements: &str) -> Result<PathBuf, String> {
     status(install)?;
     Ok(python)
 }
-
-/// A program the virtualenv installed (actionlint, zizmor).
-pub fn tool(name: &str) -> Result<Command, String> {
-    let python = venv()?;
-    let mut cmd = Command::new(python.with_file_name(name));
-    cmd.current_dir(root());
-    Ok(cmd)
-}

