@@ -83,6 +83,20 @@ def receive_until(client, wanted, partition_id, **kwargs):
     return found[0] if found else None
 
 
+def wait_for_readers(cloud, group, partition, epochs, timeout=30):
+    """Until the receivers attached to `partition` of `group` have the given epochs (None for a
+    reader without one), as the sandbox's control endpoint lists them."""
+    url = f"https://control.{cloud['suffix']}/readers/{HUB}/{group.replace('$', '%24')}/{partition}"
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = sorted((r["epoch"] for r in requests.get(url).json()["value"]), key=str)
+        if seen == sorted(epochs, key=str):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"partition {partition} of {group} has readers with epochs {seen}, not {epochs}")
+
+
 def test_the_endpoint_describes_itself_as_azure_does(cloud, built_in_endpoint):
     with consumer(cloud, built_in_endpoint["connection_string"]) as client:
         properties = client.get_eventhub_properties()
@@ -172,7 +186,7 @@ def test_a_higher_owner_level_takes_the_partition_as_azure_does(cloud, built_in_
         daemon=True,
     )
     worker.start()
-    time.sleep(3)
+    wait_for_readers(cloud, "$Default", 1, [1])
     second = consumer(cloud, built_in_endpoint["connection_string"])
     taker = threading.Thread(
         target=second.receive,
@@ -221,6 +235,8 @@ def watch_until_taken_over(cloud, built_in_endpoint, group):
     watch.stdin.write(built_in_endpoint["connection_string"])
     watch.stdin.close()
     assert watch.stderr.readline().startswith(f"Watching {built_in_endpoint['path']} (consumer group {group})")
+    # Taken over once it reads; a reader with an epoch that came first would refuse it instead.
+    wait_for_readers(cloud, group, 2, [None])
     exclusive = consumer(cloud, built_in_endpoint["connection_string"], group)
     taker = threading.Thread(
         target=exclusive.receive,

@@ -48,7 +48,11 @@ pub fn run() -> Result<(), String> {
         "deb,rpm",
     ]);
     status(bundle)?;
-    let setup = windows::installer(&windows, &crate::target_dir().join("windows-installer"))?;
+    let setup = windows::installer(
+        &windows,
+        &crate::target_dir().join("windows-installer"),
+        windows::Packing::Smallest,
+    )?;
     print_installer_sizes(&setup)?;
     // The app's peer: a blank Tauri window, built with the same features as the Tauri CLI's build.
     let mut peer = cargo();

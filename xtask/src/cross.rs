@@ -22,7 +22,11 @@ pub fn cargo(subcommand: &str, targets: &[&str]) -> Command {
         cmd.arg(subcommand);
         cmd
     };
-    cmd.current_dir(root()).arg("-Zbuild-std").arg("--locked");
+    // libtest always: cargo otherwise adds it to test builds only, which changes the standard
+    // library's build, and every dependency is then compiled again for the tests.
+    cmd.current_dir(root())
+        .arg("-Zbuild-std=std,test")
+        .arg("--locked");
     for target in targets {
         cmd.args(["--target", target]);
     }

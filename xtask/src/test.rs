@@ -64,7 +64,7 @@ const USAGE: &str = "usage: cargo xtask test [--repeat N e2e] [--repeat N wine]"
 pub fn run(repeat: Repeat) -> Result<(), String> {
     let started = std::time::Instant::now();
     disk::check_free_space()?;
-    let result = every_check(repeat);
+    let result = every_check(repeat, started);
     if result.is_err() {
         side::stop_all();
     }
@@ -84,7 +84,7 @@ struct PythonTools {
 /// The order makes the most of two processors: the Windows build (all compiling) runs beside
 /// the Linux tests, the Python set-up (mostly downloading) beside both, and the macOS check
 /// and the Rust tests under Wine beside the end-to-end tests (mostly waiting).
-fn every_check(repeat: Repeat) -> Result<(), String> {
+fn every_check(repeat: Repeat, started: std::time::Instant) -> Result<(), String> {
     apt::ensure_for_tests(&[])?;
     // The app embeds the front end, on Linux and on Windows.
     build_ui()?;
@@ -105,16 +105,7 @@ fn every_check(repeat: Repeat) -> Result<(), String> {
         let build = windows::build()?;
         // The receiver only goes when the run has failed, and then nothing waits for it.
         let _ = built.send(build);
-        let mut rust_tests = 0;
-        for run in 1..=repeat.wine_runs {
-            if run > 1 {
-                side::say(&format!(
-                    "xtask: the Rust tests under Wine again (run {run})"
-                ));
-            }
-            rust_tests = windows::rust_tests_under_wine()?;
-        }
-        Ok(rust_tests)
+        windows::rust_tests_under_wine()
     })?;
     ensure_tauri_driver()?;
     linux_tests()?;
@@ -140,17 +131,49 @@ fn every_check(repeat: Repeat) -> Result<(), String> {
         windows.finish()?;
         return Err("the Windows stage ended without a build".to_owned());
     };
-    for run in 1..=repeat.end_to_end_runs {
-        if run > 1 {
-            eprintln!("xtask: the end-to-end tests again (run {run})");
-        }
-        python_tests(&python, &windows_build)?;
-    }
+    python_tests(&python, &windows_build)?;
     let rust_tests_under_wine = windows.finish()?;
     macos.finish()?;
     eprintln!(
-        "xtask: all tests passed; {rust_tests_under_wine} Rust tests ran as Windows binaries under Wine, and the \
-         Windows CLI and installer were tested under Wine by the Python tests"
+        "xtask: every check passed, in {:.1} min; {rust_tests_under_wine} Rust tests ran as \
+         Windows programs under Wine, and the Windows CLI and installer were tested under Wine \
+         by the Python tests",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    run_again(repeat, &python, &windows_build)
+}
+
+/// The repeats `--repeat` asks for, after one whole run: the Rust tests under Wine beside the
+/// end-to-end tests.
+fn run_again(
+    repeat: Repeat,
+    python: &PythonTools,
+    windows_build: &windows::Build,
+) -> Result<(), String> {
+    if repeat.wine_runs == 1 && repeat.end_to_end_runs == 1 {
+        return Ok(());
+    }
+    let wine_runs = repeat.wine_runs;
+    let wine = side::start("Wine repeats", move || {
+        for run in 2..=wine_runs {
+            side::say(&format!(
+                "xtask: the Rust tests under Wine, run {run} of {wine_runs}"
+            ));
+            windows::rust_tests_under_wine()?;
+        }
+        Ok(())
+    })?;
+    for run in 2..=repeat.end_to_end_runs {
+        eprintln!(
+            "xtask: the end-to-end tests, run {run} of {}",
+            repeat.end_to_end_runs
+        );
+        python_tests(python, windows_build)?;
+    }
+    wine.finish()?;
+    eprintln!(
+        "xtask: the end-to-end tests passed {} times in a row, the Rust tests under Wine {} times",
+        repeat.end_to_end_runs, repeat.wine_runs
     );
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The Windows stage: the CLI and the desktop app built and linted in one pass, the installer
 //! built from its one definition (`installer/windows/iot-hub-setup.nsi`), and the Rust tests
-//! of every crate with Windows-specific code run as Windows binaries under Wine.
+//! of every crate with Windows-specific code run as Windows programs under Wine. Every cargo
+//! call names the same packages and the same standard library, so the dependencies are
+//! compiled once for all of it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -55,14 +57,28 @@ fn linted(subcommand: &str) -> Command {
     cmd
 }
 
+/// The programs the installer packs.
+const PROGRAMS: &[&str] = &["hubsetup-cli", "hubsetup-app"];
+
+/// Names every package the stage compiles, in each of its cargo calls: cargo unifies features
+/// over the packages of one call, so calls that name the same packages share every compiled
+/// dependency (naming only the tested crates compiled most dependencies again).
+fn every_package(cmd: &mut Command) {
+    for package in PROGRAMS.iter().chain(TESTED_CRATES) {
+        cmd.args(["--package", package]);
+    }
+}
+
 /// The CLI and the app, linted as they are built, and the installer that packs them.
 pub fn build() -> Result<Build, String> {
-    // The CLI and the app pull in every crate with Windows-specific code; the crates tested
-    // under Wine are linted with their tests by [`rust_tests_under_wine`].
     let mut build = linted("build");
-    build.args(["--package", "hubsetup-cli", "--package", "hubsetup-app"]);
+    every_package(&mut build);
     status(build)?;
-    let installer = installer(&binaries(), &target_dir().join("windows-installer"))?;
+    let installer = installer(
+        &binaries(),
+        &target_dir().join("windows-installer"),
+        Packing::Fast,
+    )?;
     Ok(Build {
         cli: binaries().join("hubsetup.exe"),
         installer,
@@ -120,27 +136,36 @@ pub fn shim() -> Result<PathBuf, String> {
     Ok(dll)
 }
 
-/// `cargo test` for Windows with Wine as the runner, in a fresh prefix, under Xvfb for the
-/// clipboard; returns how many tests ran.
+/// The Rust tests of [`TESTED_CRATES`] as Windows programs under Wine, in a fresh prefix,
+/// under Xvfb for the clipboard; returns how many tests ran.
 pub fn rust_tests_under_wine() -> Result<usize, String> {
     let prefix = wine_prefix()?;
-    let mut tests = linted("test");
-    for krate in TESTED_CRATES {
-        tests.args(["--package", krate]);
-    }
-    tests.env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", WINE);
-    wine_env(&mut tests, &prefix);
+    let tests = test_programs()?;
+    // Each program runs in its package's folder, as `cargo test` runs it.
     let mut under_x = Command::new("xvfb-run");
-    under_x.arg("--auto-servernum").arg(tests.get_program());
-    under_x.args(tests.get_args()).current_dir(root());
-    for (name, value) in tests.get_envs() {
-        match value {
-            Some(value) => under_x.env(name, value),
-            None => under_x.env_remove(name),
-        };
+    under_x.args([
+        "--auto-servernum",
+        "sh",
+        "-c",
+        r#"failed=0
+while [ $# -gt 0 ]; do
+    echo "xtask: $2 (in $1)"
+    (cd "$1" && "$0" "$2") || failed=1
+    shift 2
+done
+exit $failed"#,
+        WINE,
+    ]);
+    for (folder, program) in &tests {
+        under_x.arg(folder).arg(program);
     }
-    let shown = "cargo test (Windows, under Wine)";
-    side::say(&format!("xtask: $ {under_x:?}"));
+    wine_env(&mut under_x, &prefix);
+    let shown = "the Rust tests under Wine";
+    side::say(&format!(
+        "xtask: {} test programs of {} crates under Wine",
+        tests.len(),
+        TESTED_CRATES.len()
+    ));
     let started = std::time::Instant::now();
     let mut running =
         side::spawn(&mut under_x, true).map_err(|e| format!("could not start {shown}: {e}"))?;
@@ -154,12 +179,63 @@ pub fn rust_tests_under_wine() -> Result<usize, String> {
     let exit = running.wait().map_err(|e| e.to_string())?;
     crate::record_step(&under_x, started);
     if !exit.success() {
-        return Err(format!("{shown} failed ({exit})"));
+        return Err(format!("{shown} failed ({exit}); see which above"));
     }
     side::say(&format!(
         "xtask: {passed} Rust tests ran as Windows binaries under Wine"
     ));
     Ok(passed)
+}
+
+/// Compiles the tests of every package the stage builds (see [`every_package`]), linted, and
+/// gives those of [`TESTED_CRATES`] as (package folder, program).
+fn test_programs() -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let mut compile = linted("test");
+    compile.args(["--no-run", "--message-format=json-render-diagnostics"]);
+    every_package(&mut compile);
+    compile.current_dir(root());
+    side::say(&format!("xtask: $ {compile:?}"));
+    let started = std::time::Instant::now();
+    let mut running = side::spawn(&mut compile, true)
+        .map_err(|e| format!("could not compile the tests for Windows: {e}"))?;
+    let mut programs = Vec::new();
+    let output = running.child.stdout.take().expect("piped");
+    for line in BufReader::new(output).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(program) = test_program(&line) {
+            programs.push(program);
+        }
+    }
+    let exit = running.wait().map_err(|e| e.to_string())?;
+    crate::record_step(&compile, started);
+    if !exit.success() {
+        return Err(format!("compiling the tests for Windows failed ({exit})"));
+    }
+    Ok(programs)
+}
+
+/// From one of cargo's JSON messages, a test program of a tested crate and its package's
+/// folder.
+fn test_program(message: &str) -> Option<(PathBuf, PathBuf)> {
+    let field = |name: &str| {
+        let start = message.find(&format!("\"{name}\":\""))? + name.len() + 4;
+        let end = start + message[start..].find('"')?;
+        Some(&message[start..end])
+    };
+    let profile = &message[message.find("\"profile\":{")?..];
+    let is_test = profile[..profile.find('}')?].contains("\"test\":true");
+    if field("reason")? != "compiler-artifact" || !is_test {
+        return None;
+    }
+    let package = field("package_id")?;
+    if !TESTED_CRATES
+        .iter()
+        .any(|name| package.contains(&format!("#{name}@")))
+    {
+        return None;
+    }
+    let folder = Path::new(field("manifest_path")?).parent()?.to_owned();
+    Some((folder, PathBuf::from(field("executable")?)))
 }
 
 /// The count of `test result: ok. 12 passed; …`, libtest's summary line.
@@ -171,10 +247,19 @@ fn passed_count(line: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// How the installer packs the programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// As released: solid LZMA, the smallest download.
+    Smallest,
+    /// zlib, for the tests: a tenth of the time to pack.
+    Fast,
+}
+
 /// The setup program, built by NSIS from the one installer definition that the release
 /// workflow builds too. `binaries` holds the two programs and WebView2Loader.dll; they are
 /// packed without their symbols, as a release build has none.
-pub fn installer(binaries: &Path, out: &Path) -> Result<PathBuf, String> {
+pub fn installer(binaries: &Path, out: &Path, packing: Packing) -> Result<PathBuf, String> {
     let stage = out.join("stage");
     std::fs::create_dir_all(&stage).map_err(|e| e.to_string())?;
     for program in ["iot-hub-setup.exe", "hubsetup.exe"] {
@@ -193,6 +278,9 @@ pub fn installer(binaries: &Path, out: &Path) -> Result<PathBuf, String> {
     let version = version()?;
     let setup = out.join(format!("IoT-Hub-Setup_{version}_x64-setup.exe"));
     let mut makensis = Command::new("makensis");
+    if packing == Packing::Fast {
+        makensis.arg("-DCOMPRESSOR=zlib");
+    }
     makensis
         .arg("-V2")
         .arg(format!("-DVERSION={version}"))
@@ -205,6 +293,25 @@ pub fn installer(binaries: &Path, out: &Path) -> Result<PathBuf, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn finds_the_test_programs_of_tested_crates_in_cargos_messages() {
+        let net = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/crates/net#hubsetup-net@0.1.0","manifest_path":"/w/crates/net/Cargo.toml","target":{"kind":["lib"],"name":"hubsetup_net","test":true},"profile":{"opt_level":"0","test":true},"executable":"/t/deps/hubsetup_net-1a2b.exe","fresh":true}"#;
+        assert_eq!(
+            super::test_program(net),
+            Some((
+                "/w/crates/net".into(),
+                "/t/deps/hubsetup_net-1a2b.exe".into()
+            ))
+        );
+        let program = net.replace(
+            r#""profile":{"opt_level":"0","test":true}"#,
+            r#""profile":{"opt_level":"0","test":false}"#,
+        );
+        assert_eq!(super::test_program(&program), None, "not a test build");
+        let cli = net.replace("#hubsetup-net@", "#hubsetup-cli@");
+        assert_eq!(super::test_program(&cli), None, "not a tested crate");
+    }
+
     #[test]
     fn counts_passed_tests_from_libtest_summaries() {
         let line = "test result: ok. 36 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.52s";

@@ -1,7 +1,8 @@
 //! Prints the live test's figures against an in-process sandbox, each next to a peer measured
 //! in the same run:
 //! - one `hubsetup verify` (a whole process: start, DNS, TCP, TLS, token, send)
-//!   against `curl` making the same authenticated POST (start, TCP, TLS, send);
+//!   against `curl` making the same authenticated POST (start, TCP, TLS, send): the time, and
+//!   the peak memory (resident set) of each process;
 //! - the live test over each other protocol (MQTT, AMQP, each on its own port and over
 //!   WebSockets, and all five at once) next to HTTPS;
 //! - `hubsetup verify --file` on 1,000 strings spread over 10 hubs;
@@ -10,9 +11,12 @@
 //!
 //! Needs HUBSETUP_BIN (a release build of `hubsetup`); `cargo xtask bench` sets all three.
 
-use std::io::Write;
+// wait4(2), the one call that gives a child's peak memory with its exit.
+#![allow(unsafe_code)]
+
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hubsetup_core::numbers::thousands;
@@ -58,11 +62,16 @@ fn main() {
     });
     let curl_one = median(RUNS, || curl_send(&sandbox, &ca, one));
     println!(
-        "one string: hubsetup verify {:.1} ms, curl POST {:.1} ms (medians of {RUNS}); ratio {:.2}",
-        ms(verify_one),
-        ms(curl_one),
-        verify_one.as_secs_f64() / curl_one.as_secs_f64()
+        "one string: hubsetup verify {:.1} ms and {} at its peak, curl POST {:.1} ms and {} \
+         (medians of {RUNS}); time ratio {:.2}, memory ratio {:.2}",
+        ms(verify_one.took),
+        mib(verify_one.peak_kib),
+        ms(curl_one.took),
+        mib(curl_one.peak_kib),
+        verify_one.took.as_secs_f64() / curl_one.took.as_secs_f64(),
+        verify_one.peak_kib as f64 / curl_one.peak_kib as f64
     );
+    let verify_one = verify_one.took;
     if let (Some(windows), Some(prefix)) = (
         std::env::var_os("HUBSETUP_WINDOWS_BIN"),
         std::env::var_os("HUBSETUP_WINE_PREFIX"),
@@ -77,7 +86,7 @@ fn main() {
         };
         // Wine's server starts with the first program; the figure is for a running Wine.
         verify(under_wine(), &description, one, "https");
-        let wine_one = median(RUNS, || verify(under_wine(), &description, one, "https"));
+        let wine_one = median(RUNS, || verify(under_wine(), &description, one, "https")).took;
         println!(
             "one string: hubsetup.exe verify under Wine {:.1} ms, Linux hubsetup verify {:.1} ms \
              (medians of {RUNS}); ratio {:.2}",
@@ -90,7 +99,8 @@ fn main() {
     for protocol in ["mqtt", "mqtt-ws", "amqp", "amqp-ws", "all"] {
         let over = median(RUNS, || {
             verify(Command::new(&binary), &description, one, protocol)
-        });
+        })
+        .took;
         println!(
             "one string over {protocol}: hubsetup verify {:.1} ms, over https {:.1} ms (medians of {RUNS}); ratio {:.2}",
             ms(over),
@@ -125,7 +135,13 @@ fn main() {
 
 /// One `hubsetup verify --protocol {protocols}` of `string`, given on standard input, which
 /// must pass.
-fn verify(mut hubsetup: Command, description: &Path, string: &ConnectionString, protocols: &str) {
+fn verify(
+    mut hubsetup: Command,
+    description: &Path,
+    string: &ConnectionString,
+    protocols: &str,
+) -> Sample {
+    let started = Instant::now();
     let mut child = hubsetup
         .args(["verify", "--protocol", protocols, "--sandbox"])
         .arg(description)
@@ -139,7 +155,42 @@ fn verify(mut hubsetup: Command, description: &Path, string: &ConnectionString, 
         .unwrap()
         .write_all(string.expose().as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success(), "hubsetup verify failed");
+    let (succeeded, sample) = reap(child, started);
+    assert!(succeeded, "hubsetup verify failed");
+    sample
+}
+
+/// How long a process took from its start, and its peak resident set.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    took: Duration,
+    peak_kib: u64,
+}
+
+/// Waits for `child` (with its output already read), and says whether it succeeded.
+fn reap(child: Child, started: Instant) -> (bool, Sample) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not yet waited for; both pointers are to live locals.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let took = started.elapsed();
+    assert_eq!(
+        reaped,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
+    let succeeded = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    // Linux gives ru_maxrss in KiB, macOS in bytes.
+    let peak_kib = if cfg!(target_os = "macos") {
+        peak / 1024
+    } else {
+        peak
+    };
+    (succeeded, Sample { took, peak_kib })
 }
 
 /// Adds 10 hubs with 100 devices each, as copies of the seeded hub.
@@ -191,7 +242,7 @@ fn fleet(sandbox: &Sandbox) -> Vec<ConnectionString> {
         .collect()
 }
 
-fn curl_send(sandbox: &Sandbox, ca: &Path, cs: &ConnectionString) {
+fn curl_send(sandbox: &Sandbox, ca: &Path, cs: &ConnectionString) -> Sample {
     let expiry = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -203,7 +254,8 @@ fn curl_send(sandbox: &Sandbox, ca: &Path, cs: &ConnectionString) {
         "https://{host}/devices/{}/messages/events?api-version=2021-04-12",
         cs.device_id().unwrap()
     );
-    let output = Command::new("curl")
+    let started = Instant::now();
+    let mut child = Command::new("curl")
         .args([
             "--silent",
             "--show-error",
@@ -225,27 +277,45 @@ fn curl_send(sandbox: &Sandbox, ca: &Path, cs: &ConnectionString) {
             r#"{"hubsetup":"connectivity test"}"#,
         ])
         .arg(url)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("curl runs (apt-get install curl)");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "204",
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (mut said, mut complaint) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut complaint)
+        .unwrap();
+    let (_, sample) = reap(child, started);
+    assert_eq!(said, "204", "{complaint}");
+    sample
 }
 
-fn median(runs: usize, mut run: impl FnMut()) -> Duration {
-    run(); // warm the page cache and the sandbox's connection setup
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            run();
-            started.elapsed()
-        })
-        .collect();
+/// The median time and the median peak memory of `runs` runs, after one that warms the page
+/// cache and the sandbox's connection setup.
+fn median(runs: usize, mut run: impl FnMut() -> Sample) -> Sample {
+    run();
+    let samples: Vec<Sample> = (0..runs).map(|_| run()).collect();
+    let mut times: Vec<Duration> = samples.iter().map(|s| s.took).collect();
+    let mut peaks: Vec<u64> = samples.iter().map(|s| s.peak_kib).collect();
     times.sort();
-    times[runs / 2]
+    peaks.sort();
+    Sample {
+        took: times[runs / 2],
+        peak_kib: peaks[runs / 2],
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 fn ms(d: Duration) -> f64 {

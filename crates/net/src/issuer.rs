@@ -2,9 +2,12 @@
 //! (Zscaler, Netskope, a firewall's "SSL inspection") re-signs every site with its own root;
 //! when that root is not trusted here, "unknown issuer" alone sends people searching, while
 //! the issuer's name ("Zscaler Root CA") tells them what to ask for. The verifier below is
-//! rustls' own WebPKI verifier, which on an unknown issuer also reports the issuer's name.
+//! rustls' own WebPKI verifier, which on an unknown issuer first reads the system's
+//! certificate folders (see [`crate::roots`]) and, if they do not know it either, reports the
+//! issuer's name.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -76,18 +79,62 @@ mod tests {
 #[derive(Debug)]
 pub(crate) struct NamingVerifier {
     inner: Arc<WebPkiServerVerifier>,
+    roots: Arc<RootCertStore>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    /// The folders read on the first unknown issuer.
+    later: Vec<PathBuf>,
+    /// The verifier that also trusts what the folders hold, once read (`None`: they add
+    /// nothing).
+    widened: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
 }
 
 impl NamingVerifier {
     pub(crate) fn new(
         roots: RootCertStore,
+        later: Vec<PathBuf>,
         provider: Arc<rustls::crypto::CryptoProvider>,
     ) -> Result<NamingVerifier, String> {
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(NamingVerifier { inner })
+        let roots = Arc::new(roots);
+        let inner = verifier(roots.clone(), &provider)?;
+        Ok(NamingVerifier {
+            inner,
+            roots,
+            provider,
+            later,
+            widened: OnceLock::new(),
+        })
     }
+
+    /// The verifier with the folders' authorities too, reading them the first time.
+    fn widened(&self) -> Option<&Arc<WebPkiServerVerifier>> {
+        self.widened
+            .get_or_init(|| {
+                let found = crate::roots::read_folders(&self.later);
+                if found.is_empty() {
+                    return None;
+                }
+                let mut roots = RootCertStore::clone(&self.roots);
+                roots.add_parsable_certificates(found);
+                verifier(Arc::new(roots), &self.provider).ok()
+            })
+            .as_ref()
+    }
+}
+
+fn verifier(
+    roots: Arc<RootCertStore>,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, String> {
+    WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn is_unknown_issuer(error: &rustls::Error) -> bool {
+    matches!(
+        error,
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+    )
 }
 
 impl ServerCertVerifier for NamingVerifier {
@@ -99,21 +146,29 @@ impl ServerCertVerifier for NamingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map_err(|error| match error {
-                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                    // The chain's last certificate was signed by the root that is missing.
-                    let top = intermediates.last().unwrap_or(end_entity);
-                    match issuer_of(top) {
-                        Some(issuer) => rustls::Error::InvalidCertificate(CertificateError::Other(
-                            OtherError(Arc::new(UntrustedIssuer { issuer })),
-                        )),
-                        None => error,
-                    }
-                }
-                other => other,
-            })
+        let verify = |verifier: &WebPkiServerVerifier| {
+            verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        };
+        let verdict = match verify(&self.inner) {
+            Err(error) if is_unknown_issuer(&error) => match self.widened() {
+                Some(widened) => verify(widened),
+                None => Err(error),
+            },
+            verdict => verdict,
+        };
+        verdict.map_err(|error| {
+            if !is_unknown_issuer(&error) {
+                return error;
+            }
+            // The chain's last certificate was signed by the root that is missing.
+            let top = intermediates.last().unwrap_or(end_entity);
+            match issuer_of(top) {
+                Some(issuer) => rustls::Error::InvalidCertificate(CertificateError::Other(
+                    OtherError(Arc::new(UntrustedIssuer { issuer })),
+                )),
+                None => error,
+            }
+        })
     }
 
     fn verify_tls12_signature(

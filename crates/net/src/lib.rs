@@ -12,6 +12,7 @@
 
 mod issuer;
 mod proxy;
+mod roots;
 mod route;
 mod tunnel;
 mod websocket;
@@ -134,10 +135,23 @@ impl Network {
         extra_bundle: Option<&Path>,
         proxy: ProxySettings,
     ) -> Result<Network, NetError> {
+        Network::with_roots(
+            cloud,
+            extra_bundle,
+            proxy,
+            roots::SystemRoots::of_this_computer(),
+        )
+    }
+
+    fn with_roots(
+        cloud: &Cloud,
+        extra_bundle: Option<&Path>,
+        proxy: ProxySettings,
+        system: roots::SystemRoots,
+    ) -> Result<Network, NetError> {
         let mut roots = RootCertStore::empty();
         // Unparsable system certificates are skipped, as every TLS client does.
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
+        roots.add_parsable_certificates(system.now);
         if let Some(pem) = &cloud.extra_root_ca_pem {
             add_pem(
                 &mut roots,
@@ -160,8 +174,8 @@ impl Network {
             return Err(NetError::NoRoots);
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier =
-            issuer::NamingVerifier::new(roots, provider.clone()).map_err(NetError::Client)?;
+        let verifier = issuer::NamingVerifier::new(roots, system.later, provider.clone())
+            .map_err(NetError::Client)?;
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| NetError::Client(e.to_string()))?

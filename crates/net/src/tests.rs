@@ -81,6 +81,58 @@ async fn the_http_client_reaches_the_sandbox_over_verified_tls() {
     );
 }
 
+/// An authority found only in a certificate folder (not in the bundle read at start) is
+/// trusted when a chain needs it; a folder without it still names the untrusted issuer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_folder_is_read_when_the_bundle_lacks_the_issuer() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let mut untrusting = sandbox.cloud();
+    untrusting.extra_root_ca_pem = None;
+    // The bundle: this computer's, which does not hold the sandbox's authority.
+    let bundle = crate::roots::SystemRoots::of_this_computer().now;
+    assert!(
+        !bundle.is_empty(),
+        "the tests need the system's CA bundle (ca-certificates)"
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let unrelated = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("sandbox-ca.pem"), sandbox.ca_pem()).unwrap();
+    std::fs::write(unrelated.path().join("empty.pem"), "").unwrap();
+    let get = |folders: Vec<std::path::PathBuf>| {
+        let network = Network::with_roots(
+            &untrusting,
+            None,
+            ProxySettings::none(),
+            crate::roots::SystemRoots {
+                now: bundle.clone(),
+                later: folders,
+            },
+        )
+        .unwrap();
+        async move {
+            network
+                .http_client()
+                .unwrap()
+                .get("https://management.sandbox.test/subscriptions?api-version=2022-12-01")
+                .send()
+                .await
+        }
+    };
+    let answer = get(vec![unrelated.path().into(), folder.path().into()]).await;
+    assert_eq!(
+        answer.unwrap().status(),
+        401,
+        "reached ARM over verified TLS"
+    );
+    let error = get(vec![unrelated.path().into()]).await.unwrap_err();
+    assert!(
+        crate::Unreachable::new("management.sandbox.test", &error)
+            .detail
+            .starts_with("the certificate is issued by 'CN=IoT Hub Setup sandbox CA"),
+        "{error:?}"
+    );
+}
+
 #[test]
 fn extra_bundles_must_hold_certificates() {
     let dir = std::env::temp_dir().join(format!("hubsetup-net-{}", std::process::id()));

@@ -188,6 +188,24 @@ impl App {
                 state.device_code_approval_held = method == Method::PUT;
                 crate::http::empty(StatusCode::NO_CONTENT)
             }
+            // The receivers attached to a partition, for tests that must act once one is.
+            (&Method::GET, ["readers", hub, group, partition]) => match partition.parse() {
+                Ok(partition) => {
+                    let readers: Vec<_> = self
+                        .event_hubs
+                        .readers
+                        .attached(hub, group, partition)
+                        .into_iter()
+                        .map(|(name, epoch)| serde_json::json!({ "name": name, "epoch": epoch }))
+                        .collect();
+                    json_response(StatusCode::OK, &serde_json::json!({ "value": readers }))
+                }
+                Err(_) => response(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    format!("not a partition number: {partition}"),
+                ),
+            },
             (&Method::GET, ["health"]) => {
                 json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
             }

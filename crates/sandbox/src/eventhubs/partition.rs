@@ -181,6 +181,27 @@ impl Drop for Registration<'_> {
 }
 
 impl Readers {
+    /// The receivers attached to a partition of a hub's consumer group (lower case), as
+    /// `(name, epoch)`: what a test waits for before it races another reader against them.
+    pub(crate) fn attached(
+        &self,
+        hub: &str,
+        group: &str,
+        partition: usize,
+    ) -> Vec<(String, Option<i64>)> {
+        let key = (
+            hub.to_ascii_lowercase(),
+            group.to_ascii_lowercase(),
+            partition,
+        );
+        self.open
+            .lock()
+            .expect("readers")
+            .get(&key)
+            .map(|list| list.iter().map(|r| (r.name.clone(), r.epoch)).collect())
+            .unwrap_or_default()
+    }
+
     fn join(
         &self,
         key: (String, String, usize),
@@ -442,6 +463,29 @@ fn event_message(event: &Event) -> Message<Data> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_attached_readers_are_listed_until_they_leave_or_are_taken_over() {
+        let readers = Readers::default();
+        let key = || ("contoso".to_owned(), "$default".to_owned(), 1);
+        let first = readers.join(key(), "first", Some(1)).unwrap();
+        let plain = readers.join(key(), "plain", Some(1)).unwrap();
+        assert_eq!(
+            readers.attached("Contoso", "$Default", 1),
+            [("first".to_owned(), Some(1)), ("plain".to_owned(), Some(1))]
+        );
+        assert!(readers.attached("contoso", "$default", 2).is_empty());
+        drop(plain);
+        let _taker = readers.join(key(), "taker", Some(2)).unwrap();
+        assert_eq!(
+            readers.attached("contoso", "$default", 1),
+            [("taker".to_owned(), Some(2))]
+        );
+        assert!(
+            first.stop.borrow().is_some(),
+            "the first reader was told to stop"
+        );
+    }
 
     #[test]
     fn selectors_as_the_sdks_write_them() {
