@@ -17,7 +17,7 @@ Unicode true
 Target amd64-unicode
 ManifestDPIAware true
 RequestExecutionLevel admin
-'; Two large executables: solid LZMA gives the smallest download. The tests, which install and
+; Two large executables: solid LZMA gives the smallest download. The tests, which install and
 ; remove it at once, ask for zlib (-DCOMPRESSOR=zlib): a tenth of the time to pack.
 !ifndef COMPRESSOR
   !define COMPRESSOR "/SOLID lzma"

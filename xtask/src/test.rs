@@ -125,12 +125,13 @@ fn every_check(repeat: Repeat, started: std::time::Instant) -> Result<(), String
         "--locked",
     ]);
     status(build)?;
-    let macos = side::start("macOS check", macos::check)?;
     let Ok(windows_build) = windows_build.recv() else {
         // The stage ended without a build: finishing it says why.
         windows.finish()?;
         return Err("the Windows stage ended without a build".to_owned());
     };
+    // Not before: the Windows build is what the end-to-end tests wait for.
+    let macos = side::start("macOS check", macos::check)?;
     python_tests(&python, &windows_build)?;
     let rust_tests_under_wine = windows.finish()?;
     macos.finish()?;
