@@ -1,5 +1,6 @@
 //! The macOS stage: the whole workspace linted for Apple silicon. Nothing can be linked without
-//! Apple's SDK; the release workflow builds and tests on a Mac, for Apple silicon and Intel.
+//! Apple's SDK; the release workflow tests on an Apple silicon Mac and builds for both
+//! processors there.
 //! Our code has no path that differs between the two processors, so linting both here (as
 //! until December 2026) doubled the stage's time and found nothing more.
 //!

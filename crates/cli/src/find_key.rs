@@ -5,6 +5,7 @@ use hubsetup_keyfinder::{find_in_gnupg, Finder, Found, LookupError, Query};
 
 use crate::cloud_args::CloudArgs;
 use crate::key_info::print_key;
+use crate::runtime::Load;
 use crate::CliError;
 
 /// Find a public key by e-mail address (Web Key Directory, then keys.openpgp.org), by
@@ -52,13 +53,7 @@ pub fn look_up(query: &Query, gnupg: bool, cloud: &CloudArgs) -> Result<Found, C
         true => find_in_gnupg(query),
         false => {
             let finder = Finder::new(&cloud.network()?).map_err(lookup_error)?;
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| {
-                    CliError::Failure(format!("Could not start the network runtime: {e}."))
-                })?
-                .block_on(finder.find(query))
+            crate::runtime::start(Load::Light)?.block_on(finder.find(query))
         }
     }
     .map_err(lookup_error)

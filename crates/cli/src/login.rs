@@ -14,6 +14,7 @@ use hubsetup_provision::{Azure, Error, Progress, Reporter};
 use serde_json::json;
 
 use crate::cloud_args::CloudArgs;
+use crate::runtime::Load;
 use crate::CliError;
 
 /// Sign in to Azure and list the subscriptions you can use (nothing is saved).
@@ -72,15 +73,6 @@ pub fn cli_error(error: Error) -> CliError {
     } else {
         CliError::Failure(error.to_string())
     }
-}
-
-/// A runtime for one command's network calls.
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failure(format!("Could not start the network runtime: {e}.")))
 }
 
 /// Progress as lines on standard error, so standard output stays the result.
@@ -192,7 +184,7 @@ fn fallback_method() -> SignInMethod {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    runtime()?.block_on(async {
+    crate::runtime::start(Load::Heavy)?.block_on(async {
         let azure = session(&args.sign_in, &args.cloud, &progress_printer()).await?;
         let subscriptions = azure.subscriptions().await.map_err(cli_error)?;
         // Signed in without naming a tenant, the session is in the account's own: the others

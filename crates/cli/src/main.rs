@@ -14,6 +14,7 @@ mod open;
 mod prompt;
 mod provision;
 mod proxy;
+mod runtime;
 mod sandbox;
 mod sas_token;
 mod vault;

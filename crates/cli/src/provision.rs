@@ -13,7 +13,8 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cloud_args::CloudArgs;
-use crate::login::{cli_error, progress_printer, runtime, session, SignInArgs};
+use crate::login::{cli_error, progress_printer, session, SignInArgs};
+use crate::runtime::Load;
 use crate::{prompt, CliError};
 
 /// Create or reuse an IoT hub, its devices and (optionally) a restricted policy.
@@ -138,7 +139,7 @@ impl Decide for Answers {
 pub fn run(args: Args) -> Result<(), CliError> {
     let interactive = prompt::interactive();
     check_flags(&args, interactive)?;
-    runtime()?.block_on(async {
+    crate::runtime::start(Load::Heavy)?.block_on(async {
         let azure = session(&args.sign_in, &args.cloud, &progress_printer()).await?;
         let request = complete_request(&azure, &args, interactive).await?;
         if args.plan {

@@ -7,6 +7,7 @@ use hubsetup_net::{Network, ProxyLogin};
 use hubsetup_vault::{ProxyLogins, ProxySignInError, KEYCHAIN_NAME};
 
 use crate::cloud_args::CloudArgs;
+use crate::runtime::Load;
 use crate::{prompt, CliError};
 
 #[derive(Debug, clap::Args)]
@@ -148,11 +149,7 @@ fn sign_in(proxy: Option<String>, user: Option<String>, cloud: &CloudArgs) -> Re
     };
     let password = prompt::password(&format!("Password for {user} at the proxy {authority}:"))?;
     let login = ProxyLogin { user, password };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failure(format!("Could not start the network runtime: {e}.")))?;
-    runtime
+    crate::runtime::start(Load::Light)?
         .block_on(logins()?.sign_in(&proxy, &login, &checked_host))
         .map_err(|e| match e {
             ProxySignInError::WindowsSignInOnly { .. } | ProxySignInError::Refused { .. } => {

@@ -14,6 +14,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cloud_args::CloudArgs;
+use crate::runtime::Load;
 use crate::{input, CliError};
 
 /// The environment variable holding the Event Hub-compatible connection string that reads the
@@ -77,7 +78,10 @@ fn parse_protocols(text: &str) -> Result<ProtocolList, String> {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let network = args.cloud.network()?;
-    let runtime = crate::login::runtime()?;
+    let runtime = crate::runtime::start(match args.file {
+        Some(_) => Load::Heavy,
+        None => Load::Light,
+    })?;
     let protocols = args
         .protocol
         .clone()

@@ -12,7 +12,8 @@ use hubsetup_events::{
 use hubsetup_provision::{Azure, HubInfo, OWN_CONSUMER_GROUP};
 
 use crate::cloud_args::CloudArgs;
-use crate::login::{cli_error, progress_printer, runtime, session, SignInArgs};
+use crate::login::{cli_error, progress_printer, session, SignInArgs};
+use crate::runtime::Load;
 use crate::{input, prompt, CliError};
 
 /// Stream a hub's device-to-cloud messages as they arrive; Ctrl-C stops.
@@ -140,7 +141,7 @@ async fn own_group(azure: &Azure, hub: &HubInfo, agreed: bool) -> Result<String,
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let start = parse_since(&args.since)?;
-    runtime()?.block_on(async {
+    crate::runtime::start(Load::Heavy)?.block_on(async {
         let Some(Access { address, group }) = access(&args).await? else {
             return Ok(());
         };
