@@ -15,6 +15,7 @@ mod disk;
 mod icons;
 mod macos;
 mod python;
+mod shapes;
 mod side;
 mod test;
 mod windows;

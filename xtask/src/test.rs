@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{
-    apt, build_ui, cargo, disk, ensure_tauri_driver, linted_cargo, macos, python, root, side,
-    status, windows,
+    apt, build_ui, cargo, disk, ensure_tauri_driver, linted_cargo, macos, python, root, shapes,
+    side, status, windows,
 };
 
 /// Runs `"$@"` inside a private session bus with an unlocked gnome-keyring whose keyrings live
@@ -108,6 +108,7 @@ fn every_check(repeat: Repeat, started: std::time::Instant) -> Result<(), String
         windows::rust_tests_under_wine()
     })?;
     ensure_tauri_driver()?;
+    shapes::start()?;
     linux_tests()?;
     bindings_unchanged()?;
     // Type-checks the front end against the bindings the tests just generated.
@@ -186,6 +187,7 @@ fn linux_tests() -> Result<(), String> {
     status(compile)?;
     let mut tests = linted_cargo("test")?;
     tests.args(["--workspace", "--locked"]);
+    shapes::record(&mut tests);
     status(with_secret_service(tests))
 }
 
@@ -275,7 +277,7 @@ fn bindings_unchanged() -> Result<(), String> {
 
 /// The Python tests: Microsoft's official IoT clients against the sandbox, the desktop app
 /// driven through WebDriver under Xvfb, with a Secret Service; and the Windows CLI and
-/// installer under Wine.
+/// installer under Wine. Then the shapes of the sandbox's ARM answers.
 fn python_tests(tools: &PythonTools, windows: &windows::Build) -> Result<(), String> {
     // OpenPGP.js, the second OpenPGP implementation the hand-off is checked with.
     npm_ci(&root().join("tests/node"))?;
@@ -301,5 +303,8 @@ fn python_tests(tools: &PythonTools, windows: &windows::Build) -> Result<(), Str
     // The tests start their own Xvfb; a developer's display would show windows popping up.
     pytest.env_remove("DISPLAY");
     pytest.current_dir(root());
-    status(with_secret_service(pytest))
+    shapes::record(&mut pytest);
+    status(with_secret_service(pytest))?;
+    // Every ARM answer of the run so far, the Rust tests' and these, against Azure's specifications.
+    shapes::check(&tools.python)
 }

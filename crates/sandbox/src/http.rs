@@ -154,3 +154,22 @@ pub(crate) fn uuid_like() -> String {
         &hex[20..32]
     )
 }
+
+/// A response's body, read without waiting: a `Full` body is ready at once. The response
+/// keeps the same body.
+pub(crate) fn body_of(response: &mut Resp) -> Bytes {
+    use hyper::body::Body;
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    let bytes = match std::pin::Pin::new(response.body_mut()).poll_frame(&mut context) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    };
+    *response.body_mut() = Full::new(bytes.clone());
+    bytes
+}
+
+/// A response's JSON body, for unit tests of handlers.
+#[cfg(test)]
+pub(crate) fn body_json(mut response: Resp) -> Value {
+    serde_json::from_slice(&body_of(&mut response)).expect("a JSON body")
+}

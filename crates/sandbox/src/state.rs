@@ -73,25 +73,131 @@ pub const NAMES_TAKEN_ELSEWHERE: &[&str] = &[
     "demo-hub",
 ];
 /// Regions where the sandbox offers IotHubs: (name, display name, latitude, longitude).
-pub const REGIONS: &[(&str, &str, &str, &str)] = &[
-    ("eastus", "East US", "37.3719", "-79.8164"),
-    ("eastus2", "East US 2", "36.6681", "-78.3889"),
-    ("westus2", "West US 2", "47.233", "-119.852"),
-    ("centralus", "Central US", "41.5908", "-93.6208"),
-    ("canadacentral", "Canada Central", "43.653", "-79.383"),
-    ("northeurope", "North Europe", "53.3478", "-6.2597"),
-    ("westeurope", "West Europe", "52.3667", "4.9"),
-    ("uksouth", "UK South", "50.941", "-0.799"),
-    ("francecentral", "France Central", "46.3772", "2.373"),
-    (
+/// An Azure region as ARM lists it (`az account list-locations`).
+#[derive(Debug, Clone, Copy)]
+pub struct Region {
+    pub name: &'static str,
+    pub display: &'static str,
+    pub latitude: &'static str,
+    pub longitude: &'static str,
+    pub geography: &'static str,
+    pub geography_group: &'static str,
+    pub physical_location: &'static str,
+    /// The paired region's name and display name: a hub's secondary location.
+    pub paired: (&'static str, &'static str),
+}
+
+const fn region(
+    name: &'static str,
+    display: &'static str,
+    (latitude, longitude): (&'static str, &'static str),
+    (geography, geography_group, physical_location): (&'static str, &'static str, &'static str),
+    paired: (&'static str, &'static str),
+) -> Region {
+    Region {
+        name,
+        display,
+        latitude,
+        longitude,
+        geography,
+        geography_group,
+        physical_location,
+        paired,
+    }
+}
+
+pub const REGIONS: &[Region] = &[
+    region(
+        "eastus",
+        "East US",
+        ("37.3719", "-79.8164"),
+        ("United States", "US", "Virginia"),
+        ("westus", "West US"),
+    ),
+    region(
+        "eastus2",
+        "East US 2",
+        ("36.6681", "-78.3889"),
+        ("United States", "US", "Virginia"),
+        ("centralus", "Central US"),
+    ),
+    region(
+        "westus2",
+        "West US 2",
+        ("47.233", "-119.852"),
+        ("United States", "US", "Washington"),
+        ("westcentralus", "West Central US"),
+    ),
+    region(
+        "centralus",
+        "Central US",
+        ("41.5908", "-93.6208"),
+        ("United States", "US", "Iowa"),
+        ("eastus2", "East US 2"),
+    ),
+    region(
+        "canadacentral",
+        "Canada Central",
+        ("43.653", "-79.383"),
+        ("Canada", "Canada", "Toronto"),
+        ("canadaeast", "Canada East"),
+    ),
+    region(
+        "northeurope",
+        "North Europe",
+        ("53.3478", "-6.2597"),
+        ("Europe", "Europe", "Ireland"),
+        ("westeurope", "West Europe"),
+    ),
+    region(
+        "westeurope",
+        "West Europe",
+        ("52.3667", "4.9"),
+        ("Europe", "Europe", "Netherlands"),
+        ("northeurope", "North Europe"),
+    ),
+    region(
+        "uksouth",
+        "UK South",
+        ("50.941", "-0.799"),
+        ("United Kingdom", "UK", "London"),
+        ("ukwest", "UK West"),
+    ),
+    region(
+        "francecentral",
+        "France Central",
+        ("46.3772", "2.373"),
+        ("France", "Europe", "Paris"),
+        ("francesouth", "France South"),
+    ),
+    region(
         "germanywestcentral",
         "Germany West Central",
-        "50.110924",
-        "8.682127",
+        ("50.110924", "8.682127"),
+        ("Germany", "Europe", "Frankfurt"),
+        ("germanynorth", "Germany North"),
     ),
-    ("southeastasia", "Southeast Asia", "1.283", "103.833"),
-    ("japaneast", "Japan East", "35.68", "139.77"),
-    ("australiaeast", "Australia East", "-33.86", "151.2094"),
+    region(
+        "southeastasia",
+        "Southeast Asia",
+        ("1.283", "103.833"),
+        ("Asia Pacific", "Asia Pacific", "Singapore"),
+        ("eastasia", "East Asia"),
+    ),
+    region(
+        "japaneast",
+        "Japan East",
+        ("35.68", "139.77"),
+        ("Japan", "Asia Pacific", "Tokyo, Saitama"),
+        ("japanwest", "Japan West"),
+    ),
+    region(
+        "australiaeast",
+        "Australia East",
+        ("-33.86", "151.2094"),
+        ("Australia", "Asia Pacific", "New South Wales"),
+        ("australiasoutheast", "Australia Southeast"),
+    ),
 ];
 
 /// A Microsoft Entra tenant (directory).
@@ -241,6 +347,13 @@ pub struct Hub {
     /// Consumer groups of the built-in Event Hub-compatible endpoint.
     #[serde(default = "default_consumer_groups")]
     pub consumer_groups: Vec<String>,
+    /// When the hub was created (milliseconds since the epoch), for its `systemData`.
+    #[serde(default)]
+    pub created_ms: u64,
+    /// The hub's managed identities as ARM shows them (`type`; a system-assigned one's
+    /// `principalId` and `tenantId`); `None` without any.
+    #[serde(default)]
+    pub identity: Option<serde_json::Value>,
     /// What the Event Hub-compatible endpoint holds; not saved (see `eventhubs::log`).
     #[serde(skip)]
     pub events: EventLog,
@@ -527,9 +640,11 @@ impl State {
                 other_properties: serde_json::Map::new(),
                 busy_until_ms: 0,
                 creating: false,
+                created_ms: now_ms(),
                 quota_day: 0,
                 messages_today: 0,
                 consumer_groups: default_consumer_groups(),
+                identity: None,
                 events: Default::default(),
             },
         );

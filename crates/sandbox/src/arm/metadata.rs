@@ -5,19 +5,28 @@
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::check_api_version;
+use super::api_versions::{self, Place, Versions};
 use crate::http::{json_response, Req, Resp};
 use crate::state::TENANTS;
 use crate::SandboxConfig;
 
 /// 2022-09-01 answers with one cloud; the older versions with a list of clouds.
-const METADATA_API_VERSIONS: &[&str] = &["2022-09-01", "2020-06-01", "2019-05-01"];
+const METADATA: Versions = Versions {
+    namespace: None,
+    listed: &["2022-09-01", "2020-06-01", "2019-05-01"],
+};
 
 /// The name `az cloud list` shows for the sandbox, unless it is registered under another.
 const CLOUD_NAME: &str = "HubSetupSandbox";
 
 pub(crate) fn endpoints(req: &Req, config: &SandboxConfig) -> Resp {
-    if let Err(refusal) = check_api_version(req, METADATA_API_VERSIONS) {
+    if let Err(refusal) = api_versions::check(
+        req,
+        &METADATA,
+        Place::Unlocated {
+            resource_type: "metadata",
+        },
+    ) {
         return refusal;
     }
     let cloud = cloud(config);

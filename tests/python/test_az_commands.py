@@ -1,0 +1,140 @@
+"""Every `az` command an admin of IoT Hub Setup would run, run with the real Azure CLI against the
+sandbox, as the admin types it: hubs named without `-g` (az then finds the resource group from
+the subscription's list of hubs), defaults left alone.
+
+The table is the README's ("Commands the sandbox answers"): a test checks that the two list the
+same commands, so the README says what is run. Rows run in order, each on what the rows before
+it made; a row's check reads az's JSON output. Outputs that hold keys are checked without being
+printed.
+
+az and its login come from azure_cli.py.
+"""
+
+import json
+import pathlib
+import re
+import uuid
+
+import pytest
+from azure_cli import AZ, SKIP_REASON, az, az_env, signed_in  # noqa: F401 (fixtures)
+from conftest import PRODUCTION
+
+if not AZ:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+README = pathlib.Path(__file__).parents[2] / "README.md"
+RUN = uuid.uuid4().hex[:6]
+GROUP = f"az-table-{RUN}"
+HUB = f"az-table-hub-{RUN}"
+SECRET_FIELDS = ("primaryKey", "secondaryKey", "connectionString")
+
+
+def names(listed):
+    return [item["name"] for item in listed]
+
+
+def keys_of(policy):
+    return policy["primaryKey"], policy["secondaryKey"]
+
+
+# (the command as the README shows it, its arguments, what its JSON output must show)
+COMMANDS = [
+    ("az provider show -n Microsoft.Devices", ["provider", "show", "-n", "Microsoft.Devices"],
+     lambda out, seen: out["registrationState"] == "Registered"),
+    ("az group create -n GROUP -l westeurope", ["group", "create", "-n", GROUP, "-l", "westeurope"],
+     lambda out, seen: (out["name"], out["location"], out["properties"]["provisioningState"]) == (GROUP, "westeurope", "Succeeded")),
+    ("az group show -n GROUP", ["group", "show", "-n", GROUP],
+     lambda out, seen: out["id"] == f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}"),
+    ("az group exists -n GROUP", ["group", "exists", "-n", GROUP],
+     lambda out, seen: out is True),
+    ("az group list", ["group", "list"],
+     lambda out, seen: GROUP in names(out)),
+    ("az group update -n GROUP --tags team=iot", ["group", "update", "-n", GROUP, "--tags", "team=iot"],
+     lambda out, seen: out["tags"] == {"team": "iot"}),
+    ("az iot hub create -n HUB -g GROUP --sku S1", ["iot", "hub", "create", "-n", HUB, "-g", GROUP, "--sku", "S1"],
+     lambda out, seen: (out["properties"]["provisioningState"], out["sku"]["name"], out["location"]) == ("Succeeded", "S1", "westeurope")),
+    ("az iot hub show -n HUB", ["iot", "hub", "show", "-n", HUB],
+     lambda out, seen: (out["resourcegroup"], out["properties"]["state"]) == (GROUP, "Active")),
+    ("az iot hub list -g GROUP", ["iot", "hub", "list", "-g", GROUP],
+     lambda out, seen: names(out) == [HUB]),
+    ("az iot hub list", ["iot", "hub", "list"],
+     lambda out, seen: HUB in names(out)),
+    ("az iot hub update -n HUB --set tags.stage=pilot", ["iot", "hub", "update", "-n", HUB, "--set", "tags.stage=pilot"],
+     lambda out, seen: out["tags"] == {"stage": "pilot"}),
+    ("az iot hub show-stats -n HUB", ["iot", "hub", "show-stats", "-n", HUB],
+     lambda out, seen: out["totalDeviceCount"] == 0),
+    ("az iot hub show-quota-metrics -n HUB", ["iot", "hub", "show-quota-metrics", "-n", HUB],
+     # az itself writes the registry's limit as "Unlimited".
+     lambda out, seen: {m["name"]: m["maxValue"] for m in out} == {"TotalMessages": 400000, "TotalDeviceCount": "Unlimited"}),
+    ("az iot hub list-skus -n HUB", ["iot", "hub", "list-skus", "-n", HUB],
+     lambda out, seen: [s["sku"]["name"] for s in out] == ["S2", "S3"]),
+    ("az iot hub policy list --hub-name HUB", ["iot", "hub", "policy", "list", "--hub-name", HUB],
+     lambda out, seen: "iothubowner" in [p["keyName"] for p in out]),
+    ("az iot hub policy create --hub-name HUB -n partner-read --permissions RegistryRead",
+     ["iot", "hub", "policy", "create", "--hub-name", HUB, "-n", "partner-read", "--permissions", "RegistryRead"],
+     # az prints the policies of the hub as read after the update, which holds no keys: the
+     # next row reads the new policy.
+     lambda out, seen: out is None),
+    ("az iot hub policy show --hub-name HUB -n partner-read", ["iot", "hub", "policy", "show", "--hub-name", HUB, "-n", "partner-read"],
+     lambda out, seen: out["rights"] == "RegistryRead" and seen.setdefault("keys", keys_of(out)) is not None),
+    ("az iot hub policy renew-key --hub-name HUB -n partner-read --renew-key Secondary",
+     ["iot", "hub", "policy", "renew-key", "--hub-name", HUB, "-n", "partner-read", "--renew-key", "Secondary"],
+     lambda out, seen: out["primaryKey"] == seen["keys"][0] and out["secondaryKey"] != seen["keys"][1]),
+    ("az iot hub policy delete --hub-name HUB -n partner-read", ["iot", "hub", "policy", "delete", "--hub-name", HUB, "-n", "partner-read"],
+     lambda out, seen: out is None),
+    ("az iot hub policy list --hub-name HUB (after the delete)", ["iot", "hub", "policy", "list", "--hub-name", HUB],
+     lambda out, seen: "partner-read" not in [p["keyName"] for p in out]),
+    ("az iot hub consumer-group create --hub-name HUB -n watchers", ["iot", "hub", "consumer-group", "create", "--hub-name", HUB, "-n", "watchers"],
+     lambda out, seen: out["name"] == "watchers"),
+    ("az iot hub consumer-group list --hub-name HUB", ["iot", "hub", "consumer-group", "list", "--hub-name", HUB],
+     lambda out, seen: names(out) == ["$Default", "watchers"]),
+    ("az iot hub consumer-group show --hub-name HUB -n watchers", ["iot", "hub", "consumer-group", "show", "--hub-name", HUB, "-n", "watchers"],
+     lambda out, seen: out["type"] == "Microsoft.Devices/IotHubs/EventHubEndpoints/ConsumerGroups"),
+    ("az iot hub consumer-group delete --hub-name HUB -n watchers", ["iot", "hub", "consumer-group", "delete", "--hub-name", HUB, "-n", "watchers"],
+     lambda out, seen: out is None),
+    ("az iot hub identity assign -n HUB --system-assigned", ["iot", "hub", "identity", "assign", "-n", HUB, "--system-assigned"],
+     lambda out, seen: out["type"] == "SystemAssigned" and re.fullmatch(r"[0-9a-f-]{36}", out["principalId"]) is not None),
+    ("az iot hub identity show -n HUB", ["iot", "hub", "identity", "show", "-n", HUB],
+     lambda out, seen: out["type"] == "SystemAssigned"),
+    ("az iot hub identity remove -n HUB --system-assigned", ["iot", "hub", "identity", "remove", "-n", HUB, "--system-assigned"],
+     lambda out, seen: out["type"] == "None"),
+    ("az iot hub delete -n HUB", ["iot", "hub", "delete", "-n", HUB],
+     lambda out, seen: out is None),
+    ("az group delete -n GROUP --yes", ["group", "delete", "-n", GROUP, "--yes"],
+     lambda out, seen: out is None),
+    ("az group exists -n GROUP (after the delete)", ["group", "exists", "-n", GROUP],
+     lambda out, seen: out is False),
+]
+
+
+@pytest.fixture(scope="module")
+def seen():
+    """What earlier rows read that later rows compare with (a policy's keys, never printed)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def in_production(az_env, signed_in):
+    az(az_env, "account", "set", "--subscription", PRODUCTION)
+    return az_env
+
+
+@pytest.mark.parametrize("shown, args, check", COMMANDS, ids=[row[0] for row in COMMANDS])
+def test_command(in_production, seen, shown, args, check):
+    result = az(in_production, *args, "--output", "json", check=False)
+    assert result.returncode == 0, f"{shown} failed: {result.stderr}"
+    out = json.loads(result.stdout) if result.stdout.strip() else None
+    passed = check(out, seen)
+    if not passed:
+        printable = json.dumps(out, indent=1) if out is not None else "nothing"
+        if any(field in printable for field in SECRET_FIELDS):
+            printable = "(an answer that holds keys; not printed)"
+        pytest.fail(f"{shown} answered, but not as Azure would: {printable}")
+
+
+def test_the_readme_lists_the_commands_run():
+    text = README.read_text()
+    section = text.split("### Commands the sandbox answers", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `(az [^`]+)` \|", section, flags=re.MULTILINE)
+    run = [shown.split(" (")[0] for shown, _, _ in COMMANDS]
+    assert listed == list(dict.fromkeys(run)), "the README's table and COMMANDS list different commands"
