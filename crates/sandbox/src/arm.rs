@@ -59,19 +59,23 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
         _ => &api_versions::RESOURCES,
     };
     let on_provider = versions == &api_versions::IOTHUB;
-    let group_location = match original.as_slice() {
-        ["subscriptions", sub, "resourceGroups" | "resourcegroups", group, ..] => {
-            resources::group_location(state, sub, group)
-        }
-        _ => None,
+    // Where the resource lives matters only to a refusal, so the body is read only then.
+    let unlisted = match api_versions::unlisted(req, versions) {
+        Ok(unlisted) => unlisted,
+        Err(missing) => return missing,
     };
-    let body_location = req
-        .json()
-        .and_then(|b| b.get("location").and_then(Value::as_str).map(str::to_owned));
-    let location = body_location.as_deref().or(group_location.as_deref());
-    let place = place_of(&lower, &original, location);
-    if let Err(refusal) = api_versions::check(req, versions, place) {
-        return refusal;
+    if let Some(asked) = unlisted {
+        let group_location = match original.as_slice() {
+            ["subscriptions", sub, "resourceGroups" | "resourcegroups", group, ..] => {
+                resources::group_location(state, sub, group)
+            }
+            _ => None,
+        };
+        let body_location = req
+            .json()
+            .and_then(|b| b.get("location").and_then(Value::as_str).map(str::to_owned));
+        let location = body_location.as_deref().or(group_location.as_deref());
+        return api_versions::refusal(versions, place_of(&lower, &original, location), asked);
     }
     if req.method == Method::GET {
         match lower.as_slice() {

@@ -716,3 +716,65 @@ fn consumer_groups_are_created_read_and_deleted_with_azures_rules() {
     );
     assert_eq!(status, 404);
 }
+
+#[test]
+fn api_versions_are_refused_in_arms_words_where_the_resource_lives() {
+    let sandbox = start(fast_config());
+    let http = client(&sandbox, &[]);
+    let (token, _) = sign_in(&sandbox, &http);
+    let hub = format!(
+        "{}/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/contoso-plant-hub?api-version=2024-01-01",
+        arm(&sandbox)
+    );
+    let (_, group) = arm_get(
+        &sandbox,
+        &http,
+        &token,
+        &format!("/subscriptions/{PRODUCTION}/resourcegroups/contoso-iot?api-version=2024-11-01"),
+    );
+    let group_location = group["location"].as_str().unwrap();
+
+    // A hub's read is refused at its resource group's location, a write at its body's.
+    let (status, code, message) = arm_error(http.get(&hub).bearer_auth(&token).send().unwrap());
+    assert_eq!((status, code.as_str()), (400, "NoRegisteredProviderFound"));
+    assert!(
+        message.starts_with(&format!("No registered resource provider found for location '{group_location}' and API version '2024-01-01' for type 'IotHubs'. The supported api-versions are '2016-02-03, ")),
+        "{message}"
+    );
+    let (_, _, message) = arm_error(
+        http.put(&hub)
+            .bearer_auth(&token)
+            .json(&json!({ "location": "japaneast", "sku": { "name": "S1", "capacity": 1 } }))
+            .send()
+            .unwrap(),
+    );
+    assert!(message.contains("for location 'japaneast'"), "{message}");
+
+    // A type without a location: 404, naming the type.
+    let operations = format!(
+        "{}/providers/Microsoft.Devices/operations?api-version=2015-01-01",
+        arm(&sandbox)
+    );
+    let (status, code, message) =
+        arm_error(http.get(operations).bearer_auth(&token).send().unwrap());
+    assert_eq!((status, code.as_str()), (404, "InvalidResourceType"));
+    assert!(
+        message.starts_with("The resource type 'operations' could not be found in the namespace 'Microsoft.Devices' for api version '2015-01-01'."),
+        "{message}"
+    );
+
+    // ARM's own types, and a request without any api-version.
+    let groups = format!(
+        "{}/subscriptions/{PRODUCTION}/resourcegroups",
+        arm(&sandbox)
+    );
+    let (status, code, _) = arm_error(
+        http.get(format!("{groups}?api-version=2023-02-01"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, code.as_str()), (400, "InvalidApiVersionParameter"));
+    let (status, code, _) = arm_error(http.get(&groups).bearer_auth(&token).send().unwrap());
+    assert_eq!((status, code.as_str()), (400, "MissingApiVersionParameter"));
+}

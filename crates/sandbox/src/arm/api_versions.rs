@@ -137,6 +137,15 @@ pub(crate) enum Place<'a> {
 
 /// Accepts the request's api-version or refuses it as ARM does for `versions` at `place`.
 pub(crate) fn check(req: &Req, versions: &Versions, place: Place<'_>) -> Result<(), Resp> {
+    match unlisted(req, versions)? {
+        Some(asked) => Err(refusal(versions, place, asked)),
+        None => Ok(()),
+    }
+}
+
+/// The api-version the request asks for when `versions` does not list it, so that callers
+/// work out where the resource lives only to refuse; a request without one is refused at once.
+pub(crate) fn unlisted<'r>(req: &'r Req, versions: &Versions) -> Result<Option<&'r str>, Resp> {
     let Some(asked) = req.query("api-version") else {
         return Err(arm_error(
             StatusCode::BAD_REQUEST,
@@ -144,13 +153,10 @@ pub(crate) fn check(req: &Req, versions: &Versions, place: Place<'_>) -> Result<
             "The api-version query parameter (?api-version=) is required for all requests.",
         ));
     };
-    if versions.listed.contains(&asked) {
-        return Ok(());
-    }
-    Err(refusal(versions, place, asked))
+    Ok((!versions.listed.contains(&asked)).then_some(asked))
 }
 
-fn refusal(versions: &Versions, place: Place<'_>, asked: &str) -> Resp {
+pub(crate) fn refusal(versions: &Versions, place: Place<'_>, asked: &str) -> Resp {
     let listed = versions.listed.join(", ");
     match (versions.namespace, place) {
         (None, _) => arm_error(
