@@ -22,6 +22,7 @@ import sandbox_names
 HUBSETUP = os.environ.get("HUBSETUP_BIN", "hubsetup")
 CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 PRODUCTION = "11111111-1111-4111-8111-111111111111"
+DEV_TEST = "22222222-2222-4222-8222-222222222222"
 HUB = "contoso-plant-hub"
 DEVICE = "io.microshare.contact.unpacked.event"
 
@@ -30,7 +31,9 @@ DEVICE = "io.microshare.contact.unpacked.event"
 def cloud(tmp_path_factory):
     state = tmp_path_factory.mktemp("sandbox")
     process = subprocess.Popen(
-        [HUBSETUP, "sandbox", "--json", "--state-dir", str(state), "--provisioning-seconds", "1"],
+        [HUBSETUP, "sandbox", "--json", "--state-dir", str(state), "--provisioning-seconds", "1",
+         # Routing's storage batches (60 s at the least) are written after a second.
+         "--routing-time-scale", "60"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -67,6 +70,32 @@ def arm_token(cloud, http=requests):
             return answer.json()["access_token"]
         assert answer.json()["error"] == "authorization_pending", answer.text
     pytest.fail("device code sign-in never finished")
+
+
+class SandboxCredential:
+    """azure-core's TokenCredential protocol over one token from the sandbox's sign-in, for
+    Microsoft's management SDKs."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def get_token(self, *scopes, **kwargs):
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self.token, int(time.time()) + 3000)
+
+
+def management_client(client_class, cloud, subscription=PRODUCTION, **kwargs):
+    """One of Microsoft's management SDK clients, signed in to the sandbox, for one of its
+    subscriptions (production by default)."""
+    return client_class(
+        SandboxCredential(arm_token(cloud)),
+        subscription,
+        base_url=cloud["arm_endpoint"],
+        credential_scopes=[f"{cloud['arm_endpoint']}/.default"],
+        polling_interval=0,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -7,38 +7,19 @@ Its token is a real one from the sandbox's sign-in (device code, conftest.arm_to
 the SDK through azure-core's credential protocol.
 """
 
-import time
 import uuid
 
 import pytest
-from conftest import PRODUCTION, arm_token
+from conftest import management_client
 
 GROUP = "contoso-iot"
-
-
-class SandboxCredential:
-    """azure-core's TokenCredential protocol over one token from the sandbox's sign-in."""
-
-    def __init__(self, token):
-        self.token = token
-
-    def get_token(self, *scopes, **kwargs):
-        from azure.core.credentials import AccessToken
-
-        return AccessToken(self.token, int(time.time()) + 3000)
 
 
 @pytest.fixture(scope="module")
 def client(cloud):
     from azure.mgmt.iothub import IotHubClient
 
-    return IotHubClient(
-        SandboxCredential(arm_token(cloud)),
-        PRODUCTION,
-        base_url=cloud["arm_endpoint"],
-        credential_scopes=[f"{cloud['arm_endpoint']}/.default"],
-        polling_interval=0,
-    )
+    return management_client(IotHubClient, cloud)
 
 
 def test_the_providers_operations_are_listed(client):

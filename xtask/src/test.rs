@@ -279,7 +279,8 @@ fn bindings_unchanged() -> Result<(), String> {
 /// driven through WebDriver under Xvfb, with a Secret Service; and the Windows CLI and
 /// installer under Wine. Then the shapes of the sandbox's ARM answers.
 fn python_tests(tools: &PythonTools, windows: &windows::Build) -> Result<(), String> {
-    // OpenPGP.js, the second OpenPGP implementation the hand-off is checked with.
+    // OpenPGP.js, the second OpenPGP implementation the hand-off is checked with, and Azurite,
+    // Microsoft's Storage emulator, which holds the sandbox's storage accounts.
     npm_ci(&root().join("tests/node"))?;
     let mut pytest = Command::new(&tools.python);
     pytest.args([
@@ -296,6 +297,10 @@ fn python_tests(tools: &PythonTools, windows: &windows::Build) -> Result<(), Str
     pytest.env("HUBSETUP_BIN", crate::hubsetup_binary("debug"));
     pytest.env("HUBSETUP_APP_BIN", crate::app_binary("debug"));
     pytest.env("HUBSETUP_AZ", &tools.azure_cli);
+    pytest.env(
+        "HUBSETUP_AZURITE",
+        root().join("tests/node/node_modules/.bin/azurite-blob"),
+    );
     pytest.env("HUBSETUP_MITMDUMP", &tools.mitmdump);
     pytest.env("HUBSETUP_WINDOWS_BIN", &windows.cli);
     pytest.env("HUBSETUP_WINDOWS_INSTALLER", &windows.installer);

@@ -29,6 +29,14 @@ pub struct Args {
     /// How long hub creation and updates take, in seconds.
     #[arg(long, default_value_t = 8)]
     provisioning_seconds: u64,
+    /// How much faster than Azure routing writes its storage batches: 60 writes a 60-second
+    /// batch after one second (for tests and demonstrations).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    routing_time_scale: u32,
+    /// Azurite's `azurite-blob` program (npm package `azurite`), which holds the storage
+    /// accounts' blobs; found on PATH when not given.
+    #[arg(long, env = "HUBSETUP_AZURITE")]
+    azurite: Option<PathBuf>,
     /// Print the cloud description as one JSON line instead of text.
     #[arg(long)]
     json: bool,
@@ -41,6 +49,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         mqtt_port: args.mqtt_port,
         state_dir: args.state_dir.clone(),
         hub_provisioning_time: Duration::from_secs(args.provisioning_seconds),
+        azurite: args.azurite.or_else(|| on_path("azurite-blob")),
+        routing_time_scale: args.routing_time_scale,
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config).map_err(|e| CliError::Failure(e.to_string()))?;
@@ -51,6 +61,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let mut description =
             serde_json::to_value(&cloud).map_err(|e| CliError::Failure(e.to_string()))?;
         description["ca_path"] = json!(ca_path.display().to_string());
+        description["storage"] = json!(sandbox.has_storage());
         println!("{description}");
     } else {
         println!("IoT Hub Setup sandbox is running; stop it with Ctrl-C.");
@@ -73,10 +84,45 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "  CA         {}  (clients must trust it)",
             ca_path.display()
         );
+        if sandbox.has_storage() {
+            println!("  Storage    *.blob.{}  (Azurite)", cloud.storage_suffix);
+        } else {
+            println!("  Storage    none: storage accounts hold no data. Install Microsoft's emulator with `npm install -g azurite@3.35.0` (or give --azurite PATH to its azurite-blob).");
+        }
     }
-    loop {
-        std::thread::park();
+    // The sandbox stops with its Azurite processes when asked to, by Ctrl-C or a service
+    // manager's (or a test's) SIGTERM.
+    crate::runtime::start(crate::runtime::Load::Light)?.block_on(stopped());
+    drop(sandbox);
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn stopped() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+}
+
+#[cfg(not(unix))]
+async fn stopped() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A program of this name in a folder of PATH.
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
 }
 
 /// The CA certificate as a file for clients: in the state directory, or a private temporary

@@ -16,6 +16,10 @@ pub struct Cloud {
     pub arm_endpoint: String,
     /// The suffix of IoT hub host names, without the leading dot, e.g. `azure-devices.net`.
     pub iot_hub_suffix: String,
+    /// The suffix of storage accounts' service hosts (`{account}.blob.{suffix}`), e.g.
+    /// `core.windows.net`.
+    #[serde(default = "default_storage_suffix")]
+    pub storage_suffix: String,
     #[serde(default)]
     pub extra_root_ca_pem: Option<String>,
     /// Where every host of this cloud is served when it is not found through DNS: the
@@ -39,6 +43,10 @@ pub struct Cloud {
     pub keybase: String,
 }
 
+fn default_storage_suffix() -> String {
+    "core.windows.net".to_owned()
+}
+
 fn default_key_server() -> String {
     "https://keys.openpgp.org".to_owned()
 }
@@ -58,13 +66,15 @@ pub fn host_of(url: &str) -> String {
 }
 
 impl Cloud {
-    fn builtin(id: &str, name: &str, login: &str, arm: &str, suffix: &str) -> Cloud {
+    fn builtin(id: &str, name: &str, endpoints: [&str; 4]) -> Cloud {
+        let [login, arm, hub_suffix, storage_suffix] = endpoints;
         Cloud {
             id: id.to_owned(),
             display_name: name.to_owned(),
             login_endpoint: login.to_owned(),
             arm_endpoint: arm.to_owned(),
-            iot_hub_suffix: suffix.to_owned(),
+            iot_hub_suffix: hub_suffix.to_owned(),
+            storage_suffix: storage_suffix.to_owned(),
             extra_root_ca_pem: None,
             loopback: None,
             loopback_ports: Default::default(),
@@ -79,9 +89,12 @@ impl Cloud {
         Cloud::builtin(
             "public",
             "Azure",
-            "https://login.microsoftonline.com",
-            "https://management.azure.com",
-            "azure-devices.net",
+            [
+                "https://login.microsoftonline.com",
+                "https://management.azure.com",
+                "azure-devices.net",
+                "core.windows.net",
+            ],
         )
     }
 
@@ -90,9 +103,12 @@ impl Cloud {
         Cloud::builtin(
             "china",
             "Azure China",
-            "https://login.chinacloudapi.cn",
-            "https://management.chinacloudapi.cn",
-            "azure-devices.cn",
+            [
+                "https://login.chinacloudapi.cn",
+                "https://management.chinacloudapi.cn",
+                "azure-devices.cn",
+                "core.chinacloudapi.cn",
+            ],
         )
     }
 
@@ -101,9 +117,12 @@ impl Cloud {
         Cloud::builtin(
             "usgov",
             "Azure US Government",
-            "https://login.microsoftonline.us",
-            "https://management.usgovcloudapi.net",
-            "azure-devices.us",
+            [
+                "https://login.microsoftonline.us",
+                "https://management.usgovcloudapi.net",
+                "azure-devices.us",
+                "core.usgovcloudapi.net",
+            ],
         )
     }
 
@@ -124,6 +143,11 @@ impl Cloud {
         suffix
             .eq_ignore_ascii_case(&self.iot_hub_suffix)
             .then_some(hub)
+    }
+
+    /// The Blob service host of storage account `account` in this cloud.
+    pub fn blob_host(&self, account: &str) -> String {
+        format!("{account}.blob.{}", self.storage_suffix)
     }
 
     /// The host name of hub `hub` in this cloud.

@@ -16,6 +16,8 @@ pub(crate) struct App {
     pub(crate) event_hubs: Arc<crate::eventhubs::Endpoints>,
     /// Devices' MQTT sessions that take direct methods.
     pub(crate) sessions: crate::twins::Sessions,
+    /// The storage accounts' Blob service (Azurite).
+    pub(crate) storage: Arc<crate::storage::Storage>,
 }
 
 /// Which service a host name belongs to.
@@ -34,6 +36,8 @@ pub(crate) enum Service<'h> {
     Keybase,
     /// A hub's Event Hub-compatible namespace (`iothub-ns-{hub}.servicebus.…`).
     EventHubs,
+    /// A storage account's Blob service (`{account}.blob.core.…`), relayed to Azurite.
+    Blob(&'h str),
 }
 
 impl App {
@@ -49,6 +53,9 @@ impl App {
             "keybase" => Some(Service::Keybase),
             _ if crate::eventhubs::hub_of_namespace(host, &self.config.suffix).is_some() => {
                 Some(Service::EventHubs)
+            }
+            _ if self.storage.account_of(host).is_some() => {
+                self.storage.account_of(host).map(Service::Blob)
             }
             _ => self.mail_domain(rest).or_else(|| {
                 rest.strip_suffix(".azure-devices")

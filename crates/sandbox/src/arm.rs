@@ -22,7 +22,8 @@ mod locks;
 mod metadata;
 pub(crate) mod policy;
 mod rbac;
-mod resources;
+pub(crate) mod resources;
+mod storage;
 
 pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
     let mut response = answer(req, state, config);
@@ -50,6 +51,10 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
         [.., "providers", "microsoft.authorization", "permissions" | "locks" | "policyassignments"]
         | ["providers", "microsoft.authorization", "policydefinitions", _] => {
             &api_versions::AUTHORIZATION
+        }
+        ["subscriptions", _, "providers", "microsoft.storage", ..]
+        | ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", ..] => {
+            &api_versions::STORAGE
         }
         [_, _, "providers", "microsoft.devices"]
         | [_, _, "providers", "microsoft.devices", "register"] => &api_versions::RESOURCES,
@@ -217,6 +222,26 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
             method,
             ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.devices", "iothubs", _, rest @ ..],
         ) => iothub::hub_request(req, method, rest, &original, state, config, sub),
+        (
+            &Method::POST,
+            ["subscriptions", _, "providers", "microsoft.storage", "checknameavailability"],
+        ) => storage::check_name(req, state),
+        (
+            &Method::GET,
+            ["subscriptions", _, "providers", "microsoft.storage", "storageaccounts"],
+        ) => storage::list(state, config, sub, None),
+        (
+            &Method::GET,
+            ["subscriptions", _, "providers", "microsoft.storage", "locations", _, "asyncoperations", _],
+        ) => storage::creation(state, config, sub, original[7]),
+        (
+            &Method::GET,
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", "storageaccounts"],
+        ) => storage::list(state, config, sub, Some(original[3])),
+        (
+            _,
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", "storageaccounts", _, rest @ ..],
+        ) => storage::account_request(req, rest, &original, state, config),
         _ => arm_error(
             StatusCode::NOT_FOUND,
             "InvalidResourceType",
@@ -291,6 +316,26 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
         [_, _, _, _, _, _, "iothubs", _, "skus"] => {
             ("Microsoft.Devices/IotHubs/skus/read".to_owned(), 8)
         }
+        ["subscriptions", _, "providers", "microsoft.storage", "checknameavailability"] => {
+            ("Microsoft.Storage/checknameavailability/read".to_owned(), 2)
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", "storageaccounts", _] => {
+            (format!("Microsoft.Storage/storageAccounts/{verb}"), 8)
+        }
+        [_, _, _, _, _, "microsoft.storage", "storageaccounts", _, "listkeys"] => (
+            "Microsoft.Storage/storageAccounts/listkeys/action".to_owned(),
+            8,
+        ),
+        [_, _, _, _, _, "microsoft.storage", "storageaccounts", _, "regeneratekey"] => (
+            "Microsoft.Storage/storageAccounts/regeneratekey/action".to_owned(),
+            8,
+        ),
+        [_, _, _, _, _, "microsoft.storage", "storageaccounts", _, "blobservices", _, "containers", ..] => {
+            (
+                format!("Microsoft.Storage/storageAccounts/blobServices/containers/{verb}"),
+                8,
+            )
+        }
         [_, _, _, _, _, _, "iothubs", _, "eventhubendpoints", _, "consumergroups", ..] => (
             format!("Microsoft.Devices/IotHubs/eventHubEndpoints/consumerGroups/{verb}"),
             8,
@@ -300,7 +345,7 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
     Some((action, scope_of(segments)))
 }
 
-fn method_not_allowed() -> Resp {
+pub(crate) fn method_not_allowed() -> Resp {
     arm_error(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",

@@ -19,6 +19,12 @@ impl App {
                 .expect("state lock")
                 .hubs
                 .contains_key(&hub.to_ascii_lowercase()),
+            Some(crate::app::Service::Blob(account)) => self
+                .state
+                .lock()
+                .expect("state lock")
+                .storage_accounts
+                .contains_key(account),
             Some(_) => true,
             None => false,
         };

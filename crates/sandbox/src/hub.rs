@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::http::{empty, hub_error, json_response, with_header, Req, Resp};
 use crate::messages::{accept, Incoming};
 use crate::refusal::{device_not_found, unauthorized, Refusal};
+use crate::routing::writer::Outbox;
 use crate::state::{now_ms, random_base64, Device, Hub, State};
 use crate::twins::{self, MethodCall};
 use crate::SandboxConfig;
@@ -60,6 +61,7 @@ pub(crate) fn handle(
     config: &SandboxConfig,
 ) -> Answer {
     let now = now_ms();
+    let outbox = state.outbox.clone();
     let Some(hub) = state
         .hubs
         .get_mut(&hub_name.to_ascii_lowercase())
@@ -135,7 +137,7 @@ pub(crate) fn handle(
         (&Method::PUT, ["devices", id]) => put_device(req, hub, id),
         (&Method::DELETE, ["devices", id]) => delete_device(req, hub, id),
         (&Method::POST, ["devices", id, "messages", "events"]) => {
-            receive(req, hub, id, now, config)
+            receive(req, hub, id, now, config, outbox.as_ref())
         }
         (&Method::GET, ["twins", id]) => match hub.devices.get(*id) {
             Some(device) => json_response(StatusCode::OK, &twins::service_document(device)),
@@ -466,7 +468,14 @@ fn delete_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
     empty(StatusCode::NO_CONTENT)
 }
 
-fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig) -> Resp {
+fn receive(
+    req: &Req,
+    hub: &mut Hub,
+    id: &str,
+    now: u64,
+    config: &SandboxConfig,
+    outbox: Option<&Outbox>,
+) -> Resp {
     let system = |name: &str| req.header(name).map(str::to_owned);
     let app_properties: BTreeMap<String, String> = req
         .headers
@@ -494,7 +503,7 @@ fn receive(req: &Req, hub: &mut Hub, id: &str, now: u64, config: &SandboxConfig)
         app_properties,
         system_bytes,
     };
-    match accept(hub, id, incoming, now, config) {
+    match accept(hub, id, incoming, now, config, outbox) {
         Ok(()) => empty(StatusCode::NO_CONTENT),
         Err(refusal) => refusal.response(),
     }

@@ -30,8 +30,10 @@ pub mod keys;
 mod messages;
 mod mqtt;
 mod refusal;
+mod routing;
 mod server;
 pub mod state;
+mod storage;
 mod tls;
 mod twins;
 mod websocket;
@@ -90,6 +92,12 @@ pub struct SandboxConfig {
     /// The loopback port of the hubs' MQTT endpoints for devices (over TLS, Azure's 8883);
     /// 0 picks a free one.
     pub mqtt_port: u16,
+    /// How much faster than Azure's clock routing batches storage writes: 60 writes a
+    /// 60-second batch after one second. 1 is Azure's pace.
+    pub routing_time_scale: u32,
+    /// Azurite's `azurite-blob` program, which plays the storage accounts' Blob service; `None`
+    /// leaves storage accounts without data.
+    pub azurite: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -106,6 +114,8 @@ impl Default for SandboxConfig {
             daily_message_quota: None,
             amqp_port: 0,
             mqtt_port: 0,
+            azurite: None,
+            routing_time_scale: 1,
         }
     }
 }
@@ -190,6 +200,9 @@ impl Sandbox {
             .enable_all()
             .build()
             .map_err(SandboxError::Runtime)?;
+        let (outbox, routed) = tokio::sync::mpsc::unbounded_channel();
+        let mut state = state;
+        state.outbox = Some(outbox);
         let state = Arc::new(Mutex::new(state));
         let event_hubs = Arc::new(eventhubs::Endpoints {
             state: state.clone(),
@@ -197,7 +210,13 @@ impl Sandbox {
             faults: faults.clone(),
             readers: eventhubs::Readers::default(),
         });
+        let storage = Arc::new(storage::Storage::new(
+            config.azurite.clone(),
+            config.state_dir.as_deref(),
+            &config.suffix,
+        ));
         let app = Arc::new(app::App {
+            storage,
             config,
             state,
             faults,
@@ -222,6 +241,12 @@ impl Sandbox {
                     match sockets {
                         Ok((listener, dns_socket, amqp_listener, mqtt_listener)) => {
                             let _ = ready_tx.send(Ok(()));
+                            tokio::spawn(routing::writer::run(
+                                routed,
+                                server_app.state.clone(),
+                                server_app.storage.clone(),
+                                server_app.config.routing_time_scale,
+                            ));
                             tokio::spawn(dns::serve(dns_socket, server_app.clone()));
                             let endpoints = server_app.event_hubs.clone();
                             tokio::spawn(tls::serve_tls(
@@ -282,6 +307,11 @@ impl Sandbox {
         self.mqtt_address
     }
 
+    /// Whether storage accounts hold data: Azurite was given and found.
+    pub fn has_storage(&self) -> bool {
+        self.app.storage.available()
+    }
+
     /// The CA certificate (PEM) that clients must trust.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
@@ -296,6 +326,7 @@ impl Sandbox {
             login_endpoint: format!("https://login.{suffix}"),
             arm_endpoint: format!("https://management.{suffix}"),
             iot_hub_suffix: format!("azure-devices.{suffix}"),
+            storage_suffix: format!("core.{suffix}"),
             extra_root_ca_pem: Some(self.ca_pem.clone()),
             loopback: Some(self.address),
             loopback_ports: [

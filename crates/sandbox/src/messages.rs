@@ -8,8 +8,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hyper::StatusCode;
 
+use std::sync::Arc;
+
 use crate::eventhubs::log::ReceivedMessage;
 use crate::refusal::{device_not_found, Refusal};
+use crate::routing::{self, writer::Outbox, Routing};
 use crate::state::Hub;
 use crate::SandboxConfig;
 
@@ -40,13 +43,15 @@ pub(crate) struct Incoming {
 }
 
 /// Takes a device's message: the device must be enabled, the message valid, within the size
-/// limit and the day's quota. It goes to the Event Hub-compatible endpoint.
+/// limit and the day's quota. It goes where the hub's routing sends it: the Event
+/// Hub-compatible endpoint, and storage endpoints through `outbox`.
 pub(crate) fn accept(
     hub: &mut Hub,
     id: &str,
     incoming: Incoming,
     now: u64,
     config: &SandboxConfig,
+    outbox: Option<&Outbox>,
 ) -> Result<(), Refusal> {
     match hub.devices.get(id) {
         Some(device) if device.status == "enabled" => {}
@@ -104,14 +109,75 @@ pub(crate) fn accept(
         received_at_ms: now,
     };
     let partitions = crate::eventhubs::log::partition_count(&hub.sku);
-    hub.events
-        .append(partitions, message.clone(), incoming.body, now);
+    let routing = match &hub.routing {
+        Some(routing) => routing.clone(),
+        // A restarted sandbox checks its saved routing again.
+        None => {
+            let routing = Arc::new(Routing::default_or(
+                hub.other_properties.get("routing"),
+                &hub.sku,
+            ));
+            hub.routing = Some(routing.clone());
+            routing
+        }
+    };
+    let system = routing::system_properties(id, &message);
+    let body_json = routing::json_body(&message, &incoming.body);
+    let delivery = routing.deliver(&routing::query::Message {
+        system: &system,
+        application: &message.app_properties,
+        body: body_json.as_ref(),
+    });
+    if let Some(outbox) = outbox.filter(|_| !delivery.storage.is_empty()) {
+        let partition = crate::eventhubs::log::partition_of(id, partitions) as u32;
+        let record = routing::records::Record {
+            enqueued_ms: now,
+            properties: message.app_properties.clone(),
+            system: storage_system_properties(&system, hub, id, now),
+            body: incoming.body.clone(),
+            json_body: body_json.clone(),
+        };
+        for endpoint in &delivery.storage {
+            let _ = outbox.send(routing::writer::Routed {
+                hub: hub.name.clone(),
+                partition,
+                endpoint: (*endpoint).clone(),
+                record: record.clone(),
+            });
+        }
+    }
+    if delivery.events {
+        hub.events
+            .append(partitions, message.clone(), incoming.body, now);
+    }
     let device = hub.devices.get_mut(id).expect("checked above");
     if device.messages.len() >= KEPT_MESSAGES {
         device.messages.remove(0);
     }
     device.messages.push(message);
     Ok(())
+}
+
+/// The system properties a stored record carries, as IoT Hub names them there.
+fn storage_system_properties(
+    system: &BTreeMap<String, String>,
+    hub: &Hub,
+    device: &str,
+    now: u64,
+) -> BTreeMap<String, String> {
+    let mut stored = system.clone();
+    stored.insert(
+        "connectionAuthMethod".into(),
+        r#"{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}"#.into(),
+    );
+    if let Some(d) = hub.devices.get(device) {
+        stored.insert(
+            "connectionDeviceGenerationId".into(),
+            d.generation_id.clone(),
+        );
+    }
+    stored.insert("enqueuedTime".into(), routing::records::enqueued_time(now));
+    stored
 }
 
 #[cfg(test)]

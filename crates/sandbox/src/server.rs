@@ -124,6 +124,14 @@ impl App {
                 Service::KeyServer => keys::vks(&req, &state).into(),
                 Service::Keybase => keys::keybase(&req, &state).into(),
                 Service::EventHubs => eventhubs_over_https().into(),
+                // Blob hosts are relayed before HTTP is read; a client that named another host
+                // in TLS than in HTTP reaches this.
+                Service::Blob(_) => response(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "text/plain",
+                    "Name the storage account's host in TLS too.",
+                )
+                .into(),
             };
             if let Some(dir) = &self.config.state_dir {
                 if req.method != Method::GET && req.method != Method::HEAD {
@@ -240,7 +248,8 @@ fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
         Service::KeyDirectory { .. }
         | Service::KeyServer
         | Service::Keybase
-        | Service::EventHubs => response(
+        | Service::EventHubs
+        | Service::Blob(_) => response(
             status,
             "text/plain",
             status.canonical_reason().unwrap_or_default(),
@@ -295,6 +304,25 @@ pub(crate) async fn serve(
             let Ok(tls) = acceptor.accept(stream).await else {
                 return;
             };
+            let host = tls
+                .get_ref()
+                .1
+                .server_name()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if let Some(account) = app.storage.account_of(&host) {
+                let found = app
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .storage_accounts
+                    .get(account)
+                    .cloned();
+                if let Some(account) = found {
+                    app.storage.relay(tls, account).await;
+                }
+                return;
+            }
             let service = hyper::service::service_fn(move |request| app.clone().handle(request));
             let _ = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)

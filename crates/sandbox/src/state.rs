@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::eventhubs::log::{EventLog, ReceivedMessage};
 use crate::SandboxError;
 
+mod storage;
+pub use storage::{Container, RoleAssignment, StorageAccount};
+
 const STATE_FILE: &str = "state.json";
 
 /// The signed-in user's home tenant, where the sandbox's apps and most subscriptions live.
@@ -357,6 +360,13 @@ pub struct Hub {
     /// What the Event Hub-compatible endpoint holds; not saved (see `eventhubs::log`).
     #[serde(skip)]
     pub events: EventLog,
+    /// Each custom endpoint's health as `routingEndpointsHealth` shows it, by endpoint name.
+    #[serde(default)]
+    pub endpoint_health: BTreeMap<String, serde_json::Value>,
+    /// The routing of `other_properties`, checked and ready to route; made again when the hub
+    /// is written or the sandbox restarts.
+    #[serde(skip)]
+    pub(crate) routing: Option<std::sync::Arc<crate::routing::Routing>>,
 }
 
 /// Every hub has `$Default`.
@@ -453,6 +463,15 @@ pub struct State {
     /// act before a sign-in ends (Cancel) holds it, then releases it (control `holds`).
     #[serde(default)]
     pub device_code_approval_held: bool,
+    /// Keyed by name: storage account names are global, lower case.
+    #[serde(default)]
+    pub storage_accounts: BTreeMap<String, StorageAccount>,
+    /// Roles given through ARM (the seeded user's own are in `arm::rbac`).
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignment>,
+    /// Where routing sends messages for storage endpoints (see `routing::writer`).
+    #[serde(skip)]
+    pub(crate) outbox: Option<crate::routing::writer::Outbox>,
 }
 
 /// One public key published for the key lookups ([`crate::keys`]), as a test gives it.
@@ -586,6 +605,9 @@ impl State {
             etag_counter: 0,
             published_keys: Vec::new(),
             device_code_approval_held: false,
+            storage_accounts: BTreeMap::new(),
+            role_assignments: Vec::new(),
+            outbox: None,
         };
         state.seed_hub(
             SUBSCRIPTION_PRODUCTION,
@@ -646,6 +668,8 @@ impl State {
                 consumer_groups: default_consumer_groups(),
                 identity: None,
                 events: Default::default(),
+                endpoint_health: BTreeMap::new(),
+                routing: None,
             },
         );
     }

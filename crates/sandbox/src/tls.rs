@@ -123,6 +123,7 @@ impl CertificateResolver {
             format!("*.{suffix}"),
             format!("*.azure-devices.{suffix}"),
             format!("*.servicebus.{suffix}"),
+            format!("*.blob.core.{suffix}"),
             // The one mail domain with a Web Key Directory host of its own (see keys.rs).
             format!("openpgpkey.partner.{suffix}"),
             "localhost".to_owned(),

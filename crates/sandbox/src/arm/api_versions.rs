@@ -62,6 +62,32 @@ pub(crate) const IOTHUB: Versions = Versions {
     ],
 };
 
+/// Microsoft.Storage (`storage/resource-manager/Microsoft.Storage/stable`), newest first.
+pub(crate) const STORAGE: Versions = Versions {
+    namespace: Some("Microsoft.Storage"),
+    listed: &[
+        "2026-09-01",
+        "2026-06-01",
+        "2026-04-01",
+        "2025-08-01",
+        "2025-06-01",
+        "2025-01-01",
+        "2024-01-01",
+        "2023-05-01",
+        "2023-04-01",
+        "2023-01-01",
+        "2022-09-01",
+        "2022-05-01",
+        "2021-09-01",
+        "2021-08-01",
+        "2021-06-01",
+        "2021-04-01",
+        "2021-02-01",
+        "2021-01-01",
+        "2019-06-01",
+    ],
+};
+
 /// Resource groups and resource providers (`Microsoft.Resources/resources`), newest first.
 pub(crate) const RESOURCES: Versions = Versions {
     namespace: None,

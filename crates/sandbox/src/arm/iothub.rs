@@ -56,9 +56,9 @@ pub(crate) fn hub_request(
                 &format!("The job '{job}' was not found on IotHub '{}'.", hub.name),
             )
         }),
-        (&Method::GET, ["routingendpointshealth"]) => with_hub(state, sub, group, name, |_| {
-            json_response(StatusCode::OK, &json!({ "value": [], "nextLink": null }))
-        }),
+        (&Method::GET, ["routingendpointshealth"]) => {
+            with_hub(state, sub, group, name, facts::endpoint_health)
+        }
         (&Method::POST, ["listkeys"]) => {
             with_hub(state, sub, group, name, |hub| list_keys(hub, None))
         }

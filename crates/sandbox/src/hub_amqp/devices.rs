@@ -113,6 +113,7 @@ async fn take(
         Err(refusal) => return Outcome::Rejected(refusal_error(&refusal)),
     };
     let mut state = endpoints.state.lock().expect("state lock");
+    let outbox = state.outbox.clone();
     let Some(hub) = state.hubs.get_mut(&connection.hub) else {
         return Outcome::Rejected(error(
             ErrorCondition::AmqpError(AmqpError::NotFound),
@@ -122,7 +123,14 @@ async fn take(
     if let Some(reason) = network_refusal(hub) {
         return Outcome::Rejected(unauthorized(reason));
     }
-    match accept(hub, device, incoming, now, &endpoints.config) {
+    match accept(
+        hub,
+        device,
+        incoming,
+        now,
+        &endpoints.config,
+        outbox.as_ref(),
+    ) {
         Ok(()) => Outcome::Accepted,
         Err(refusal) => Outcome::Rejected(refusal_error(&refusal)),
     }

@@ -257,8 +257,9 @@ fn publish(app: &App, hub: &str, device: &str, header: u8, body: &[u8]) -> Optio
     let incoming = incoming(properties, body[at..].to_vec())?;
     let config = &app.config;
     let mut state = app.state.lock().expect("state lock");
+    let outbox = state.outbox.clone();
     let hub = state.hubs.get_mut(hub)?;
-    accept(hub, device, incoming, now_ms(), config).ok()?;
+    accept(hub, device, incoming, now_ms(), config, outbox.as_ref()).ok()?;
     Some(acknowledgement)
 }
 

@@ -64,3 +64,19 @@ pub(crate) fn skus(hub: &Hub) -> Resp {
         .collect();
     json_response(StatusCode::OK, &json!({ "value": value, "nextLink": null }))
 }
+
+/// `routingEndpointsHealth`: each custom endpoint as its last delivery left it, `unknown`
+/// before any.
+pub(crate) fn endpoint_health(hub: &Hub) -> Resp {
+    let endpoints = crate::routing::endpoint_names(hub.other_properties.get("routing"));
+    let value: Vec<Value> = endpoints
+        .iter()
+        .map(|name| {
+            hub.endpoint_health
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| json!({ "endpointId": name, "healthStatus": "unknown" }))
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "value": value, "nextLink": null }))
+}

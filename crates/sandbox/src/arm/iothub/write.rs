@@ -385,6 +385,8 @@ pub(crate) fn put_hub(
                 consumer_groups: state::default_consumer_groups(),
                 identity: None,
                 events: Default::default(),
+                endpoint_health: Default::default(),
+                routing: None,
             }
         }
     };
@@ -403,6 +405,10 @@ pub(crate) fn put_hub(
         Ok(identity) => identity,
         Err(refusal) => return refusal,
     };
+    match crate::routing::validate(hub.other_properties.get("routing"), &hub.sku, state) {
+        Ok(routing) => hub.routing = Some(std::sync::Arc::new(routing)),
+        Err(refusal) => return refusal,
+    }
     hub.busy_until_ms = done_at;
     hub.etag = state.next_etag();
     let rendered = hub_json(&hub, config);

@@ -1,0 +1,97 @@
+//! Azure Storage's data plane, played by Azurite, Microsoft's own Storage emulator: each
+//! storage account the sandbox's ARM creates gets an Azurite process of its own (Azurite knows
+//! its accounts only from its start), and `{account}.blob.core.{suffix}` is relayed to it
+//! after TLS, so clients sign and Azurite checks exactly what Azure would.
+//!
+//! Without Azurite the accounts still exist in ARM, and their blob hosts close connections;
+//! [`crate::Sandbox::has_storage`] tells the app and the CLI.
+
+mod azurite;
+pub(crate) mod blob;
+
+use std::path::PathBuf;
+
+use hyper::Method;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::state::StorageAccount;
+use azurite::Azurite;
+
+/// The sandbox's storage data plane.
+#[derive(Debug)]
+pub(crate) struct Storage {
+    azurite: Option<Azurite>,
+    suffix: String,
+}
+
+impl Storage {
+    pub(crate) fn new(
+        program: Option<PathBuf>,
+        state_dir: Option<&std::path::Path>,
+        suffix: &str,
+    ) -> Storage {
+        Storage {
+            azurite: program.map(|p| Azurite::new(p, state_dir)),
+            suffix: suffix.to_owned(),
+        }
+    }
+
+    pub(crate) fn available(&self) -> bool {
+        self.azurite.is_some()
+    }
+
+    /// The account of a blob host (`{account}.blob.core.{suffix}`).
+    pub(crate) fn account_of<'h>(&self, host: &'h str) -> Option<&'h str> {
+        let account = host
+            .strip_suffix(self.suffix.as_str())?
+            .strip_suffix(".blob.core.")?;
+        (!account.is_empty() && !account.contains('.')).then_some(account)
+    }
+
+    pub(crate) fn blob_host(&self, account: &str) -> String {
+        format!("{account}.blob.core.{}", self.suffix)
+    }
+
+    /// A connection to the account's Azurite, once the containers made through ARM exist there.
+    pub(crate) async fn connect(&self, account: &StorageAccount) -> Result<TcpStream, String> {
+        let azurite = self
+            .azurite
+            .as_ref()
+            .ok_or("this sandbox runs without Azurite")?;
+        let ready = azurite.ready(account).await?;
+        let connect = || async {
+            TcpStream::connect(("127.0.0.1", ready.port))
+                .await
+                .map_err(|e| format!("Azurite for '{}' does not answer: {e}", account.name))
+        };
+        for container in &ready.new_containers {
+            let path = format!("/{container}");
+            // 409 (it exists already) is as good as 201.
+            blob::send(
+                connect().await?,
+                &self.blob_host(&account.name),
+                account,
+                blob::Call {
+                    method: Method::PUT,
+                    path: &path,
+                    query: &[("restype", "container")],
+                    headers: &[],
+                    body: Vec::new(),
+                },
+            )
+            .await?;
+        }
+        connect().await
+    }
+
+    /// Serves a client of the account's blob host: its decrypted bytes go to Azurite and back.
+    pub(crate) async fn relay<S>(&self, mut client: S, account: StorageAccount)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        if let Ok(mut azurite) = self.connect(&account).await {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut azurite).await;
+        }
+    }
+}
