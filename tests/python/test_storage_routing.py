@@ -172,3 +172,58 @@ def test_an_invalid_route_condition_is_refused_in_azures_words(clients, routed_h
     assert "errorcode: IH400104" in str(refused.value)
     # The hub keeps its routes.
     assert [r.name for r in iothub.iot_hub_resource.get(GROUP, HUB).properties.routing.routes] == ["json-stream", "avro-stream", "built-in"]
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda r: setattr(r.endpoints.storage_containers[0], "batch_frequency_in_seconds", 30),
+     "Endpoint stream-json: batchFrequencyInSeconds 30 is out of range. Value should be between 60 and 720 seconds."),
+    (lambda r: setattr(r.endpoints.storage_containers[0], "file_name_format", "{iothub}/{YYYY}/{MM}/{DD}/{HH}"),
+     "Endpoint stream-json: The file name format '{iothub}/{YYYY}/{MM}/{DD}/{HH}' lacks {partition}, {mm}."),
+    (lambda r: setattr(r.endpoints.storage_containers[0], "name", "events"),
+     "Endpoint name 'events' is reserved. The following names are reserved: events, fileNotifications, $default."),
+    (lambda r: setattr(r.routes[0], "endpoint_names", ["nowhere"]),
+     "Route json-stream: EndpointName:nowhere is not from a valid type."),
+    (lambda r: setattr(r.endpoints.storage_containers[0], "container_name", "missing"),
+     "Endpoint Name:stream-json, Storage Container Name:missing. The container does not exist"),
+])
+def test_routing_mistakes_are_refused_and_the_routes_kept(clients, routed_hub, change, words):
+    from azure.core.exceptions import HttpResponseError
+
+    iothub, _ = clients
+    hub = iothub.iot_hub_resource.get(GROUP, HUB)
+    change(hub.properties.routing)
+    with pytest.raises(HttpResponseError) as refused:
+        iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+    assert refused.value.status_code == 400
+    assert words in str(refused.value)
+    kept = iothub.iot_hub_resource.get(GROUP, HUB).properties.routing
+    assert [e.name for e in kept.endpoints.storage_containers] == ["stream-json", "stream-avro"]
+
+
+def test_a_free_hub_takes_one_custom_endpoint(clients, cloud, account):
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.iothub.models import (IotHubDescription, IotHubProperties, IotHubSkuInfo, RoutingEndpoints,
+                                          RoutingProperties)
+
+    iothub, _ = clients
+    routing = RoutingProperties(endpoints=RoutingEndpoints(storage_containers=[
+        storage_endpoint(cloud, account, "first", "JSON"), storage_endpoint(cloud, account, "second", "JSON")]))
+    with pytest.raises(HttpResponseError) as refused:
+        iothub.iot_hub_resource.begin_create_or_update(GROUP, "free-routing-" + uuid.uuid4().hex[:6], IotHubDescription(
+            location="westeurope", sku=IotHubSkuInfo(name="F1", capacity=1), properties=IotHubProperties(routing=routing))).result()
+    assert "The number of custom endpoints (2) exceeds the maximum allowed for sku F1: 1." in str(refused.value)
+
+
+def test_a_regenerated_key_makes_the_endpoint_unhealthy(clients, routed_hub, cloud, account, device_connection_string):
+    """Last in this module: the endpoints' key stops working."""
+    iothub, storage = clients
+    storage.storage_accounts.regenerate_key(GROUP, account[0], {"keyName": "key1"})
+    send(cloud, device_connection_string, {"temperature": 18}, "after-rotation-" + uuid.uuid4().hex[:8])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        health = {h.endpoint_id: h for h in iothub.iot_hub_resource.get_endpoint_health(GROUP, HUB)}
+        if health["stream-json"].health_status == "unhealthy":
+            break
+        time.sleep(0.5)
+    assert health["stream-json"].health_status == "unhealthy"
+    assert health["stream-json"].last_known_error.startswith("AuthenticationFailed: the endpoint's account key is no longer valid")
