@@ -143,6 +143,18 @@ def test_a_streams_messages_land_in_its_own_folder_as_json_and_avro(cloud, route
     assert stored["Properties"] == {"site": "plant-4"}
 
 
+def test_a_hub_shows_its_endpoints_keys_masked_and_keeps_them_across_updates(clients, routed_hub, account):
+    iothub, _ = clients
+    hub = iothub.iot_hub_resource.get(GROUP, HUB)
+    shown = hub.properties.routing.endpoints.storage_containers[0]
+    assert "AccountKey=****" in shown.connection_string and account[1] not in shown.connection_string
+    assert (shown.authentication_type, shown.resource_group, shown.endpoint_uri) == ("keyBased", GROUP, f"https://{account[0]}.blob.core.sandbox.test/")
+    hub.tags = {"kept": "yes"}
+    # The masked key goes back as it was shown; the endpoint keeps working with the real one.
+    iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+    assert iothub.iot_hub_resource.get(GROUP, HUB).properties.routing.endpoints.storage_containers[0].id == shown.id
+
+
 def test_endpoint_health_shows_the_writes(clients, routed_hub, cloud, account, device_connection_string):
     iothub, _ = clients
     send(cloud, device_connection_string, {"temperature": 19}, "health-" + uuid.uuid4().hex[:8])

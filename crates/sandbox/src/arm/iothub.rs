@@ -228,6 +228,9 @@ pub(crate) fn hub_json(hub: &Hub, config: &SandboxConfig) -> Value {
     let (tier, ..) = sku_facts(&hub.sku).unwrap_or(("Standard", 0, 0));
     let partitions = crate::eventhubs::log::partition_count(&hub.sku);
     let mut properties = hub.other_properties.clone();
+    if let Some(routing) = properties.get_mut("routing") {
+        *routing = crate::routing::masked(routing);
+    }
     let n = &hub.network;
     for (key, value) in [
         ("publicNetworkAccess", json!(n.public_network_access)),

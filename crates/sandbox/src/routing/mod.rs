@@ -14,9 +14,9 @@ pub(crate) mod writer;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hyper::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::http::{json_response, Resp};
+use crate::http::{provider_error, Resp};
 use query::Expr;
 
 pub(crate) const BATCH_SECONDS: std::ops::RangeInclusive<u64> = 60..=720;
@@ -91,7 +91,7 @@ pub(crate) struct Delivery<'r> {
     pub(crate) storage: Vec<&'r StorageEndpoint>,
 }
 
-/// IoT Hub's refusal of a routing setting: its numeric code and message, with the correlation
+/// IoT Hub's refusal of a routing setting: its code and message, with the correlation
 /// identifier and time every IoT Hub error ends with.
 fn refusal(code: u32, message: &str) -> Resp {
     let now = time::OffsetDateTime::now_utc();
@@ -104,13 +104,10 @@ fn refusal(code: u32, message: &str) -> Resp {
         now.minute(),
         now.second()
     );
-    json_response(
+    provider_error(
         StatusCode::BAD_REQUEST,
-        &json!({
-            "code": code,
-            "httpStatusCode": "BadRequest",
-            "message": format!("{message} If you contact a support representative please include this correlation identifier: {}, timestamp: {stamp}, errorcode: IH{code}.", crate::http::uuid_like()),
-        }),
+        &code.to_string(),
+        &format!("{message} If you contact a support representative please include this correlation identifier: {}, timestamp: {stamp}, errorcode: IH{code}.", crate::http::uuid_like()),
     )
 }
 
@@ -356,6 +353,113 @@ fn route(r: &Value, name: &str, custom: &BTreeSet<String>) -> Result<Route, Resp
         endpoint: (*endpoint).to_owned(),
         enabled: r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true),
     })
+}
+
+/// What IoT Hub keeps of the storage endpoints a PUT gives: a key shown masked (`****`, as
+/// a GET gave it) is the endpoint's key from before; the encoding is spelled as the
+/// specification spells it; the endpoint gets an id, its account's subscription and resource
+/// group, its URI and its authentication type, as Azure fills them in.
+pub(crate) fn complete(
+    routing: Option<&mut Value>,
+    previous: Option<&Value>,
+    state: &crate::state::State,
+) {
+    let endpoints = routing
+        .and_then(|r| r.pointer_mut("/endpoints/storageContainers"))
+        .and_then(Value::as_array_mut);
+    let before = |name: &str| {
+        previous?
+            .pointer("/endpoints/storageContainers")?
+            .as_array()?
+            .iter()
+            .find(|e| text(e, "name") == Some(name))
+            .cloned()
+    };
+    for endpoint in endpoints.into_iter().flatten() {
+        let name = text(endpoint, "name").unwrap_or_default().to_owned();
+        let earlier = before(&name);
+        if let (Some(given), Some(kept)) = (
+            text(endpoint, "connectionString").map(str::to_owned),
+            earlier.as_ref().and_then(|e| text(e, "connectionString")),
+        ) {
+            if given.contains("AccountKey=****") {
+                endpoint["connectionString"] = Value::String(kept.to_owned());
+            }
+        }
+        if let Some(spelled) = match text(endpoint, "encoding")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("avro") => Some("Avro"),
+            Some("avrodeflate") => Some("AvroDeflate"),
+            Some("json") => Some("JSON"),
+            _ => None,
+        } {
+            endpoint["encoding"] = Value::String(spelled.to_owned());
+        }
+        let id = earlier
+            .as_ref()
+            .and_then(|e| text(e, "id").map(str::to_owned))
+            .unwrap_or_else(crate::http::uuid_like);
+        endpoint["id"] = Value::String(id);
+        if text(endpoint, "authenticationType").is_none() {
+            endpoint["authenticationType"] = Value::String("keyBased".into());
+        }
+        let account = text(endpoint, "connectionString")
+            .and_then(account_of_connection_string)
+            .map(|(account, _)| account)
+            .or_else(|| text(endpoint, "endpointUri").and_then(account_of_uri));
+        if let Some(found) = account.and_then(|a| state.storage_accounts.get(&a)) {
+            endpoint["subscriptionId"] = Value::String(found.subscription_id.clone());
+            endpoint["resourceGroup"] = Value::String(found.resource_group.clone());
+            if text(endpoint, "endpointUri").is_none() {
+                endpoint["endpointUri"] = Value::String(format!(
+                    "https://{}.blob.core.{}/",
+                    found.name,
+                    state_suffix(endpoint)
+                ));
+            }
+        }
+    }
+}
+
+/// The storage suffix a connection string names (`EndpointSuffix`), Azure's by default.
+fn state_suffix(endpoint: &Value) -> String {
+    text(endpoint, "connectionString")
+        .and_then(|c| {
+            c.split(';').find_map(|part| {
+                let (k, v) = part.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("EndpointSuffix")
+                    .then(|| v.trim().to_owned())
+            })
+        })
+        .unwrap_or_else(|| "core.windows.net".to_owned())
+        .trim_start_matches("core.")
+        .to_owned()
+}
+
+/// A routing as a GET shows it: storage keys masked, as Azure masks them.
+pub(crate) fn masked(routing: &Value) -> Value {
+    let mut shown = routing.clone();
+    let endpoints = shown
+        .pointer_mut("/endpoints/storageContainers")
+        .and_then(Value::as_array_mut);
+    for endpoint in endpoints.into_iter().flatten() {
+        if let Some(connection) = text(endpoint, "connectionString") {
+            let hidden: Vec<String> = connection
+                .split(';')
+                .map(|part| match part.split_once('=') {
+                    Some((k, _)) if k.trim().eq_ignore_ascii_case("AccountKey") => {
+                        format!("{k}=****")
+                    }
+                    _ => part.to_owned(),
+                })
+                .collect();
+            endpoint["connectionString"] = Value::String(hidden.join(";"));
+        }
+    }
+    shown
 }
 
 /// The names of a routing's custom endpoints, of every kind.

@@ -405,6 +405,15 @@ pub(crate) fn put_hub(
         Ok(identity) => identity,
         Err(refusal) => return refusal,
     };
+    let previous_routing = state
+        .hubs
+        .get(&key)
+        .and_then(|h| h.other_properties.get("routing").cloned());
+    crate::routing::complete(
+        hub.other_properties.get_mut("routing"),
+        previous_routing.as_ref(),
+        state,
+    );
     match crate::routing::validate(hub.other_properties.get("routing"), &hub.sku, state) {
         Ok(routing) => hub.routing = Some(std::sync::Arc::new(routing)),
         Err(refusal) => return refusal,
