@@ -26,7 +26,9 @@ README = pathlib.Path(__file__).parents[2] / "README.md"
 RUN = uuid.uuid4().hex[:6]
 GROUP = f"az-table-{RUN}"
 HUB = f"az-table-hub-{RUN}"
-SECRET_FIELDS = ("primaryKey", "secondaryKey", "connectionString")
+ACCOUNT = f"aztable{RUN}"
+ACCOUNT_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}"
+SECRET_FIELDS = ("primaryKey", "secondaryKey", "connectionString", "value")
 
 
 def names(listed):
@@ -95,7 +97,30 @@ COMMANDS = [
     ("az iot hub identity assign -n HUB --system-assigned", ["iot", "hub", "identity", "assign", "-n", HUB, "--system-assigned"],
      lambda out, seen: out["type"] == "SystemAssigned" and re.fullmatch(r"[0-9a-f-]{36}", out["principalId"]) is not None),
     ("az iot hub identity show -n HUB", ["iot", "hub", "identity", "show", "-n", HUB],
-     lambda out, seen: out["type"] == "SystemAssigned"),
+     lambda out, seen: out["type"] == "SystemAssigned" and seen.setdefault("principal", out["principalId"]) is not None),
+    ("az storage account check-name -n ACCOUNT", ["storage", "account", "check-name", "-n", ACCOUNT],
+     lambda out, seen: out["nameAvailable"] is True),
+    ("az storage account create -n ACCOUNT -g GROUP --sku Standard_LRS --kind StorageV2 --https-only true --min-tls-version TLS1_2 --allow-blob-public-access false",
+     ["storage", "account", "create", "-n", ACCOUNT, "-g", GROUP, "--sku", "Standard_LRS", "--kind", "StorageV2", "--https-only", "true",
+      "--min-tls-version", "TLS1_2", "--allow-blob-public-access", "false"],
+     lambda out, seen: (out["provisioningState"], out["location"], out["minimumTlsVersion"], out["allowBlobPublicAccess"]) == ("Succeeded", "westeurope", "TLS1_2", False)),
+    ("az storage account show -n ACCOUNT", ["storage", "account", "show", "-n", ACCOUNT],
+     lambda out, seen: out["id"] == ACCOUNT_ID and out["primaryEndpoints"]["blob"].startswith(f"https://{ACCOUNT}.blob.core.")),
+    ("az storage account check-name -n ACCOUNT (once taken)", ["storage", "account", "check-name", "-n", ACCOUNT],
+     lambda out, seen: (out["nameAvailable"], out["reason"]) == (False, "AlreadyExists")),
+    ("az storage account keys list -n ACCOUNT", ["storage", "account", "keys", "list", "-n", ACCOUNT],
+     lambda out, seen: [k["keyName"] for k in out] == ["key1", "key2"]),
+    ("az storage container-rm create --storage-account ACCOUNT -n telemetry",
+     ["storage", "container-rm", "create", "--storage-account", ACCOUNT, "-n", "telemetry"],
+     lambda out, seen: out["name"] == "telemetry"),
+    ("az role assignment create --assignee-object-id PRINCIPAL --assignee-principal-type ServicePrincipal --role \"Storage Blob Data Contributor\" --scope ACCOUNT_ID",
+     lambda seen: ["role", "assignment", "create", "--assignee-object-id", seen["principal"], "--assignee-principal-type", "ServicePrincipal",
+                   "--role", "Storage Blob Data Contributor", "--scope", ACCOUNT_ID],
+     lambda out, seen: (out["principalId"], out["roleDefinitionId"].rsplit("/", 1)[1]) == (seen["principal"], "ba92f5b4-2d11-453d-a403-e96b0029c9fe")),
+    ("az role assignment list --scope ACCOUNT_ID", ["role", "assignment", "list", "--scope", ACCOUNT_ID],
+     lambda out, seen: [(a["principalId"], a["roleDefinitionName"]) for a in out] == [(seen["principal"], "Storage Blob Data Contributor")]),
+    ("az storage account delete -n ACCOUNT -g GROUP --yes", ["storage", "account", "delete", "-n", ACCOUNT, "-g", GROUP, "--yes"],
+     lambda out, seen: out is None),
     ("az iot hub identity remove -n HUB --system-assigned", ["iot", "hub", "identity", "remove", "-n", HUB, "--system-assigned"],
      lambda out, seen: out["type"] == "None"),
     ("az iot hub delete -n HUB", ["iot", "hub", "delete", "-n", HUB],
@@ -121,6 +146,8 @@ def in_production(az_env, signed_in):
 
 @pytest.mark.parametrize("shown, args, check", COMMANDS, ids=[row[0] for row in COMMANDS])
 def test_command(in_production, seen, shown, args, check):
+    # A row may take what an earlier one read (the hub identity's principal).
+    args = args(seen) if callable(args) else args
     result = az(in_production, *args, "--output", "json", check=False)
     assert result.returncode == 0, f"{shown} failed: {result.stderr}"
     out = json.loads(result.stdout) if result.stdout.strip() else None

@@ -117,6 +117,17 @@ def stored_blobs(cloud, account, prefix, deadline_seconds=60):
     pytest.fail(f"nothing was written under {prefix}")
 
 
+def endpoint_health(iothub, name, status):
+    """The endpoint's health once it is `status` (writes take a window of one second)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        health = {h.endpoint_id: h for h in iothub.iot_hub_resource.get_endpoint_health(GROUP, HUB)}
+        if health.get(name) is not None and health[name].health_status == status:
+            return health[name]
+        time.sleep(0.5)
+    pytest.fail(f"endpoint {name} never became {status}: {health.get(name)}")
+
+
 def test_a_streams_messages_land_in_its_own_folder_as_json_and_avro(cloud, routed_hub, account, device_connection_string):
     import avro.datafile
     import avro.io
@@ -159,13 +170,7 @@ def test_endpoint_health_shows_the_writes(clients, routed_hub, cloud, account, d
     iothub, _ = clients
     send(cloud, device_connection_string, {"temperature": 19}, "health-" + uuid.uuid4().hex[:8])
     stored_blobs(cloud, account, f"JSON/{DEVICE}/")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        health = {h.endpoint_id: h.health_status for h in iothub.iot_hub_resource.get_endpoint_health(GROUP, HUB)}
-        if health.get("stream-json") == "healthy":
-            break
-        time.sleep(0.5)
-    assert health["stream-json"] == "healthy"
+    assert endpoint_health(iothub, "stream-json", "healthy").last_known_error is None
 
 
 def test_an_invalid_route_condition_is_refused_in_azures_words(clients, routed_hub):
@@ -226,16 +231,44 @@ def test_a_free_hub_takes_one_custom_endpoint(clients, cloud, account):
     assert "The number of custom endpoints (2) exceeds the maximum allowed for sku F1: 1." in str(refused.value)
 
 
+def test_an_identity_based_endpoint_writes_once_the_hubs_identity_has_a_data_role(clients, routed_hub, cloud, account, device_connection_string):
+    from azure.mgmt.iothub.models import ArmIdentity, RouteProperties, RoutingStorageContainerProperties
+    from conftest import PRODUCTION, arm_token
+
+    iothub, _ = clients
+    hub = iothub.iot_hub_resource.get(GROUP, HUB)
+    hub.identity = ArmIdentity(type="SystemAssigned")
+    hub.properties.routing.endpoints.storage_containers.append(RoutingStorageContainerProperties(
+        name="stream-identity", authentication_type="identityBased", endpoint_uri=f"https://{account[0]}.blob.core.{cloud['suffix']}/",
+        container_name="telemetry", file_name_format="identity/" + STREAM_FORMAT, batch_frequency_in_seconds=60, encoding="JSON"))
+    hub.properties.routing.routes.append(RouteProperties(
+        name="identity-stream", source="DeviceMessages", condition=f"$connectionDeviceId = '{DEVICE}'", endpoint_names=["stream-identity"], is_enabled=True))
+    principal = iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result().identity.principal_id
+
+    send(cloud, device_connection_string, {"temperature": 17}, "identity-" + uuid.uuid4().hex[:8])
+    refused = endpoint_health(iothub, "stream-identity", "unhealthy")
+    assert refused.last_known_error.startswith("AuthorizationPermissionMismatch")
+
+    scope = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Storage/storageAccounts/{account[0]}"
+    assigned = requests.put(
+        f"{cloud['arm_endpoint']}{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}?api-version=2022-04-01",
+        headers={"Authorization": f"Bearer {arm_token(cloud)}"},
+        json={"properties": {"roleDefinitionId": f"/subscriptions/{PRODUCTION}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+                             "principalId": principal, "principalType": "ServicePrincipal"}},
+    )
+    assert assigned.status_code == 201, assigned.text
+    message_id = "identity-" + uuid.uuid4().hex[:8]
+    send(cloud, device_connection_string, {"temperature": 16}, message_id)
+    container, names = stored_blobs(cloud, account, f"identity/{DEVICE}/")
+    stored = [json.loads(line) for name in names for line in container.download_blob(name).readall().decode().splitlines()]
+    assert message_id in [r["SystemProperties"]["messageId"] for r in stored]
+    assert endpoint_health(iothub, "stream-identity", "healthy").health_status == "healthy"
+
+
 def test_a_regenerated_key_makes_the_endpoint_unhealthy(clients, routed_hub, cloud, account, device_connection_string):
     """Last in this module: the endpoints' key stops working."""
     iothub, storage = clients
     storage.storage_accounts.regenerate_key(GROUP, account[0], {"keyName": "key1"})
     send(cloud, device_connection_string, {"temperature": 18}, "after-rotation-" + uuid.uuid4().hex[:8])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        health = {h.endpoint_id: h for h in iothub.iot_hub_resource.get_endpoint_health(GROUP, HUB)}
-        if health["stream-json"].health_status == "unhealthy":
-            break
-        time.sleep(0.5)
-    assert health["stream-json"].health_status == "unhealthy"
-    assert health["stream-json"].last_known_error.startswith("AuthenticationFailed: the endpoint's account key is no longer valid")
+    refused = endpoint_health(iothub, "stream-json", "unhealthy")
+    assert refused.last_known_error.startswith("AuthenticationFailed: the endpoint's account key is no longer valid")

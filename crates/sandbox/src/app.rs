@@ -34,6 +34,8 @@ pub(crate) enum Service<'h> {
     },
     KeyServer,
     Keybase,
+    /// Microsoft Graph's directory (`graph.…`).
+    Graph,
     /// A hub's Event Hub-compatible namespace (`iothub-ns-{hub}.servicebus.…`).
     EventHubs,
     /// A storage account's Blob service (`{account}.blob.core.…`), relayed to Azurite.
@@ -51,6 +53,7 @@ impl App {
             "control" => Some(Service::Control),
             "keys" => Some(Service::KeyServer),
             "keybase" => Some(Service::Keybase),
+            "graph" => Some(Service::Graph),
             _ if crate::eventhubs::hub_of_namespace(host, &self.config.suffix).is_some() => {
                 Some(Service::EventHubs)
             }

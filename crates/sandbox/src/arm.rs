@@ -23,6 +23,7 @@ mod metadata;
 pub(crate) mod policy;
 mod rbac;
 pub(crate) mod resources;
+mod roles;
 mod storage;
 
 pub(crate) fn handle(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
@@ -48,6 +49,10 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
         | ["subscriptions", _]
         | ["subscriptions", _, "locations"]
         | ["tenants"] => &api_versions::SUBSCRIPTIONS,
+        [.., "providers", "microsoft.authorization", "roleassignments" | "roledefinitions"]
+        | [.., "providers", "microsoft.authorization", "roleassignments" | "roledefinitions", _] => {
+            &api_versions::ROLES
+        }
         [.., "providers", "microsoft.authorization", "permissions" | "locks" | "policyassignments"]
         | ["providers", "microsoft.authorization", "policydefinitions", _] => {
             &api_versions::AUTHORIZATION
@@ -139,6 +144,33 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
         entra::claims::arm_challenge(config, &claims.tid, writes, &path, &claims.acrs)
     {
         return challenge;
+    }
+    let roles_at = lower.windows(3).position(|w| {
+        w[0] == "providers"
+            && w[1] == "microsoft.authorization"
+            && matches!(w[2], "roleassignments" | "roledefinitions")
+    });
+    if let Some(at) = roles_at {
+        let scope_path = format!("/{}", original[..at].join("/"));
+        let kind = lower[at + 2];
+        let name = original.get(at + 3).copied();
+        if original.len() > at + 4 {
+            return method_not_allowed();
+        }
+        if kind == "roledefinitions" {
+            return roles::definitions(req, &scope_path, name);
+        }
+        if req.method != Method::GET
+            && !rbac::allowed("Microsoft.Authorization/roleAssignments/write", &scope_path)
+        {
+            return rbac::authorization_failed(
+                &claims.upn,
+                &claims.oid,
+                "Microsoft.Authorization/roleAssignments/write",
+                &scope_path,
+            );
+        }
+        return roles::assignments(req, state, &scope_path, name, (&claims.tid, &claims.oid));
     }
     if let [scope @ .., "providers", "microsoft.authorization", what] = lower.as_slice() {
         let scope = &path[..original[..scope.len()]

@@ -23,6 +23,7 @@ mod dns;
 mod entra;
 mod eventhubs;
 mod faults;
+mod graph;
 mod http;
 mod hub;
 mod hub_amqp;

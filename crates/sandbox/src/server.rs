@@ -123,6 +123,7 @@ impl App {
                 }
                 Service::KeyServer => keys::vks(&req, &state).into(),
                 Service::Keybase => keys::keybase(&req, &state).into(),
+                Service::Graph => crate::graph::handle(&req, &state, &self.config).into(),
                 Service::EventHubs => eventhubs_over_https().into(),
                 // Blob hosts are relayed before HTTP is read; a client that named another host
                 // in TLS than in HTTP reaches this.
@@ -254,7 +255,7 @@ fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
             "text/plain",
             status.canonical_reason().unwrap_or_default(),
         ),
-        Service::Management | Service::Control => arm_error(
+        Service::Management | Service::Control | Service::Graph => arm_error(
             status,
             arm_code,
             "The service is busy or unavailable; retry after the time given in Retry-After.",

@@ -150,6 +150,23 @@ pub(crate) const AUTHORIZATION: Versions = Versions {
     ],
 };
 
+/// Role definitions and assignments (`authorization/resource-manager/Microsoft.Authorization`):
+/// azure-cli reads definitions at 2022-05-01-preview and writes assignments at 2022-04-01.
+pub(crate) const ROLES: Versions = Versions {
+    namespace: Some("Microsoft.Authorization"),
+    listed: &[
+        "2015-07-01",
+        "2018-01-01-preview",
+        "2018-07-01",
+        "2018-09-01-preview",
+        "2020-04-01-preview",
+        "2020-08-01-preview",
+        "2020-10-01-preview",
+        "2022-04-01",
+        "2022-05-01-preview",
+    ],
+};
+
 /// Where a request's resource lives, for a provider's refusal.
 pub(crate) enum Place<'a> {
     /// A resource at a location (from the request's body or its resource group): `IotHubs`.

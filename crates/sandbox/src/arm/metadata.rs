@@ -56,7 +56,7 @@ fn cloud(config: &SandboxConfig) -> Value {
         "graphAudience": format!("https://graph.{suffix}/"),
         "microsoftGraphResourceId": format!("https://graph.{suffix}/"),
         "suffixes": {
-            "storage": format!("storage.{suffix}"),
+            "storage": format!("core.{suffix}"),
             "keyVaultDns": format!("vault.{suffix}"),
         },
     })
