@@ -32,6 +32,7 @@ mod read_access;
 mod record;
 mod refusal;
 mod registry;
+mod resources;
 mod summary;
 mod tier;
 
@@ -55,6 +56,7 @@ pub use reach::{reach_problems, ReachProblem};
 pub use read_access::{ConsumerGroupSummary, OWN_CONSUMER_GROUP};
 pub use record::{CreationRecord, Records};
 pub use registry::{DeviceCredentials, DeviceSummary};
+pub use resources::ArmReply;
 pub use summary::{GroupSummary, HubSummary, Reachability, Summary};
 pub use tier::{Edition, Tier, TierFacts, BASIC_LACKS};
 

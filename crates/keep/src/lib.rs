@@ -1,0 +1,29 @@
+//! Keep the data: the steps that route each of a hub's data streams into the customer's
+//! storage, through ARM, each reading Azure's state before it writes so that a step repeated
+//! after a failure does no harm:
+//!
+//! 1. the storage account (created StorageV2, Standard_LRS, in the hub's region, HTTPS only,
+//!    TLS 1.2, no anonymous access; or an existing one) and its container;
+//! 2. how the hub writes: as its system-assigned managed identity with *Storage Blob Data
+//!    Contributor* on the account where the admin may assign roles, else with the account key;
+//! 3. the routes ([`hubsetup_storage::routing`]): an endpoint and route per stream beside the
+//!    hub's own, and the route that keeps the built-in endpoint fed.
+
+mod steps;
+
+pub use steps::{check_account_name, keep_data, AccountChoice, KeepData, KeptData, NameCheck};
+
+/// Why the data could not be kept, in words for the admin.
+#[derive(Debug, thiserror::Error)]
+pub enum KeepError {
+    #[error("{message} Choose another name for the storage account.")]
+    AccountName { message: String },
+    #[error("The storage account '{0}' does not allow its keys to be used, and you may not give the hub's identity a role on it. Ask an owner of the account for the role \"Role Based Access Control Administrator\" (or \"Owner\") there, or to allow key access.")]
+    SharedKeysForbidden(String),
+    #[error("The hub '{0}' has no managed identity after it was turned on; try again, or choose key-based access.")]
+    NoIdentity(String),
+    #[error(transparent)]
+    Plan(#[from] hubsetup_storage::StorageError),
+    #[error(transparent)]
+    Azure(#[from] hubsetup_provision::Error),
+}

@@ -1,0 +1,230 @@
+//! Keeping the data against the sandbox's ARM: the account, container, identity, role and
+//! routes as Azure would hold them, a repeat that changes nothing, and the refusals.
+
+use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
+use hubsetup_keep::{keep_data, AccountChoice, KeepData, KeepError};
+use hubsetup_net::Network;
+use hubsetup_provision::Azure;
+use hubsetup_sandbox::{Sandbox, SandboxConfig};
+use hubsetup_storage::routing::Encoding;
+use serde_json::Value;
+
+const PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
+const SHARED: &str = "66666666-6666-4666-8666-666666666666";
+const HUB: &str = "contoso-plant-hub";
+const DEVICE: &str = "io.microshare.contact.unpacked.event";
+
+async fn session(sandbox: &Sandbox) -> Azure {
+    let network = Network::new(&sandbox.cloud(), None).expect("network");
+    let credential = sign_in(
+        SignInMethod::DeviceCode,
+        &network,
+        &SignInOptions::default(),
+        &AzureCli::default(),
+        &SystemBrowser,
+        &|_| {},
+    )
+    .await
+    .expect("device code sign-in");
+    Azure::new(&network, credential, std::sync::Arc::new(|_| {})).expect("session")
+}
+
+fn choice(account: AccountChoice, streams: &[&str]) -> KeepData {
+    KeepData {
+        account,
+        container: "telemetry".into(),
+        encoding: Encoding::Json,
+        batch_seconds: 60,
+        streams: streams.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn routing_of(sandbox: &Sandbox, hub: &str) -> Value {
+    sandbox.with_state(|s| {
+        s.hubs[hub]
+            .other_properties
+            .get("routing")
+            .cloned()
+            .unwrap_or(Value::Null)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_account_is_written_by_the_hubs_identity_and_a_repeat_changes_nothing() {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(PRODUCTION, HUB).await.unwrap();
+    let wanted = choice(
+        AccountChoice::Create {
+            name: "contosoplantdata".into(),
+        },
+        &[DEVICE],
+    );
+
+    let kept = keep_data(&azure, &hub, &wanted).await.unwrap();
+    assert_eq!(kept.authentication, "identity");
+    assert_eq!(
+        kept.blob_endpoint,
+        "https://contosoplantdata.blob.core.sandbox.test/"
+    );
+    assert_eq!(
+        kept.routes,
+        [format!("store-{DEVICE}"), "hubsetup-built-in".to_owned()]
+    );
+    let (account, assignments, identity) = sandbox.with_state(|s| {
+        (
+            s.storage_accounts["contosoplantdata"].clone(),
+            s.role_assignments.clone(),
+            s.hubs[HUB].identity.clone(),
+        )
+    });
+    assert_eq!(
+        (
+            account.location.as_str(),
+            account.sku.as_str(),
+            account.kind.as_str()
+        ),
+        ("westeurope", "Standard_LRS", "StorageV2")
+    );
+    assert_eq!(account.settings["minimumTlsVersion"], "TLS1_2");
+    assert_eq!(account.settings["allowBlobPublicAccess"], false);
+    assert!(account.containers.contains_key("telemetry"));
+    let principal = identity.unwrap()["principalId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(assignments.len(), 1);
+    assert_eq!(
+        (
+            assignments[0].principal_id.as_str(),
+            assignments[0].role.as_str()
+        ),
+        (principal.as_str(), "ba92f5b4-2d11-453d-a403-e96b0029c9fe")
+    );
+    let routing = routing_of(&sandbox, HUB);
+    let endpoint = &routing["endpoints"]["storageContainers"][0];
+    assert_eq!(endpoint["authenticationType"], "identityBased");
+    assert_eq!(
+        endpoint["fileNameFormat"],
+        format!("{DEVICE}/{{iothub}}/{{partition}}/{{YYYY}}/{{MM}}/{{DD}}/{{HH}}/{{mm}}")
+    );
+
+    let etag = sandbox.with_state(|s| s.hubs[HUB].etag.clone());
+    let again = keep_data(&azure, &hub, &wanted).await.unwrap();
+    assert_eq!(again, kept);
+    assert_eq!(
+        sandbox.with_state(|s| (s.hubs[HUB].etag.clone(), s.role_assignments.len())),
+        (etag, 1),
+        "nothing sent twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_right_to_assign_roles_the_hub_writes_with_the_account_key() {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    // A hub in the group where the admin is only Contributor.
+    sandbox.with_state(|s| {
+        let mut hub = s.hubs[HUB].clone();
+        hub.name = "team-hub".into();
+        hub.subscription_id = SHARED.into();
+        hub.resource_group = "team-iot".into();
+        s.hubs.insert("team-hub".into(), hub);
+    });
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(SHARED, "team-hub").await.unwrap();
+    let kept = keep_data(
+        &azure,
+        &hub,
+        &choice(
+            AccountChoice::Create {
+                name: "teamdata".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            kept.authentication.as_str(),
+            kept.role_assignment.as_deref()
+        ),
+        ("key", None)
+    );
+    let key = sandbox.with_state(|s| s.storage_accounts["teamdata"].keys[0].clone());
+    let routing = routing_of(&sandbox, "team-hub");
+    let connection = routing["endpoints"]["storageContainers"][0]["connectionString"]
+        .as_str()
+        .unwrap();
+    assert!(
+        connection.contains(&format!("AccountKey={key}"))
+            && connection.ends_with("EndpointSuffix=core.sandbox.test")
+    );
+    assert!(
+        sandbox.with_state(|s| s.hubs["team-hub"].identity.is_none()),
+        "no identity turned on for nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_name_and_the_free_tiers_limit_are_refused_before_anything_changes() {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(PRODUCTION, HUB).await.unwrap();
+    keep_data(
+        &azure,
+        &hub,
+        &choice(
+            AccountChoice::Create {
+                name: "takenname".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap();
+    sandbox.with_state(|s| {
+        let mut free = s.hubs[HUB].clone();
+        free.name = "free-hub".into();
+        free.sku = "F1".into();
+        free.identity = None;
+        free.other_properties.remove("routing");
+        s.hubs.insert("free-hub".into(), free);
+    });
+    let free = azure.find_hub(PRODUCTION, "free-hub").await.unwrap();
+    let error = keep_data(
+        &azure,
+        &free,
+        &choice(
+            AccountChoice::Create {
+                name: "Taken-Name".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Taken-Name is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only. Choose another name for the storage account."
+    );
+    let existing = AccountChoice::Existing {
+        name: "takenname".into(),
+        resource_group: "contoso-iot".into(),
+    };
+    let error = keep_data(&azure, &free, &choice(existing, &["a", "b"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            KeepError::Plan(hubsetup_storage::StorageError::TierLimit { fit: 1, .. })
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        routing_of(&sandbox, "free-hub"),
+        Value::Null,
+        "the free hub's routing is untouched"
+    );
+}
