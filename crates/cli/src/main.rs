@@ -8,6 +8,7 @@ mod export;
 mod find_key;
 mod format;
 mod input;
+mod keep;
 mod key_info;
 mod login;
 mod open;

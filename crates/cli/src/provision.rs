@@ -91,6 +91,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     #[command(flatten)]
+    keep: crate::keep::KeepArgs,
+    #[command(flatten)]
     sign_in: SignInArgs,
     #[command(flatten)]
     cloud: CloudArgs,
@@ -144,7 +146,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let request = complete_request(&azure, &args, interactive).await?;
         if args.plan {
             let summary = azure.plan(&request).await.map_err(cli_error)?;
-            return report(&args, &summary, None);
+            return report(&args, &summary, None, None);
         }
         let records = Records::new(state_dir(&args)?);
         for pending in records.pending().map_err(cli_error)? {
@@ -164,7 +166,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .provision(&request, &records, &answers)
             .await
             .map_err(cli_error)?;
-        report(&args, &outcome.summary, Some(&outcome))
+        let kept = crate::keep::run(&azure, &args.keep, &request).await?;
+        report(&args, &outcome.summary, Some(&outcome), kept.as_ref())
     })
 }
 
@@ -451,7 +454,12 @@ fn state_dir(args: &Args) -> Result<PathBuf, CliError> {
 }
 
 /// Prints the summary (and strings as asked), writes the record files, fills the vault.
-fn report(args: &Args, summary: &Summary, outcome: Option<&Outcome>) -> Result<(), CliError> {
+fn report(
+    args: &Args,
+    summary: &Summary,
+    outcome: Option<&Outcome>,
+    kept: Option<&hubsetup_keep::KeptData>,
+) -> Result<(), CliError> {
     let write = |path: &PathBuf, text: &str| {
         std::fs::write(path, text)
             .map_err(|e| CliError::Failure(format!("Could not write {}: {e}.", path.display())))
@@ -468,6 +476,9 @@ fn report(args: &Args, summary: &Summary, outcome: Option<&Outcome>) -> Result<(
     let strings = outcome.map(secrets).unwrap_or_default();
     if args.json {
         let mut value = json!({ "summary": summary });
+        if let Some(kept) = kept {
+            value["keep_data"] = json!(kept);
+        }
         if args.reveal {
             let revealed: Vec<_> = strings
                 .iter()
@@ -489,6 +500,9 @@ fn report(args: &Args, summary: &Summary, outcome: Option<&Outcome>) -> Result<(
         );
     } else {
         print!("{}", summary.to_text());
+        if let Some(kept) = kept {
+            print!("{}", crate::keep::describe(kept));
+        }
         if !strings.is_empty() {
             let how = if args.reveal {
                 "in clear text"

@@ -1,0 +1,83 @@
+"""`hubsetup provision --keep-data` against the sandbox, checked with Microsoft's clients: the
+CLI makes the storage account, container, the hub's identity and role, and a route per device;
+then a device's message is found in its own folder by Microsoft's Blob client, written by the
+hub as its managed identity.
+"""
+
+import json
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+from conftest import DEVICE, HUB, HUBSETUP, PRODUCTION, management_client
+
+GROUP = "contoso-iot"
+
+
+@pytest.fixture(scope="module")
+def kept(cloud):
+    """The CLI's run, and the hub's routing put back afterwards."""
+    if not cloud.get("storage"):
+        pytest.fail("the sandbox runs without Azurite: set HUBSETUP_AZURITE (cargo xtask test does)")
+    from azure.mgmt.iothub import IotHubClient
+
+    account = "kept" + uuid.uuid4().hex[:12]
+    result = subprocess.run(
+        [HUBSETUP, "provision", "--sandbox", cloud["description_file"], "--method", "device-code",
+         "--subscription", PRODUCTION, "--existing-hub", HUB, "--device", DEVICE,
+         "--keep-data", account, "--batch-seconds", "60", "--json"],
+        capture_output=True, text=True, timeout=180,
+    )
+    yield account, result
+    iothub = management_client(IotHubClient, cloud)
+    hub = iothub.iot_hub_resource.get(GROUP, HUB)
+    hub.properties.routing.endpoints.storage_containers = []
+    hub.properties.routing.routes = []
+    iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+
+
+def test_the_cli_reports_what_it_set_up(kept):
+    account, result = kept
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["keep_data"]
+    assert (report["account"], report["container"], report["authentication"]) == (account, "iot-data", "identity")
+    assert report["routes"] == [f"store-{DEVICE}", "hubsetup-built-in"]
+    assert "AccountKey" not in result.stdout + result.stderr
+
+
+def test_a_devices_message_lands_in_its_own_folder(kept, cloud, device_connection_string):
+    from azure.iot.device.common.auth.sastoken import RenewableSasToken
+    from azure.iot.device.common.auth.signing_mechanism import SymmetricKeySigningMechanism
+    from azure.mgmt.storage import StorageManagementClient
+    from azure.storage.blob import BlobServiceClient
+
+    account, result = kept
+    assert result.returncode == 0, result.stderr
+    key = device_connection_string.split("SharedAccessKey=", 1)[1]
+    token = str(RenewableSasToken(f"{cloud['hub_host']}/devices/{DEVICE}", SymmetricKeySigningMechanism(key), ttl=300))
+    message_id = "kept-" + uuid.uuid4().hex[:8]
+    sent = requests.post(
+        f"https://{cloud['hub_host']}/devices/{DEVICE}/messages/events?api-version=2021-04-12",
+        headers={"Authorization": token, "iothub-contenttype": "application/json", "iothub-contentencoding": "utf-8",
+                 "iothub-messageid": message_id},
+        data=b'{"temperature": 20.5}',
+    )
+    assert sent.status_code == 204, sent.text
+
+    storage = management_client(StorageManagementClient, cloud)
+    account_key = storage.storage_accounts.list_keys(GROUP, account)["keys"][0].value
+    container = BlobServiceClient(
+        f"https://{account}.blob.core.{cloud['suffix']}", credential={"account_name": account, "account_key": account_key}
+    ).get_container_client("iot-data")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        names = [b.name for b in container.list_blobs(name_starts_with=f"{DEVICE}/{HUB}/")]
+        records = [json.loads(line) for name in names for line in container.download_blob(name).readall().decode().splitlines()]
+        found = [r for r in records if r["SystemProperties"].get("messageId") == message_id]
+        if found:
+            break
+        time.sleep(0.5)
+    assert found, "the message never reached storage"
+    assert found[0]["Body"] == {"temperature": 20.5}
