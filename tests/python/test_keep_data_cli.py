@@ -17,20 +17,22 @@ GROUP = "contoso-iot"
 
 
 @pytest.fixture(scope="module")
-def kept(cloud):
+def kept(cloud, tmp_path_factory):
     """The CLI's run, and the hub's routing put back afterwards."""
     if not cloud.get("storage"):
         pytest.fail("the sandbox runs without Azurite: set HUBSETUP_AZURITE (cargo xtask test does)")
     from azure.mgmt.iothub import IotHubClient
 
     account = "kept" + uuid.uuid4().hex[:12]
+    records = tmp_path_factory.mktemp("records")
     result = subprocess.run(
         [HUBSETUP, "provision", "--sandbox", cloud["description_file"], "--method", "device-code",
          "--subscription", PRODUCTION, "--existing-hub", HUB, "--device", DEVICE,
-         "--keep-data", account, "--batch-seconds", "60", "--json"],
+         "--keep-data", account, "--batch-seconds", "60", "--json",
+         "--az-commands", str(records / "commands.sh"), "--arm-template", str(records / "template.json")],
         capture_output=True, text=True, timeout=180,
     )
-    yield account, result
+    yield account, result, records
     iothub = management_client(IotHubClient, cloud)
     hub = iothub.iot_hub_resource.get(GROUP, HUB)
     hub.properties.routing.endpoints.storage_containers = []
@@ -39,12 +41,26 @@ def kept(cloud):
 
 
 def test_the_cli_reports_what_it_set_up(kept):
-    account, result = kept
+    account, result, _ = kept
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)["keep_data"]
     assert (report["account"], report["container"], report["authentication"]) == (account, "iot-data", "identity")
     assert report["routes"] == [f"store-{DEVICE}", "hubsetup-built-in"]
     assert "AccountKey" not in result.stdout + result.stderr
+
+
+def test_the_records_hold_the_storage_and_routes(kept):
+    account, result, records = kept
+    assert result.returncode == 0, result.stderr
+    commands = (records / "commands.sh").read_text()
+    assert f"az storage account create --name {account} --resource-group {GROUP} --location westeurope" in commands
+    assert f"--endpoint-name store-{DEVICE} --container-name iot-data --encoding json --batch-frequency 60" in commands
+    template = json.loads((records / "template.json").read_text())
+    types = [r["type"] for r in template["resources"]]
+    assert {"Microsoft.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/blobServices/containers",
+            "Microsoft.Authorization/roleAssignments"} <= set(types)
+    assert template["resources"][0]["identity"] == {"type": "SystemAssigned"}
+    assert [r["name"] for r in template["resources"][0]["properties"]["routing"]["routes"]] == [f"store-{DEVICE}", "hubsetup-built-in"]
 
 
 def test_a_devices_message_lands_in_its_own_folder(kept, cloud, device_connection_string):
@@ -53,7 +69,7 @@ def test_a_devices_message_lands_in_its_own_folder(kept, cloud, device_connectio
     from azure.mgmt.storage import StorageManagementClient
     from azure.storage.blob import BlobServiceClient
 
-    account, result = kept
+    account, result, _ = kept
     assert result.returncode == 0, result.stderr
     key = device_connection_string.split("SharedAccessKey=", 1)[1]
     token = str(RenewableSasToken(f"{cloud['hub_host']}/devices/{DEVICE}", SymmetricKeySigningMechanism(key), ttl=300))

@@ -465,12 +465,17 @@ fn report(
             .map_err(|e| CliError::Failure(format!("Could not write {}: {e}.", path.display())))
     };
     if let Some(path) = &args.az_commands {
-        write(path, &summary.az_commands())?;
+        let kept_commands = kept.map(|k| k.az_commands()).unwrap_or_default();
+        write(path, &(summary.az_commands() + &kept_commands))?;
     }
     if let Some(path) = &args.arm_template {
+        let mut template = summary.arm_template();
+        if let Some(kept) = kept {
+            kept.extend_template(&mut template);
+        }
         write(
             path,
-            &serde_json::to_string_pretty(&summary.arm_template()).unwrap_or_default(),
+            &serde_json::to_string_pretty(&template).unwrap_or_default(),
         )?;
     }
     let strings = outcome.map(secrets).unwrap_or_default();

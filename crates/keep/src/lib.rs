@@ -9,6 +9,7 @@
 //! 3. the routes ([`hubsetup_storage::routing`]): an endpoint and route per stream beside the
 //!    hub's own, and the route that keeps the built-in endpoint fed.
 
+mod records;
 mod steps;
 
 pub use steps::{check_account_name, keep_data, AccountChoice, KeepData, KeptData, NameCheck};

@@ -43,9 +43,17 @@ pub struct KeepData {
 /// What was set up, for the summary and the records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptData {
+    pub hub: String,
     pub account: String,
     pub account_id: String,
+    pub resource_group: String,
+    pub location: String,
     pub container: String,
+    /// `JSON` or `Avro`.
+    pub encoding: String,
+    pub batch_seconds: u32,
+    /// The data streams, each with its endpoint and route (named after it).
+    pub streams: Vec<String>,
     /// `https://{account}.blob.{suffix}/`
     pub blob_endpoint: String,
     /// `identity` (the hub's managed identity with a data role) or `key`.
@@ -185,9 +193,23 @@ pub async fn keep_data(
         })
         .await?;
     Ok(KeptData {
+        hub: hub.name.clone(),
+        location: account
+            .get("location")
+            .and_then(Value::as_str)
+            .unwrap_or(&hub.location)
+            .to_owned(),
         account: name,
         account_id,
+        resource_group: group,
         container: choice.container.clone(),
+        encoding: match choice.encoding {
+            Encoding::Json => "JSON",
+            Encoding::Avro => "Avro",
+        }
+        .to_owned(),
+        batch_seconds: choice.batch_seconds,
+        streams: choice.streams.clone(),
         blob_endpoint,
         authentication: if role_assignment.is_some() {
             "identity"

@@ -57,7 +57,7 @@ pub use read_access::{ConsumerGroupSummary, OWN_CONSUMER_GROUP};
 pub use record::{CreationRecord, Records};
 pub use registry::{DeviceCredentials, DeviceSummary};
 pub use resources::ArmReply;
-pub use summary::{GroupSummary, HubSummary, Reachability, Summary};
+pub use summary::{shell_quote, GroupSummary, HubSummary, Reachability, Summary};
 pub use tier::{Edition, Tier, TierFacts, BASIC_LACKS};
 
 /// The device ID suggested for a data stream: its record type in dot notation.

@@ -106,8 +106,9 @@ pub struct Reachability {
 }
 
 /// Quotes a value for POSIX shells when it holds anything but `[A-Za-z0-9._/-]` (device IDs
-/// may contain `$`, `'`, `(`…).
-fn quote(value: &str) -> String {
+/// may contain `$`, `'`, `(`…). Shared with the records of the capabilities beside
+/// provisioning.
+pub fn shell_quote(value: &str) -> String {
     let plain = !value.is_empty()
         && value
             .chars()
@@ -234,9 +235,9 @@ impl Summary {
     pub fn az_commands(&self) -> String {
         let hub = &self.hub;
         let (name, group, sub) = (
-            quote(&hub.name),
-            quote(&self.resource_group.name),
-            quote(&self.subscription_id),
+            shell_quote(&hub.name),
+            shell_quote(&self.resource_group.name),
+            shell_quote(&self.subscription_id),
         );
         let mut lines = vec![
             "# The Azure CLI commands equivalent to this IoT Hub Setup run (lines starting with"
@@ -265,7 +266,7 @@ impl Summary {
             self.resource_group.created,
             format!(
                 "az group create --name {group} --location {}",
-                quote(&self.resource_group.location)
+                shell_quote(&self.resource_group.location)
             ),
         );
         command(
@@ -273,7 +274,7 @@ impl Summary {
             hub.created,
             format!(
                 "az iot hub create --name {name} --resource-group {group} --location {} --sku {} --unit {}",
-                quote(&hub.location),
+                shell_quote(&hub.location),
                 hub.tier,
                 hub.units
             ),
@@ -299,7 +300,7 @@ impl Summary {
                 device.created,
                 format!(
                     "az iot hub device-identity create --hub-name {name} --resource-group {group} --device-id {}",
-                    quote(&device.device_id)
+                    shell_quote(&device.device_id)
                 ),
             );
         }
@@ -309,7 +310,7 @@ impl Summary {
                 policy.created,
                 format!(
                     "az iot hub policy create --hub-name {name} --resource-group {group} --name {} --permissions {}",
-                    quote(&policy.name),
+                    shell_quote(&policy.name),
                     RESTRICTED_RIGHTS.join(" ")
                 ),
             );
@@ -320,7 +321,7 @@ impl Summary {
                 consumer_group.created,
                 format!(
                     "az iot hub consumer-group create --hub-name {name} --resource-group {group} --name {}",
-                    quote(&consumer_group.name)
+                    shell_quote(&consumer_group.name)
                 ),
             );
         }
