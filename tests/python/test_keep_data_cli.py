@@ -28,7 +28,7 @@ def kept(cloud, tmp_path_factory):
     result = subprocess.run(
         [HUBSETUP, "provision", "--sandbox", cloud["description_file"], "--method", "device-code",
          "--subscription", PRODUCTION, "--existing-hub", HUB, "--device", DEVICE,
-         "--keep-data", account, "--batch-seconds", "60", "--json",
+         "--keep-data", account, "--batch-seconds", "60", "--wait-stored", "--json",
          "--az-commands", str(records / "commands.sh"), "--arm-template", str(records / "template.json")],
         capture_output=True, text=True, timeout=180,
     )
@@ -47,6 +47,15 @@ def test_the_cli_reports_what_it_set_up(kept):
     assert (report["account"], report["container"], report["authentication"]) == (account, "iot-data", "identity")
     assert report["routes"] == [f"store-{DEVICE}", "hubsetup-built-in"]
     assert "AccountKey" not in result.stdout + result.stderr
+
+
+def test_the_stored_stage_finds_the_live_tests_message_in_its_streams_folder(kept):
+    _, result, _ = kept
+    assert result.returncode == 0, result.stderr
+    stored = json.loads(result.stdout)["keep_data"]["stored"]
+    assert stored["blob"].startswith(f"iot-data/{DEVICE}/{HUB}/"), stored
+    # The sandbox's routing clock runs 60 times faster: a 60-second batch is written after one.
+    assert 0 < stored["after_secs"] < 60
 
 
 def test_the_records_hold_the_storage_and_routes(kept):

@@ -2,7 +2,9 @@
 //! stream is routed into its own folder of a storage container (see `hubsetup-keep`).
 
 use clap::ValueEnum;
-use hubsetup_keep::{keep_data, AccountChoice, KeepData, KeepError, KeptData};
+use hubsetup_core::ConnectionString;
+use hubsetup_keep::{find_stored, keep_data, AccountChoice, KeepData, KeepError, KeptData, Stored};
+use hubsetup_livetest::{Options, Verifier};
 use hubsetup_provision::{Azure, Request};
 use hubsetup_storage::routing::Encoding;
 
@@ -41,14 +43,41 @@ pub struct KeepArgs {
     /// How long the hub gathers messages before it writes a file (60 to 720 seconds).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(60..=720), requires = "keep_data")]
     batch_seconds: u32,
+    /// Then send a test message as the first device and wait (at least a batch) until it is
+    /// found in storage: the "Stored" stage.
+    #[arg(long, requires = "keep_data")]
+    wait_stored: bool,
 }
 
-/// Keeps the request's devices' data as the flags ask; nothing when `--keep-data` is absent.
+/// What keeping the data did, and the Stored stage's outcome when it ran.
+#[derive(Debug)]
+pub struct Kept {
+    pub data: KeptData,
+    /// Where the test message was found, or why it was not.
+    pub stored: Option<Result<Stored, String>>,
+}
+
+impl Kept {
+    /// The summary JSON's `keep_data`: what was made, and `stored` (where) or `not_stored` (why).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::json!(self.data);
+        match &self.stored {
+            Some(Ok(stored)) => value["stored"] = serde_json::json!(stored),
+            Some(Err(why)) => value["not_stored"] = serde_json::json!(why),
+            None => {}
+        }
+        value
+    }
+}
+
+/// Keeps the request's devices' data as the flags ask, then (`--wait-stored`) proves it with
+/// the first device's string; nothing when `--keep-data` is absent.
 pub async fn run(
     azure: &Azure,
     args: &KeepArgs,
     request: &Request,
-) -> Result<Option<KeptData>, CliError> {
+    first_device: Option<&ConnectionString>,
+) -> Result<Option<Kept>, CliError> {
     let Some(account) = &args.keep_data else {
         return Ok(None);
     };
@@ -78,18 +107,57 @@ pub async fn run(
         "Keeping the data in storage account {account}, container {} …",
         args.container
     );
-    match keep_data(azure, &hub, &choice).await {
-        Ok(kept) => Ok(Some(kept)),
-        Err(KeepError::Azure(e)) => Err(cli_error(e)),
+    let data = match keep_data(azure, &hub, &choice).await {
+        Ok(kept) => kept,
+        Err(KeepError::Azure(e)) => return Err(cli_error(e)),
         Err(e @ (KeepError::AccountName { .. } | KeepError::Plan(_))) => {
-            Err(CliError::BadInput(e.to_string()))
+            return Err(CliError::BadInput(e.to_string()))
         }
-        Err(e) => Err(CliError::Failure(e.to_string())),
-    }
+        Err(e) => return Err(CliError::Failure(e.to_string())),
+    };
+    let stored = match (args.wait_stored, first_device) {
+        (true, Some(device)) => Some(prove_stored(azure, &data, device).await),
+        _ => None,
+    };
+    Ok(Some(Kept { data, stored }))
 }
 
-/// The summary's lines about the kept data.
-pub fn describe(kept: &KeptData) -> String {
+/// The live test's send, then the Stored stage.
+async fn prove_stored(
+    azure: &Azure,
+    kept: &KeptData,
+    device: &ConnectionString,
+) -> Result<Stored, String> {
+    let verifier = Verifier::new(azure.network().clone(), Options::default());
+    let report = verifier.verify(device).await;
+    let (true, Some(message_id)) = (report.accepted, report.message_id.clone()) else {
+        return Err("the test message was not accepted; run `hubsetup verify` with the device's string to see why".to_owned());
+    };
+    let sent = std::time::SystemTime::now();
+    let stream = report.device_id.clone().unwrap_or_default();
+    // A batch window, and two minutes for the write and the clocks.
+    let wait = std::time::Duration::from_secs(u64::from(kept.batch_seconds) + 120);
+    eprintln!("Sent test message {message_id}; waiting for the hub's next batch to reach storage (up to {} s) …", wait.as_secs());
+    find_stored(azure, kept, &stream, &message_id, sent, wait, &|_| {})
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The summary's lines about the kept data, and the Stored stage.
+pub fn describe(kept: &Kept) -> String {
+    let mut text = describe_data(&kept.data);
+    match &kept.stored {
+        Some(Ok(stored)) => text.push_str(&format!(
+            "✓ Stored: the test message is in {} ({:.0} s after the send)\n",
+            stored.blob, stored.after_secs
+        )),
+        Some(Err(why)) => text.push_str(&format!("✗ Stored: {why}\n")),
+        None => {}
+    }
+    text
+}
+
+fn describe_data(kept: &KeptData) -> String {
     let how = match kept.authentication.as_str() {
         "identity" => "the hub writes as its managed identity (Storage Blob Data Contributor on the account)",
         _ => "the hub writes with the account's key (you may not assign roles there); rotating that key stops the writes until the endpoints get the new one",

@@ -166,7 +166,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .provision(&request, &records, &answers)
             .await
             .map_err(cli_error)?;
-        let kept = crate::keep::run(&azure, &args.keep, &request).await?;
+        let first_device = outcome.devices.first().map(|d| &d.connection_string);
+        let kept = crate::keep::run(&azure, &args.keep, &request, first_device).await?;
         report(&args, &outcome.summary, Some(&outcome), kept.as_ref())
     })
 }
@@ -458,20 +459,20 @@ fn report(
     args: &Args,
     summary: &Summary,
     outcome: Option<&Outcome>,
-    kept: Option<&hubsetup_keep::KeptData>,
+    kept: Option<&crate::keep::Kept>,
 ) -> Result<(), CliError> {
     let write = |path: &PathBuf, text: &str| {
         std::fs::write(path, text)
             .map_err(|e| CliError::Failure(format!("Could not write {}: {e}.", path.display())))
     };
     if let Some(path) = &args.az_commands {
-        let kept_commands = kept.map(|k| k.az_commands()).unwrap_or_default();
+        let kept_commands = kept.map(|k| k.data.az_commands()).unwrap_or_default();
         write(path, &(summary.az_commands() + &kept_commands))?;
     }
     if let Some(path) = &args.arm_template {
         let mut template = summary.arm_template();
         if let Some(kept) = kept {
-            kept.extend_template(&mut template);
+            kept.data.extend_template(&mut template);
         }
         write(
             path,
@@ -482,7 +483,7 @@ fn report(
     if args.json {
         let mut value = json!({ "summary": summary });
         if let Some(kept) = kept {
-            value["keep_data"] = json!(kept);
+            value["keep_data"] = kept.to_json();
         }
         if args.reveal {
             let revealed: Vec<_> = strings

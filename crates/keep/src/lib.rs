@@ -11,8 +11,10 @@
 
 mod records;
 mod steps;
+mod stored;
 
 pub use steps::{check_account_name, keep_data, AccountChoice, KeepData, KeptData, NameCheck};
+pub use stored::{find_stored, Stored};
 
 /// Why the data could not be kept, in words for the admin.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,12 @@ pub enum KeepError {
     SharedKeysForbidden(String),
     #[error("The hub '{0}' has no managed identity after it was turned on; try again, or choose key-based access.")]
     NoIdentity(String),
+    #[error("Routed; sign in with a role that may read the keys of storage account '{account}' (such as Contributor or Storage Account Key Operator) to see it stored.")]
+    NotReadable { account: String },
+    #[error("The message was not in {folder} after {waited_secs} s. The hub writes a batch when its window ends; if the endpoint's health (az iot hub show … routingEndpointsHealth) is unhealthy, its last error says why.")]
+    NotStored { waited_secs: u64, folder: String },
+    #[error("Could not read the stored data: {0}.")]
+    Storage(String),
     #[error(transparent)]
     Plan(#[from] hubsetup_storage::StorageError),
     #[error(transparent)]

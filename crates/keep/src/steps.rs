@@ -413,7 +413,7 @@ fn assignment_name(principal: &str, account_id: &str) -> String {
     )
 }
 
-async fn account_key(
+pub(crate) async fn account_key(
     azure: &Azure,
     sub: &str,
     account_id: &str,

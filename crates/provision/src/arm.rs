@@ -159,6 +159,12 @@ impl Azure {
         self.inner.network.cloud()
     }
 
+    /// The network this session reaches the cloud through (proxy, extra roots), for the live
+    /// test of what was made.
+    pub fn network(&self) -> &Network {
+        &self.inner.network
+    }
+
     pub fn credential(&self) -> &Credential {
         &self.inner.credential
     }

@@ -111,3 +111,11 @@ impl Azure {
         self.update_hub(hub, description, change).await
     }
 }
+
+impl Azure {
+    /// The HTTP client of this session's network (its proxy and extra roots), for the data
+    /// planes of the resources the capabilities make (a storage account's blobs).
+    pub fn http_client(&self) -> &reqwest::Client {
+        self.http()
+    }
+}
