@@ -29,7 +29,8 @@ def kept(cloud, tmp_path_factory):
         [HUBSETUP, "provision", "--sandbox", cloud["description_file"], "--method", "device-code",
          "--subscription", PRODUCTION, "--existing-hub", HUB, "--device", DEVICE,
          "--keep-data", account, "--batch-seconds", "60", "--wait-stored", "--json",
-         "--az-commands", str(records / "commands.sh"), "--arm-template", str(records / "template.json")],
+         "--az-commands", str(records / "commands.sh"), "--arm-template", str(records / "template.json"),
+         "--terraform", str(records / "main.tf")],
         capture_output=True, text=True, timeout=180,
     )
     yield account, result, records
@@ -70,6 +71,31 @@ def test_the_records_hold_the_storage_and_routes(kept):
             "Microsoft.Authorization/roleAssignments"} <= set(types)
     assert template["resources"][0]["identity"] == {"type": "SystemAssigned"}
     assert [r["name"] for r in template["resources"][0]["properties"]["routing"]["routes"]] == [f"store-{DEVICE}", "hubsetup-built-in"]
+
+
+def test_the_terraform_configuration_parses_and_holds_everything_made(kept):
+    import hcl2
+
+    account, result, records = kept
+    assert result.returncode == 0, result.stderr
+    with open(records / "main.tf") as file:
+        config = hcl2.load(file)
+    # python-hcl2 keeps the quotes of labels and strings.
+    unquoted = lambda value: value.strip('"') if isinstance(value, str) else value
+    resources = {}
+    for block in config["resource"]:
+        for kind, named in block.items():
+            for label, body in named.items():
+                resources[(unquoted(kind), unquoted(label))] = body
+    assert unquoted(resources[("azurerm_iothub", "hub")]["name"]) == HUB
+    assert unquoted(resources[("azurerm_iothub", "hub")]["identity"][0]["type"]) == "SystemAssigned"
+    assert unquoted(resources[("azurerm_storage_account", "data")]["name"]) == account
+    assert unquoted(resources[("azurerm_storage_account", "data")]["min_tls_version"]) == "TLS1_2"
+    assert unquoted(resources[("azurerm_role_assignment", "hub_writes_data")]["role_definition_name"]) == "Storage Blob Data Contributor"
+    endpoint = resources[("azurerm_iothub_endpoint_storage_container", "store_0")]
+    assert unquoted(endpoint["file_name_format"]) == DEVICE + "/{iothub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}"
+    assert unquoted(resources[("azurerm_iothub_route", "store_0")]["condition"]) == f"$connectionDeviceId = '{DEVICE}'"
+    assert ("azurerm_iothub_route", "built_in") in resources
 
 
 def test_a_devices_message_lands_in_its_own_folder(kept, cloud, device_connection_string):

@@ -80,6 +80,9 @@ pub struct Args {
     /// Also write an ARM template of the hub to FILE.
     #[arg(long, value_name = "FILE")]
     arm_template: Option<PathBuf>,
+    /// Also write a Terraform configuration (azurerm provider) of what was made to FILE.
+    #[arg(long, value_name = "FILE")]
+    terraform: Option<PathBuf>,
     /// Print the connection strings and policy key in clear text.
     #[arg(long)]
     reveal: bool,
@@ -468,6 +471,11 @@ fn report(
     if let Some(path) = &args.az_commands {
         let kept_commands = kept.map(|k| k.data.az_commands()).unwrap_or_default();
         write(path, &(summary.az_commands() + &kept_commands))?;
+    }
+    if let Some(path) = &args.terraform {
+        let identity = kept.is_some_and(|k| k.data.authentication == "identity");
+        let kept_resources = kept.map(|k| k.data.terraform()).unwrap_or_default();
+        write(path, &(summary.terraform(identity) + &kept_resources))?;
     }
     if let Some(path) = &args.arm_template {
         let mut template = summary.arm_template();

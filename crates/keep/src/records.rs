@@ -2,7 +2,7 @@
 //! same, and the ARM template's resources (the storage account, its container, the role for
 //! the hub's identity, and the hub's identity and routing).
 
-use hubsetup_provision::shell_quote as quote;
+use hubsetup_provision::{hcl_string as hcl, shell_quote as quote};
 use hubsetup_storage::{layout, routing};
 use serde_json::{json, Value};
 
@@ -67,6 +67,49 @@ impl KeptData {
             routing::BUILT_IN_ROUTE
         ));
         lines.join("\n") + "\n"
+    }
+
+    /// The Terraform (azurerm) resources of the kept data, to append to the run's
+    /// configuration, whose hub is `azurerm_iothub.hub`.
+    pub fn terraform(&self) -> String {
+        let mut out = format!(
+            "\nresource \"azurerm_storage_account\" \"data\" {{\n  name                            = {}\n  resource_group_name             = {}\n  location                        = {}\n  account_tier                    = \"Standard\"\n  account_replication_type        = \"LRS\"\n  account_kind                    = \"StorageV2\"\n  https_traffic_only_enabled      = true\n  min_tls_version                 = \"TLS1_2\"\n  allow_nested_items_to_be_public = false\n}}\n",
+            hcl(&self.account),
+            hcl(&self.resource_group),
+            hcl(&self.location)
+        );
+        out.push_str(&format!(
+            "\nresource \"azurerm_storage_container\" \"data\" {{\n  name                  = {}\n  storage_account_id    = azurerm_storage_account.data.id\n  container_access_type = \"private\"\n}}\n",
+            hcl(&self.container)
+        ));
+        let identity = self.authentication == "identity";
+        if identity {
+            out.push_str("\nresource \"azurerm_role_assignment\" \"hub_writes_data\" {\n  scope                = azurerm_storage_account.data.id\n  role_definition_name = \"Storage Blob Data Contributor\"\n  principal_id         = azurerm_iothub.hub.identity[0].principal_id\n}\n");
+        }
+        let access = if identity {
+            "  authentication_type        = \"identityBased\"\n  endpoint_uri               = azurerm_storage_account.data.primary_blob_endpoint\n"
+        } else {
+            "  authentication_type        = \"keyBased\"\n  connection_string          = azurerm_storage_account.data.primary_blob_connection_string\n"
+        };
+        for (index, stream) in self.streams.iter().enumerate() {
+            out.push_str(&format!(
+                "\nresource \"azurerm_iothub_endpoint_storage_container\" \"store_{index}\" {{\n  resource_group_name        = azurerm_resource_group.group.name\n  iothub_id                  = azurerm_iothub.hub.id\n  name                       = {}\n  container_name             = azurerm_storage_container.data.name\n  file_name_format           = {}\n  batch_frequency_in_seconds = {}\n  max_chunk_size_in_bytes    = 314572800\n  encoding                   = {}\n{access}}}\n",
+                hcl(&routing::endpoint_name(stream)),
+                hcl(&layout::stream_format(stream)),
+                self.batch_seconds,
+                hcl(&self.encoding),
+            ));
+            out.push_str(&format!(
+                "\nresource \"azurerm_iothub_route\" \"store_{index}\" {{\n  resource_group_name = azurerm_resource_group.group.name\n  iothub_name         = azurerm_iothub.hub.name\n  name                = {}\n  source              = \"DeviceMessages\"\n  condition           = {}\n  endpoint_names      = [azurerm_iothub_endpoint_storage_container.store_{index}.name]\n  enabled             = true\n}}\n",
+                hcl(&routing::route_name(stream)),
+                hcl(&routing::stream_condition(stream)),
+            ));
+        }
+        out.push_str(&format!(
+            "\nresource \"azurerm_iothub_route\" \"built_in\" {{\n  resource_group_name = azurerm_resource_group.group.name\n  iothub_name         = azurerm_iothub.hub.name\n  name                = {}\n  source              = \"DeviceMessages\"\n  condition           = \"true\"\n  endpoint_names      = [\"events\"]\n  enabled             = true\n}}\n",
+            hcl(routing::BUILT_IN_ROUTE)
+        ));
+        out
     }
 
     fn blob_host(&self) -> String {

@@ -34,6 +34,7 @@ mod refusal;
 mod registry;
 mod resources;
 mod summary;
+mod terraform;
 mod tier;
 
 pub use arm::Azure;
@@ -58,6 +59,7 @@ pub use record::{CreationRecord, Records};
 pub use registry::{DeviceCredentials, DeviceSummary};
 pub use resources::ArmReply;
 pub use summary::{shell_quote, GroupSummary, HubSummary, Reachability, Summary};
+pub use terraform::hcl_string;
 pub use tier::{Edition, Tier, TierFacts, BASIC_LACKS};
 
 /// The device ID suggested for a data stream: its record type in dot notation.
