@@ -47,6 +47,10 @@ pub struct KeepArgs {
     /// found in storage: the "Stored" stage.
     #[arg(long, requires = "keep_data")]
     wait_stored: bool,
+    /// Let Azure's trusted services (the hub, as its identity) through the storage account's
+    /// firewall if it keeps them out, without asking.
+    #[arg(long, requires = "keep_data")]
+    fix_storage_firewall: bool,
 }
 
 /// What keeping the data did, and the Stored stage's outcome when it ran.
@@ -102,6 +106,7 @@ pub async fn run(
         },
         batch_seconds: args.batch_seconds,
         streams: request.devices.clone(),
+        fix_firewall: args.fix_storage_firewall,
     };
     eprintln!(
         "Keeping the data in storage account {account}, container {} …",
@@ -110,7 +115,7 @@ pub async fn run(
     let data = match keep_data(azure, &hub, &choice).await {
         Ok(kept) => kept,
         Err(KeepError::Azure(e)) => return Err(cli_error(e)),
-        Err(e @ (KeepError::AccountName { .. } | KeepError::Plan(_))) => {
+        Err(e @ (KeepError::AccountName { .. } | KeepError::Plan(_) | KeepError::Firewall(_))) => {
             return Err(CliError::BadInput(e.to_string()))
         }
         Err(e) => return Err(CliError::Failure(e.to_string())),

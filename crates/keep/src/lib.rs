@@ -23,6 +23,10 @@ pub enum KeepError {
     AccountName { message: String },
     #[error("The storage account '{0}' does not allow its keys to be used, and you may not give the hub's identity a role on it. Ask an owner of the account for the role \"Role Based Access Control Administrator\" (or \"Owner\") there, or to allow key access.")]
     SharedKeysForbidden(String),
+    #[error("The firewall of storage account '{0}' denies access by default and does not let Azure's trusted services through, so the hub could not write. Allow trusted Microsoft services on the account's Networking page (or consent here: --fix-storage-firewall), which lets the hub in as its managed identity and nothing else.")]
+    Firewall(String),
+    #[error("The firewall of storage account '{0}' denies access by default, and a hub writing with the account key is not let through it; only a hub writing as its managed identity is, which needs a role you may not assign. Ask an owner of the account to give the hub's identity Storage Blob Data Contributor and allow trusted Microsoft services, or choose another account.")]
+    FirewallWithKeys(String),
     #[error("The hub '{0}' has no managed identity after it was turned on; try again, or choose key-based access.")]
     NoIdentity(String),
     #[error("Routed; sign in with a role that may read the keys of storage account '{account}' (such as Contributor or Storage Account Key Operator) to see it stored.")]

@@ -38,6 +38,9 @@ pub struct KeepData {
     pub batch_seconds: u32,
     /// The data streams (device IDs) to keep, each in its own folder.
     pub streams: Vec<String>,
+    /// Consent to let Azure's trusted services through the account's firewall, when it keeps
+    /// the hub out.
+    pub fix_firewall: bool,
 }
 
 /// What was set up, for the summary and the records.
@@ -151,7 +154,17 @@ pub async fn keep_data(
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("https://{}/", azure.cloud().blob_host(&name)));
-    let (authentication, role_assignment) = if may_assign_roles(azure, sub, &account_id).await? {
+    let may_assign = may_assign_roles(azure, sub, &account_id).await?;
+    if firewall_keeps_hub_out(&account) {
+        if !may_assign {
+            return Err(KeepError::FirewallWithKeys(name));
+        }
+        if !choice.fix_firewall {
+            return Err(KeepError::Firewall(name));
+        }
+        admit_trusted_services(azure, sub, &account_id, &account).await?;
+    }
+    let (authentication, role_assignment) = if may_assign {
         let assignment = give_hub_a_data_role(azure, hub, &account_id).await?;
         (
             Authentication::Identity {
@@ -230,6 +243,53 @@ pub async fn keep_data(
             .chain([routing::BUILT_IN_ROUTE.to_owned()])
             .collect(),
     })
+}
+
+/// Whether the account's firewall denies by default without letting Azure's trusted services
+/// (IoT Hub among them, when it signs in as its identity) through.
+fn firewall_keeps_hub_out(account: &Value) -> bool {
+    let acls = account.pointer("/properties/networkAcls");
+    let text = |key: &str| {
+        acls.and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    text("defaultAction").eq_ignore_ascii_case("Deny")
+        && !text("bypass")
+            .split(',')
+            .any(|b| b.trim().eq_ignore_ascii_case("AzureServices"))
+}
+
+/// Adds the trusted-services exception to the account's firewall, keeping its rules.
+async fn admit_trusted_services(
+    azure: &Azure,
+    sub: &str,
+    account_id: &str,
+    account: &Value,
+) -> Result<(), KeepError> {
+    let mut acls = account
+        .pointer("/properties/networkAcls")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let bypass = acls
+        .get("bypass")
+        .and_then(Value::as_str)
+        .filter(|b| !b.is_empty() && !b.eq_ignore_ascii_case("None"));
+    acls["bypass"] = json!(match bypass {
+        Some(existing) => format!("{existing}, AzureServices"),
+        None => "AzureServices".to_owned(),
+    });
+    azure
+        .arm_request(
+            Method::PATCH,
+            account_id,
+            STORAGE_API,
+            Some(&json!({ "properties": { "networkAcls": acls } })),
+            sub,
+        )
+        .await?;
+    Ok(())
 }
 
 fn plan_of(choice: &KeepData, authentication: Authentication) -> StoragePlan {

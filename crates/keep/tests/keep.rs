@@ -36,6 +36,7 @@ fn choice(account: AccountChoice, streams: &[&str]) -> KeepData {
         encoding: Encoding::Json,
         batch_seconds: 60,
         streams: streams.iter().map(|s| (*s).to_owned()).collect(),
+        fix_firewall: false,
     }
 }
 
@@ -226,5 +227,57 @@ async fn a_taken_name_and_the_free_tiers_limit_are_refused_before_anything_chang
         routing_of(&sandbox, "free-hub"),
         Value::Null,
         "the free hub's routing is untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_firewall_that_keeps_the_hub_out_is_fixed_only_with_consent() {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(PRODUCTION, HUB).await.unwrap();
+    let existing = AccountChoice::Existing {
+        name: "walled".into(),
+        resource_group: "contoso-iot".into(),
+    };
+    keep_data(
+        &azure,
+        &hub,
+        &choice(
+            AccountChoice::Create {
+                name: "walled".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap();
+    sandbox.with_state(|s| {
+        let acls = serde_json::json!({ "defaultAction": "Deny", "bypass": "Logging", "ipRules": [{ "value": "203.0.113.0/24" }] });
+        s.storage_accounts.get_mut("walled").unwrap().settings.insert("networkAcls".into(), acls);
+    });
+    let refused = keep_data(&azure, &hub, &choice(existing.clone(), &[DEVICE]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, KeepError::Firewall(name) if name == "walled"),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("--fix-storage-firewall"));
+    assert_eq!(
+        sandbox
+            .with_state(|s| s.storage_accounts["walled"].settings["networkAcls"]["bypass"].clone()),
+        "Logging"
+    );
+
+    let consent = KeepData {
+        fix_firewall: true,
+        ..choice(existing, &[DEVICE])
+    };
+    keep_data(&azure, &hub, &consent).await.unwrap();
+    let acls = sandbox.with_state(|s| s.storage_accounts["walled"].settings["networkAcls"].clone());
+    assert_eq!(acls["bypass"], "Logging, AzureServices");
+    assert_eq!(
+        acls["ipRules"][0]["value"], "203.0.113.0/24",
+        "its own rules are kept"
     );
 }
