@@ -49,6 +49,8 @@ use tokio::sync::oneshot;
 
 pub use eventhubs::ReceivedMessage;
 pub use faults::{Fault, FaultRule};
+#[doc(hidden)]
+pub use routing::bench_route;
 
 /// Why the sandbox could not start or keep its state.
 #[derive(Debug, thiserror::Error)]
