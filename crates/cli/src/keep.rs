@@ -51,6 +51,10 @@ pub struct KeepArgs {
     /// firewall if it keeps them out, without asking.
     #[arg(long, requires = "keep_data")]
     fix_storage_firewall: bool,
+    /// How many days the hub's built-in endpoint keeps messages (Azure's default is 1; paid
+    /// tiers keep up to 7), so that a reader that stops for a weekend loses nothing.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=7), requires = "keep_data")]
+    retention_days: Option<u32>,
 }
 
 /// What keeping the data did, and the Stored stage's outcome when it ran.
@@ -107,6 +111,7 @@ pub async fn run(
         batch_seconds: args.batch_seconds,
         streams: request.devices.clone(),
         fix_firewall: args.fix_storage_firewall,
+        retention_days: args.retention_days,
     };
     eprintln!(
         "Keeping the data in storage account {account}, container {} …",
@@ -115,9 +120,12 @@ pub async fn run(
     let data = match keep_data(azure, &hub, &choice).await {
         Ok(kept) => kept,
         Err(KeepError::Azure(e)) => return Err(cli_error(e)),
-        Err(e @ (KeepError::AccountName { .. } | KeepError::Plan(_) | KeepError::Firewall(_))) => {
-            return Err(CliError::BadInput(e.to_string()))
-        }
+        Err(
+            e @ (KeepError::AccountName { .. }
+            | KeepError::Plan(_)
+            | KeepError::Firewall(_)
+            | KeepError::Retention { .. }),
+        ) => return Err(CliError::BadInput(e.to_string())),
         Err(e) => return Err(CliError::Failure(e.to_string())),
     };
     let stored = match (args.wait_stored, first_device) {

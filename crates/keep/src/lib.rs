@@ -27,6 +27,12 @@ pub enum KeepError {
     Firewall(String),
     #[error("The firewall of storage account '{0}' denies access by default, and a hub writing with the account key is not let through it; only a hub writing as its managed identity is, which needs a role you may not assign. Ask an owner of the account to give the hub's identity Storage Blob Data Contributor and allow trusted Microsoft services, or choose another account.")]
     FirewallWithKeys(String),
+    #[error("The built-in endpoint of a {tier} hub keeps messages for {longest} at most; {days} days were asked for.")]
+    Retention {
+        days: u32,
+        tier: String,
+        longest: &'static str,
+    },
     #[error("The hub '{0}' has no managed identity after it was turned on; try again, or choose key-based access.")]
     NoIdentity(String),
     #[error("Routed; sign in with a role that may read the keys of storage account '{account}' (such as Contributor or Storage Account Key Operator) to see it stored.")]

@@ -41,6 +41,8 @@ pub struct KeepData {
     /// Consent to let Azure's trusted services through the account's firewall, when it keeps
     /// the hub out.
     pub fix_firewall: bool,
+    /// How many days the built-in endpoint keeps messages (1 to 7 on paid tiers; Free keeps 1).
+    pub retention_days: Option<u32>,
 }
 
 /// What was set up, for the summary and the records.
@@ -113,6 +115,20 @@ pub async fn keep_data(
     choice: &KeepData,
 ) -> Result<KeptData, KeepError> {
     let sub = &hub.subscription_id;
+    if let Some(days) = choice.retention_days {
+        let (most, longest) = if hub.sku.eq_ignore_ascii_case("F1") {
+            (1, "1 day")
+        } else {
+            (7, "7 days")
+        };
+        if !(1..=most).contains(&days) {
+            return Err(KeepError::Retention {
+                days,
+                tier: hub.sku.clone(),
+                longest,
+            });
+        }
+    }
     // The tier's limits are said before anything is made.
     let current = azure.hub_resource(hub).await?;
     let placeholder = Authentication::Key {
@@ -191,19 +207,32 @@ pub async fn keep_data(
     let plan = plan_of(choice, authentication);
     // Applied to the hub as it is when the change is sent (its etag guards the rest).
     azure
-        .change_hub(hub, "routes to storage", |body| {
-            let before = body
-                .pointer("/properties/routing")
-                .cloned()
-                .unwrap_or(Value::Null);
-            match routing::apply(&before, &plan, &hub.sku) {
-                Ok(after) if after != before => {
-                    body["properties"]["routing"] = after;
-                    true
+        .change_hub(
+            hub,
+            "routes to storage and the built-in endpoint's retention",
+            |body| {
+                let before = body
+                    .pointer("/properties/routing")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let mut changed = match routing::apply(&before, &plan, &hub.sku) {
+                    Ok(after) if after != before => {
+                        body["properties"]["routing"] = after;
+                        true
+                    }
+                    _ => false,
+                };
+                let retention = "/properties/eventHubEndpoints/events/retentionTimeInDays";
+                if let Some(days) = choice.retention_days {
+                    if body.pointer(retention).and_then(Value::as_u64) != Some(u64::from(days)) {
+                        body["properties"]["eventHubEndpoints"]["events"]["retentionTimeInDays"] =
+                            json!(days);
+                        changed = true;
+                    }
                 }
-                _ => false,
-            }
-        })
+                changed
+            },
+        )
         .await?;
     Ok(KeptData {
         hub: hub.name.clone(),

@@ -37,6 +37,7 @@ fn choice(account: AccountChoice, streams: &[&str]) -> KeepData {
         batch_seconds: 60,
         streams: streams.iter().map(|s| (*s).to_owned()).collect(),
         fix_firewall: false,
+        retention_days: None,
     }
 }
 
@@ -110,6 +111,13 @@ async fn a_new_account_is_written_by_the_hubs_identity_and_a_repeat_changes_noth
         format!("{DEVICE}/{{iothub}}/{{partition}}/{{YYYY}}/{{MM}}/{{DD}}/{{HH}}/{{mm}}")
     );
 
+    let week = KeepData {
+        retention_days: Some(7),
+        ..wanted.clone()
+    };
+    keep_data(&azure, &hub, &week).await.unwrap();
+    assert_eq!(sandbox.with_state(|s| s.hubs[HUB].retention_days), 7);
+    let wanted = week;
     let etag = sandbox.with_state(|s| s.hubs[HUB].etag.clone());
     let again = keep_data(&azure, &hub, &wanted).await.unwrap();
     assert_eq!(again, kept);

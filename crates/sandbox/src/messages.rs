@@ -147,8 +147,13 @@ pub(crate) fn accept(
         }
     }
     if delivery.events {
-        hub.events
-            .append(partitions, message.clone(), incoming.body, now);
+        hub.events.append(
+            partitions,
+            hub.retention_days,
+            message.clone(),
+            incoming.body,
+            now,
+        );
     }
     let device = hub.devices.get_mut(id).expect("checked above");
     if device.messages.len() >= KEPT_MESSAGES {

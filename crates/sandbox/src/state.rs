@@ -360,6 +360,9 @@ pub struct Hub {
     /// What the Event Hub-compatible endpoint holds; not saved (see `eventhubs::log`).
     #[serde(skip)]
     pub events: EventLog,
+    /// How long the built-in endpoint keeps messages (`retentionTimeInDays`, 1 to 7).
+    #[serde(default = "one_day")]
+    pub retention_days: u32,
     /// Each custom endpoint's health as `routingEndpointsHealth` shows it, by endpoint name.
     #[serde(default)]
     pub endpoint_health: BTreeMap<String, serde_json::Value>,
@@ -367,6 +370,10 @@ pub struct Hub {
     /// is written or the sandbox restarts.
     #[serde(skip)]
     pub(crate) routing: Option<std::sync::Arc<crate::routing::Routing>>,
+}
+
+fn one_day() -> u32 {
+    1
 }
 
 /// Every hub has `$Default`.
@@ -669,6 +676,7 @@ impl State {
                 identity: None,
                 events: Default::default(),
                 endpoint_health: BTreeMap::new(),
+                retention_days: 1,
                 routing: None,
             },
         );

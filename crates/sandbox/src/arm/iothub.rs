@@ -245,7 +245,7 @@ pub(crate) fn hub_json(hub: &Hub, config: &SandboxConfig) -> Value {
         (
             "eventHubEndpoints",
             json!({ "events": {
-                "retentionTimeInDays": 1, "partitionCount": partitions,
+                "retentionTimeInDays": hub.retention_days, "partitionCount": partitions,
                 "partitionIds": (0..partitions).map(|i| i.to_string()).collect::<Vec<_>>(),
                 "path": crate::eventhubs::entity_path(&hub.name),
                 "endpoint": format!("sb://{}/", crate::eventhubs::namespace_host(&hub.name, &config.suffix)),

@@ -12,7 +12,8 @@ use tokio::sync::Notify;
 
 use serde::{Deserialize, Serialize};
 
-/// Azure keeps events for `retentionTimeInDays` (1 by default on IoT Hub's endpoint).
+/// A day: Azure keeps events for `retentionTimeInDays` (1 by default on IoT Hub's endpoint,
+/// 7 at most).
 pub(crate) const RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
 /// Beyond this many events a partition drops its oldest, to bound the sandbox's memory.
 const MAX_EVENTS_PER_PARTITION: usize = 200_000;
@@ -104,20 +105,23 @@ impl EventLog {
         self.created_ms
     }
 
-    /// Stores a message in its device's partition and wakes the readers.
+    /// Stores a message in its device's partition, drops what is older than `retention_days`,
+    /// and wakes the readers.
     pub(crate) fn append(
         &mut self,
         partitions: usize,
+        retention_days: u32,
         message: ReceivedMessage,
         body: Vec<u8>,
         now_ms: u64,
     ) {
+        let retention_ms = RETENTION_MS * u64::from(retention_days.max(1));
         if self.partitions.len() != partitions {
             self.partitions.resize_with(partitions, Partition::default);
         }
         let partition = &mut self.partitions[partition_of(&message.device_id, partitions)];
         while partition.events.front().is_some_and(|e| {
-            e.enqueued_ms + RETENTION_MS < now_ms
+            e.enqueued_ms + retention_ms < now_ms
                 || partition.events.len() >= MAX_EVENTS_PER_PARTITION
         }) {
             partition.events.pop_front();
@@ -242,7 +246,7 @@ mod tests {
     fn a_device_keeps_to_one_partition_and_numbers_count_up() {
         let mut log = EventLog::default();
         for at in 1..=3 {
-            log.append(4, message("dev-a"), b"12345".to_vec(), at * 1000);
+            log.append(4, 1, message("dev-a"), b"12345".to_vec(), at * 1000);
         }
         let id = partition_of("dev-a", 4);
         let start = Position::Offset {
@@ -264,7 +268,7 @@ mod tests {
     fn positions_select_from_where_they_say() {
         let mut log = EventLog::default();
         for at in 1..=4 {
-            log.append(2, message("dev-b"), b"x".to_vec(), at * 1000);
+            log.append(2, 1, message("dev-b"), b"x".to_vec(), at * 1000);
         }
         let id = partition_of("dev-b", 2);
         let sequence = |position| -> Vec<i64> {
@@ -320,8 +324,8 @@ mod tests {
     #[test]
     fn events_older_than_the_retention_are_dropped() {
         let mut log = EventLog::default();
-        log.append(1, message("old"), b"x".to_vec(), 1000);
-        log.append(1, message("new"), b"x".to_vec(), 1000 + RETENTION_MS + 1);
+        log.append(1, 1, message("old"), b"x".to_vec(), 1000);
+        log.append(1, 1, message("new"), b"x".to_vec(), 1000 + RETENTION_MS + 1);
         let summary = log.summary(0);
         assert_eq!(
             (summary.begin_sequence_number, summary.last_sequence_number),

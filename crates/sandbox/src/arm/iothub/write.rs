@@ -386,10 +386,23 @@ pub(crate) fn put_hub(
                 identity: None,
                 events: Default::default(),
                 endpoint_health: Default::default(),
+                retention_days: 1,
                 routing: None,
             }
         }
     };
+    let retention = body
+        .pointer("/properties/eventHubEndpoints/events/retentionTimeInDays")
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::from(hub.retention_days));
+    let most = if sku == "F1" { 1 } else { 7 };
+    if !(1..=most).contains(&retention) {
+        return bad_request(
+            "InvalidRetentionTime",
+            &format!("The retention time of the built-in endpoint must be between 1 and {most} days for SKU {sku}; {retention} was requested."),
+        );
+    }
+    hub.retention_days = retention as u32;
     let created = hub.creating;
     hub.sku = sku;
     hub.capacity = capacity;
