@@ -98,6 +98,14 @@ def management_client(client_class, cloud, subscription=PRODUCTION, **kwargs):
     )
 
 
+def update_hub(iothub, group, hub):
+    """Puts a hub read with azure-mgmt-iothub back with its etag, and with its policies' keys as
+    `az iot hub update` sends them: a PUT without them gives a hub's policies new keys, as in
+    Azure, and the other tests' owner string would stop working."""
+    hub.properties.authorization_policies = list(iothub.iot_hub_resource.list_keys(group, hub.name))
+    return iothub.iot_hub_resource.begin_create_or_update(group, hub.name, hub, if_match=hub.etag).result()
+
+
 @pytest.fixture(scope="session")
 def owner_connection_string(cloud):
     hub = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Devices/IotHubs/{HUB}"

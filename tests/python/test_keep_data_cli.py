@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import DEVICE, HUB, HUBSETUP, PRODUCTION, management_client
+from conftest import DEVICE, HUB, HUBSETUP, PRODUCTION, management_client, update_hub
 
 GROUP = "contoso-iot"
 
@@ -38,7 +38,7 @@ def kept(cloud, tmp_path_factory):
     hub = iothub.iot_hub_resource.get(GROUP, HUB)
     hub.properties.routing.endpoints.storage_containers = []
     hub.properties.routing.routes = []
-    iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+    update_hub(iothub, GROUP, hub)
 
 
 def test_the_cli_reports_what_it_set_up(kept):

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import DEVICE, HUB, management_client
+from conftest import DEVICE, HUB, management_client, update_hub
 
 GROUP = "contoso-iot"
 STREAM_FORMAT = DEVICE + "/{iothub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}"
@@ -75,13 +75,13 @@ def routed_hub(clients, cloud, account):
                         endpoint_names=[f"stream-{encoding}"], is_enabled=True)
         for encoding in ("json", "avro")
     ] + [RouteProperties(name="built-in", source="DeviceMessages", condition="true", endpoint_names=["events"], is_enabled=True)]
-    updated = iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+    updated = update_hub(iothub, GROUP, hub)
     yield updated
     hub = iothub.iot_hub_resource.get(GROUP, HUB)
     hub.properties.routing = original
     hub.properties.routing.endpoints.storage_containers = []
     hub.properties.routing.routes = []
-    iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+    update_hub(iothub, GROUP, hub)
 
 
 def send(cloud, device_connection_string, body, message_id):
@@ -162,7 +162,7 @@ def test_a_hub_shows_its_endpoints_keys_masked_and_keeps_them_across_updates(cli
     assert (shown.authentication_type, shown.resource_group, shown.endpoint_uri) == ("keyBased", GROUP, f"https://{account[0]}.blob.core.sandbox.test/")
     hub.tags = {"kept": "yes"}
     # The masked key goes back as it was shown; the endpoint keeps working with the real one.
-    iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+    update_hub(iothub, GROUP, hub)
     assert iothub.iot_hub_resource.get(GROUP, HUB).properties.routing.endpoints.storage_containers[0].id == shown.id
 
 
@@ -183,7 +183,7 @@ def test_an_invalid_route_condition_is_refused_in_azures_words(clients, routed_h
         RouteProperties(name="broken", source="DeviceMessages", condition="$connectionDeviceId = ", endpoint_names=["events"], is_enabled=True)
     )
     with pytest.raises(HttpResponseError) as refused:
-        iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+        update_hub(iothub, GROUP, hub)
     assert refused.value.status_code == 400
     assert "Invalid Routing Condition, RouteName:broken, ErrorMessage:Message:Syntax error., Location <start>:1:23" in str(refused.value)
     assert "errorcode: IH400104" in str(refused.value)
@@ -210,7 +210,7 @@ def test_routing_mistakes_are_refused_and_the_routes_kept(clients, routed_hub, c
     hub = iothub.iot_hub_resource.get(GROUP, HUB)
     change(hub.properties.routing)
     with pytest.raises(HttpResponseError) as refused:
-        iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result()
+        update_hub(iothub, GROUP, hub)
     assert refused.value.status_code == 400
     assert words in str(refused.value)
     kept = iothub.iot_hub_resource.get(GROUP, HUB).properties.routing
@@ -243,7 +243,7 @@ def test_an_identity_based_endpoint_writes_once_the_hubs_identity_has_a_data_rol
         container_name="telemetry", file_name_format="identity/" + STREAM_FORMAT, batch_frequency_in_seconds=60, encoding="JSON"))
     hub.properties.routing.routes.append(RouteProperties(
         name="identity-stream", source="DeviceMessages", condition=f"$connectionDeviceId = '{DEVICE}'", endpoint_names=["stream-identity"], is_enabled=True))
-    principal = iothub.iot_hub_resource.begin_create_or_update(GROUP, HUB, hub, if_match=hub.etag).result().identity.principal_id
+    principal = update_hub(iothub, GROUP, hub).identity.principal_id
 
     send(cloud, device_connection_string, {"temperature": 17}, "identity-" + uuid.uuid4().hex[:8])
     refused = endpoint_health(iothub, "stream-identity", "unhealthy")
