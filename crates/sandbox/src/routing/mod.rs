@@ -400,6 +400,20 @@ pub(crate) fn complete(
         } {
             endpoint["encoding"] = Value::String(spelled.to_owned());
         }
+        // What the PUT left out, as Azure fills it in.
+        for (key, default) in [
+            ("batchFrequencyInSeconds", serde_json::json!(300)),
+            ("maxChunkSizeInBytes", serde_json::json!(314_572_800)),
+            ("encoding", serde_json::json!("Avro")),
+            (
+                "fileNameFormat",
+                serde_json::json!(hubsetup_storage::layout::DEFAULT_FORMAT),
+            ),
+        ] {
+            if endpoint.get(key).is_none_or(Value::is_null) {
+                endpoint[key] = default;
+            }
+        }
         let id = earlier
             .as_ref()
             .and_then(|e| text(e, "id").map(str::to_owned))
