@@ -132,3 +132,37 @@ def test_a_devices_message_lands_in_its_own_folder(kept, cloud, device_connectio
         time.sleep(0.5)
     assert found, "the message never reached storage"
     assert found[0]["Body"] == {"temperature": 20.5}
+
+
+def provision_keeping(cloud, *keep_args):
+    return subprocess.run(
+        [HUBSETUP, "provision", "--sandbox", cloud["description_file"], "--method", "device-code",
+         "--subscription", PRODUCTION, "--existing-hub", HUB, "--device", DEVICE, *keep_args],
+        capture_output=True, text=True, timeout=180,
+    )
+
+
+def test_an_invalid_account_name_is_refused_in_azures_words(kept, cloud):
+    refused = provision_keeping(cloud, "--keep-data", "Plant-Data")
+    assert refused.returncode == 2, refused.stderr
+    assert ("Plant-Data is not a valid storage account name. Storage account name must be between 3 and 24 characters "
+            "in length and use numbers and lower-case letters only. Choose another name for the storage account.") in refused.stderr
+
+
+def test_a_firewall_is_opened_to_the_hub_only_with_consent(kept, cloud):
+    from azure.mgmt.storage import StorageManagementClient
+
+    account, result, _ = kept
+    assert result.returncode == 0, result.stderr
+    storage = management_client(StorageManagementClient, cloud)
+    storage.storage_accounts.update(GROUP, account, {"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "None"}}})
+    refused = provision_keeping(cloud, "--keep-data", account)
+    assert refused.returncode == 2, refused.stderr
+    assert f"The firewall of storage account '{account}' denies access by default" in refused.stderr
+    assert "--fix-storage-firewall" in refused.stderr
+    assert storage.storage_accounts.get_properties(GROUP, account).network_rule_set.bypass == "None"
+
+    fixed = provision_keeping(cloud, "--keep-data", account, "--fix-storage-firewall")
+    assert fixed.returncode == 0, fixed.stderr
+    rules = storage.storage_accounts.get_properties(GROUP, account).network_rule_set
+    assert (rules.default_action, rules.bypass) == ("Deny", "AzureServices")
