@@ -121,21 +121,15 @@ pub(crate) fn accept(
             routing
         }
     };
-    let system = routing::system_properties(id, &message);
-    let body_json = routing::json_body(&message, &incoming.body);
-    let delivery = routing.deliver(&routing::query::Message {
-        system: &system,
-        application: &message.app_properties,
-        body: body_json.as_ref(),
-    });
+    let delivery = routing.deliver(id, &message, &incoming.body);
     if let Some(outbox) = outbox.filter(|_| !delivery.storage.is_empty()) {
         let partition = crate::eventhubs::log::partition_of(id, partitions) as u32;
         let record = routing::records::Record {
             enqueued_ms: now,
             properties: message.app_properties.clone(),
-            system: storage_system_properties(&system, hub, id, now),
+            system: storage_system_properties(&delivery.system, hub, id, now),
             body: incoming.body.clone(),
-            json_body: body_json.clone(),
+            json_body: delivery.json_body.clone(),
         };
         for endpoint in &delivery.storage {
             let _ = outbox.send(routing::writer::Routed {

@@ -207,7 +207,7 @@ fn unset_defaults() -> [(String, Value); 5] {
 }
 
 /// A time as ARM writes it: `2026-12-07T12:00:00.123Z`.
-fn rfc3339(ms: u64) -> String {
+pub(crate) fn rfc3339(ms: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {

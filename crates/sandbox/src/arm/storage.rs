@@ -5,6 +5,7 @@
 use hyper::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
+use super::iothub::rfc3339;
 use crate::http::{arm_error, empty, json_response, with_header, Req, Resp};
 use crate::state::{self, now_ms, Container, State, StorageAccount};
 use crate::SandboxConfig;
@@ -71,16 +72,6 @@ fn account_id(a: &StorageAccount) -> String {
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
         a.subscription_id, a.resource_group, a.name
     )
-}
-
-fn rfc3339(ms: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// An account as ARM shows it: what it was given, and Azure's defaults for what it was not.
@@ -401,10 +392,6 @@ fn container_json(original: &[&str], name: &str, c: &Container) -> Value {
 
 fn container_request(method: &Method, rest: &[&str], original: &[&str], state: &mut State) -> Resp {
     let account_name = original[7];
-    let next_etag = format!(
-        "\"0x{:X}\"",
-        now_ms() * 1000 + u64::from(state.next_etag().len() as u8)
-    );
     let account = state
         .storage_accounts
         .get_mut(account_name)
@@ -431,9 +418,13 @@ fn container_request(method: &Method, rest: &[&str], original: &[&str], state: &
             let container = account
                 .containers
                 .entry(name.to_owned())
-                .or_insert(Container {
-                    etag: next_etag,
-                    created_ms: now_ms(),
+                .or_insert_with(|| {
+                    let now = now_ms();
+                    // Blob storage's etag form: the creation time in hex.
+                    Container {
+                        etag: format!("\"0x{now:X}\""),
+                        created_ms: now,
+                    }
                 });
             let status = if created {
                 StatusCode::CREATED

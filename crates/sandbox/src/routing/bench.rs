@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{parse, query, records, Encoding};
+use super::{parse, records, Encoding};
 
 /// For `benches/routing.rs`: routes `messages` JSON messages from `streams` devices through a
 /// routing of one storage endpoint and route per stream plus the route to `events`, as a hub
@@ -30,26 +30,27 @@ pub fn bench_route(messages: usize, streams: usize, avro: bool) -> (usize, usize
     for n in 0..messages {
         let stream = n % streams;
         let body = format!("{{\"temperature\":{},\"seq\":{n}}}", 20 + n % 10).into_bytes();
-        let system = std::collections::BTreeMap::from([
-            ("connectionDeviceId".to_owned(), format!("device-{stream}")),
-            ("contentType".to_owned(), "application/json".to_owned()),
-            ("contentEncoding".to_owned(), "utf-8".to_owned()),
-            ("messageId".to_owned(), format!("m-{n}")),
-        ]);
-        let json_body: Option<Value> = serde_json::from_slice(&body).ok();
-        let delivery = routing.deliver(&query::Message {
-            system: &system,
-            application: &application,
-            body: json_body.as_ref(),
-        });
-        for endpoint in delivery.storage {
+        let device = format!("device-{stream}");
+        let message = crate::eventhubs::ReceivedMessage {
+            device_id: device.clone(),
+            body_base64: String::new(),
+            content_type: Some("application/json".to_owned()),
+            content_encoding: Some("utf-8".to_owned()),
+            message_id: Some(format!("m-{n}")),
+            correlation_id: None,
+            creation_time_utc: None,
+            app_properties: application.clone(),
+            received_at_ms: 1_796_655_899_000,
+        };
+        let delivery = routing.deliver(&device, &message, &body);
+        for endpoint in &delivery.storage {
             let index: usize = endpoint.name["store-".len()..].parse().unwrap_or(0);
             batches[index].push(records::Record {
-                enqueued_ms: 1_796_655_899_000,
+                enqueued_ms: message.received_at_ms,
                 properties: application.clone(),
-                system: system.clone(),
+                system: delivery.system.clone(),
                 body: body.clone(),
-                json_body: json_body.clone(),
+                json_body: delivery.json_body.clone(),
             });
         }
     }

@@ -87,11 +87,15 @@ pub(crate) struct Routing {
     fallback: bool,
 }
 
-/// Where one message goes.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// Where one message goes, and what of it the routes read (for the stored records).
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Delivery<'r> {
     pub(crate) events: bool,
     pub(crate) storage: Vec<&'r StorageEndpoint>,
+    /// The system properties by their query names; empty when no route looked.
+    pub(crate) system: BTreeMap<String, String>,
+    /// The JSON body, when a condition or a storage endpoint reads it.
+    pub(crate) json_body: Option<Value>,
 }
 
 /// IoT Hub's refusal of a routing setting: its code and message, with the correlation
@@ -136,15 +140,20 @@ pub(crate) fn limits(sku: &str) -> (usize, usize) {
 
 /// The account and key a storage connection string names.
 fn account_of_connection_string(connection: &str) -> Option<(String, String)> {
-    let field = |name: &str| {
-        connection.split(';').find_map(|part| {
-            let (k, v) = part.split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    };
-    Some((field("AccountName")?, field("AccountKey")?))
+    Some((
+        connection_field(connection, "AccountName")?,
+        connection_field(connection, "AccountKey")?,
+    ))
+}
+
+/// One field of a storage connection string (`Name=value;…`), by name in any case.
+fn connection_field(connection: &str, name: &str) -> Option<String> {
+    connection.split(';').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
 }
 
 /// The account of an endpoint URI (`https://{account}.blob.…/`).
@@ -430,30 +439,15 @@ pub(crate) fn complete(
             endpoint["subscriptionId"] = Value::String(found.subscription_id.clone());
             endpoint["resourceGroup"] = Value::String(found.resource_group.clone());
             if text(endpoint, "endpointUri").is_none() {
-                endpoint["endpointUri"] = Value::String(format!(
-                    "https://{}.blob.core.{}/",
-                    found.name,
-                    state_suffix(endpoint)
-                ));
+                // The suffix the connection string names (`EndpointSuffix`), Azure's by default.
+                let suffix = text(endpoint, "connectionString")
+                    .and_then(|c| connection_field(c, "EndpointSuffix"))
+                    .unwrap_or_else(|| "core.windows.net".to_owned());
+                endpoint["endpointUri"] =
+                    Value::String(format!("https://{}.blob.{suffix}/", found.name));
             }
         }
     }
-}
-
-/// The storage suffix a connection string names (`EndpointSuffix`), Azure's by default.
-fn state_suffix(endpoint: &Value) -> String {
-    text(endpoint, "connectionString")
-        .and_then(|c| {
-            c.split(';').find_map(|part| {
-                let (k, v) = part.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case("EndpointSuffix")
-                    .then(|| v.trim().to_owned())
-            })
-        })
-        .unwrap_or_else(|| "core.windows.net".to_owned())
-        .trim_start_matches("core.")
-        .to_owned()
 }
 
 /// A routing as a GET shows it: storage keys masked, as Azure masks them.
@@ -501,16 +495,37 @@ impl Routing {
         })
     }
 
-    /// Where a device-to-cloud message goes.
-    pub(crate) fn deliver(&self, message: &query::Message) -> Delivery<'_> {
-        let mut delivery = Delivery::default();
-        let mut matched = false;
-        for route in self
+    /// Where a device-to-cloud message goes. A hub without routes for device messages (most
+    /// hubs) sends it by its fallback alone, without reading it.
+    pub(crate) fn deliver(
+        &self,
+        device: &str,
+        message: &crate::eventhubs::ReceivedMessage,
+        body: &[u8],
+    ) -> Delivery<'_> {
+        let routes: Vec<&Route> = self
             .routes
             .iter()
             .filter(|r| r.enabled && r.source.eq_ignore_ascii_case("DeviceMessages"))
-        {
-            if !query::matches(&route.condition, message) {
+            .collect();
+        let mut delivery = Delivery::default();
+        if !routes.is_empty() {
+            delivery.system = system_properties(device, message);
+            let reads_body =
+                !self.storage.is_empty() || routes.iter().any(|r| r.condition.reads_body());
+            if reads_body {
+                delivery.json_body = json_body(message, body);
+            }
+        }
+        let seen = query::Message {
+            system: &delivery.system,
+            application: &message.app_properties,
+            body: delivery.json_body.as_ref(),
+        };
+        let mut matched = false;
+        let mut storage = Vec::new();
+        for route in routes {
+            if !query::matches(&route.condition, &seen) {
                 continue;
             }
             matched = true;
@@ -521,11 +536,12 @@ impl Routing {
                 .iter()
                 .find(|e| e.name.eq_ignore_ascii_case(&route.endpoint))
             {
-                if !delivery.storage.contains(&e) {
-                    delivery.storage.push(e);
+                if !storage.contains(&e) {
+                    storage.push(e);
                 }
             }
         }
+        delivery.storage = storage;
         if !matched && self.fallback {
             delivery.events = true;
         }
@@ -534,7 +550,7 @@ impl Routing {
 }
 
 /// The system properties a condition sees, by their query names.
-pub(crate) fn system_properties(
+fn system_properties(
     device: &str,
     m: &crate::eventhubs::ReceivedMessage,
 ) -> BTreeMap<String, String> {
@@ -554,7 +570,7 @@ pub(crate) fn system_properties(
 
 /// The body as a condition and a JSON file see it: only a message that says it is JSON in a
 /// Unicode encoding is read.
-pub(crate) fn json_body(m: &crate::eventhubs::ReceivedMessage, body: &[u8]) -> Option<Value> {
+fn json_body(m: &crate::eventhubs::ReceivedMessage, body: &[u8]) -> Option<Value> {
     let json = m
         .content_type
         .as_deref()

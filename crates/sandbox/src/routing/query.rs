@@ -307,6 +307,19 @@ impl Parser {
     }
 }
 
+impl Expr {
+    /// Whether the condition reads the message body (`$body.…`).
+    pub(crate) fn reads_body(&self) -> bool {
+        match self {
+            Expr::Body(_) => true,
+            Expr::Literal(_) | Expr::System(_) | Expr::Application(_) => false,
+            Expr::Not(inner) | Expr::Negate(inner) => inner.reads_body(),
+            Expr::Binary(left, _, right) => left.reads_body() || right.reads_body(),
+            Expr::Call(_, arguments) => arguments.iter().any(Expr::reads_body),
+        }
+    }
+}
+
 /// Parses a route's condition.
 pub(crate) fn parse(condition: &str) -> Result<Expr, SyntaxError> {
     let tokens = tokens(condition)?;
@@ -497,6 +510,17 @@ mod tests {
             Some(&body)
         ));
         assert!(!message_matches("$body.temperature > '20'", Some(&body)));
+    }
+
+    #[test]
+    fn only_conditions_on_the_body_read_it() {
+        assert!(parse("$body.temperature > 20 OR level = 'x'")
+            .unwrap()
+            .reads_body());
+        assert!(parse("IS_DEFINED($body.site)").unwrap().reads_body());
+        assert!(!parse("$connectionDeviceId = 'a' AND NOT (level = 'b')")
+            .unwrap()
+            .reads_body());
     }
 
     #[test]
