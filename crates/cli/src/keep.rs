@@ -6,7 +6,7 @@ use hubsetup_core::ConnectionString;
 use hubsetup_keep::{find_stored, keep_data, AccountChoice, KeepData, KeepError, KeptData, Stored};
 use hubsetup_livetest::{Options, Verifier};
 use hubsetup_provision::{Azure, Request};
-use hubsetup_storage::routing::Encoding;
+use hubsetup_storage::routing::{Encoding, BUILT_IN_ROUTE};
 
 use crate::login::cli_error;
 use crate::CliError;
@@ -182,6 +182,13 @@ fn describe_data(kept: &KeptData) -> String {
     for (endpoint, route) in kept.endpoints.iter().zip(&kept.routes) {
         text.push_str(&format!("  endpoint {endpoint}, route {route}\n"));
     }
-    text.push_str("  route hubsetup-built-in keeps every message flowing to the built-in endpoint (Watch, your consumers)\n");
+    let built_in = if kept.routes.iter().any(|r| r == BUILT_IN_ROUTE) {
+        format!("route {BUILT_IN_ROUTE}")
+    } else {
+        "the hub's own route to the built-in endpoint".to_owned()
+    };
+    text.push_str(&format!(
+        "  {built_in} keeps every message flowing to the built-in endpoint (Watch, your consumers)\n"
+    ));
     text
 }

@@ -134,13 +134,17 @@ pub async fn keep_data(
     let placeholder = Authentication::Key {
         connection_string: String::new(),
     };
-    routing::apply(
+    let planned = routing::apply(
         current
             .pointer("/properties/routing")
             .unwrap_or(&Value::Null),
         &plan_of(choice, placeholder),
         &hub.sku,
     )?;
+    // Our route to `events` is added only where the hub has none of its own.
+    let adds_built_in_route = planned["routes"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|r| r["name"] == routing::BUILT_IN_ROUTE));
     let (name, group) = match &choice.account {
         AccountChoice::Create { name } => (name.clone(), hub.resource_group.clone()),
         AccountChoice::Existing {
@@ -269,7 +273,7 @@ pub async fn keep_data(
             .streams
             .iter()
             .map(|s| routing::route_name(s))
-            .chain([routing::BUILT_IN_ROUTE.to_owned()])
+            .chain(adds_built_in_route.then(|| routing::BUILT_IN_ROUTE.to_owned()))
             .collect(),
     })
 }
