@@ -58,13 +58,16 @@ pub(crate) fn record(req: &Req, response: &mut Resp) {
     }
 }
 
-/// Replaces every secret's value with a placeholder of the same JSON type.
+/// Replaces every secret's value with a placeholder of the same JSON type: the hub's keys and
+/// connection strings, and a storage account's keys (`{"keyName", "value"}`).
 fn redact(value: &mut Value) {
     match value {
         Value::Object(fields) => {
+            let storage_key = fields.contains_key("keyName");
             for (name, field) in fields.iter_mut() {
-                if SECRET_FIELDS.contains(&name.to_ascii_lowercase().as_str()) && field.is_string()
-                {
+                let secret = SECRET_FIELDS.contains(&name.to_ascii_lowercase().as_str())
+                    || (storage_key && name == "value");
+                if secret && field.is_string() {
                     *field = json!("redacted");
                 } else {
                     redact(field);
@@ -84,11 +87,13 @@ mod tests {
     fn keys_are_replaced_wherever_they_are() {
         let mut answer = json!({ "value": [
             { "keyName": "iothubowner", "primaryKey": "c2VjcmV0", "secondaryKey": "c2VjcmV0Mg==", "rights": "RegistryWrite" },
-        ], "properties": { "storageEndpoints": { "$default": { "connectionString": "AccountKey=c2VjcmV0" } } } });
+        ], "properties": { "storageEndpoints": { "$default": { "connectionString": "AccountKey=c2VjcmV0" } } },
+        "keys": [{ "keyName": "key1", "value": "c2VjcmV0Mw==", "permissions": "FULL" }] });
         redact(&mut answer);
         let text = answer.to_string();
         assert!(!text.contains("c2VjcmV0"), "{text}");
         assert_eq!(answer["value"][0]["keyName"], "iothubowner");
         assert_eq!(answer["value"][0]["primaryKey"], "redacted");
+        assert_eq!(answer["keys"][0]["value"], "redacted");
     }
 }
