@@ -11,9 +11,10 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    CreateOutcome, ExportRequest, FoundKey, HubPlan, KeyView, OwnKeyView, PasteResult, ReachIssue,
-    ReceivedFile, RegionList, SavedString, Session, SessionError, SignWith, Signing, StartChoice,
-    StringCard, TestChoice, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
+    CreateOutcome, ExportRequest, FoundKey, HubPlan, KeepOptions, KeepPlan, KeyView, OwnKeyView,
+    PasteResult, ReachIssue, ReceivedFile, RegionList, SavedString, Session, SessionError,
+    SignWith, Signing, StartChoice, StorageNameCheck, Stored, StoredWait, StringCard, TestChoice,
+    TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -400,4 +401,36 @@ pub fn watch_stop(session: State<'_, Session>) {
 #[tauri::command]
 pub fn watch_save(session: State<'_, Session>, path: PathBuf, lines: Vec<String>) -> Answer<()> {
     session.watch_save(&path, &lines)
+}
+
+#[tauri::command]
+pub async fn storage_options(session: State<'_, Session>) -> Answer<KeepOptions> {
+    session.storage_options().await
+}
+
+#[tauri::command]
+pub async fn check_storage_name(
+    session: State<'_, Session>,
+    name: String,
+) -> Answer<StorageNameCheck> {
+    session.check_storage_name(&name).await
+}
+
+#[tauri::command]
+pub fn plan_keep(session: State<'_, Session>, keep: Option<KeepPlan>) -> Answer<WizardView> {
+    session.plan_keep(keep)
+}
+
+/// The Stored stage; the seconds left go to `on_wait` before each look.
+#[tauri::command]
+pub async fn wait_stored(
+    session: State<'_, Session>,
+    handle: String,
+    on_wait: Channel<StoredWait>,
+) -> Answer<Stored> {
+    session
+        .wait_stored(&handle, &|wait| {
+            let _ = on_wait.send(wait);
+        })
+        .await
 }

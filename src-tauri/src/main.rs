@@ -67,6 +67,10 @@ fn main() {
             commands::watch_start,
             commands::watch_stop,
             commands::watch_save,
+            commands::storage_options,
+            commands::check_storage_name,
+            commands::plan_keep,
+            commands::wait_stored,
         ])
         .setup(|app| {
             // Provisioning progress (device codes, hub creation) goes to the webview as events.

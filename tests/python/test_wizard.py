@@ -26,7 +26,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from azure_cli import AZ, SKIP_REASON, az, az_env, signed_in  # noqa: F401 (fixtures)
-from conftest import DEVICE, HUBSETUP, gpg_key, protected_secret_key, publish_key
+from conftest import DEVICE, HUBSETUP, gpg_key, management_client, protected_secret_key, publish_key
 from desktop import app_process, app_session, virtual_display
 
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -360,14 +360,17 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     app.click("#policy-enable")
     app.screenshot("14-policy")
     app.click("#next")
+    account = keep_the_data(app, cloud, hub)
     assert app.title() == "Review + create"
     assert app.find("#consumer-group").is_selected(), "the app's own consumer group is offered by default"
+    assert f"new storage account {account}, container iot-data, JSON every 60 s" in app.text("#review-keep")
     app.click("#create")
     app.wait_text("#progress", f"Creating hub {hub}")
     app.screenshot("15-create-progress")
     app.wait_text("#created", f"/IotHubs/{hub}", seconds=90)
     app.wait_text("#reach-ok", "Partners outside your network can reach this hub.")
     assert "Policy partner-registry added." in app.text("#progress")
+    app.wait_text("#kept", f"Data kept in https://{account}.blob.core.{cloud['suffix']}/iot-data, a folder per device; the hub writes as its managed identity. Routes: store-{DEVICE}, hubsetup-built-in.", seconds=60)
     app.screenshot("15-create")
 
     app.click("#next")
@@ -406,6 +409,14 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     assert len(twins) == 2 and all("reported property hubsetupLiveTest written" in r for r in twins), twins
     methods = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".cloud-to-device tr.passed") if "Direct method (MQTT)" in r.text]
     assert len(methods) == 2 and all("answered by the device" in r for r in methods), methods
+    # Both strings send as the device, so both messages are found in its stream's folder once
+    # the hub's batch is written (after a second on the sandbox's faster clock).
+    WebDriverWait(app.driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".stored-stage.stored")) == 2)
+    stored = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".stored-stage")]
+    folder = f"iot-data/{DEVICE}/{hub}/"
+    assert all(f"Stored: the test message is in {folder}" in r for r in stored), stored
+    blobs = {r.split(" is in ", 1)[1].split(",", 1)[0] for r in stored}
+    assert_stored_by_microsofts_client(cloud, account, blobs)
     app.screenshot("17-live-test")
 
     app.click("#next")
@@ -429,11 +440,57 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     summary = app.text("#summary")
     assert f"/IotHubs/{hub}" in summary and "S1 × 1" in summary and "germanywestcentral" in summary
     assert f"hubsetup-watch on {hub}, for watching the hub's messages" in app.text("#own-consumer-group")
+    assert f"storage account {account}" in app.text("#summary-kept") and "as its managed identity" in app.text("#summary-kept")
     hidden = device_string.split("SharedAccessKey=")[1] not in app.page()
     assert hidden, "no secret on the summary"
     app.screenshot("18-summary")
 
     watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path)
+
+
+def keep_the_data(app, cloud, hub):
+    """The "Keep the data" step: a new storage account named after the hub, checked as typed,
+    JSON every 60 s, 7 days in the hub. Returns the account's name."""
+    assert app.title() == "Keep the data"
+    assert app.find("#keep-no").is_enabled(), "keeping the data stays optional"
+    app.click("#keep-yes")
+    account = hub.replace("-", "") + "data"
+    assert app.find("#storage-name").get_attribute("value") == account, "the name is suggested from the hub's"
+    app.wait_text("#storage-name-check", f"✓ {account} is available.")
+    app.type("#storage-name", "Bad_Name")
+    app.wait_text("#storage-name-check", "A storage account name has only lowercase letters and digits; 'Bad_Name' has 'B'.")
+    app.wait_text("#next-hint", "A storage account name has only lowercase letters and digits")
+    assert not app.find("#next").is_enabled()
+    app.type("#storage-name", account)
+    app.wait_text("#storage-name-check", f"✓ {account} is available.")
+    app.type("#batch-seconds", "60")
+    app.click("#retention-7")
+    assert app.find("#format-json").is_selected()
+    assert app.text("#stream-folders") == f"iot-data/{DEVICE}/{hub}/{{partition}}/{{YYYY}}/{{MM}}/{{DD}}/{{HH}}/{{mm}}.json"
+    assert app.text("#write-access").startswith("As its own managed identity, given Storage Blob Data Contributor on the account")
+    assert app.text("#route-limits") == "This uses 1 of the tier's 10 custom endpoints and up to 2 of its 100 routes."
+    WebDriverWait(app.driver, 20).until(lambda d: app.shown("#next-hint") == "")
+    app.screenshot("14-keep-data")
+    app.click("#next")
+    return account
+
+
+def assert_stored_by_microsofts_client(cloud, account, blobs):
+    """Microsoft's Blob client reads the blobs the app named, each a JSON line per message of
+    the device, written by the sandbox's hub into Azurite."""
+    from azure.mgmt.storage import StorageManagementClient
+    from azure.storage.blob import BlobServiceClient
+
+    storage = management_client(StorageManagementClient, cloud)
+    found = next(a for a in storage.storage_accounts.list() if a.name == account)
+    group = found.id.split("/")[4]
+    key = storage.storage_accounts.list_keys(group, account)["keys"][0].value
+    service = BlobServiceClient(f"https://{account}.blob.core.{cloud['suffix']}", credential={"account_name": account, "account_key": key})
+    for blob in blobs:
+        container, name = blob.split("/", 1)
+        lines = service.get_container_client(container).download_blob(name).readall().decode().splitlines()
+        records = [json.loads(line) for line in lines]
+        assert records and all(r["SystemProperties"]["connectionDeviceId"] == DEVICE for r in records), blob
 
 
 def watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path):

@@ -31,6 +31,11 @@ import type { TierFacts } from "./bindings/TierFacts";
 import type { WatchEvent } from "./bindings/WatchEvent";
 import type { WatchOptions } from "./bindings/WatchOptions";
 import type { WatchRequest } from "./bindings/WatchRequest";
+import type { KeepOptions } from "./bindings/KeepOptions";
+import type { KeepPlan } from "./bindings/KeepPlan";
+import type { StorageNameCheck } from "./bindings/StorageNameCheck";
+import type { Stored } from "./bindings/Stored";
+import type { StoredWait } from "./bindings/StoredWait";
 
 /** The message of a failed command, as the Rust side worded it. */
 export function messageOf(error: unknown): string {
@@ -88,4 +93,9 @@ export const api = {
   watchStart: (request: WatchRequest, onEvent: Channel<WatchEvent>) => invoke<void>("watch_start", { request, onEvent }),
   watchStop: () => invoke<void>("watch_stop"),
   watchSave: (path: string, lines: string[]) => invoke<void>("watch_save", { path, lines }),
+  storageOptions: () => invoke<KeepOptions>("storage_options"),
+  checkStorageName: (name: string) => invoke<StorageNameCheck>("check_storage_name", { name }),
+  planKeep: (keep: KeepPlan | null) => invoke<WizardView>("plan_keep", { keep }),
+  /** Resolves when the message is found in storage; the seconds left go to `onWait`. */
+  waitStored: (handle: string, onWait: Channel<StoredWait>) => invoke<Stored>("wait_stored", { handle, onWait }),
 };

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         mqtt_port: args.mqtt_port,
         state_dir: args.state_dir.clone(),
         hub_provisioning_time: Duration::from_secs(args.provisioning_seconds),
-        azurite: args.azurite.or_else(|| on_path("azurite-blob")),
+        azurite: hubsetup_sandbox::find_azurite(args.azurite),
         routing_time_scale: args.routing_time_scale,
         ..SandboxConfig::default()
     };
@@ -87,7 +87,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         if sandbox.has_storage() {
             println!("  Storage    *.blob.{}  (Azurite)", cloud.storage_suffix);
         } else {
-            println!("  Storage    none: storage accounts hold no data. Install Microsoft's emulator with `npm install -g azurite@3.35.0` (or give --azurite PATH to its azurite-blob).");
+            println!(
+                "  Storage    none: storage accounts hold no data. {}",
+                hubsetup_sandbox::WITHOUT_AZURITE
+            );
         }
     }
     // The sandbox stops with its Azurite processes when asked to, by Ctrl-C or a service
@@ -116,13 +119,6 @@ async fn stopped() {
 #[cfg(not(unix))]
 async fn stopped() {
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// A program of this name in a folder of PATH.
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
 }
 
 /// The CA certificate as a file for clients: in the state directory, or a private temporary

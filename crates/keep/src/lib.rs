@@ -9,10 +9,15 @@
 //! 3. the routes ([`hubsetup_storage::routing`]): an endpoint and route per stream beside the
 //!    hub's own, and the route that keeps the built-in endpoint fed.
 
+mod choices;
 mod records;
 mod steps;
 mod stored;
 
+pub use choices::{
+    account_name_problem, container_name_problem, storage_choices, suggested_name, HubRoute,
+    StorageAccountInfo, StorageChoices,
+};
 pub use steps::{check_account_name, keep_data, AccountChoice, KeepData, KeptData, NameCheck};
 pub use stored::{find_stored, Stored};
 

@@ -4,14 +4,15 @@ use hubsetup_core::rbac::Grant;
 use hubsetup_provision::{Azure, Error, HubInfo};
 use hubsetup_storage::routing::{self, Authentication, Encoding, StoragePlan};
 use reqwest::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use ts_rs::TS;
 use zeroize::Zeroizing;
 
 use crate::KeepError;
 
-const STORAGE_API: &str = "2025-08-01";
+pub(crate) const STORAGE_API: &str = "2025-08-01";
 const AUTHORIZATION_API: &str = "2022-04-01";
 /// Storage Blob Data Contributor: write blobs, nothing else.
 const BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
@@ -46,7 +47,8 @@ pub struct KeepData {
 }
 
 /// What was set up, for the summary and the records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct KeptData {
     pub hub: String,
     pub account: String,
@@ -70,7 +72,8 @@ pub struct KeptData {
 }
 
 /// Whether a name can be a new storage account's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export, rename = "StorageNameCheck")]
 pub struct NameCheck {
     pub available: bool,
     /// Azure's words when it is not.
@@ -280,7 +283,7 @@ pub async fn keep_data(
 
 /// Whether the account's firewall denies by default without letting Azure's trusted services
 /// (IoT Hub among them, when it signs in as its identity) through.
-fn firewall_keeps_hub_out(account: &Value) -> bool {
+pub(crate) fn firewall_keeps_hub_out(account: &Value) -> bool {
     let acls = account.pointer("/properties/networkAcls");
     let text = |key: &str| {
         acls.and_then(|a| a.get(key))
@@ -400,12 +403,17 @@ async fn create_account(
     Ok(azure.arm_follow(started, sub).await?.body)
 }
 
-/// Whether the signed-in admin may assign roles on the account (checked before asking).
-async fn may_assign_roles(azure: &Azure, sub: &str, account_id: &str) -> Result<bool, KeepError> {
+/// Whether the signed-in admin may assign roles at `scope` (a storage account or the resource
+/// group a new one goes to), checked before asking.
+pub(crate) async fn may_assign_roles(
+    azure: &Azure,
+    sub: &str,
+    scope: &str,
+) -> Result<bool, KeepError> {
     let reply = azure
         .arm_request(
             Method::GET,
-            &format!("{account_id}/providers/Microsoft.Authorization/permissions"),
+            &format!("{scope}/providers/Microsoft.Authorization/permissions"),
             AUTHORIZATION_API,
             None,
             sub,

@@ -10,6 +10,7 @@ use hubsetup_storage::{layout, shared_key};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
+use ts_rs::TS;
 use zeroize::Zeroizing;
 
 use crate::steps::account_key;
@@ -20,7 +21,8 @@ const BLOB_API: &str = "2021-08-06";
 const LOOK_EVERY: Duration = Duration::from_secs(2);
 
 /// Where the message was found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Stored {
     pub blob: String,
     /// Seconds from the send to finding it.

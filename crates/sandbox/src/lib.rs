@@ -51,6 +51,7 @@ pub use eventhubs::ReceivedMessage;
 pub use faults::{Fault, FaultRule};
 #[doc(hidden)]
 pub use routing::bench_route;
+pub use storage::{find_azurite, WITHOUT_AZURITE};
 
 /// Why the sandbox could not start or keep its state.
 #[derive(Debug, thiserror::Error)]

@@ -348,6 +348,7 @@ impl Session {
             s.own_consumer_group = own_group;
         })?;
         *self.created_hub.lock().expect("hub lock") = Some((hub.clone(), problems.clone()));
+        self.keep_now(&azure, &hub).await?;
         Ok(CreateOutcome {
             view: self.view(),
             hub,

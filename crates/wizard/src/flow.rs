@@ -5,8 +5,11 @@
 use std::path::Path;
 
 use hubsetup_core::names;
+use hubsetup_keep::KeptData;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+use crate::keep::KeepPlan;
 
 const STATE_FILE: &str = "wizard-state.json";
 
@@ -21,6 +24,7 @@ pub enum Step {
     Tier,
     Devices,
     Policy,
+    KeepData,
     Create,
     ConnectionString,
     Test,
@@ -38,6 +42,7 @@ impl Step {
             Step::Tier => "Tier",
             Step::Devices => "Devices",
             Step::Policy => "Access policy",
+            Step::KeepData => "Keep the data",
             Step::Create => "Review + create",
             Step::ConnectionString => "Connection string",
             Step::Test => "Live test",
@@ -69,6 +74,7 @@ impl Flow {
                 Step::Tier,
                 Step::Devices,
                 Step::Policy,
+                Step::KeepData,
                 Step::Create,
                 Step::ConnectionString,
                 Step::Test,
@@ -175,6 +181,12 @@ pub struct WizardState {
     /// The hub on which the app created its own consumer group, until it is deleted.
     #[serde(default)]
     pub own_consumer_group: Option<String>,
+    /// Where the hub's data streams are to be kept; `None` keeps them only in the hub.
+    #[serde(default)]
+    pub keep: Option<KeepPlan>,
+    /// What keeping the data set up, once it is.
+    #[serde(default)]
+    pub kept: Option<KeptData>,
 }
 
 impl Default for WizardState {
@@ -197,6 +209,8 @@ impl Default for WizardState {
             exported_to: None,
             resume_at: None,
             own_consumer_group: None,
+            keep: None,
+            kept: None,
         }
     }
 }
@@ -235,6 +249,8 @@ impl WizardState {
                     self.account = None;
                     self.hub = WizardState::default().hub;
                     self.hub_id = None;
+                    self.keep = None;
+                    self.kept = None;
                 }
                 self.cloud = Some(cloud);
             }
@@ -291,10 +307,16 @@ impl WizardState {
                     .find_map(|d| names::check_device_id(d).err().map(|e| format!("{d}: {e}")))
             }
             Step::Policy => None,
-            Step::Create => self
-                .hub_id
-                .is_none()
-                .then(|| "Create the hub (or wait until it is ready).".to_owned()),
+            Step::KeepData => self.keep.as_ref().and_then(|k| k.problem(&self.hub.sku)),
+            Step::Create => {
+                if self.hub_id.is_none() {
+                    missing("Create the hub (or wait until it is ready).")
+                } else if self.keep.is_some() && self.kept.is_none() {
+                    missing("The data is not kept yet: press Create again to finish, or go back and choose not to keep it.")
+                } else {
+                    None
+                }
+            }
             Step::ConnectionString => self
                 .strings
                 .is_empty()
@@ -434,6 +456,7 @@ mod tests {
             .starts_with("bad#id: The device ID contains '#'"));
         state.devices.pop();
         assert_eq!(state.forward(), Ok(Step::Policy));
+        assert_eq!(state.forward(), Ok(Step::KeepData));
         assert_eq!(state.forward(), Ok(Step::Create));
         assert!(state.forward().is_err());
         state.hub_id = Some("/subscriptions/sub/…".into());
@@ -443,9 +466,9 @@ mod tests {
         let done: Vec<bool> = view.steps.iter().map(|s| s.done).collect();
         assert_eq!(
             done,
-            [true, true, true, true, true, true, false, false, false, false, false, false]
+            [true, true, true, true, true, true, true, false, false, false, false, false, false]
         );
-        assert_eq!(view.steps[6].title, "Review + create");
+        assert_eq!(view.steps[7].title, "Review + create");
     }
 
     #[test]

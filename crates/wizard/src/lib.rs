@@ -8,6 +8,7 @@
 mod admin;
 mod flow;
 mod handoff;
+mod keep;
 mod session;
 mod shelf;
 mod watch;
@@ -19,6 +20,8 @@ pub use flow::{
 pub use handoff::{
     ExportRequest, FoundKey, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith, Signing,
 };
+pub use hubsetup_keep::{NameCheck as StorageNameCheck, Stored};
+pub use keep::{KeepOptions, KeepPlan, StorageFormat, StoredWait};
 pub use session::{
     FieldRow, PasteResult, SavedString, Session, SessionError, TestChoice, TestStage,
 };

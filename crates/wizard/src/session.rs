@@ -109,6 +109,10 @@ pub struct Session {
     sandbox: Mutex<Option<Arc<Sandbox>>>,
     /// A sandbox running as its own process (`HUBSETUP_SANDBOX`), as the CLI reaches it.
     external_sandbox: Option<Cloud>,
+    /// Whether that sandbox has storage (its description's `storage`).
+    external_storage: bool,
+    /// The live test's last accepted message, looked for by the Stored stage.
+    pub(crate) last_sent: Mutex<Option<crate::keep::SentMessage>>,
     pub(crate) azure: Mutex<Option<hubsetup_provision::Azure>>,
     /// The account's own tenant, from its first sign-in: the others it may use are guests.
     pub(crate) home_tenant: Mutex<Option<String>>,
@@ -147,15 +151,23 @@ impl Session {
     /// Resumes the wizard saved in `state_dir`, if any.
     pub fn open(state_dir: &Path) -> Session {
         let state = WizardState::load(state_dir).unwrap_or_default();
-        let external_sandbox = std::env::var_os("HUBSETUP_SANDBOX")
+        let description: Option<serde_json::Value> = std::env::var_os("HUBSETUP_SANDBOX")
             .and_then(|path| std::fs::read_to_string(path).ok())
             .and_then(|text| serde_json::from_str(&text).ok());
+        let external_sandbox = description
+            .clone()
+            .and_then(|d| serde_json::from_value(d).ok());
+        let external_storage = description
+            .and_then(|d| d.get("storage").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false);
         Session {
             state: Mutex::new(state),
             shelf: Shelf::default(),
             state_dir: state_dir.to_owned(),
             sandbox: Mutex::new(None),
             external_sandbox,
+            external_storage,
+            last_sent: Mutex::new(None),
             azure: Mutex::new(None),
             home_tenant: Mutex::new(None),
             reporter: Mutex::new(hubsetup_provision::silent()),
@@ -217,6 +229,7 @@ impl Session {
         let sandbox = Arc::new(
             Sandbox::start(SandboxConfig {
                 state_dir: Some(self.state_dir.join("sandbox")),
+                azurite: hubsetup_sandbox::find_azurite(None),
                 ..SandboxConfig::default()
             })
             .map_err(|e| SessionError::new("sandbox", e))?,
@@ -233,6 +246,14 @@ impl Session {
             Some(cloud) => Ok(cloud.clone()),
             None => Ok(self.sandbox()?.cloud()),
         }
+    }
+
+    /// Whether the sandbox process named by `HUBSETUP_SANDBOX` has storage; `None` when the
+    /// app runs its own sandbox.
+    pub(crate) fn external_sandbox_storage(&self) -> Option<bool> {
+        self.external_sandbox
+            .as_ref()
+            .map(|_| self.external_storage)
     }
 
     /// The clouds a string may belong to: Azure's, and the sandbox's if it runs.
@@ -402,6 +423,16 @@ impl Session {
             .verify_observed(&cs, on_stage)
             .await;
         let accepted = report.accepted;
+        if let (true, Some(message_id), Some(stream)) =
+            (accepted, &report.message_id, &report.device_id)
+        {
+            *self.last_sent.lock().expect("sent lock") = Some(crate::keep::SentMessage {
+                handle: handle.to_owned(),
+                stream: stream.clone(),
+                message_id: message_id.clone(),
+                at: SystemTime::now(),
+            });
+        }
         self.update(|s| {
             if let Some(card) = s.strings.iter_mut().find(|c| c.handle == handle) {
                 card.verified = Some(accepted);

@@ -18,6 +18,20 @@ use tokio::net::TcpStream;
 use crate::state::StorageAccount;
 use azurite::Azurite;
 
+/// What to do when storage accounts hold no data, in words for people.
+pub const WITHOUT_AZURITE: &str = "Install Microsoft's Storage emulator with `npm install -g azurite@3.35.0` (it needs Node.js), or give --azurite PATH (or HUBSETUP_AZURITE) to its azurite-blob program.";
+
+/// Azurite's `azurite-blob` program: `given`, else `HUBSETUP_AZURITE`, else on PATH.
+pub fn find_azurite(given: Option<PathBuf>) -> Option<PathBuf> {
+    given
+        .or_else(|| std::env::var_os("HUBSETUP_AZURITE").map(PathBuf::from))
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|dir| dir.join("azurite-blob"))
+                .find(|path| path.is_file())
+        })
+}
+
 /// The sandbox's storage data plane.
 #[derive(Debug)]
 pub(crate) struct Storage {
