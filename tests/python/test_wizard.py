@@ -470,6 +470,7 @@ def keep_the_data(app, cloud, hub):
     assert app.text("#write-access").startswith("As its own managed identity, given Storage Blob Data Contributor on the account")
     assert app.text("#route-limits") == "This uses 1 of the tier's 10 custom endpoints and up to 2 of its 100 routes."
     WebDriverWait(app.driver, 20).until(lambda d: app.shown("#next-hint") == "")
+    app.driver.execute_script("document.querySelector('main').scrollTop = 0")
     app.screenshot("14-keep-data")
     app.click("#next")
     return account
@@ -598,7 +599,35 @@ def walk_to_review(app, hub, subscription="Contoso Production", group=None, name
     app.click("#next")
     assert app.title() == "Access policy"
     app.click("#next")
+    assert app.title() == "Keep the data"
+    app.click("#next")
     assert app.title() == "Review + create"
+
+
+def test_keeping_the_data_is_unavailable_offline_without_the_storage_emulator(launch):
+    """"Try it without Azure" in an app whose own sandbox has no Azurite (no Node.js): the step
+    says why and what to do, and the wizard goes on without it."""
+    app = launch({"HUBSETUP_SANDBOX": "", "HUBSETUP_AZURITE": "", "PATH": "/usr/bin:/bin"})
+    app.click("#start-sandbox")
+    app.click("#signin-device_code")
+    app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
+    app.click("#next")
+    choose_place(app, "Contoso Production")
+    hub = f"offline-hub-{os.getpid()}"
+    app.type("#hub-name", hub)
+    app.wait_text("#name-check", f"✓ {hub} is available.")
+    while app.title() != "Keep the data":
+        app.click("#next")
+    app.wait_text(
+        "#keep-unavailable",
+        "Not available offline: the sandbox has no storage emulator, so storage accounts would hold no data. "
+        "Install Microsoft's Storage emulator with `npm install -g azurite@3.35.0` (it needs Node.js)",
+    )
+    assert not app.find("#keep-yes").is_enabled() and app.find("#keep-no").is_selected()
+    app.screenshot("14-keep-data-offline")
+    app.click("#next")
+    assert app.title() == "Review + create"
+    assert "no: messages stay only in the hub" in app.text("#review-keep")
 
 
 @pytest.mark.skipif(not AZ, reason=SKIP_REASON)

@@ -24,7 +24,11 @@ pub const WITHOUT_AZURITE: &str = "Install Microsoft's Storage emulator with `np
 /// Azurite's `azurite-blob` program: `given`, else `HUBSETUP_AZURITE`, else on PATH.
 pub fn find_azurite(given: Option<PathBuf>) -> Option<PathBuf> {
     given
-        .or_else(|| std::env::var_os("HUBSETUP_AZURITE").map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("HUBSETUP_AZURITE")
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from)
+        })
         .or_else(|| {
             std::env::split_paths(&std::env::var_os("PATH")?)
                 .map(|dir| dir.join("azurite-blob"))
