@@ -44,6 +44,16 @@ pub enum KeepError {
     NotReadable { account: String },
     #[error("The message was not in {folder} after {waited_secs} s. The hub writes a batch when its window ends; if the endpoint's health (az iot hub show … routingEndpointsHealth) is unhealthy, its last error says why.")]
     NotStored { waited_secs: u64, folder: String },
+    #[error("The hub could not write the data of {stream} into storage account '{account}': {error} {advice}")]
+    NotWritten {
+        stream: String,
+        account: String,
+        /// The endpoint's last error, as the hub reports it.
+        error: String,
+        advice: String,
+    },
+    #[error("Storage account '{account}' could not be reached from this computer ({error}). If its firewall admits selected networks only, add this computer's address there or look from a network it admits; the hub's writes are not affected.")]
+    StorageUnreachable { account: String, error: String },
     #[error("Could not read the stored data: {0}.")]
     Storage(String),
     #[error(transparent)]

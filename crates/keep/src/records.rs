@@ -203,6 +203,7 @@ mod tests {
     fn kept(authentication: &str) -> KeptData {
         KeptData {
             hub: "plant".into(),
+            hub_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Devices/IotHubs/plant".into(),
             account: "plantdata".into(),
             account_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/plantdata".into(),
             resource_group: "rg".into(),

@@ -51,6 +51,8 @@ pub struct KeepData {
 #[ts(export)]
 pub struct KeptData {
     pub hub: String,
+    /// The hub's resource ID.
+    pub hub_id: String,
     pub account: String,
     pub account_id: String,
     pub resource_group: String,
@@ -243,6 +245,7 @@ pub async fn keep_data(
         .await?;
     Ok(KeptData {
         hub: hub.name.clone(),
+        hub_id: hub.id.clone(),
         location: account
             .get("location")
             .and_then(Value::as_str)

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use hubsetup_provision::{Azure, Error};
-use hubsetup_storage::{layout, shared_key};
+use hubsetup_storage::{layout, routing, shared_key};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +17,7 @@ use crate::steps::account_key;
 use crate::{KeepError, KeptData};
 
 const BLOB_API: &str = "2021-08-06";
+const HUB_API: &str = "2023-06-30";
 /// How often the container is listed while waiting.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
 
@@ -62,23 +63,91 @@ pub async fn find_stored(
         .map_or(0, |d| d.as_millis() as u64);
     let started = Instant::now();
     loop {
-        for name in reader.list(&prefix).await? {
-            if written_since(&name, sent_ms) && reader.holds(&name, message_id).await? {
-                return Ok(Stored {
-                    blob: format!("{}/{name}", kept.container),
-                    after_secs: sent.elapsed().map_or(0.0, |d| d.as_secs_f64()),
-                });
-            }
+        if let Some(refused) = refusal_since(azure, kept, stream, sent).await? {
+            return Err(refused);
         }
+        // A storage account this computer cannot reach now may be reachable at the next look;
+        // it is said only if the wait ends without the message.
+        let unreachable = match reader.look(&prefix, message_id, sent_ms).await {
+            Ok(Some(blob)) => {
+                return Ok(Stored {
+                    blob: format!("{}/{blob}", kept.container),
+                    after_secs: sent.elapsed().map_or(0.0, |d| d.as_secs_f64()),
+                })
+            }
+            Ok(None) => None,
+            Err(e @ KeepError::StorageUnreachable { .. }) => Some(e),
+            Err(other) => return Err(other),
+        };
         let left = wait.saturating_sub(started.elapsed());
         if left.is_zero() {
-            return Err(KeepError::NotStored {
+            return Err(unreachable.unwrap_or_else(|| KeepError::NotStored {
                 waited_secs: wait.as_secs(),
                 folder: format!("{}/{prefix}", kept.container),
-            });
+            }));
         }
         waiting(left.as_secs());
         tokio::time::sleep(LOOK_EVERY.min(left)).await;
+    }
+}
+
+/// The hub's own account of why it could not write the stream's data since `sent`: its
+/// endpoint's health, unhealthy with an error no older than the send.
+async fn refusal_since(
+    azure: &Azure,
+    kept: &KeptData,
+    stream: &str,
+    sent: SystemTime,
+) -> Result<Option<KeepError>, KeepError> {
+    let sub = kept.hub_id.split('/').nth(2).unwrap_or_default();
+    let reply = azure
+        .arm_request(
+            Method::GET,
+            &format!("{}/routingEndpointsHealth", kept.hub_id),
+            HUB_API,
+            None,
+            sub,
+        )
+        .await?;
+    let endpoint = routing::endpoint_name(stream);
+    let health = reply
+        .body
+        .get("value")
+        .and_then(Value::as_array)
+        .and_then(|all| all.iter().find(|h| h["endpointId"] == endpoint.as_str()));
+    let Some(health) = health else {
+        return Ok(None);
+    };
+    let text = |key: &str| health.get(key).and_then(Value::as_str).unwrap_or_default();
+    let failing = matches!(text("healthStatus"), "unhealthy" | "degraded" | "dead");
+    // Clocks differ by a second or two; an error from before the send is an old one.
+    let recent = httpdate::parse_http_date(text("lastKnownErrorTime"))
+        .is_ok_and(|at| at + Duration::from_secs(5) >= sent);
+    if !failing || !recent || text("lastKnownError").is_empty() {
+        return Ok(None);
+    }
+    let error = text("lastKnownError").to_owned();
+    Ok(Some(KeepError::NotWritten {
+        stream: stream.to_owned(),
+        account: kept.account.clone(),
+        advice: advice(&error, kept),
+        error,
+    }))
+}
+
+/// What to do about a write the storage account refused, by its error code.
+fn advice(error: &str, kept: &KeptData) -> String {
+    let code = error.split(':').next().unwrap_or_default();
+    match code {
+        "ContainerNotFound" => format!(
+            "The container '{}' no longer exists: run Keep the data again (it makes the container), or create it in the storage account.",
+            kept.container
+        ),
+        "AuthenticationFailed" => "The account's key changed: run Keep the data again, which gives the hub's endpoints the current key.".to_owned(),
+        "KeyBasedAuthenticationNotPermitted" => "The account no longer allows keys: run Keep the data again signed in with a role that may assign roles, so the hub writes as its identity.".to_owned(),
+        "AuthorizationPermissionMismatch" => "Give the hub's identity Storage Blob Data Contributor on the account (Keep the data does, where you may assign roles).".to_owned(),
+        "AuthorizationFailure" => "Allow trusted Microsoft services through the account's firewall (its Networking page).".to_owned(),
+        _ => "The endpoint's health (az iot hub show … routingEndpointsHealth) shows when it recovers.".to_owned(),
     }
 }
 
@@ -110,6 +179,21 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The blob under `prefix`, written since the send's minute, that holds the message.
+    async fn look(
+        &self,
+        prefix: &str,
+        message_id: &str,
+        sent_ms: u64,
+    ) -> Result<Option<String>, KeepError> {
+        for name in self.list(prefix).await? {
+            if written_since(&name, sent_ms) && self.holds(&name, message_id).await? {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    }
+
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, KeepError> {
         let date = httpdate::fmt_http_date(SystemTime::now());
         let headers = [("x-ms-date", date.as_str()), ("x-ms-version", BLOB_API)];
@@ -134,7 +218,10 @@ impl Reader<'_> {
             .header("authorization", authorization)
             .send()
             .await
-            .map_err(|e| KeepError::Storage(format!("the storage account did not answer: {e}")))?;
+            .map_err(|e| KeepError::StorageUnreachable {
+                account: self.kept.account.clone(),
+                error: e.to_string(),
+            })?;
         let status = response.status();
         let code = response
             .headers()

@@ -2,7 +2,8 @@
 //! routes as Azure would hold them, a repeat that changes nothing, and the refusals.
 
 use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
-use hubsetup_keep::{keep_data, AccountChoice, KeepData, KeepError};
+use hubsetup_keep::{find_stored, keep_data, AccountChoice, KeepData, KeepError};
+use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
 use hubsetup_provision::Azure;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
@@ -287,5 +288,67 @@ async fn a_firewall_that_keeps_the_hub_out_is_fixed_only_with_consent() {
     assert_eq!(
         acls["ipRules"][0]["value"], "203.0.113.0/24",
         "its own rules are kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_deleted_later_is_named_by_the_stored_stage_with_what_to_do() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        // A 60-second batch is written after one second.
+        routing_time_scale: 60,
+        ..SandboxConfig::fast()
+    })
+    .unwrap();
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(PRODUCTION, HUB).await.unwrap();
+    let kept = keep_data(
+        &azure,
+        &hub,
+        &choice(
+            AccountChoice::Create {
+                name: "plantdeleted".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap();
+    // Someone deletes the container afterwards (here through ARM, as the portal does).
+    azure
+        .arm_request(
+            reqwest::Method::DELETE,
+            &format!(
+                "{}/blobServices/default/containers/telemetry",
+                kept.account_id
+            ),
+            "2025-08-01",
+            None,
+            PRODUCTION,
+        )
+        .await
+        .unwrap();
+
+    let device = sandbox.device_connection_string(HUB, DEVICE).unwrap();
+    let network = Network::new(&sandbox.cloud(), None).unwrap();
+    let report = Verifier::new(network, Options::default())
+        .verify(&device)
+        .await;
+    assert!(report.accepted, "{:?}", report.failure);
+    let refused = find_stored(
+        &azure,
+        &kept,
+        DEVICE,
+        report.message_id.as_deref().unwrap(),
+        std::time::SystemTime::now(),
+        // Far longer than the write takes: the stage ends at the hub's error, not here.
+        std::time::Duration::from_secs(120),
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(refused, KeepError::NotWritten { .. }), "{refused}");
+    assert_eq!(
+        refused.to_string(),
+        format!("The hub could not write the data of {DEVICE} into storage account 'plantdeleted': ContainerNotFound: The specified container does not exist. The container 'telemetry' no longer exists: run Keep the data again (it makes the container), or create it in the storage account.")
     );
 }

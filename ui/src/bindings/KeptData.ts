@@ -3,7 +3,11 @@
 /**
  * What was set up, for the summary and the records.
  */
-export type KeptData = { hub: string, account: string, account_id: string, resource_group: string, location: string, container: string, 
+export type KeptData = { hub: string, 
+/**
+ * The hub's resource ID.
+ */
+hub_id: string, account: string, account_id: string, resource_group: string, location: string, container: string, 
 /**
  * `JSON` or `Avro`.
  */

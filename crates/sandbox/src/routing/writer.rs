@@ -112,6 +112,9 @@ fn refusal(
     principal: Option<&str>,
     assignments: &[crate::state::RoleAssignment],
 ) -> Option<String> {
+    if !account.containers.contains_key(&endpoint.container) {
+        return Some("ContainerNotFound: The specified container does not exist.".into());
+    }
     match &endpoint.authentication {
         Authentication::Key(key) => {
             if !account.keys.contains(key) {
