@@ -29,10 +29,18 @@ pub fn run() -> Result<(), String> {
         "hubsetup-cli",
         "--package",
         "hubsetup-events",
+        "--package",
+        "hubsetup-keep",
         "--locked",
     ]);
+    // Azurite holds the storage the Stored stage's benchmark reads.
+    crate::test::npm_ci(&root().join("tests/node"))?;
     bench
         .env("HUBSETUP_BIN", crate::hubsetup_binary("release"))
+        .env(
+            "HUBSETUP_AZURITE",
+            root().join("tests/node/node_modules/.bin/azurite-blob"),
+        )
         .env("HUBSETUP_WINDOWS_BIN", windows.join("hubsetup.exe"))
         .env("HUBSETUP_WINE_PREFIX", windows::wine_prefix()?);
     status(bench)?;

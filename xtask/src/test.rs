@@ -210,7 +210,7 @@ fn lint_release_workflow(python: &Path) -> Result<(), String> {
 }
 
 /// `npm ci` in `dir`: exactly the packages its lock file names.
-fn npm_ci(dir: &Path) -> Result<(), String> {
+pub(crate) fn npm_ci(dir: &Path) -> Result<(), String> {
     let mut install = Command::new(if cfg!(windows) { "npm.cmd" } else { "npm" });
     install
         .current_dir(dir)

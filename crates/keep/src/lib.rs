@@ -26,6 +26,12 @@ pub use stored::{find_stored, Stored};
 pub enum KeepError {
     #[error("{message} Choose another name for the storage account.")]
     AccountName { message: String },
+    #[error("Azure Policy does not allow the storage account '{account}' as IoT Hub Setup creates it: the assignment '{assignment}' requires {requirement}. Create the account with the settings the policy asks for (or ask your Azure administrators for an exemption), then choose it as an existing account; the hub writes to it as a trusted service.")]
+    AccountPolicy {
+        account: String,
+        assignment: String,
+        requirement: String,
+    },
     #[error("The storage account '{0}' does not allow its keys to be used, and you may not give the hub's identity a role on it. Ask an owner of the account for the role \"Role Based Access Control Administrator\" (or \"Owner\") there, or to allow key access.")]
     SharedKeysForbidden(String),
     #[error("The firewall of storage account '{0}' denies access by default and does not let Azure's trusted services through, so the hub could not write. Allow trusted Microsoft services on the account's Networking page (or consent here: --fix-storage-firewall), which lets the hub in as its managed identity and nothing else.")]

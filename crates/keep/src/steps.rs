@@ -160,7 +160,7 @@ pub async fn keep_data(
     let account_id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}");
     let account = match existing_account(azure, sub, &account_id).await? {
         Some(account) => account,
-        None => create_account(azure, hub, &name, &account_id).await?,
+        None => create_account(azure, hub, &name, &account_id, &current["tags"]).await?,
     };
     azure
         .arm_request(
@@ -357,11 +357,14 @@ async fn existing_account(
     }
 }
 
+/// Creates the account with the hub's tags (its cost center, owner …, which Azure Policy often
+/// requires of every resource).
 async fn create_account(
     azure: &Azure,
     hub: &HubInfo,
     name: &str,
     account_id: &str,
+    tags: &Value,
 ) -> Result<Value, KeepError> {
     let sub = &hub.subscription_id;
     match check_account_name(azure, sub, name).await {
@@ -380,6 +383,7 @@ async fn create_account(
     }
     let body = json!({
         "location": hub.location,
+        "tags": if tags.is_object() { tags.clone() } else { json!({}) },
         "sku": { "name": "Standard_LRS" },
         "kind": "StorageV2",
         "properties": {
@@ -393,6 +397,17 @@ async fn create_account(
         .await
     {
         Ok(started) => started,
+        Err(Error::PolicyDenied {
+            assignment,
+            requirement,
+            ..
+        }) => {
+            return Err(KeepError::AccountPolicy {
+                account: name.to_owned(),
+                assignment,
+                requirement,
+            })
+        }
         Err(Error::Azure { code, message, .. })
             if code == "StorageAccountAlreadyTaken" || code == "AccountNameInvalid" =>
         {

@@ -352,3 +352,42 @@ async fn a_container_deleted_later_is_named_by_the_stored_stage_with_what_to_do(
         format!("The hub could not write the data of {DEVICE} into storage account 'plantdeleted': ContainerNotFound: The specified container does not exist. The container 'telemetry' no longer exists: run Keep the data again (it makes the container), or create it in the storage account.")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn azure_policy_that_denies_the_accounts_settings_is_said_and_nothing_is_made() {
+    const REGULATED: &str = "77777777-7777-4777-8777-777777777777";
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    // A hub in the group whose policies also demand storage firewalls that deny by default.
+    sandbox.with_state(|s| {
+        let mut hub = s.hubs[HUB].clone();
+        hub.name = "eu-hub".into();
+        hub.subscription_id = REGULATED.into();
+        hub.resource_group = "regulated-eu".into();
+        // The group's other policy requires the tag of every resource: the account gets the hub's.
+        hub.tags = serde_json::json!({ "costCenter": "4711" });
+        s.hubs.insert("eu-hub".into(), hub);
+    });
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(REGULATED, "eu-hub").await.unwrap();
+    let refused = keep_data(
+        &azure,
+        &hub,
+        &choice(
+            AccountChoice::Create {
+                name: "eudata".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "Azure Policy does not allow the storage account 'eudata' as IoT Hub Setup creates it: the assignment 'Storage accounts must restrict network access' requires a firewall that denies network access by default. Create the account with the settings the policy asks for (or ask your Azure administrators for an exemption), then choose it as an existing account; the hub writes to it as a trusted service."
+    );
+    assert!(
+        sandbox.with_state(|s| !s.storage_accounts.contains_key("eudata")
+            && s.hubs["eu-hub"].other_properties.get("routing").is_none()),
+        "nothing made, the hub unchanged"
+    );
+}

@@ -17,11 +17,19 @@ pub(crate) struct Violation {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Requirement {
-    Location { allowed: Vec<String> },
-    Tag { name: String },
+    Location {
+        allowed: Vec<String>,
+    },
+    Tag {
+        name: String,
+    },
     NoPublicNetwork,
     NoLocalAuth,
-    Other { field: String },
+    /// A storage account's firewall that denies by default.
+    FirewallDeny,
+    Other {
+        field: String,
+    },
 }
 
 /// What an action lets a person do, for messages; and the built-in role that grants it.
@@ -166,6 +174,8 @@ pub(crate) fn violations(body: &Value) -> Vec<Violation> {
                 Requirement::NoPublicNetwork
             } else if path.eq_ignore_ascii_case("properties.disableLocalAuth") {
                 Requirement::NoLocalAuth
+            } else if path.eq_ignore_ascii_case("properties.networkAcls.defaultAction") {
+                Requirement::FirewallDeny
             } else {
                 Requirement::Other {
                     field: path.to_owned(),
@@ -216,6 +226,10 @@ pub(crate) fn policy_denied(hub: &str, violations: &[Violation]) -> Error {
                 "Connection strings do not work on such a hub, so a hand-off would be useless and \
                  IoT Hub Setup does not create one. {exemption}"
             ),
+        ),
+        Requirement::FirewallDeny => (
+            "a firewall that denies network access by default".to_owned(),
+            "Ask your Azure administrators what the policy requires.".to_owned(),
         ),
         Requirement::Other { field } => (
             format!("a different value of {field}"),

@@ -1,6 +1,7 @@
 //! Azure Policy as enterprises assign it: on "Contoso Regulated", each resource group carries
 //! the assignments IT admins meet most (allowed locations, a required tag, IoT Hub without
-//! public network access, IoT Hub without local authentication). A hub that breaks a `Deny`
+//! public network access, IoT Hub without local authentication, storage accounts that deny
+//! network access by default). A hub or storage account that breaks a `Deny`
 //! is refused with ARM's `RequestDisallowedByPolicy` and its `PolicyViolation` details, as
 //! Azure sends them; a `Modify` one ("regulated-modify") quietly makes every hub private, on
 //! creation and on every update. Assignments and their built-in definitions can be read, as
@@ -21,7 +22,13 @@ enum Rule {
     LocalAuthDisabled,
     /// Modify: public network access set to Disabled on every create and update.
     MakePublicNetworkDisabled,
+    /// Storage accounts' firewalls deny by default (`Storage_NetworkAcls_Audit`, assigned
+    /// with the effect Deny).
+    StorageNetworkRestricted,
 }
+
+const HUB_TYPE: &str = "Microsoft.Devices/IotHubs";
+pub(crate) const STORAGE_TYPE: &str = "Microsoft.Storage/storageAccounts";
 
 struct Assignment {
     group: &'static str,
@@ -44,6 +51,12 @@ const ASSIGNMENTS: &[Assignment] = &[
         rule: Rule::RequireTag("costCenter"),
     },
     Assignment {
+        group: "regulated-eu",
+        name: "storage-restricted-network",
+        display_name: "Storage accounts must restrict network access",
+        rule: Rule::StorageNetworkRestricted,
+    },
+    Assignment {
         group: "regulated-private",
         name: "iothub-private-only",
         display_name: "IoT hubs must not be reachable from the internet",
@@ -64,6 +77,17 @@ const ASSIGNMENTS: &[Assignment] = &[
 ];
 
 impl Rule {
+    /// Whether the rule judges resources of `kind` (a hub's rules judge hubs only).
+    fn applies_to(self, kind: &str) -> bool {
+        match self {
+            Rule::AllowedLocations(_) | Rule::RequireTag(_) => true,
+            Rule::PublicNetworkDisabled
+            | Rule::LocalAuthDisabled
+            | Rule::MakePublicNetworkDisabled => kind.eq_ignore_ascii_case(HUB_TYPE),
+            Rule::StorageNetworkRestricted => kind.eq_ignore_ascii_case(STORAGE_TYPE),
+        }
+    }
+
     fn definition(self) -> (&'static str, &'static str) {
         match self {
             Rule::AllowedLocations(_) => {
@@ -85,12 +109,16 @@ impl Rule {
                 "114eec6e-5e59-4bad-999d-6eceeb39d582",
                 "Modify - Configure Azure IoT Hubs to disable public network access",
             ),
+            Rule::StorageNetworkRestricted => (
+                "34c877ad-507e-4c82-993e-3452a6e0ad3c",
+                "Storage accounts should restrict network access",
+            ),
         }
     }
 
     /// The definition's rule, as the built-in says it (the fields it judges and its effect).
     fn policy_rule(self) -> Value {
-        let hub_type = json!({ "field": "type", "equals": "Microsoft.Devices/IotHubs" });
+        let hub_type = json!({ "field": "type", "equals": HUB_TYPE });
         let effect = "[parameters('effect')]";
         match self {
             Rule::AllowedLocations(_) => json!({
@@ -117,6 +145,13 @@ impl Rule {
                     "operations": [{ "operation": "addOrReplace", "field": "Microsoft.Devices/IotHubs/publicNetworkAccess", "value": "Disabled" }],
                 } },
             }),
+            Rule::StorageNetworkRestricted => json!({
+                "if": { "allOf": [
+                    { "field": "type", "equals": STORAGE_TYPE },
+                    { "field": "Microsoft.Storage/storageAccounts/networkAcls.defaultAction", "notEquals": "Deny" },
+                ] },
+                "then": { "effect": effect },
+            }),
         }
     }
 
@@ -127,9 +162,9 @@ impl Rule {
             }
             Rule::RequireTag(tag) => json!({ "tagName": { "value": tag } }),
             Rule::MakePublicNetworkDisabled => json!({ "effect": { "value": "Modify" } }),
-            Rule::PublicNetworkDisabled | Rule::LocalAuthDisabled => {
-                json!({ "effect": { "value": "Deny" } })
-            }
+            Rule::PublicNetworkDisabled
+            | Rule::LocalAuthDisabled
+            | Rule::StorageNetworkRestricted => json!({ "effect": { "value": "Deny" } }),
         }
     }
 
@@ -137,6 +172,13 @@ impl Rule {
     fn violation(self, hub: &Value) -> Option<Value> {
         let properties = &hub["properties"];
         match self {
+            Rule::StorageNetworkRestricted => {
+                let action = properties["networkAcls"]["defaultAction"].as_str().unwrap_or("Allow");
+                (!action.eq_ignore_ascii_case("Deny")).then(|| {
+                    json!({ "result": "True", "expressionKind": "Field", "expression": "Microsoft.Storage/storageAccounts/networkAcls.defaultAction",
+                            "path": "properties.networkAcls.defaultAction", "expressionValue": action, "targetValue": "Deny", "operator": "NotEquals" })
+                })
+            }
             // Modify changes the request instead of refusing it.
             Rule::MakePublicNetworkDisabled => None,
             Rule::AllowedLocations(allowed) => {
@@ -168,12 +210,13 @@ impl Rule {
     }
 }
 
-/// Azure's refusal of a hub that the policies assigned to `group` in `subscription` deny, or
-/// `None` when it complies.
-pub(crate) fn deny_hub(
+/// Azure's refusal of a resource of `kind` (a hub or a storage account) that the policies
+/// assigned to `group` in `subscription` deny, or `None` when it complies.
+pub(crate) fn deny(
+    kind: &str,
     subscription: &str,
     group: &str,
-    hub_name: &str,
+    name: &str,
     body: &Value,
 ) -> Option<Resp> {
     if !subscription.eq_ignore_ascii_case(SUBSCRIPTION_REGULATED) {
@@ -182,7 +225,7 @@ pub(crate) fn deny_hub(
     let scope = format!("/subscriptions/{SUBSCRIPTION_REGULATED}/resourceGroups/{group}");
     let broken: Vec<(&Assignment, Value)> = ASSIGNMENTS
         .iter()
-        .filter(|a| a.group.eq_ignore_ascii_case(group))
+        .filter(|a| a.group.eq_ignore_ascii_case(group) && a.rule.applies_to(kind))
         .filter_map(|a| a.rule.violation(body).map(|expression| (a, expression)))
         .collect();
     if broken.is_empty() {
@@ -236,9 +279,9 @@ pub(crate) fn deny_hub(
         StatusCode::FORBIDDEN,
         &json!({ "error": {
             "code": "RequestDisallowedByPolicy",
-            "target": hub_name,
+            "target": name,
             "message": format!(
-                "Resource '{hub_name}' was disallowed by policy. Policy identifiers: '[{}]'.",
+                "Resource '{name}' was disallowed by policy. Policy identifiers: '[{}]'.",
                 identifiers.join(",")
             ),
             "additionalInfo": additional_info,

@@ -260,6 +260,11 @@ fn put(
         return crate::arm::resources::group_not_found(group);
     }
     let body = req.json().unwrap_or_default();
+    if let Some(refusal) =
+        crate::arm::policy::deny(crate::arm::policy::STORAGE_TYPE, sub, group, name, &body)
+    {
+        return refusal;
+    }
     let existing = state.storage_accounts.get(name);
     if let Some(other) = existing {
         if other.subscription_id != sub || !other.resource_group.eq_ignore_ascii_case(group) {

@@ -240,7 +240,7 @@ pub(crate) fn put_hub(
         );
     };
     // Azure Policy judges the request at ARM's front door, before the provider sees it.
-    if let Some(refusal) = policy::deny_hub(sub, group, name, &body) {
+    if let Some(refusal) = policy::deny("Microsoft.Devices/IotHubs", sub, group, name, &body) {
         return refusal;
     }
     let mut body = body;
