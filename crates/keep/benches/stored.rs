@@ -9,11 +9,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use hubsetup_keep::{find_stored, keep_data, AccountChoice, KeepData};
 use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
-use hubsetup_provision::Azure;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use hubsetup_storage::routing::Encoding;
 
@@ -38,18 +39,8 @@ async fn main() {
         ..SandboxConfig::fast()
     })
     .expect("sandbox");
+    let azure = common::session(&sandbox).await;
     let network = Network::new(&sandbox.cloud(), None).expect("network");
-    let credential = sign_in(
-        SignInMethod::DeviceCode,
-        &network,
-        &SignInOptions::default(),
-        &AzureCli::default(),
-        &SystemBrowser,
-        &|_| {},
-    )
-    .await
-    .expect("sign-in");
-    let azure = Azure::new(&network, credential, std::sync::Arc::new(|_| {})).expect("session");
     let hub = azure.find_hub(PRODUCTION, HUB).await.expect("hub");
     let kept = keep_data(
         &azure,

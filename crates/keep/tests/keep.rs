@@ -1,11 +1,12 @@
 //! Keeping the data against the sandbox's ARM: the account, container, identity, role and
 //! routes as Azure would hold them, a repeat that changes nothing, and the refusals.
 
-use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
+mod common;
+
+use common::session;
 use hubsetup_keep::{find_stored, keep_data, AccountChoice, KeepData, KeepError};
 use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
-use hubsetup_provision::Azure;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use hubsetup_storage::routing::Encoding;
 use serde_json::Value;
@@ -14,21 +15,6 @@ const PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
 const SHARED: &str = "66666666-6666-4666-8666-666666666666";
 const HUB: &str = "contoso-plant-hub";
 const DEVICE: &str = "io.microshare.contact.unpacked.event";
-
-async fn session(sandbox: &Sandbox) -> Azure {
-    let network = Network::new(&sandbox.cloud(), None).expect("network");
-    let credential = sign_in(
-        SignInMethod::DeviceCode,
-        &network,
-        &SignInOptions::default(),
-        &AzureCli::default(),
-        &SystemBrowser,
-        &|_| {},
-    )
-    .await
-    .expect("device code sign-in");
-    Azure::new(&network, credential, std::sync::Arc::new(|_| {})).expect("session")
-}
 
 fn choice(account: AccountChoice, streams: &[&str]) -> KeepData {
     KeepData {
