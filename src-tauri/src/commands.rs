@@ -11,10 +11,10 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    CreateOutcome, ExportRequest, FoundKey, HubPlan, KeepOptions, KeepPlan, KeyView, OwnKeyView,
-    PasteResult, ReachIssue, ReceivedFile, RegionList, SavedString, Session, SessionError,
-    SignWith, Signing, StartChoice, StorageNameCheck, Stored, StoredWait, StringCard, TestChoice,
-    TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
+    CreateOutcome, ExportRequest, FoundKey, Health, HubPlan, KeepOptions, KeepPlan, KeyView,
+    OwnKeyView, PasteResult, ReachIssue, ReceivedFile, RegionList, SavedString, Session,
+    SessionError, SignWith, Signing, StartChoice, StorageNameCheck, Stored, StoredWait, StringCard,
+    TestChoice, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -433,4 +433,9 @@ pub async fn wait_stored(
             let _ = on_wait.send(wait);
         })
         .await
+}
+
+#[tauri::command]
+pub async fn hub_health(session: State<'_, Session>) -> Answer<Health> {
+    session.health().await
 }

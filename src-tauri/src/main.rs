@@ -71,6 +71,7 @@ fn main() {
             commands::check_storage_name,
             commands::plan_keep,
             commands::wait_stored,
+            commands::hub_health,
         ])
         .setup(|app| {
             // Provisioning progress (device codes, hub creation) goes to the webview as events.

@@ -75,6 +75,8 @@ COVERED = [
     "Subscriptions_Get",
     "Subscriptions_ListLocations",
     "Tenants_List",
+    "Metrics_List",
+    "MetricDefinitions_List",
 ]
 
 
@@ -101,12 +103,24 @@ def _documents():
     return sorted(p for p in SPECS.rglob("*.json") if "/examples/" not in str(p) and p.name != "omitted.json")
 
 
+# Azure Monitor's version folders refer to `./common-types/vN/commonMonitoringTypes.json` beside
+# them; the store holds those types only at the service's `monitor/common-types/vN` (see
+# PROVENANCE.md), which is where such refs are looked up.
+MONITOR_TYPES = re.compile(r"/specification/monitor/common-types/(v\d+)/commonMonitoringTypes\.json$")
+MONITOR_VERSIONS = SPECS / "specification/monitor/resource-manager/Microsoft.Insights/Insights/stable"
+
+
 def _registry():
     resources = []
     for path in _documents():
         contents = json.loads(path.read_text())
         resource = referencing.Resource.from_contents(contents, default_specification=referencing.jsonschema.DRAFT4)
         resources.append((path.as_uri(), resource))
+        shared = MONITOR_TYPES.search(path.as_uri())
+        if shared and MONITOR_VERSIONS.is_dir():
+            for version in MONITOR_VERSIONS.iterdir():
+                alias = version / "common-types" / shared.group(1) / "commonMonitoringTypes.json"
+                resources.append((alias.as_uri(), resource))
     return referencing.Registry().with_resources(resources)
 
 
@@ -124,8 +138,16 @@ def _operations():
             for template, item in document.get(section, {}).items()
         ]:
             route = template.split("?", 1)[0]
+            # `{resourceUri}` (x-ms-skip-url-encoding) is a whole resource ID, slashes and all.
             pattern = re.compile(
-                "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(route)) + "$", re.IGNORECASE
+                "^"
+                + re.sub(
+                    r"\\\{[^}]+\\\}",
+                    lambda m: ".+" if m.group(0) == "\\{resourceUri\\}" else "[^/]+",
+                    re.escape(route),
+                )
+                + "$",
+                re.IGNORECASE,
             )
             for method, spec in item.items():
                 if method in ("get", "put", "post", "patch", "delete", "head"):

@@ -28,6 +28,7 @@ GROUP = f"az-table-{RUN}"
 HUB = f"az-table-hub-{RUN}"
 ACCOUNT = f"aztable{RUN}"
 ACCOUNT_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}"
+HUB_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Devices/IotHubs/{HUB}"
 SECRET_FIELDS = ("primaryKey", "secondaryKey", "connectionString", "value")
 
 
@@ -119,6 +120,14 @@ COMMANDS = [
      lambda out, seen: (out["principalId"], out["roleDefinitionId"].rsplit("/", 1)[1]) == (seen["principal"], "ba92f5b4-2d11-453d-a403-e96b0029c9fe")),
     ("az role assignment list --scope ACCOUNT_ID", ["role", "assignment", "list", "--scope", ACCOUNT_ID],
      lambda out, seen: [(a["principalId"], a["roleDefinitionName"]) for a in out] == [(seen["principal"], "Storage Blob Data Contributor")]),
+    ("az monitor metrics list-definitions --resource HUB_ID", ["monitor", "metrics", "list-definitions", "--resource", HUB_ID],
+     lambda out, seen: {"d2c.telemetry.ingress.success", "dailyMessageQuotaUsed", "connectedDeviceCount"} <= {d["name"]["value"] for d in out}),
+    ("az monitor metrics list --resource HUB_ID --metric d2c.telemetry.ingress.success --aggregation Total",
+     ["monitor", "metrics", "list", "--resource", HUB_ID, "--metric", "d2c.telemetry.ingress.success", "--aggregation", "Total"],
+     # A new hub that no device sent to: an hour of one-minute points, each of them 0.
+     lambda out, seen: (out["interval"], out["namespace"]) == ("PT1M", "Microsoft.Devices/IotHubs")
+     and len(out["value"][0]["timeseries"][0]["data"]) in (60, 61)
+     and all(p["total"] == 0.0 for p in out["value"][0]["timeseries"][0]["data"])),
     ("az storage account delete -n ACCOUNT -g GROUP --yes", ["storage", "account", "delete", "-n", ACCOUNT, "-g", GROUP, "--yes"],
      lambda out, seen: out is None),
     ("az iot hub identity remove -n HUB --system-assigned", ["iot", "hub", "identity", "remove", "-n", HUB, "--system-assigned"],

@@ -445,7 +445,31 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     assert hidden, "no secret on the summary"
     app.screenshot("18-summary")
 
+    check_the_health(app)
     watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path)
+
+
+def check_the_health(app):
+    """The Health screen from the summary, on what the live tests did: ten messages (two
+    strings over five protocols, all as the device) counted by the sandbox's Azure Monitor, the
+    device's last activity from the registry, and routing that delivered each to storage."""
+    app.click("#open-health")
+    app.wait_text("#step-title", "Is the data arriving?")
+    app.wait_text("#verdicts", "Data is arriving: ", seconds=30)
+    verdicts = app.text("#verdicts")
+    assert re.fullmatch(r"✓ Data is arriving: 10 messages (since \d\d:00 UTC|between \d\d:00 UTC and \d\d:00 UTC)\.", verdicts) or (
+        # Just after the hour turned, the ten may be split over two hours.
+        re.fullmatch(r"✓ Data is arriving: \d messages? since \d\d:00 UTC\.", verdicts)
+    ), verdicts
+    assert app.text("#health-totals").startswith("10 messages in 24 hours")
+    assert len(app.driver.find_elements(By.CSS_SELECTOR, "#health-chart rect.bar")) == 24
+    stream = app.text("#streams")
+    assert DEVICE in stream and "not connected" in stream and "never" not in stream, stream
+    assert app.text("#routing-totals").startswith("10 delivered to storage, 0 dropped, 0 matched no route")
+    assert f"store-{DEVICE}" in app.text("#endpoints") and "healthy" in app.text("#endpoints")
+    app.screenshot("32-health")
+    app.click("#close-health")
+    app.wait_text("#step-title", "Summary")
 
 
 def keep_the_data(app, cloud, hub):

@@ -36,6 +36,7 @@ import type { KeepPlan } from "./bindings/KeepPlan";
 import type { StorageNameCheck } from "./bindings/StorageNameCheck";
 import type { Stored } from "./bindings/Stored";
 import type { StoredWait } from "./bindings/StoredWait";
+import type { HubHealth } from "./bindings/HubHealth";
 
 /** The message of a failed command, as the Rust side worded it. */
 export function messageOf(error: unknown): string {
@@ -93,6 +94,7 @@ export const api = {
   watchStart: (request: WatchRequest, onEvent: Channel<WatchEvent>) => invoke<void>("watch_start", { request, onEvent }),
   watchStop: () => invoke<void>("watch_stop"),
   watchSave: (path: string, lines: string[]) => invoke<void>("watch_save", { path, lines }),
+  hubHealth: () => invoke<HubHealth>("hub_health"),
   storageOptions: () => invoke<KeepOptions>("storage_options"),
   checkStorageName: (name: string) => invoke<StorageNameCheck>("check_storage_name", { name }),
   planKeep: (keep: KeepPlan | null) => invoke<WizardView>("plan_keep", { keep }),

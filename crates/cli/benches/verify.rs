@@ -218,6 +218,7 @@ fn fleet(sandbox: &Sandbox) -> Vec<ConnectionString> {
                                 iot_edge: false,
                                 messages: vec![],
                                 twin: Default::default(),
+                                activity: Default::default(),
                             },
                         );
                         (id, key)

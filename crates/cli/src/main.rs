@@ -7,6 +7,7 @@ mod cloud_args;
 mod export;
 mod find_key;
 mod format;
+mod health;
 mod input;
 mod keep;
 mod key_info;
@@ -50,6 +51,7 @@ enum Command {
     Sandbox(sandbox::Args),
     Verify(verify::Args),
     Watch(watch::Args),
+    Health(health::Args),
     Login(login::Args),
     Proxy(proxy::Args),
     // Boxed: its many flags would make every other command's value as large.
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => sandbox::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Health(args) => health::run(args),
         Command::Login(args) => login::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Provision(args) => provision::run(*args),

@@ -9,9 +9,6 @@
 
 use std::time::{Duration, SystemTime};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use hubsetup_keep::{find_stored, keep_data, AccountChoice, KeepData};
 use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
@@ -39,7 +36,7 @@ async fn main() {
         ..SandboxConfig::fast()
     })
     .expect("sandbox");
-    let azure = common::session(&sandbox).await;
+    let azure = hubsetup_testsupport::signed_in(&sandbox).await;
     let network = Network::new(&sandbox.cloud(), None).expect("network");
     let hub = azure.find_hub(PRODUCTION, HUB).await.expect("hub");
     let kept = keep_data(

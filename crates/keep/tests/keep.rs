@@ -1,14 +1,12 @@
 //! Keeping the data against the sandbox's ARM: the account, container, identity, role and
 //! routes as Azure would hold them, a repeat that changes nothing, and the refusals.
 
-mod common;
-
-use common::session;
 use hubsetup_keep::{find_stored, keep_data, AccountChoice, KeepData, KeepError};
 use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use hubsetup_storage::routing::Encoding;
+use hubsetup_testsupport::signed_in as session;
 use serde_json::Value;
 
 const PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
@@ -118,14 +116,7 @@ async fn a_new_account_is_written_by_the_hubs_identity_and_a_repeat_changes_noth
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_right_to_assign_roles_the_hub_writes_with_the_account_key() {
     let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
-    // A hub in the group where the admin is only Contributor.
-    sandbox.with_state(|s| {
-        let mut hub = s.hubs[HUB].clone();
-        hub.name = "team-hub".into();
-        hub.subscription_id = SHARED.into();
-        hub.resource_group = "team-iot".into();
-        s.hubs.insert("team-hub".into(), hub);
-    });
+    team_hub(&sandbox);
     let azure = session(&sandbox).await;
     let hub = azure.find_hub(SHARED, "team-hub").await.unwrap();
     let kept = keep_data(
@@ -375,5 +366,112 @@ async fn azure_policy_that_denies_the_accounts_settings_is_said_and_nothing_is_m
         sandbox.with_state(|s| !s.storage_accounts.contains_key("eudata")
             && s.hubs["eu-hub"].other_properties.get("routing").is_none()),
         "nothing made, the hub unchanged"
+    );
+}
+
+/// The team's hub in the group where the admin is only Contributor (no right to assign roles).
+fn team_hub(sandbox: &Sandbox) {
+    sandbox.with_state(|s| {
+        let mut hub = s.hubs[HUB].clone();
+        hub.name = "team-hub".into();
+        hub.subscription_id = SHARED.into();
+        hub.resource_group = "team-iot".into();
+        s.hubs.insert("team-hub".into(), hub);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_forbids_keys_is_refused_with_whom_to_ask_when_no_role_may_be_given() {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    team_hub(&sandbox);
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(SHARED, "team-hub").await.unwrap();
+    keep_data(
+        &azure,
+        &hub,
+        &choice(
+            AccountChoice::Create {
+                name: "teamkeys".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap();
+    // Another account of the team's, whose owner turned shared keys off.
+    sandbox.with_state(|s| {
+        let mut account = s.storage_accounts["teamkeys"].clone();
+        account.name = "teamnokeys".into();
+        account
+            .settings
+            .insert("allowSharedKeyAccess".into(), serde_json::json!(false));
+        s.storage_accounts.insert("teamnokeys".into(), account);
+    });
+    let before = routing_of(&sandbox, "team-hub");
+    let existing = AccountChoice::Existing {
+        name: "teamnokeys".into(),
+        resource_group: "team-iot".into(),
+    };
+    let refused = keep_data(&azure, &hub, &choice(existing, &[DEVICE]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "The storage account 'teamnokeys' does not allow its keys to be used, and you may not give the hub's identity a role on it. Ask an owner of the account for the role \"Role Based Access Control Administrator\" (or \"Owner\") there, or to allow key access."
+    );
+    assert_eq!(
+        routing_of(&sandbox, "team-hub"),
+        before,
+        "the routes unchanged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reused_hubs_own_routes_survive_untouched_beside_ours() {
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(PRODUCTION, HUB).await.unwrap();
+    let theirs = serde_json::json!({ "name": "alarms", "source": "DeviceMessages", "condition": "$body.alarm = true", "endpointNames": ["events"], "isEnabled": true });
+    azure
+        .change_hub(&hub, "the customer's own route", |body| {
+            body["properties"]["routing"] = serde_json::json!({
+                "routes": [theirs.clone()],
+                "fallbackRoute": { "name": "$fallback", "source": "DeviceMessages", "condition": "true", "endpointNames": ["events"], "isEnabled": false },
+            });
+            true
+        })
+        .await
+        .unwrap();
+    let before = routing_of(&sandbox, HUB);
+
+    let kept = keep_data(
+        &azure,
+        &hub,
+        &choice(
+            AccountChoice::Create {
+                name: "reuseddata".into(),
+            },
+            &[DEVICE],
+        ),
+    )
+    .await
+    .unwrap();
+    // Their route sends some messages only: ours to `events` still carries every message.
+    assert_eq!(
+        kept.routes,
+        [format!("store-{DEVICE}"), "hubsetup-built-in".to_owned()]
+    );
+    let after = routing_of(&sandbox, HUB);
+    assert_eq!(after["routes"][0], before["routes"][0], "theirs as it was");
+    assert_eq!(after["fallbackRoute"], before["fallbackRoute"]);
+    let names: Vec<&str> = after["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["alarms", &format!("store-{DEVICE}"), "hubsetup-built-in"]
     );
 }

@@ -56,7 +56,7 @@ pub use provision::{Decide, HubChoice, Outcome, Request};
 pub use reach::{reach_problems, ReachProblem};
 pub use read_access::{ConsumerGroupSummary, OWN_CONSUMER_GROUP};
 pub use record::{CreationRecord, Records};
-pub use registry::{DeviceCredentials, DeviceSummary};
+pub use registry::{DeviceActivity, DeviceCredentials, DeviceSummary};
 pub use resources::ArmReply;
 pub use summary::{shell_quote, GroupSummary, HubSummary, Reachability, Summary};
 pub use terraform::hcl_string;

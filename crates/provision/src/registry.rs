@@ -54,6 +54,20 @@ impl DeviceCredentials {
     }
 }
 
+/// What the registry says of a device's activity (no keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceActivity {
+    pub device_id: String,
+    pub enabled: bool,
+    /// `Connected` or `Disconnected` (devices over HTTPS are never connected).
+    pub connected: bool,
+    /// When it last connected or sent (RFC 3339), `None` when never.
+    pub last_activity: Option<String>,
+}
+
+/// How many device entries one listing reads: the registry's largest page.
+const LISTED_DEVICES: u32 = 1000;
+
 /// A session with one hub's registry.
 struct Registry<'a> {
     azure: &'a Azure,
@@ -75,6 +89,32 @@ impl Azure {
         for id in device_ids {
             devices.push(registry.ensure(id).await?);
         }
+        Ok(devices)
+    }
+
+    /// The registry's devices (the first 1,000) with their activity, by device ID.
+    pub async fn device_activity(&self, hub: &HubInfo) -> Result<Vec<DeviceActivity>, Error> {
+        let registry = self.registry(hub).await?;
+        let answer = registry.list().await?;
+        let listed = answer.json()?;
+        let mut devices: Vec<DeviceActivity> = listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                let text = |key: &str| d.get(key).and_then(Value::as_str).unwrap_or_default();
+                DeviceActivity {
+                    device_id: text("deviceId").to_owned(),
+                    enabled: text("status").eq_ignore_ascii_case("enabled"),
+                    connected: text("connectionState").eq_ignore_ascii_case("Connected"),
+                    // The registry's "never" is the first instant of year 1.
+                    last_activity: Some(text("lastActivityTime"))
+                        .filter(|t| !t.is_empty() && !t.starts_with("0001-"))
+                        .map(str::to_owned),
+                }
+            })
+            .collect();
+        devices.sort_by(|a, b| a.device_id.cmp(&b.device_id));
         Ok(devices)
     }
 
@@ -158,6 +198,27 @@ impl Registry<'_> {
             }
         };
         http::send(build, repeat, self.azure.reporter()).await
+    }
+
+    /// The registry's first page of devices (`GET /devices?top=1000`).
+    async fn list(&self) -> Result<Answer, Error> {
+        let url = format!(
+            "https://{}/devices?top={LISTED_DEVICES}&api-version={HUB_API}",
+            self.host
+        );
+        let build = || {
+            self.azure
+                .http()
+                .get(&url)
+                .header(AUTHORIZATION, self.authorization.clone())
+                .header(ACCEPT, "application/json")
+        };
+        let answer = http::send(build, Repeat::Safe, self.azure.reporter()).await?;
+        if answer.status == StatusCode::OK {
+            Ok(answer)
+        } else {
+            Err(self.refusal(&answer))
+        }
     }
 
     /// The device's JSON (with keys: scrub it), or `None` if it is not registered.

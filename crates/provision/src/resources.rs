@@ -38,6 +38,23 @@ impl Azure {
         self.arm_send(method, &url, body, subscription).await
     }
 
+    /// GET `{arm}{path}` with `query` beside the api-version (Azure Monitor's metrics).
+    pub async fn arm_get_with(
+        &self,
+        path: &str,
+        api_version: &str,
+        query: &[(&str, &str)],
+        subscription: &str,
+    ) -> Result<ArmReply, Error> {
+        let mut url =
+            url::Url::parse(&self.url(path, api_version)).map_err(|_| Error::UnexpectedAnswer {
+                what: format!("a resource path that makes no URL ({path})"),
+            })?;
+        url.query_pairs_mut().extend_pairs(query);
+        self.arm_send(Method::GET, url.as_str(), None, subscription)
+            .await
+    }
+
     /// Follows a long-running operation to its end: polls the URL ARM gave (only on ARM's
     /// host) while it answers 202, and returns the final answer.
     pub async fn arm_follow(

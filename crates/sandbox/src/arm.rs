@@ -16,7 +16,7 @@ use crate::SandboxConfig;
 use api_versions::Place;
 
 mod api_versions;
-mod iothub;
+pub(crate) mod iothub;
 mod journal;
 mod locks;
 mod metadata;
@@ -56,6 +56,9 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
         [.., "providers", "microsoft.authorization", "permissions" | "locks" | "policyassignments"]
         | ["providers", "microsoft.authorization", "policydefinitions", _] => {
             &api_versions::AUTHORIZATION
+        }
+        [.., "providers", "microsoft.insights", "metrics" | "metricdefinitions"] => {
+            &api_versions::MONITOR
         }
         ["subscriptions", _, "providers", "microsoft.storage", ..]
         | ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", ..] => {
@@ -347,6 +350,12 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
         }
         [_, _, _, _, _, _, "iothubs", _, "skus"] => {
             ("Microsoft.Devices/IotHubs/skus/read".to_owned(), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "providers", "microsoft.insights", "metrics"] => {
+            ("Microsoft.Insights/metrics/read".to_owned(), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "providers", "microsoft.insights", "metricdefinitions"] => {
+            ("Microsoft.Insights/metricDefinitions/read".to_owned(), 8)
         }
         ["subscriptions", _, "providers", "microsoft.storage", "checknameavailability"] => {
             ("Microsoft.Storage/checknameavailability/read".to_owned(), 2)

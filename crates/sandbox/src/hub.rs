@@ -296,16 +296,25 @@ fn decode_keys(primary: &str, secondary: &str) -> Vec<SharedAccessKey> {
 }
 
 fn device_json(device: &Device) -> Value {
+    // The registry's "never" is the first instant of year 1.
+    let when = |ms: u64| {
+        if ms == 0 {
+            "0001-01-01T00:00:00Z".to_owned()
+        } else {
+            crate::arm::iothub::rfc3339(ms)
+        }
+    };
+    let activity = &device.activity;
     json!({
         "deviceId": device.device_id,
         "generationId": device.generation_id,
         "etag": device.etag,
-        "connectionState": "Disconnected",
+        "connectionState": if activity.connections > 0 { "Connected" } else { "Disconnected" },
         "status": device.status,
         "statusReason": device.status_reason,
-        "connectionStateUpdatedTime": "0001-01-01T00:00:00Z",
+        "connectionStateUpdatedTime": when(activity.connection_changed_ms),
         "statusUpdatedTime": "0001-01-01T00:00:00Z",
-        "lastActivityTime": "0001-01-01T00:00:00Z",
+        "lastActivityTime": when(activity.last_activity_ms),
         "cloudToDeviceMessageCount": 0,
         "authentication": {
             "symmetricKey": { "primaryKey": device.primary_key, "secondaryKey": device.secondary_key },
@@ -428,6 +437,7 @@ fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
     };
     let messages = existing.map(|d| d.messages.clone()).unwrap_or_default();
     let twin = existing.map(|d| d.twin.clone()).unwrap_or_default();
+    let activity = existing.map(|d| d.activity.clone()).unwrap_or_default();
     let device = Device {
         device_id: id.to_owned(),
         generation_id,
@@ -445,6 +455,7 @@ fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
             .unwrap_or(false),
         messages,
         twin,
+        activity,
     };
     let response = device_response(StatusCode::OK, &device);
     hub.devices.insert(id.to_owned(), device);

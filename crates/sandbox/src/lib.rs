@@ -29,6 +29,7 @@ mod hub;
 mod hub_amqp;
 pub mod keys;
 mod messages;
+mod monitor;
 mod mqtt;
 mod refusal;
 mod routing;

@@ -11,6 +11,7 @@ use hyper::StatusCode;
 use std::sync::Arc;
 
 use crate::eventhubs::log::ReceivedMessage;
+use crate::monitor::catalog::{Counter, Gauge};
 use crate::refusal::{device_not_found, Refusal};
 use crate::routing::{self, writer::Outbox, Routing};
 use crate::state::Hub;
@@ -53,6 +54,7 @@ pub(crate) fn accept(
     config: &SandboxConfig,
     outbox: Option<&Outbox>,
 ) -> Result<(), Refusal> {
+    hub.metrics.count(Counter::IngressAttempts, 1, now);
     match hub.devices.get(id) {
         Some(device) if device.status == "enabled" => {}
         _ => return Err(device_not_found(hub, id)),
@@ -97,6 +99,8 @@ pub(crate) fn accept(
         ));
     }
     hub.messages_today += counted;
+    hub.metrics.count(Counter::IngressSuccess, 1, now);
+    hub.metrics.set(Gauge::QuotaUsed, hub.messages_today, now);
     let message = ReceivedMessage {
         device_id: id.to_owned(),
         body_base64: STANDARD.encode(&incoming.body),
@@ -122,6 +126,15 @@ pub(crate) fn accept(
         }
     };
     let delivery = routing.deliver(id, &message, &incoming.body);
+    match (delivery.events, delivery.storage.is_empty()) {
+        (false, true) => hub.metrics.count(Counter::Orphaned, 1, now),
+        (events, _) => {
+            hub.metrics.count(Counter::EgressSuccess, 1, now);
+            if events {
+                hub.metrics.count(Counter::BuiltInEvents, 1, now);
+            }
+        }
+    }
     if let Some(outbox) = outbox.filter(|_| !delivery.storage.is_empty()) {
         let partition = crate::eventhubs::log::partition_of(id, partitions) as u32;
         let record = routing::records::Record {
@@ -150,6 +163,7 @@ pub(crate) fn accept(
         );
     }
     let device = hub.devices.get_mut(id).expect("checked above");
+    device.activity.last_activity_ms = now;
     if device.messages.len() >= KEPT_MESSAGES {
         device.messages.remove(0);
     }

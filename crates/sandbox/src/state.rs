@@ -280,6 +280,20 @@ pub struct Device {
     /// Desired and reported properties (Standard and Free tiers).
     #[serde(default)]
     pub twin: Twin,
+    /// When it last sent or connected, and whether it is connected now.
+    #[serde(default)]
+    pub activity: Activity,
+}
+
+/// A device's activity as the registry reports it (`lastActivityTime`, `connectionState`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Activity {
+    /// Milliseconds since the epoch; 0 when never.
+    pub last_activity_ms: u64,
+    pub connection_changed_ms: u64,
+    /// Open MQTT connections; none survive a restart.
+    #[serde(skip)]
+    pub connections: u32,
 }
 
 /// A device twin's properties, each side with its own version, as IoT Hub keeps them.
@@ -370,6 +384,9 @@ pub struct Hub {
     /// is written or the sandbox restarts.
     #[serde(skip)]
     pub(crate) routing: Option<std::sync::Arc<crate::routing::Routing>>,
+    /// Azure Monitor's platform metrics, minute by minute.
+    #[serde(default)]
+    pub(crate) metrics: crate::monitor::Meter,
 }
 
 fn one_day() -> u32 {
@@ -634,6 +651,7 @@ impl State {
             iot_edge: false,
             messages: vec![],
             twin: Twin::default(),
+            activity: Activity::default(),
         };
         if let Some(hub) = state.hubs.get_mut("contoso-plant-hub") {
             hub.devices.insert(existing.device_id.clone(), existing);
@@ -678,6 +696,7 @@ impl State {
                 endpoint_health: BTreeMap::new(),
                 retention_days: 1,
                 routing: None,
+                metrics: Default::default(),
             },
         );
     }

@@ -1,6 +1,6 @@
 //! What the tests of several crates share, so that none keeps a copy: a GnuPG home of its own
 //! for the real `gpg`, which the hand-off is checked against (the hand-off crate's tests and
-//! the CLI's).
+//! the CLI's), and an ARM session signed in to the sandbox ([`signed_in`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -119,4 +119,24 @@ impl Drop for GpgHome {
 pub fn spaced(hex: &str) -> String {
     let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..i + 4]).collect();
     format!("{}  {}", groups[..5].join(" "), groups[5..].join(" "))
+}
+
+/// An ARM session signed in to `sandbox` by device code, as an admin would be (the fast
+/// sandbox approves the code at once).
+pub async fn signed_in(sandbox: &hubsetup_sandbox::Sandbox) -> hubsetup_provision::Azure {
+    use hubsetup_identity::{sign_in, AzureCli, SignInMethod, SignInOptions, SystemBrowser};
+
+    let network = hubsetup_net::Network::new(&sandbox.cloud(), None).expect("network");
+    let credential = sign_in(
+        SignInMethod::DeviceCode,
+        &network,
+        &SignInOptions::default(),
+        &AzureCli::default(),
+        &SystemBrowser,
+        &|_| {},
+    )
+    .await
+    .expect("device code sign-in");
+    hubsetup_provision::Azure::new(&network, credential, std::sync::Arc::new(|_| {}))
+        .expect("session")
 }

@@ -8,6 +8,7 @@
 mod admin;
 mod flow;
 mod handoff;
+mod health;
 mod keep;
 mod session;
 mod shelf;
@@ -20,6 +21,7 @@ pub use flow::{
 pub use handoff::{
     ExportRequest, FoundKey, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith, Signing,
 };
+pub use hubsetup_health::Health;
 pub use hubsetup_keep::{NameCheck as StorageNameCheck, Stored};
 pub use keep::{KeepOptions, KeepPlan, StorageFormat, StoredWait};
 pub use session::{

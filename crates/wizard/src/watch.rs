@@ -140,7 +140,7 @@ pub enum WatchEvent {
 
 impl Session {
     /// The hub the wizard created or chose, when signed in.
-    fn signed_in_hub(&self) -> Option<HubInfo> {
+    pub(crate) fn signed_in_hub(&self) -> Option<HubInfo> {
         self.created_hub
             .lock()
             .expect("hub lock")

@@ -150,6 +150,22 @@ pub(crate) const AUTHORIZATION: Versions = Versions {
     ],
 };
 
+/// Azure Monitor's metrics and metric definitions on a resource
+/// (`monitor/resource-manager/Microsoft.Insights/Insights/stable`: `metrics_API.json` and
+/// `metricDefinitions_API.json`), oldest first. azure-cli 2.91 asks at 2018-01-01,
+/// azure-mgmt-monitor 7 at 2024-02-01.
+pub(crate) const MONITOR: Versions = Versions {
+    namespace: Some("Microsoft.Insights"),
+    listed: &[
+        "2016-03-01",
+        "2016-09-01",
+        "2018-01-01",
+        "2021-05-01",
+        "2023-10-01",
+        "2024-02-01",
+    ],
+};
+
 /// Role definitions and assignments (`authorization/resource-manager/Microsoft.Authorization`):
 /// azure-cli reads definitions at 2022-05-01-preview and writes assignments at 2022-04-01.
 pub(crate) const ROLES: Versions = Versions {

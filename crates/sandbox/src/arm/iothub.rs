@@ -56,6 +56,18 @@ pub(crate) fn hub_request(
                 &format!("The job '{job}' was not found on IotHub '{}'.", hub.name),
             )
         }),
+        (&Method::GET, ["providers", "microsoft.insights", "metrics"]) => {
+            let id = format!("/{}", original[..8].join("/"));
+            with_hub_mut(state, sub, group, name, |hub| {
+                crate::monitor::api::metrics(req, hub, &id, crate::state::now_ms())
+            })
+        }
+        (&Method::GET, ["providers", "microsoft.insights", "metricdefinitions"]) => {
+            let id = format!("/{}", original[..8].join("/"));
+            with_hub(state, sub, group, name, |_| {
+                crate::monitor::api::definitions(&id)
+            })
+        }
         (&Method::GET, ["routingendpointshealth"]) => {
             with_hub(state, sub, group, name, facts::endpoint_health)
         }

@@ -63,6 +63,11 @@ pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
     {
         return;
     }
+    let connected = |up: bool| {
+        let mut state = app.state.lock().expect("state lock");
+        crate::monitor::connection(&mut state, &hub, &device, up, crate::state::now_ms());
+    };
+    connected(true);
     // A client silent for one and a half keep-alive periods is gone (MQTT 3.1.1, 3.1.2.10).
     let keep_alive = match keep_alive {
         0 => MAX_KEEP_ALIVE,
@@ -116,6 +121,7 @@ pub(crate) async fn serve_mqtt<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     tokio::join!(reading, writing);
+    connected(false);
 }
 
 /// Applies the faults in force for the device's messages (`/devices/{id}/messages/events` on

@@ -222,7 +222,13 @@ async fn write(
             put_blob(&storage, &account, endpoint, &name, file).await
         }
     };
-    record_health(&state, &hub, &endpoint.name, outcome.err());
+    record_health(
+        &state,
+        &hub,
+        &endpoint.name,
+        batch.records.len() as u64,
+        outcome.err(),
+    );
 }
 
 async fn put_blob(
@@ -271,11 +277,25 @@ async fn put_blob(
     }
 }
 
-fn record_health(state: &Mutex<State>, hub: &str, endpoint: &str, problem: Option<String>) {
+/// The endpoint's health after a write of `records` messages, and what Azure Monitor counts
+/// of it: delivered to storage, or dropped.
+fn record_health(
+    state: &Mutex<State>,
+    hub: &str,
+    endpoint: &str,
+    records: u64,
+    problem: Option<String>,
+) {
     let mut state = state.lock().expect("state lock");
     let Some(hub) = state.hubs.get_mut(&hub.to_ascii_lowercase()) else {
         return;
     };
+    let counter = if problem.is_none() {
+        crate::monitor::catalog::Counter::EgressStorage
+    } else {
+        crate::monitor::catalog::Counter::Dropped
+    };
+    hub.metrics.count(counter, records, crate::state::now_ms());
     // The specification's times of endpoint health are RFC 1123's.
     let now = httpdate::fmt_http_date(std::time::SystemTime::now());
     let entry = hub

@@ -388,6 +388,7 @@ pub(crate) fn put_hub(
                 endpoint_health: Default::default(),
                 retention_days: 1,
                 routing: None,
+                metrics: Default::default(),
             }
         }
     };
