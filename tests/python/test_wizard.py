@@ -411,8 +411,12 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     assert len(methods) == 2 and all("answered by the device" in r for r in methods), methods
     # Both strings send as the device, so both messages are found in its stream's folder once
     # the hub's batch is written (after a second on the sandbox's faster clock).
-    WebDriverWait(app.driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".stored-stage.stored")) == 2)
-    stored = [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".stored-stage")]
+    stages = lambda: [r.text for r in app.driver.find_elements(By.CSS_SELECTOR, ".stored-stage")]  # noqa: E731
+    try:
+        WebDriverWait(app.driver, 150).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".stored-stage.stored")) == 2)
+    except TimeoutException:
+        pytest.fail(f"the Stored stages never both passed; they show {stages()}")
+    stored = stages()
     folder = f"iot-data/{DEVICE}/{hub}/"
     assert all(f"Stored: the test message is in {folder}" in r for r in stored), stored
     blobs = {r.split(" is in ", 1)[1].split(",", 1)[0] for r in stored}

@@ -102,6 +102,19 @@ pub async fn read_health(
     hub: &HubInfo,
     now: SystemTime,
 ) -> Result<Health, HealthError> {
+    // Said before anything is asked of Azure Monitor, with the role to ask for.
+    if !azure
+        .may(
+            &hub.id,
+            "Microsoft.Insights/metrics/read",
+            &hub.subscription_id,
+        )
+        .await?
+    {
+        return Err(HealthError::NoMonitoringRight {
+            hub: hub.name.clone(),
+        });
+    }
     let now = OffsetDateTime::from(now);
     let this_hour = now
         .replace_minute(0)

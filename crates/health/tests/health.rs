@@ -75,3 +75,26 @@ async fn a_stream_that_never_sent_is_named_and_a_sent_message_is_counted() {
     let json = serde_json::to_string(&arriving).unwrap();
     assert!(!json.contains("SharedAccessKey") && !json.contains("primaryKey"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_monitoring_right_the_role_to_ask_for_is_said_first() {
+    const SHARED: &str = "66666666-6666-4666-8666-666666666666";
+    let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
+    // A hub in the group where the admin runs hubs with a custom role that has no Azure Monitor.
+    sandbox.with_state(|s| {
+        let mut hub = s.hubs[HUB].clone();
+        hub.name = "ops-hub".into();
+        hub.subscription_id = SHARED.into();
+        hub.resource_group = "team-ops".into();
+        s.hubs.insert("ops-hub".into(), hub);
+    });
+    let azure = session(&sandbox).await;
+    let hub = azure.find_hub(SHARED, "ops-hub").await.unwrap();
+    let refused = read_health(&azure, &hub, SystemTime::now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "You may not read the metrics of hub 'ops-hub'. Ask for the role \"Monitoring Reader\" (or Reader) on the hub or its resource group."
+    );
+}

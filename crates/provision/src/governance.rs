@@ -138,6 +138,17 @@ fn grants(list: &Value) -> Vec<Grant> {
 }
 
 impl Azure {
+    /// Whether the signed-in user may perform `action` at `scope` (a resource or resource
+    /// group ID), read from `Microsoft.Authorization/permissions` before anything is asked.
+    pub async fn may(&self, scope: &str, action: &str, subscription: &str) -> Result<bool, Error> {
+        let url = self.url(
+            &format!("{scope}/providers/Microsoft.Authorization/permissions"),
+            PERMISSIONS_API,
+        );
+        let list = self.get_json(&url, subscription).await?;
+        Ok(rbac::permitted(&grants(&list), action))
+    }
+
     /// What the user may do in `subscription` and (when it exists) `resource_group`.
     pub async fn permissions(
         &self,

@@ -594,6 +594,7 @@ impl State {
                     &[
                         ("team-iot", "westeurope"),
                         ("team-readonly", "westeurope"),
+                        ("team-ops", "westeurope"),
                         ("platform-core", "westeurope"),
                     ],
                 ),

@@ -46,7 +46,7 @@ fn a_role_on_one_group_allows_that_group_only() {
     assert_eq!(status, 200);
     assert_eq!(
         names(&groups),
-        ["team-iot", "team-readonly"],
+        ["team-iot", "team-readonly", "team-ops"],
         "a group without a role is not listed"
     );
 

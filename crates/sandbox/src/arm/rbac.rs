@@ -3,8 +3,9 @@
 //! user may do at a scope, read before any write) and ARM's `AuthorizationFailed` answer.
 //!
 //! The user owns the Contoso subscriptions and contributes to the guest tenant's; in
-//! "Contoso Shared Services" they are only Contributor on `team-iot` and Reader on
-//! `team-readonly`, and may not see `platform-core` at all, as an IT admin often is.
+//! "Contoso Shared Services" they are only Contributor on `team-iot`, Reader on
+//! `team-readonly` and an IoT operator (a custom role without Azure Monitor) on `team-ops`, and
+//! may not see `platform-core` at all, as an IT admin often is.
 
 use hubsetup_core::rbac::Grant;
 use hyper::StatusCode;
@@ -52,6 +53,17 @@ pub(crate) const READER: Role = Role {
     not_actions: &[],
 };
 
+/// A custom role some organisations give the people who run IoT hubs: the hubs and their
+/// resource group, nothing of Azure Monitor.
+pub(crate) const IOT_OPERATOR: Role = Role {
+    name: "IoT Hub Operator (custom)",
+    actions: &[
+        "Microsoft.Devices/*",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+    ],
+    not_actions: &[],
+};
+
 /// A role given to the user on a subscription, or on one of its resource groups.
 struct Assignment {
     subscription: &'static str,
@@ -93,6 +105,11 @@ const ASSIGNMENTS: &[Assignment] = &[
         subscription: SUBSCRIPTION_SHARED,
         group: Some("team-readonly"),
         role: READER,
+    },
+    Assignment {
+        subscription: SUBSCRIPTION_SHARED,
+        group: Some("team-ops"),
+        role: IOT_OPERATOR,
     },
 ];
 

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use hyper::{Method, StatusCode};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
+use super::blob;
 use crate::state::StorageAccount;
 
 /// How long Azurite (Node.js) may take to start listening.
@@ -23,12 +26,6 @@ struct Running {
     keys: [String; 2],
     /// The containers ARM made that this process has been given.
     containers: BTreeSet<String>,
-}
-
-/// Where an account's Azurite listens, and the containers ARM made since it was last asked.
-pub(crate) struct Ready {
-    pub(crate) port: u16,
-    pub(crate) new_containers: Vec<String>,
 }
 
 /// The Azurite program and the processes it runs for the sandbox's accounts.
@@ -77,9 +74,11 @@ impl Azurite {
         }
     }
 
-    /// The Azurite process that serves `account`, started (or restarted, when a key was
-    /// regenerated) as needed.
-    pub(crate) async fn ready(&self, account: &StorageAccount) -> Result<Ready, String> {
+    /// The port of the Azurite process that serves `account` (at `host`), started (or
+    /// restarted, when a key was regenerated) as needed, once it holds every container ARM
+    /// made. The containers are made while no other caller may use the process, so that no
+    /// write reaches it before its container exists.
+    pub(crate) async fn ready(&self, account: &StorageAccount, host: &str) -> Result<u16, String> {
         let folder = account.data_folder();
         let mut running = self.running.lock().await;
         if running
@@ -99,11 +98,35 @@ impl Azurite {
             .filter(|c| !process.containers.contains(*c))
             .cloned()
             .collect();
-        process.containers.extend(new_containers.iter().cloned());
-        Ok(Ready {
-            port: process.port,
-            new_containers,
-        })
+        for container in new_containers {
+            let stream = TcpStream::connect(("127.0.0.1", process.port))
+                .await
+                .map_err(|e| format!("Azurite for '{}' does not answer: {e}", account.name))?;
+            let path = format!("/{container}");
+            let answer = blob::send(
+                stream,
+                host,
+                account,
+                blob::Call {
+                    method: Method::PUT,
+                    path: &path,
+                    query: &[("restype", "container")],
+                    headers: &[],
+                    body: Vec::new(),
+                },
+            )
+            .await?;
+            // 409: it exists already, as good as made.
+            if answer.status.is_success() || answer.status == StatusCode::CONFLICT {
+                process.containers.insert(container);
+            } else {
+                return Err(format!(
+                    "Azurite did not make container '{container}' of '{}': {}",
+                    account.name, answer.status
+                ));
+            }
+        }
+        Ok(process.port)
     }
 
     async fn start(&self, account: &StorageAccount, folder: &str) -> Result<Running, String> {

@@ -11,7 +11,6 @@ pub(crate) mod blob;
 
 use std::path::PathBuf;
 
-use hyper::Method;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -77,30 +76,12 @@ impl Storage {
             .azurite
             .as_ref()
             .ok_or("this sandbox runs without Azurite")?;
-        let ready = azurite.ready(account).await?;
-        let connect = || async {
-            TcpStream::connect(("127.0.0.1", ready.port))
-                .await
-                .map_err(|e| format!("Azurite for '{}' does not answer: {e}", account.name))
-        };
-        for container in &ready.new_containers {
-            let path = format!("/{container}");
-            // 409 (it exists already) is as good as 201.
-            blob::send(
-                connect().await?,
-                &self.blob_host(&account.name),
-                account,
-                blob::Call {
-                    method: Method::PUT,
-                    path: &path,
-                    query: &[("restype", "container")],
-                    headers: &[],
-                    body: Vec::new(),
-                },
-            )
+        let port = azurite
+            .ready(account, &self.blob_host(&account.name))
             .await?;
-        }
-        connect().await
+        TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| format!("Azurite for '{}' does not answer: {e}", account.name))
     }
 
     /// Serves a client of the account's blob host: its decrypted bytes go to Azurite and back.
