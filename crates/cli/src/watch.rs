@@ -154,13 +154,18 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let mut seen: BTreeMap<String, u64> = BTreeMap::new();
         let mut shown = 0u64;
         let mut connections = 0u32;
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         let outcome = loop {
             if args.count.is_some_and(|count| shown >= count) {
                 break Ok(());
             }
             let next = tokio::select! {
+                // Polled first, and kept across messages: its listener is in place before
+                // anything is printed, so a Ctrl-C between two messages is not lost.
+                biased;
+                _ = &mut interrupted => break Ok(()),
                 next = updates.recv() => next,
-                _ = tokio::signal::ctrl_c() => break Ok(()),
             };
             let event = match next {
                 Some(WatchUpdate::Event(event)) => event,
