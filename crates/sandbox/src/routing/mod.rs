@@ -376,6 +376,26 @@ pub(crate) fn complete(
     previous: Option<&Value>,
     state: &crate::state::State,
 ) {
+    let mut routing = routing;
+    // Azure shows every kind of endpoint, empty where a PUT named none.
+    if let Some(object) = routing.as_deref_mut().and_then(Value::as_object_mut) {
+        let endpoints = object
+            .entry("endpoints")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(kinds) = endpoints.as_object_mut() {
+            for kind in [
+                "serviceBusQueues",
+                "serviceBusTopics",
+                "eventHubs",
+                "storageContainers",
+                "cosmosDBSqlContainers",
+            ] {
+                kinds
+                    .entry(kind)
+                    .or_insert_with(|| Value::Array(Vec::new()));
+            }
+        }
+    }
     let endpoints = routing
         .and_then(|r| r.pointer_mut("/endpoints/storageContainers"))
         .and_then(Value::as_array_mut);
