@@ -21,7 +21,8 @@ pub const APP: &[&str] = &[
 /// (dbus-x11), a Secret Service (gnome-keyring) and secret-tool (libsecret-tools); the hand-off
 /// tests need gpg (gnupg); the end-to-end tests a display (xvfb), WebKit's WebDriver and a
 /// second program on the clipboard (xclip); the proxy tests a real proxy with Basic
-/// authentication (squid) and openssl for its password file.
+/// authentication (squid) and openssl for its password file; the key-lookup tests Sequoia's sq
+/// and iproute2 (loopback in a network namespace of their own).
 pub const TEST: &[&str] = &[
     "python3-venv",
     "dbus-x11",
@@ -33,6 +34,8 @@ pub const TEST: &[&str] = &[
     "xclip",
     "squid",
     "openssl",
+    "sq",
+    "iproute2",
 ];
 
 /// Cross builds: Debian's Rust with its standard library's source (cargo builds std for the

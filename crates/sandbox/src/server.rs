@@ -121,7 +121,7 @@ impl App {
                 Service::KeyDirectory { domain, advanced } => {
                     keys::wkd(&req, &domain, advanced, &state).into()
                 }
-                Service::KeyServer => keys::vks(&req, &state).into(),
+                Service::KeyServer => keys::key_server(&req, &state).into(),
                 Service::Keybase => keys::keybase(&req, &state).into(),
                 Service::Graph => crate::graph::handle(&req, &state, &self.config).into(),
                 Service::EventHubs => eventhubs_over_https().into(),
