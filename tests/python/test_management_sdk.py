@@ -87,3 +87,99 @@ def test_a_hubs_whole_life(client):
     client.iot_hub_resource.begin_delete(GROUP, name).result()
     with pytest.raises(ResourceNotFoundError):
         client.iot_hub_resource.get(GROUP, name)
+
+
+def hub_with_routes(client, name):
+    from azure.mgmt.iothub.models import IotHubDescription, IotHubProperties, IotHubSkuInfo, RoutingProperties, RouteProperties
+
+    warm = RouteProperties(name="warm", source="DeviceMessages", condition="$body.temperature > 30",
+                           endpoint_names=["events"], is_enabled=True)
+    properties = IotHubProperties(routing=RoutingProperties(routes=[warm]))
+    return client.iot_hub_resource.begin_create_or_update(
+        GROUP, name, IotHubDescription(location="westeurope", sku=IotHubSkuInfo(name="S1", capacity=1), properties=properties),
+    ).result()
+
+
+def test_routes_are_tested_without_sending(client):
+    from azure.mgmt.iothub.models import RouteProperties, RoutingMessage, TestAllRoutesInput, TestRouteInput
+
+    name = f"sdk-routes-{uuid.uuid4().hex[:6]}"
+    hub_with_routes(client, name)
+    json_message = {"contentType": "application/json", "contentEncoding": "utf-8"}
+    warm = RoutingMessage(body='{"temperature": 35}', system_properties=json_message)
+    cold = RoutingMessage(body='{"temperature": 20}', system_properties=json_message)
+
+    matched = client.iot_hub_resource.test_all_routes(name, GROUP, TestAllRoutesInput(routing_source="DeviceMessages", message=warm))
+    assert [r.properties.name for r in matched.routes] == ["warm"]
+    assert client.iot_hub_resource.test_all_routes(name, GROUP, TestAllRoutesInput(message=cold)).routes == []
+
+    route = RouteProperties(name="hot", source="DeviceMessages", condition="$body.temperature > 30", endpoint_names=["events"], is_enabled=True)
+    assert client.iot_hub_resource.test_route(name, GROUP, TestRouteInput(message=warm, route=route)).result == "true"
+    assert client.iot_hub_resource.test_route(name, GROUP, TestRouteInput(message=cold, route=route)).result == "false"
+    route.condition = "$body.temperature >"
+    broken = client.iot_hub_resource.test_route(name, GROUP, TestRouteInput(message=warm, route=route))
+    assert broken.result == "undefined"
+    error = broken.details.compilation_errors[0]
+    assert (error.message, error.severity, error.location.start.line) == ("Syntax error.", "error", 1)
+    client.iot_hub_resource.begin_delete(GROUP, name).result()
+
+
+def test_a_hub_fails_over_to_its_paired_region_and_back(client):
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.iothub.models import FailoverInput
+
+    name = f"sdk-failover-{uuid.uuid4().hex[:6]}"
+    hub_with_routes(client, name)
+
+    def roles():
+        return [(l.location, l.role) for l in client.iot_hub_resource.get(GROUP, name).properties.locations]
+
+    assert roles() == [("West Europe", "primary"), ("North Europe", "secondary")]
+    with pytest.raises(HttpResponseError) as wrong:
+        client.iot_hub.begin_manual_failover(name, GROUP, FailoverInput(failover_region="eastus")).result()
+    assert wrong.value.status_code == 400
+    assert "can fail over only to its secondary location, North Europe; 'eastus' was given" in wrong.value.message
+    client.iot_hub.begin_manual_failover(name, GROUP, FailoverInput(failover_region="northeurope")).result()
+    assert roles() == [("North Europe", "primary"), ("West Europe", "secondary")]
+    client.iot_hub.begin_manual_failover(name, GROUP, FailoverInput(failover_region="West Europe")).result()
+    assert roles() == [("West Europe", "primary"), ("North Europe", "secondary")]
+    client.iot_hub_resource.begin_delete(GROUP, name).result()
+
+
+def test_private_endpoint_connections_are_approved_and_removed(client, cloud):
+    import requests
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.iothub.models import PrivateEndpointConnection, PrivateEndpointConnectionProperties, PrivateLinkServiceConnectionState
+    from conftest import PRODUCTION
+
+    name = f"sdk-private-{uuid.uuid4().hex[:6]}"
+    hub_with_routes(client, name)
+    resources = client.private_link_resources.list(GROUP, name).value
+    assert [(r.name, r.properties.group_id, r.properties.required_zone_names) for r in resources] == [
+        ("iotHub", "iotHub", [f"privatelink.{cloud['iot_hub_suffix']}"])]
+    assert client.private_link_resources.get(GROUP, name, "iotHub").properties.required_members == ["iotHub"]
+    assert client.private_endpoint_connections.list(GROUP, name) == []
+
+    endpoint = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Network/privateEndpoints/plant-pe"
+    asked = requests.post(f"https://control.{cloud['suffix']}/private-endpoints", json={
+        "subscription": PRODUCTION, "resourceGroup": GROUP, "hub": name, "privateEndpointId": endpoint,
+    })
+    assert asked.status_code == 200, asked.text
+    [pending] = client.private_endpoint_connections.list(GROUP, name)
+    assert (pending.properties.private_endpoint.id, pending.properties.private_link_service_connection_state.status) == (endpoint, "Pending")
+
+    approval = PrivateEndpointConnection(properties=PrivateEndpointConnectionProperties(
+        private_link_service_connection_state=PrivateLinkServiceConnectionState(status="Approved", description="Plant network")))
+    approved = client.private_endpoint_connections.begin_update(GROUP, name, pending.name, approval).result()
+    assert approved.properties.private_link_service_connection_state.status == "Approved"
+    shown = client.private_endpoint_connections.get(GROUP, name, pending.name)
+    assert shown.properties.private_link_service_connection_state.description == "Plant network"
+    assert client.iot_hub_resource.get(GROUP, name).properties.private_endpoint_connections[0].name == pending.name
+
+    client.private_endpoint_connections.begin_delete(GROUP, name, pending.name).result()
+    assert client.private_endpoint_connections.list(GROUP, name) == []
+    with pytest.raises(HttpResponseError) as missing:
+        client.private_endpoint_connections.get(GROUP, name, pending.name)
+    assert missing.value.status_code == 404
+    assert f"The private endpoint connection '{pending.name}' was not found on IotHub '{name}'." in missing.value.message
+    client.iot_hub_resource.begin_delete(GROUP, name).result()

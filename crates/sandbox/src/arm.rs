@@ -377,6 +377,23 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
                 8,
             )
         }
+        [_, _, _, _, _, _, "iothubs", _, "failover"] => {
+            ("Microsoft.Devices/IotHubs/failover/action".to_owned(), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "routing", "routes", test @ ("$testall" | "$testnew")] => {
+            (
+                format!("Microsoft.Devices/IotHubs/routing/routes/{test}/Action"),
+                8,
+            )
+        }
+        [_, _, _, _, _, _, "iothubs", _, "privateendpointconnections", ..] => (
+            format!("Microsoft.Devices/IotHubs/privateEndpointConnections/{verb}"),
+            8,
+        ),
+        [_, _, _, _, _, _, "iothubs", _, "privatelinkresources", ..] => (
+            "Microsoft.Devices/IotHubs/privateLinkResources/read".to_owned(),
+            8,
+        ),
         [_, _, _, _, _, _, "iothubs", _, "eventhubendpoints", _, "consumergroups", ..] => (
             format!("Microsoft.Devices/IotHubs/eventHubEndpoints/consumerGroups/{verb}"),
             8,

@@ -215,6 +215,33 @@ impl App {
                     format!("not a partition number: {partition}"),
                 ),
             },
+            // A network admin's private endpoint with manual approval asks a hub for a
+            // connection (Microsoft.Network is not in the sandbox).
+            (&Method::POST, ["private-endpoints"]) => {
+                let body = req.json().unwrap_or_default();
+                let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
+                let (Some(sub), Some(group), Some(hub), Some(endpoint)) = (
+                    field("subscription"),
+                    field("resourceGroup"),
+                    field("hub"),
+                    field("privateEndpointId"),
+                ) else {
+                    return response(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain",
+                        "give subscription, resourceGroup, hub and privateEndpointId",
+                    );
+                };
+                match crate::arm::iothub::hub_in(state, sub, group, hub) {
+                    Some(hub) => {
+                        let message = field("message").unwrap_or("Please approve my connection.");
+                        let connection =
+                            crate::arm::iothub::private_links::request(hub, endpoint, message);
+                        json_response(StatusCode::OK, &connection)
+                    }
+                    None => response(StatusCode::NOT_FOUND, "text/plain", "no such hub"),
+                }
+            }
             (&Method::GET, ["health"]) => {
                 json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
             }

@@ -387,6 +387,14 @@ pub struct Hub {
     /// Azure Monitor's platform metrics, minute by minute.
     #[serde(default)]
     pub(crate) metrics: crate::monitor::Meter,
+    /// Whether a manual failover moved the hub to its paired region: its locations' roles
+    /// are swapped.
+    #[serde(default)]
+    pub failed_over: bool,
+    /// Its private endpoint connections as ARM shows them, made when a network admin's private
+    /// endpoint asked for one (the control endpoint stands in for Microsoft.Network).
+    #[serde(default)]
+    pub private_endpoint_connections: Vec<serde_json::Value>,
 }
 
 fn one_day() -> u32 {
@@ -695,6 +703,8 @@ impl State {
                 identity: None,
                 events: Default::default(),
                 endpoint_health: BTreeMap::new(),
+                failed_over: false,
+                private_endpoint_connections: Vec::new(),
                 retention_days: 1,
                 routing: None,
                 metrics: Default::default(),

@@ -7,7 +7,6 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::api_versions::IOTHUB;
-use super::resources::region_named;
 use super::{method_not_allowed, rbac};
 use crate::http::{arm_error, json_response, provider_error, with_header, Req, Resp};
 use crate::state::{
@@ -18,6 +17,8 @@ use crate::SandboxConfig;
 mod catalog;
 mod consumer_groups;
 mod facts;
+mod failover;
+pub(crate) mod private_links;
 mod write;
 
 #[cfg(test)]
@@ -66,6 +67,43 @@ pub(crate) fn hub_request(
             let id = format!("/{}", original[..8].join("/"));
             with_hub(state, sub, group, name, |_| {
                 crate::monitor::api::definitions(&id)
+            })
+        }
+        (&Method::POST, ["routing", "routes", "$testall"]) => {
+            let input = req.json().unwrap_or_default();
+            with_hub(state, sub, group, name, |hub| {
+                crate::routing::trial::test_all(hub.other_properties.get("routing"), &input)
+            })
+        }
+        (&Method::POST, ["routing", "routes", "$testnew"]) => {
+            let input = req.json().unwrap_or_default();
+            with_hub(state, sub, group, name, |_| {
+                crate::routing::trial::test_new(&input)
+            })
+        }
+        (&Method::POST, ["failover"]) => failover::failover(req, state, config, sub, group, name),
+        (&Method::GET, ["privatelinkresources"]) => with_hub(state, sub, group, name, |hub| {
+            private_links::link_resources(hub, config, None)
+        }),
+        (&Method::GET, ["privatelinkresources", _]) => with_hub(state, sub, group, name, |hub| {
+            private_links::link_resources(hub, config, Some(original[9]))
+        }),
+        (&Method::GET, ["privateendpointconnections"]) => {
+            with_hub(state, sub, group, name, private_links::list)
+        }
+        (&Method::GET, ["privateendpointconnections", _]) => {
+            with_hub(state, sub, group, name, |hub| {
+                private_links::get(hub, original[9])
+            })
+        }
+        (&Method::PUT, ["privateendpointconnections", _]) => {
+            with_hub_mut(state, sub, group, name, |hub| {
+                private_links::update(hub, original[9], req.json())
+            })
+        }
+        (&Method::DELETE, ["privateendpointconnections", _]) => {
+            with_hub_mut(state, sub, group, name, |hub| {
+                private_links::delete(hub, original[9])
             })
         }
         (&Method::GET, ["routingendpointshealth"]) => {
@@ -264,15 +302,10 @@ pub(crate) fn hub_json(hub: &Hub, config: &SandboxConfig) -> Value {
             }}),
         ),
         ("features", json!("None")),
+        ("locations", failover::locations(hub)),
         (
-            "locations",
-            match region_named(&hub.location) {
-                Some(r) => json!([
-                    { "location": r.display, "role": "primary" },
-                    { "location": r.paired.1, "role": "secondary" },
-                ]),
-                None => Value::Null,
-            },
+            "privateEndpointConnections",
+            json!(hub.private_endpoint_connections),
         ),
     ] {
         if !value.is_null() {
@@ -355,14 +388,23 @@ fn with_hub_mut(
     name: &str,
     action: impl FnOnce(&mut Hub) -> Resp,
 ) -> Resp {
-    match state.hubs.get_mut(&name.to_ascii_lowercase()) {
-        Some(hub)
-            if hub.subscription_id == sub && hub.resource_group.eq_ignore_ascii_case(group) =>
-        {
-            action(hub)
-        }
-        _ => hub_not_found(group, name),
+    match hub_in(state, sub, group, name) {
+        Some(hub) => action(hub),
+        None => hub_not_found(group, name),
     }
+}
+
+/// The hub `name` of that subscription and resource group.
+pub(crate) fn hub_in<'a>(
+    state: &'a mut State,
+    sub: &str,
+    group: &str,
+    name: &str,
+) -> Option<&'a mut Hub> {
+    state
+        .hubs
+        .get_mut(&name.to_ascii_lowercase())
+        .filter(|hub| hub.subscription_id == sub && hub.resource_group.eq_ignore_ascii_case(group))
 }
 
 fn list_keys(hub: &Hub, only: Option<&str>) -> Resp {

@@ -10,6 +10,7 @@
 mod bench;
 pub(crate) mod query;
 pub(crate) mod records;
+pub(crate) mod trial;
 pub(crate) mod writer;
 
 pub use bench::bench_route;
@@ -588,14 +589,23 @@ fn system_properties(
     system
 }
 
-/// The body as a condition and a JSON file see it: only a message that says it is JSON in a
-/// Unicode encoding is read.
+/// The body as a condition and a JSON file see it.
 fn json_body(m: &crate::eventhubs::ReceivedMessage, body: &[u8]) -> Option<Value> {
-    let json = m
-        .content_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("application/json"));
-    let unicode = m.content_encoding.as_deref().is_some_and(|e| {
+    readable_json(
+        m.content_type.as_deref(),
+        m.content_encoding.as_deref(),
+        body,
+    )
+}
+
+/// A body as IoT Hub reads it: only one that says it is JSON in a Unicode encoding.
+fn readable_json(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+) -> Option<Value> {
+    let json = content_type.is_some_and(|t| t.eq_ignore_ascii_case("application/json"));
+    let unicode = content_encoding.is_some_and(|e| {
         ["utf-8", "utf-16", "utf-32"]
             .iter()
             .any(|u| e.eq_ignore_ascii_case(u))

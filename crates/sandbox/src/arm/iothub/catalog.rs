@@ -9,7 +9,7 @@ use crate::http::{json_response, Resp};
 use crate::state::State;
 
 /// The operations of the hubs the sandbox serves: name, display name and description, in
-/// Azure's words and order.
+/// Azure's words and order; from the routing tests on, in ours where Azure's were not found.
 const OPERATIONS: &[(&str, &str, &str)] = &[
     ("Microsoft.Devices/register/action", "Register Resource Provider", "Register the subscription for the IotHub resource provider and enables the creation of IotHub resources"),
     ("Microsoft.Devices/operations/Read", "Get All ResourceProvider Operations", "Get All ResourceProvider Operations"),
@@ -26,6 +26,14 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("Microsoft.Devices/iotHubs/eventHubEndpoints/consumerGroups/Read", "Get EventHub Consumer Group(s)", "Get EventHub Consumer Group(s)"),
     ("Microsoft.Devices/iotHubs/eventHubEndpoints/consumerGroups/Delete", "Delete EventHub Consumer Group", "Delete EventHub Consumer Group"),
     ("Microsoft.Devices/iotHubs/quotaMetrics/Read", "Get Quota Metrics", "Get Quota Metrics"),
+    ("Microsoft.Devices/iotHubs/routing/routes/$testall/Action", "Routing Rule Test All", "Test a message against all existing Routes"),
+    ("Microsoft.Devices/iotHubs/routing/routes/$testnew/Action", "Routing Rule Test Route", "Test a message against a provided test Route"),
+    ("Microsoft.Devices/iotHubs/routingEndpointsHealth/Read", "Routing Endpoints Health Read", "Gets the health of all routing Endpoints for an IotHub"),
+    ("Microsoft.Devices/iotHubs/failover/Action", "Manual Failover", "Perform manual failover on an IotHub"),
+    ("Microsoft.Devices/iotHubs/privateLinkResources/Read", "Get Private Link Resource(s)", "Gets the private link resource(s) of an IotHub"),
+    ("Microsoft.Devices/iotHubs/privateEndpointConnections/Read", "Get Private Endpoint Connection(s)", "Gets the private endpoint connection(s) of an IotHub"),
+    ("Microsoft.Devices/iotHubs/privateEndpointConnections/Write", "Approve or Reject Private Endpoint Connection", "Approves or rejects a private endpoint connection to an IotHub"),
+    ("Microsoft.Devices/iotHubs/privateEndpointConnections/Delete", "Delete Private Endpoint Connection", "Deletes a private endpoint connection to an IotHub"),
 ];
 
 /// Free (F1) hubs a subscription may hold.

@@ -386,6 +386,8 @@ pub(crate) fn put_hub(
                 identity: None,
                 events: Default::default(),
                 endpoint_health: Default::default(),
+                failed_over: false,
+                private_endpoint_connections: Vec::new(),
                 retention_days: 1,
                 routing: None,
                 metrics: Default::default(),
