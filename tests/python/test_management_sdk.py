@@ -7,6 +7,7 @@ Its token is a real one from the sandbox's sign-in (device code, conftest.arm_to
 the SDK through azure-core's credential protocol.
 """
 
+import subprocess
 import uuid
 
 import pytest
@@ -182,4 +183,62 @@ def test_private_endpoint_connections_are_approved_and_removed(client, cloud):
         client.private_endpoint_connections.get(GROUP, name, pending.name)
     assert missing.value.status_code == 404
     assert f"The private endpoint connection '{pending.name}' was not found on IotHub '{name}'." in missing.value.message
+    client.iot_hub_resource.begin_delete(GROUP, name).result()
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_a_ca_certificate_is_uploaded_verified_by_proof_of_possession_and_deleted(client, tmp_path):
+    """As Azure's X.509 tutorial has it: a CA made with openssl, its verification code signed
+    into a certificate with that code as its common name."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.iothub.models import CertificateDescription, CertificateProperties, CertificateVerificationDescription
+
+    name = f"sdk-certs-{uuid.uuid4().hex[:6]}"
+    hub_with_routes(client, name)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("plant", "stranger"):
+        openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "30", "-subj", f"/CN={ca} CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign", cwd=tmp_path)
+    pem = (tmp_path / "plant.pem").read_text()
+
+    created = client.certificates.create_or_update(GROUP, name, "plant-ca", CertificateDescription(properties=CertificateProperties(certificate=pem)))
+    assert (created.properties.subject, created.properties.is_verified) == ("CN=plant CA", False)
+    fingerprint = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in", "plant.pem"], cwd=tmp_path,
+                                 capture_output=True, text=True, check=True).stdout
+    assert created.properties.thumbprint == fingerprint.split("=", 1)[1].strip().replace(":", "")
+    assert created.properties.expiry > created.properties.created
+    with pytest.raises(HttpResponseError) as unguarded:
+        client.certificates.create_or_update(GROUP, name, "plant-ca", CertificateDescription(properties=CertificateProperties(certificate=pem)))
+    assert unguarded.value.status_code == 412
+
+    nonce = client.certificates.generate_verification_code(GROUP, name, "plant-ca", created.etag)
+    code = nonce.properties.verification_code
+    assert len(code) == 48
+
+    def proof(signer, common_name):
+        openssl("req", "-new", *ec, "-keyout", "proof.key", "-out", "proof.csr", "-subj", f"/CN={common_name}", cwd=tmp_path)
+        openssl("x509", "-req", "-in", "proof.csr", "-CA", f"{signer}.pem", "-CAkey", f"{signer}.key", "-CAcreateserial",
+                "-out", "proof.pem", "-days", "1", cwd=tmp_path)
+        return CertificateVerificationDescription(certificate=(tmp_path / "proof.pem").read_text())
+
+    with pytest.raises(HttpResponseError) as stranger:
+        client.certificates.verify(GROUP, name, "plant-ca", nonce.etag, proof("stranger", code))
+    assert stranger.value.status_code == 400
+    assert "The verification certificate is not signed by the key of the certificate 'plant-ca'" in stranger.value.message
+    with pytest.raises(HttpResponseError) as misnamed:
+        client.certificates.verify(GROUP, name, "plant-ca", nonce.etag, proof("plant", "not-the-code"))
+    assert f"The verification certificate's common name must be the verification code {code}." in misnamed.value.message
+
+    verified = client.certificates.verify(GROUP, name, "plant-ca", nonce.etag, proof("plant", code))
+    assert verified.properties.is_verified
+    assert [c.name for c in client.certificates.list_by_iot_hub(GROUP, name).value] == ["plant-ca"]
+    assert client.certificates.get(GROUP, name, "plant-ca").properties.is_verified
+
+    client.certificates.delete(GROUP, name, "plant-ca", verified.etag)
+    with pytest.raises(HttpResponseError) as gone:
+        client.certificates.get(GROUP, name, "plant-ca")
+    assert gone.value.status_code == 404
     client.iot_hub_resource.begin_delete(GROUP, name).result()

@@ -377,6 +377,17 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
                 8,
             )
         }
+        [_, _, _, _, _, _, "iothubs", _, "certificates", _, action @ ("generateverificationcode" | "verify")] => (
+            format!(
+                "Microsoft.Devices/IotHubs/certificates/{}/action",
+                if *action == "verify" { "verify" } else { "generateVerificationCode" }
+            ),
+            8,
+        ),
+        [_, _, _, _, _, _, "iothubs", _, "certificates", ..] => (
+            format!("Microsoft.Devices/IotHubs/certificates/{verb}"),
+            8,
+        ),
         [_, _, _, _, _, _, "iothubs", _, "failover"] => {
             ("Microsoft.Devices/IotHubs/failover/action".to_owned(), 8)
         }

@@ -395,6 +395,9 @@ pub struct Hub {
     /// endpoint asked for one (the control endpoint stands in for Microsoft.Network).
     #[serde(default)]
     pub private_endpoint_connections: Vec<serde_json::Value>,
+    /// The X.509 CA certificates uploaded for devices that sign in with certificates.
+    #[serde(default)]
+    pub(crate) certificates: Vec<crate::arm::iothub::certificates::Certificate>,
 }
 
 fn one_day() -> u32 {
@@ -705,6 +708,7 @@ impl State {
                 endpoint_health: BTreeMap::new(),
                 failed_over: false,
                 private_endpoint_connections: Vec::new(),
+                certificates: Vec::new(),
                 retention_days: 1,
                 routing: None,
                 metrics: Default::default(),

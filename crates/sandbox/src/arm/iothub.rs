@@ -15,6 +15,7 @@ use crate::state::{
 use crate::SandboxConfig;
 
 mod catalog;
+pub(crate) mod certificates;
 mod consumer_groups;
 mod facts;
 mod failover;
@@ -80,6 +81,24 @@ pub(crate) fn hub_request(
             with_hub(state, sub, group, name, |_| {
                 crate::routing::trial::test_new(&input)
             })
+        }
+        (&Method::GET, ["certificates"]) => with_hub(state, sub, group, name, certificates::list),
+        (&Method::GET, ["certificates", _]) => {
+            with_hub(state, sub, group, name, |hub| certificates::get(hub, original[9]))
+        }
+        (&Method::PUT, ["certificates", _]) => {
+            with_hub_mut(state, sub, group, name, |hub| certificates::put(hub, original[9], req))
+        }
+        (&Method::DELETE, ["certificates", _]) => {
+            with_hub_mut(state, sub, group, name, |hub| certificates::delete(hub, original[9], req))
+        }
+        (&Method::POST, ["certificates", _, "generateverificationcode"]) => {
+            with_hub_mut(state, sub, group, name, |hub| {
+                certificates::generate_verification_code(hub, original[9], req)
+            })
+        }
+        (&Method::POST, ["certificates", _, "verify"]) => {
+            with_hub_mut(state, sub, group, name, |hub| certificates::verify(hub, original[9], req))
         }
         (&Method::POST, ["failover"]) => failover::failover(req, state, config, sub, group, name),
         (&Method::GET, ["privatelinkresources"]) => with_hub(state, sub, group, name, |hub| {

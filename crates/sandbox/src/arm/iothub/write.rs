@@ -388,6 +388,7 @@ pub(crate) fn put_hub(
                 endpoint_health: Default::default(),
                 failed_over: false,
                 private_endpoint_connections: Vec::new(),
+                certificates: Vec::new(),
                 retention_days: 1,
                 routing: None,
                 metrics: Default::default(),
