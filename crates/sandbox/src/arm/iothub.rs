@@ -252,7 +252,7 @@ fn unset_defaults() -> [(String, Value); 5] {
             json!({
                 "endpoints": { "serviceBusQueues": [], "serviceBusTopics": [], "eventHubs": [], "storageContainers": [], "cosmosDBSqlContainers": [] },
                 "routes": [],
-                "fallbackRoute": { "name": "$fallback", "source": "DeviceMessages", "condition": "true", "endpointNames": ["events"], "isEnabled": true },
+                "fallbackRoute": crate::routing::default_fallback(),
             }),
         ),
         (

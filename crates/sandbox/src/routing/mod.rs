@@ -378,24 +378,22 @@ pub(crate) fn complete(
     state: &crate::state::State,
 ) {
     let mut routing = routing;
-    // Azure shows every kind of endpoint, empty where a PUT named none.
+    // Azure shows every kind of endpoint, empty where a PUT named none, and the fallback
+    // route, which sends what no route took to the built-in endpoint unless turned off.
     if let Some(object) = routing.as_deref_mut().and_then(Value::as_object_mut) {
         let endpoints = object
             .entry("endpoints")
             .or_insert_with(|| Value::Object(Default::default()));
         if let Some(kinds) = endpoints.as_object_mut() {
-            for kind in [
-                "serviceBusQueues",
-                "serviceBusTopics",
-                "eventHubs",
-                "storageContainers",
-                "cosmosDBSqlContainers",
-            ] {
+            for kind in ENDPOINT_KINDS {
                 kinds
                     .entry(kind)
                     .or_insert_with(|| Value::Array(Vec::new()));
             }
         }
+        object
+            .entry("fallbackRoute")
+            .or_insert_with(default_fallback);
     }
     let endpoints = routing
         .and_then(|r| r.pointer_mut("/endpoints/storageContainers"))
@@ -469,6 +467,11 @@ pub(crate) fn complete(
             }
         }
     }
+}
+
+/// The fallback route a hub has unless its routing says otherwise.
+pub(crate) fn default_fallback() -> Value {
+    serde_json::json!({ "name": "$fallback", "source": "DeviceMessages", "condition": "true", "endpointNames": ["events"], "isEnabled": true })
 }
 
 /// A routing as a GET shows it: storage keys masked, as Azure masks them.
