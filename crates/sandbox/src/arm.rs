@@ -377,15 +377,28 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
                 8,
             )
         }
-        [_, _, _, _, _, _, "iothubs", _, "certificates", _, action @ ("generateverificationcode" | "verify")] => (
-            format!(
-                "Microsoft.Devices/IotHubs/certificates/{}/action",
-                if *action == "verify" { "verify" } else { "generateVerificationCode" }
-            ),
+        [_, _, _, _, _, _, "iothubs", _, "certificates", _, action @ ("generateverificationcode" | "verify")] => {
+            (
+                format!(
+                    "Microsoft.Devices/IotHubs/certificates/{}/action",
+                    if *action == "verify" {
+                        "verify"
+                    } else {
+                        "generateVerificationCode"
+                    }
+                ),
+                8,
+            )
+        }
+        [_, _, _, _, _, _, "iothubs", _, "certificates", ..] => {
+            (format!("Microsoft.Devices/IotHubs/certificates/{verb}"), 8)
+        }
+        [_, _, _, _, _, _, "iothubs", _, "exportdevices"] => (
+            "Microsoft.Devices/IotHubs/exportDevices/action".to_owned(),
             8,
         ),
-        [_, _, _, _, _, _, "iothubs", _, "certificates", ..] => (
-            format!("Microsoft.Devices/IotHubs/certificates/{verb}"),
+        [_, _, _, _, _, _, "iothubs", _, "importdevices"] => (
+            "Microsoft.Devices/IotHubs/importDevices/action".to_owned(),
             8,
         ),
         [_, _, _, _, _, _, "iothubs", _, "failover"] => {

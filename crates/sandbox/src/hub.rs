@@ -354,39 +354,56 @@ fn next_device_etag(current: &str) -> String {
     STANDARD.encode(version.to_string())
 }
 
-fn invalid(detail: &str) -> Resp {
-    hub_error(StatusCode::BAD_REQUEST, "ArgumentInvalid", detail)
+fn invalid(detail: &str) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, "ArgumentInvalid", detail)
 }
 
 fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
-    if let Err(e) = names::check_device_id(id) {
-        return invalid(&format!("DeviceId is invalid: {e}"));
-    }
     let Some(body) = req.json() else {
-        return invalid("The request body is not valid JSON.");
+        return invalid("The request body is not valid JSON.").response();
     };
     if body.get("deviceId").and_then(Value::as_str) != Some(id) {
         return invalid(&format!(
             "The deviceId in the body must equal the deviceId in the URL ('{id}')."
-        ));
+        ))
+        .response();
+    }
+    let if_match = req.header("if-match").map(|v| v.trim().trim_matches('"'));
+    match write_device(hub, id, &body, if_match) {
+        Ok(device) => device_response(StatusCode::OK, device),
+        Err(refusal) => refusal.response(),
+    }
+}
+
+/// Registers device `id` as `body` describes it (status, keys, capabilities), or replaces it
+/// when `if_match` names its etag (or `*`); what it sent and its twin are kept. Shared by the
+/// registry's `PUT /devices/{id}` and import jobs.
+pub(crate) fn write_device<'h>(
+    hub: &'h mut Hub,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<&'h Device, Refusal> {
+    if let Err(e) = names::check_device_id(id) {
+        return Err(invalid(&format!("DeviceId is invalid: {e}")));
     }
     let status = body
         .get("status")
         .and_then(Value::as_str)
         .unwrap_or("enabled");
     if !["enabled", "disabled"].contains(&status) {
-        return invalid("status must be 'enabled' or 'disabled'.");
+        return Err(invalid("status must be 'enabled' or 'disabled'."));
     }
     let auth_type = body
         .pointer("/authentication/type")
         .and_then(Value::as_str)
         .unwrap_or("sas");
     if auth_type != "sas" {
-        return invalid(&format!(
+        return Err(invalid(&format!(
             "The sandbox supports SAS devices only, not '{auth_type}'."
-        ));
+        )));
     }
-    let key = |field: &str| -> Result<String, Resp> {
+    let key = |field: &str| -> Result<String, Refusal> {
         match body
             .pointer(&format!("/authentication/symmetricKey/{field}"))
             .and_then(Value::as_str)
@@ -397,38 +414,34 @@ fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
                 .map_err(|_| invalid(&format!("The {field} must be base64 of 16 to 64 bytes."))),
         }
     };
-    let (primary_key, secondary_key) = match (key("primaryKey"), key("secondaryKey")) {
-        (Ok(p), Ok(s)) => (p, s),
-        (Err(refusal), _) | (_, Err(refusal)) => return refusal,
-    };
-    let if_match = req
-        .header("if-match")
-        .map(|v| v.trim().trim_matches('"').to_owned());
+    let primary_key = key("primaryKey")?;
+    let secondary_key = key("secondaryKey")?;
     let existing = hub.devices.get(id);
-    let (etag, generation_id) = match (existing, if_match.as_deref()) {
+    let precondition = |detail: String| {
+        Refusal::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            detail,
+        )
+    };
+    let (etag, generation_id) = match (existing, if_match) {
         (Some(_), None) => {
-            return hub_error(
+            return Err(Refusal::new(
                 StatusCode::CONFLICT,
                 "DeviceAlreadyExists",
-                &format!("A device with ID '{id}' is already registered."),
-            )
+                format!("A device with ID '{id}' is already registered."),
+            ))
         }
         (Some(device), Some(tag)) if tag != "*" && tag != device.etag => {
-            return hub_error(
-                StatusCode::PRECONDITION_FAILED,
-                "PreconditionFailed",
-                &format!(
+            return Err(precondition(format!(
                 "Precondition failed: device {id} has changed since it was read (etag mismatch)."
-            ),
-            )
+            )))
         }
         (Some(device), Some(_)) => (next_device_etag(&device.etag), device.generation_id.clone()),
         (None, Some(_)) => {
-            return hub_error(
-                StatusCode::PRECONDITION_FAILED,
-                "PreconditionFailed",
-                &format!("Precondition failed: device {id} does not exist."),
-            )
+            return Err(precondition(format!(
+                "Precondition failed: device {id} does not exist."
+            )))
         }
         (None, None) => {
             let generation: u64 = 638_000_000_000_000_000 + u64::from(rand::random::<u32>());
@@ -457,9 +470,8 @@ fn put_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {
         twin,
         activity,
     };
-    let response = device_response(StatusCode::OK, &device);
     hub.devices.insert(id.to_owned(), device);
-    response
+    Ok(&hub.devices[id])
 }
 
 fn delete_device(req: &Req, hub: &mut Hub, id: &str) -> Resp {

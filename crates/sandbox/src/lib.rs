@@ -27,6 +27,7 @@ mod graph;
 mod http;
 mod hub;
 mod hub_amqp;
+mod jobs;
 pub mod keys;
 mod messages;
 mod monitor;
@@ -206,8 +207,10 @@ impl Sandbox {
             .build()
             .map_err(SandboxError::Runtime)?;
         let (outbox, routed) = tokio::sync::mpsc::unbounded_channel();
+        let (job_queue, jobs) = tokio::sync::mpsc::unbounded_channel();
         let mut state = state;
         state.outbox = Some(outbox);
+        state.job_queue = Some(job_queue);
         let state = Arc::new(Mutex::new(state));
         let event_hubs = Arc::new(eventhubs::Endpoints {
             state: state.clone(),
@@ -251,6 +254,11 @@ impl Sandbox {
                                 server_app.state.clone(),
                                 server_app.storage.clone(),
                                 server_app.config.routing_time_scale,
+                            ));
+                            tokio::spawn(jobs::run(
+                                jobs,
+                                server_app.state.clone(),
+                                server_app.storage.clone(),
                             ));
                             tokio::spawn(dns::serve(dns_socket, server_app.clone()));
                             let endpoints = server_app.event_hubs.clone();

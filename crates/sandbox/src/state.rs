@@ -398,6 +398,9 @@ pub struct Hub {
     /// The X.509 CA certificates uploaded for devices that sign in with certificates.
     #[serde(default)]
     pub(crate) certificates: Vec<crate::arm::iothub::certificates::Certificate>,
+    /// Its import and export jobs, newest last.
+    #[serde(default)]
+    pub(crate) jobs: Vec<crate::jobs::Job>,
 }
 
 fn one_day() -> u32 {
@@ -507,6 +510,9 @@ pub struct State {
     /// Where routing sends messages for storage endpoints (see `routing::writer`).
     #[serde(skip)]
     pub(crate) outbox: Option<crate::routing::writer::Outbox>,
+    /// Where import and export jobs wait to run (see `jobs`).
+    #[serde(skip)]
+    pub(crate) job_queue: Option<crate::jobs::Queue>,
 }
 
 /// One public key published for the key lookups ([`crate::keys`]), as a test gives it.
@@ -644,6 +650,7 @@ impl State {
             storage_accounts: BTreeMap::new(),
             role_assignments: Vec::new(),
             outbox: None,
+            job_queue: None,
         };
         state.seed_hub(
             SUBSCRIPTION_PRODUCTION,
@@ -709,6 +716,7 @@ impl State {
                 failed_over: false,
                 private_endpoint_connections: Vec::new(),
                 certificates: Vec::new(),
+                jobs: Vec::new(),
                 retention_days: 1,
                 routing: None,
                 metrics: Default::default(),

@@ -47,17 +47,21 @@ pub(crate) fn hub_request(
         }),
         (&Method::DELETE, []) => write::delete_hub(state, config, sub, group, name),
         (&Method::PATCH, []) => write::patch_hub(req, state, config, sub, group, name),
-        // The sandbox runs no import or export jobs, and routes only to the built-in endpoint.
-        (&Method::GET, ["jobs"]) => with_hub(state, sub, group, name, |_| {
-            json_response(StatusCode::OK, &json!({ "value": [], "nextLink": null }))
+        (&Method::GET, ["jobs"]) => with_hub(state, sub, group, name, crate::jobs::list),
+        (&Method::GET, ["jobs", _]) => with_hub(state, sub, group, name, |hub| {
+            crate::jobs::get(hub, original[9])
         }),
-        (&Method::GET, ["jobs", job]) => with_hub(state, sub, group, name, |hub| {
-            provider_error(
-                StatusCode::NOT_FOUND,
-                "JobNotFound",
-                &format!("The job '{job}' was not found on IotHub '{}'.", hub.name),
-            )
-        }),
+        (&Method::POST, [kind @ ("exportdevices" | "importdevices")]) => {
+            let kind = if *kind == "exportdevices" {
+                crate::jobs::Kind::Export
+            } else {
+                crate::jobs::Kind::Import
+            };
+            match hub_in(state, sub, group, name).map(|hub| hub.name.to_ascii_lowercase()) {
+                Some(key) => crate::jobs::start(req, kind, &key, state, &config.suffix),
+                None => hub_not_found(group, name),
+            }
+        }
         (&Method::GET, ["providers", "microsoft.insights", "metrics"]) => {
             let id = format!("/{}", original[..8].join("/"));
             with_hub_mut(state, sub, group, name, |hub| {
@@ -83,22 +87,24 @@ pub(crate) fn hub_request(
             })
         }
         (&Method::GET, ["certificates"]) => with_hub(state, sub, group, name, certificates::list),
-        (&Method::GET, ["certificates", _]) => {
-            with_hub(state, sub, group, name, |hub| certificates::get(hub, original[9]))
-        }
-        (&Method::PUT, ["certificates", _]) => {
-            with_hub_mut(state, sub, group, name, |hub| certificates::put(hub, original[9], req))
-        }
-        (&Method::DELETE, ["certificates", _]) => {
-            with_hub_mut(state, sub, group, name, |hub| certificates::delete(hub, original[9], req))
-        }
+        (&Method::GET, ["certificates", _]) => with_hub(state, sub, group, name, |hub| {
+            certificates::get(hub, original[9])
+        }),
+        (&Method::PUT, ["certificates", _]) => with_hub_mut(state, sub, group, name, |hub| {
+            certificates::put(hub, original[9], req)
+        }),
+        (&Method::DELETE, ["certificates", _]) => with_hub_mut(state, sub, group, name, |hub| {
+            certificates::delete(hub, original[9], req)
+        }),
         (&Method::POST, ["certificates", _, "generateverificationcode"]) => {
             with_hub_mut(state, sub, group, name, |hub| {
                 certificates::generate_verification_code(hub, original[9], req)
             })
         }
         (&Method::POST, ["certificates", _, "verify"]) => {
-            with_hub_mut(state, sub, group, name, |hub| certificates::verify(hub, original[9], req))
+            with_hub_mut(state, sub, group, name, |hub| {
+                certificates::verify(hub, original[9], req)
+            })
         }
         (&Method::POST, ["failover"]) => failover::failover(req, state, config, sub, group, name),
         (&Method::GET, ["privatelinkresources"]) => with_hub(state, sub, group, name, |hub| {
@@ -324,7 +330,11 @@ pub(crate) fn hub_json(hub: &Hub, config: &SandboxConfig) -> Value {
         ("locations", failover::locations(hub)),
         (
             "privateEndpointConnections",
-            json!(hub.private_endpoint_connections),
+            if hub.private_endpoint_connections.is_empty() {
+                Value::Null
+            } else {
+                json!(hub.private_endpoint_connections)
+            },
         ),
     ] {
         if !value.is_null() {

@@ -252,7 +252,7 @@ async fn put_blob(
     let answer = blob::send(
         stream,
         &storage.blob_host(&account.name),
-        account,
+        blob::Auth::SharedKey(account),
         blob::Call {
             method: Method::PUT,
             path: &path,

@@ -106,7 +106,7 @@ impl Azurite {
             let answer = blob::send(
                 stream,
                 host,
-                account,
+                blob::Auth::SharedKey(account),
                 blob::Call {
                     method: Method::PUT,
                     path: &path,

@@ -1,5 +1,6 @@
-//! The sandbox's own Blob REST calls into Azurite, signed with the account's key as IoT Hub's
-//! key-based endpoints sign theirs: making containers and writing a routed batch.
+//! The sandbox's own Blob REST calls into Azurite: signed with the account's key as IoT Hub's
+//! key-based endpoints sign theirs (making containers, writing a routed batch), or with a SAS
+//! a request gave the hub (import and export jobs).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,11 +14,21 @@ use crate::state::StorageAccount;
 /// The service version the sandbox's writes ask for.
 const VERSION: &str = "2021-08-06";
 
-/// What Azurite answered: its status, and its error code when it refused.
+/// What Azurite answered: its status, its error code when it refused, and its body.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) error_code: Option<String>,
+    pub(crate) body: Bytes,
+}
+
+/// How a call signs in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Auth<'a> {
+    /// Shared Key, with the account's first key.
+    SharedKey(&'a StorageAccount),
+    /// A shared access signature: its query string, as given.
+    Sas(&'a str),
 }
 
 /// A Blob REST call: the path as on the wire (percent-encoded), the query decoded.
@@ -34,7 +45,7 @@ pub(crate) struct Call<'a> {
 pub(crate) async fn send(
     stream: TcpStream,
     host: &str,
-    account: &StorageAccount,
+    auth: Auth<'_>,
     call: Call<'_>,
 ) -> Result<Answer, String> {
     let Call {
@@ -52,20 +63,31 @@ pub(crate) async fn send(
         ("Content-Length", &length),
     ];
     signed.extend_from_slice(headers);
-    let authorization = shared_key::authorization(
-        &account.name,
-        &account.keys[0],
-        &shared_key::Request {
-            method: method.as_str(),
-            path,
-            query,
-            headers: &signed,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let query_string: String = url::form_urlencoded::Serializer::new(String::new())
+    let authorization = match auth {
+        Auth::SharedKey(account) => Some(
+            shared_key::authorization(
+                &account.name,
+                &account.keys[0],
+                &shared_key::Request {
+                    method: method.as_str(),
+                    path,
+                    query,
+                    headers: &signed,
+                },
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        Auth::Sas(_) => None,
+    };
+    let mut query_string: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(query)
         .finish();
+    if let Auth::Sas(sas) = auth {
+        if !query_string.is_empty() {
+            query_string.push('&');
+        }
+        query_string.push_str(sas.trim_start_matches('?'));
+    }
     let uri = if query_string.is_empty() {
         path.to_owned()
     } else {
@@ -74,8 +96,10 @@ pub(crate) async fn send(
     let mut request = Request::builder()
         .method(method)
         .uri(uri)
-        .header("host", host)
-        .header("authorization", authorization);
+        .header("host", host);
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
     for (name, value) in &signed {
         request = request.header(*name, *value);
     }
@@ -96,7 +120,15 @@ pub(crate) async fn send(
         .get("x-ms-error-code")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    // The body is read so that the connection ends cleanly; its words are in the error code.
-    let _ = response.into_body().collect().await;
-    Ok(Answer { status, error_code })
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok(Answer {
+        status,
+        error_code,
+        body,
+    })
 }

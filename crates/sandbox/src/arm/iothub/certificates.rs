@@ -156,7 +156,9 @@ pub(super) fn verify(hub: &mut Hub, name: &str, req: &Req) -> Resp {
     if common_name(&proof).as_deref() != Some(code.as_str()) {
         return bad_request(
             "CertificateVerificationFailed",
-            &format!("The verification certificate's common name must be the verification code {code}."),
+            &format!(
+                "The verification certificate's common name must be the verification code {code}."
+            ),
         );
     }
     if let Err(problem) = signed_by(&proof, &hub.certificates[i].der) {
@@ -301,6 +303,9 @@ fn not_found(hub: &Hub, name: &str) -> Resp {
     provider_error(
         StatusCode::NOT_FOUND,
         "CertificateNotFound",
-        &format!("The certificate '{name}' was not found on IotHub '{}'.", hub.name),
+        &format!(
+            "The certificate '{name}' was not found on IotHub '{}'.",
+            hub.name
+        ),
     )
 }

@@ -389,6 +389,7 @@ pub(crate) fn put_hub(
                 failed_over: false,
                 private_endpoint_connections: Vec::new(),
                 certificates: Vec::new(),
+                jobs: Vec::new(),
                 retention_days: 1,
                 routing: None,
                 metrics: Default::default(),
