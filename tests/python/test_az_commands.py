@@ -13,6 +13,8 @@ az and its login come from azure_cli.py.
 import json
 import pathlib
 import re
+import subprocess
+import tempfile
 import uuid
 
 import pytest
@@ -30,6 +32,31 @@ ACCOUNT = f"aztable{RUN}"
 ACCOUNT_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}"
 HUB_ID = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Devices/IotHubs/{HUB}"
 SECRET_FIELDS = ("primaryKey", "secondaryKey", "connectionString", "value")
+EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def openssl(folder, *args):
+    subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+
+def certificates(seen):
+    """A CA made with openssl as Azure's X.509 tutorial makes one; {file name: path}."""
+    if "files" not in seen:
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="az-table-"))
+        openssl(folder, "req", "-x509", *EC_KEY, "-keyout", "plant-ca.key", "-out", "plant-ca.pem", "-days", "30",
+                "-subj", "/CN=Plant CA", "-addext", "basicConstraints=critical,CA:TRUE")
+        seen["files"] = {name: str(folder / name) for name in ("plant-ca.pem", "plant-ca.key")}
+        seen["folder"] = folder
+    return seen["files"]
+
+
+def proof(seen):
+    """The proof of possession: a certificate named by the verification code, signed by the CA."""
+    folder = seen["folder"]
+    openssl(folder, "req", "-new", *EC_KEY, "-keyout", "proof.key", "-out", "proof.csr", "-subj", f"/CN={seen['code']}")
+    openssl(folder, "x509", "-req", "-in", "proof.csr", "-CA", "plant-ca.pem", "-CAkey", "plant-ca.key", "-CAcreateserial",
+            "-out", "proof.pem", "-days", "1")
+    return str(folder / "proof.pem")
 
 
 def names(listed):
@@ -99,6 +126,26 @@ COMMANDS = [
      lambda out, seen: out["type"] == "SystemAssigned" and re.fullmatch(r"[0-9a-f-]{36}", out["principalId"]) is not None),
     ("az iot hub identity show -n HUB", ["iot", "hub", "identity", "show", "-n", HUB],
      lambda out, seen: out["type"] == "SystemAssigned" and seen.setdefault("principal", out["principalId"]) is not None),
+    ("az iot hub certificate create --hub-name HUB -n plant-ca --path plant-ca.pem",
+     lambda seen: ["iot", "hub", "certificate", "create", "--hub-name", HUB, "-n", "plant-ca", "--path", certificates(seen)["plant-ca.pem"]],
+     lambda out, seen: (out["properties"]["subject"], out["properties"]["isVerified"]) == ("CN=Plant CA", False)
+     and seen.setdefault("certificate", out["etag"]) is not None),
+    ("az iot hub certificate generate-verification-code --hub-name HUB -n plant-ca --etag ETAG",
+     lambda seen: ["iot", "hub", "certificate", "generate-verification-code", "--hub-name", HUB, "-n", "plant-ca", "--etag", seen["certificate"]],
+     lambda out, seen: len(out["properties"]["verificationCode"]) == 48
+     and seen.update(code=out["properties"]["verificationCode"], certificate=out["etag"]) is None),
+    ("az iot hub certificate verify --hub-name HUB -n plant-ca --path proof.pem --etag ETAG",
+     lambda seen: ["iot", "hub", "certificate", "verify", "--hub-name", HUB, "-n", "plant-ca", "--path", proof(seen), "--etag", seen["certificate"]],
+     lambda out, seen: out["properties"]["isVerified"] is True and seen.update(certificate=out["etag"]) is None),
+    ("az iot hub certificate list --hub-name HUB", ["iot", "hub", "certificate", "list", "--hub-name", HUB],
+     lambda out, seen: [(c["name"], c["properties"]["isVerified"]) for c in out["value"]] == [("plant-ca", True)]),
+    ("az iot hub certificate delete --hub-name HUB -n plant-ca --etag ETAG",
+     lambda seen: ["iot", "hub", "certificate", "delete", "--hub-name", HUB, "-n", "plant-ca", "--etag", seen["certificate"]],
+     lambda out, seen: out is None),
+    ("az iot hub manual-failover -n HUB", ["iot", "hub", "manual-failover", "-n", HUB],
+     lambda out, seen: out is None or out["properties"]["locations"][0]["location"] == "North Europe"),
+    ("az iot hub show -n HUB (after the failover)", ["iot", "hub", "show", "-n", HUB],
+     lambda out, seen: [(l["location"], l["role"]) for l in out["properties"]["locations"]] == [("North Europe", "primary"), ("West Europe", "secondary")]),
     ("az storage account check-name -n ACCOUNT", ["storage", "account", "check-name", "-n", ACCOUNT],
      lambda out, seen: out["nameAvailable"] is True),
     ("az storage account create -n ACCOUNT -g GROUP --sku Standard_LRS --kind StorageV2 --https-only true --min-tls-version TLS1_2 --allow-blob-public-access false",

@@ -64,7 +64,7 @@ pub(super) fn put(hub: &mut Hub, name: &str, req: &Req) -> Resp {
     let Some(der) = read_certificate(uploaded) else {
         return bad_request(
             "InvalidCertificate",
-            "The certificate could not be read: give an X.509 certificate as PEM (-----BEGIN CERTIFICATE-----) or as base64 DER.",
+            "The certificate could not be read: give an X.509 certificate as PEM (-----BEGIN CERTIFICATE-----), as base64 DER, or a .pem or .cer file's bytes in base64.",
         );
     };
     let verified = body
@@ -175,15 +175,15 @@ pub(super) fn verify(hub: &mut Hub, name: &str, req: &Req) -> Resp {
     json_response(StatusCode::OK, &describe(hub, &hub.certificates[i]))
 }
 
-/// DER from PEM or from base64 DER, when it is an X.509 certificate.
+/// DER from what a client uploads: PEM, base64 DER, or base64 of a PEM file (`az iot hub
+/// certificate create` sends the file's bytes in base64, whichever it holds).
 fn read_certificate(text: &str) -> Option<Vec<u8>> {
-    let der = match CertificateDer::from_pem_slice(text.as_bytes()) {
-        Ok(der) => der.to_vec(),
-        Err(_) => {
-            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-            STANDARD.decode(compact).ok()?
-        }
-    };
+    let from_pem = |bytes: &[u8]| CertificateDer::from_pem_slice(bytes).ok().map(|d| d.to_vec());
+    let der = from_pem(text.as_bytes()).or_else(|| {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let decoded = STANDARD.decode(compact).ok()?;
+        from_pem(&decoded).or(Some(decoded))
+    })?;
     x509_cert::Certificate::from_der(&der).ok().map(|_| der)
 }
 
