@@ -36,9 +36,10 @@ ARM_ERROR = SPECS / "specification/common-types/resource-management/v5/types.jso
 # The answers no kept specification covers yet: the path's pattern and why.
 UNCHECKED = {
     r"^/metadata/endpoints$": "ARM's cloud metadata has no REST specification",
-    r"/providers/Microsoft\.Authorization/": "Microsoft.Authorization's specifications are not kept yet",
-    r"/providers/Microsoft\.Storage/": "Microsoft.Storage's specification (one 2026-09-01 openapi.json) is not kept yet",
+    r"/providers/Microsoft\.Authorization/policyDefinitions/": "Azure's specifications have no policy definitions at api-version 2022-06-01 (only policy assignments); the stored ones are 2021-06-01 and 2023-04-01",
     r"^/subscriptions/[^/]+/operationresults/": "ARM's own operation results are not specified",
+    r"/providers/Microsoft\.Storage/locations/[^/]+/asyncoperations/": "documented only as a Location header",
+    r"^/subscriptions/[^/]+/providers/Microsoft\.Authorization/permissions$": "Azure answers a subscription's permissions, but its specifications list them only for resource groups and resources",
     r"/providers/Microsoft\.Devices/locations/[^/]+/operationResults/": "documented only as an Azure-AsyncOperation header",
 }
 
@@ -95,7 +96,29 @@ COVERED = [
     "Tenants_List",
     "Metrics_List",
     "MetricDefinitions_List",
+    "RoleAssignments_Create",
+    "RoleAssignments_ListForResource",
+    "Permissions_ListForResourceGroup",
+    "Permissions_ListForResource",
+    "ManagementLocks_ListAtResourceGroupLevel",
+    "PolicyAssignments_ListForResourceGroup",
+    "PolicyAssignments_ListForResource",
+    "StorageAccounts_CheckNameAvailability",
+    "StorageAccounts_Create",
+    "StorageAccounts_GetProperties",
+    "StorageAccounts_Update",
+    "StorageAccounts_Delete",
+    "StorageAccounts_List",
+    "StorageAccounts_ListByResourceGroup",
+    "StorageAccounts_ListKeys",
+    "StorageAccounts_RegenerateKey",
+    "BlobContainers_Create",
+    "BlobContainers_Delete",
 ]
+
+
+# Path parameters that stand for a whole resource ID, slashes and all.
+WHOLE_IDS = ("\\{resourceUri\\}", "\\{scope\\}")
 
 
 @dataclass
@@ -156,13 +179,15 @@ def _operations():
             for template, item in document.get(section, {}).items()
         ]:
             route = template.split("?", 1)[0]
-            # `{resourceUri}` (x-ms-skip-url-encoding) is a whole resource ID, slashes and all.
+            # `{resourceUri}` and `{scope}` (x-ms-skip-url-encoding) are whole resource IDs,
+            # slashes and all; `{parentResourcePath}` is empty for a top-level resource.
+            escaped = re.escape(route).replace("\\{parentResourcePath\\}/", "(?:[^/]+/[^/]+/)*")
             pattern = re.compile(
                 "^"
                 + re.sub(
                     r"\\\{[^}]+\\\}",
-                    lambda m: ".+" if m.group(0) == "\\{resourceUri\\}" else "[^/]+",
-                    re.escape(route),
+                    lambda m: ".+" if m.group(0) in WHOLE_IDS else "[^/]+",
+                    escaped,
                 )
                 + "$",
                 re.IGNORECASE,
@@ -173,6 +198,31 @@ def _operations():
                         Operation(path, section, method.upper(), template, pattern, spec, spec.get("operationId", ""))
                     )
     return by_version
+
+
+def _azure_enum(validator, enums, instance, schema):
+    """An enum as Azure's SDK generators read it: one marked `x-ms-enum.modelAsString` is an
+    extensible string whose known values match whatever their case, and a flags value lists
+    several of them, comma-separated ("Logging, AzureServices")."""
+    if instance in enums:
+        return
+    if schema.get("x-ms-enum", {}).get("modelAsString") and isinstance(instance, str):
+        known = {str(e).lower() for e in enums}
+        if all(part.strip().lower() in known for part in instance.split(",")):
+            return
+    yield jsonschema.ValidationError(f"{instance!r} is not one of {enums!r}")
+
+
+def _azure_type(validator, types, instance, schema):
+    """`type: object` with nothing more is any JSON value to AutoRest (policy parameters'
+    values are strings, lists or objects)."""
+    bare = types == "object" and not any(k in schema for k in ("properties", "additionalProperties", "allOf"))
+    if bare:
+        return
+    yield from jsonschema.Draft4Validator.VALIDATORS["type"](validator, types, instance, schema)
+
+
+AzureValidator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"enum": _azure_enum, "type": _azure_type})
 
 
 def _without_nulls(value):
@@ -199,12 +249,13 @@ class Checker:
         """What is wrong with `body` as `operation`'s answer with `status`: a list of sentences."""
         responses = operation.spec.get("responses", {})
         key = str(status) if str(status) in responses else "default"
-        if key not in responses:
-            return [f"status {status} is not a documented answer"]
         if status >= 400 and isinstance(body, dict) and "error" in body:
             # ARM's own refusals (tokens, api-versions, locks, missing resources) come before
-            # the provider sees the request, in ARM's shape, whatever the provider documents.
+            # the provider sees the request, in ARM's shape, whatever the provider documents;
+            # some providers (Storage) document no error answers at all.
             return self._validate({"$ref": ARM_ERROR.as_uri() + "#/definitions/ErrorResponse"}, body, ARM_ERROR.as_uri())
+        if key not in responses:
+            return [f"status {status} is not a documented answer"]
         schema_at = responses[key].get("schema")
         if schema_at is None:
             return [] if body in (None, "", {}) else [f"status {status} has no body in the specification, but one was sent"]
@@ -216,7 +267,7 @@ class Checker:
 
     def _validate(self, schema, body, base):
         instance = _without_nulls(body)
-        validator = jsonschema.Draft4Validator(schema, registry=self.registry)
+        validator = AzureValidator(schema, registry=self.registry)
         found = [f"{'/'.join(map(str, e.absolute_path)) or '(the body)'}: {e.message}" for e in validator.iter_errors(instance)]
         return found or self._missing(schema, instance, base)
 

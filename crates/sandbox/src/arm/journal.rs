@@ -88,7 +88,7 @@ mod tests {
         let mut answer = json!({ "value": [
             { "keyName": "iothubowner", "primaryKey": "c2VjcmV0", "secondaryKey": "c2VjcmV0Mg==", "rights": "RegistryWrite" },
         ], "properties": { "storageEndpoints": { "$default": { "connectionString": "AccountKey=c2VjcmV0" } } },
-        "keys": [{ "keyName": "key1", "value": "c2VjcmV0Mw==", "permissions": "FULL" }] });
+        "keys": [{ "keyName": "key1", "value": "c2VjcmV0Mw==", "permissions": "Full" }] });
         redact(&mut answer);
         let text = answer.to_string();
         assert!(!text.contains("c2VjcmV0"), "{text}");

@@ -98,8 +98,8 @@ fn assignment_json(a: &RoleAssignment) -> Value {
             "conditionVersion": null,
             "createdOn": created,
             "updatedOn": created,
-            "createdBy": null,
-            "updatedBy": null,
+            "createdBy": a.created_by,
+            "updatedBy": a.created_by,
             "delegatedManagedIdentityResourceId": null,
             "description": null,
         },
@@ -222,6 +222,7 @@ pub(crate) fn assignments(
                 principal_id: principal,
                 principal_type,
                 created_ms: now_ms(),
+                created_by: Some(user_oid.to_owned()),
             };
             let answer = assignment_json(&assignment);
             state.role_assignments.push(assignment);

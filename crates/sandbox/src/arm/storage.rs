@@ -83,11 +83,26 @@ fn account_json(a: &StorageAccount, config: &SandboxConfig) -> Value {
     properties.insert("minimumTlsVersion".into(), json!("TLS1_0"));
     properties.insert("allowBlobPublicAccess".into(), json!(false));
     properties.insert("accessTier".into(), json!("Hot"));
-    properties.insert(
-        "networkAcls".into(),
-        json!({ "bypass": "AzureServices", "virtualNetworkRules": [], "ipRules": [], "defaultAction": "Allow" }),
-    );
+    properties.insert("allowCrossTenantReplication".into(), json!(false));
+    properties.insert("privateEndpointConnections".into(), json!([]));
     properties.extend(a.settings.clone());
+    // A firewall as Azure shows it: every kind of rule, empty where none was given, and each
+    // IP rule's action.
+    let acls = properties
+        .entry("networkAcls")
+        .or_insert_with(|| json!({ "bypass": "AzureServices", "defaultAction": "Allow" }));
+    for rules in ["virtualNetworkRules", "ipRules", "ipv6Rules"] {
+        if acls.get(rules).is_none_or(Value::is_null) {
+            acls[rules] = json!([]);
+        }
+    }
+    for rules in ["ipRules", "ipv6Rules"] {
+        if let Some(rules) = acls.get_mut(rules).and_then(Value::as_array_mut) {
+            for rule in rules.iter_mut().filter(|r| r.get("action").is_none()) {
+                rule["action"] = json!("Allow");
+            }
+        }
+    }
     let creating = now_ms() < a.busy_until_ms;
     properties.insert(
         "provisioningState".into(),
@@ -235,8 +250,9 @@ fn keys_json(a: &StorageAccount) -> Resp {
     json_response(
         StatusCode::OK,
         &json!({ "keys": [
-            { "keyName": "key1", "value": a.keys[0], "permissions": "FULL", "creationTime": created },
-            { "keyName": "key2", "value": a.keys[1], "permissions": "FULL", "creationTime": created },
+            // The permission as the specification spells it (KeyPermission: Read, Full).
+            { "keyName": "key1", "value": a.keys[0], "permissions": "Full", "creationTime": created },
+            { "keyName": "key2", "value": a.keys[1], "permissions": "Full", "creationTime": created },
         ]}),
     )
 }

@@ -78,4 +78,7 @@ pub struct RoleAssignment {
     pub principal_id: String,
     pub principal_type: String,
     pub created_ms: u64,
+    /// The object id of whoever made it (`createdBy`).
+    #[serde(default)]
+    pub created_by: Option<String>,
 }

@@ -178,7 +178,11 @@ pub(super) fn verify(hub: &mut Hub, name: &str, req: &Req) -> Resp {
 /// DER from what a client uploads: PEM, base64 DER, or base64 of a PEM file (`az iot hub
 /// certificate create` sends the file's bytes in base64, whichever it holds).
 fn read_certificate(text: &str) -> Option<Vec<u8>> {
-    let from_pem = |bytes: &[u8]| CertificateDer::from_pem_slice(bytes).ok().map(|d| d.to_vec());
+    let from_pem = |bytes: &[u8]| {
+        CertificateDer::from_pem_slice(bytes)
+            .ok()
+            .map(|d| d.to_vec())
+    };
     let der = from_pem(text.as_bytes()).or_else(|| {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let decoded = STANDARD.decode(compact).ok()?;
