@@ -61,3 +61,30 @@ def test_errors_are_checked_in_the_shape_of_whoever_gives_them(checker):
     # ARM's, which answer before the provider sees the request: {"error": {code, message}}.
     assert problems(checker, {"error": {"code": "ResourceNotFound", "message": "gone"}}, status=404) == []
     assert problems(checker, {"error": {"code": 404, "message": "gone"}}, status=404) == ["error/code: 404 is not of type 'string'"]
+
+
+ACCOUNT_PATH = f"/subscriptions/{PRODUCTION}/resourceGroups/contoso-iot/providers/Microsoft.Storage/storageAccounts/plantdata"
+
+
+def test_enums_are_read_as_azures_sdk_generators_read_them(checker):
+    keys = checker.operation("POST", f"{ACCOUNT_PATH}/listKeys", "2025-08-01")
+    assert keys.operation_id == "StorageAccounts_ListKeys"
+    # KeyPermission is a closed enum (modelAsString false): only its own spelling passes.
+    key = {"keyName": "key1", "value": "x", "permissions": "Full", "creationTime": "2026-12-07T12:00:00Z"}
+    assert checker.problems(keys, 200, {"keys": [key]}) == []
+    assert checker.problems(keys, 200, {"keys": [dict(key, permissions="FULL")]}) == [
+        "keys/0/permissions: 'FULL' is not one of ['Read', 'Full']"]
+
+    update = checker.operation("PATCH", ACCOUNT_PATH, "2025-08-01")
+    assert update.operation_id == "StorageAccounts_Update"
+
+    def bypass_problems(bypass):
+        account = {"id": ACCOUNT_PATH, "name": "plantdata", "type": "Microsoft.Storage/storageAccounts", "location": "westeurope",
+                   "properties": {"networkAcls": {"bypass": bypass, "defaultAction": "Deny"}}}
+        return [p for p in checker.problems(update, 200, account) if "bypass" in p]
+
+    # Bypass is extensible (modelAsString) and takes flags: a combination passes, an unknown flag fails.
+    assert bypass_problems("Logging, AzureServices") == []
+    assert bypass_problems("azureservices") == []
+    assert bypass_problems("Logging, Nonsense") == [
+        "properties/networkAcls/bypass: 'Logging, Nonsense' is not one of ['None', 'Logging', 'Metrics', 'AzureServices']"]
