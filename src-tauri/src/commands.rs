@@ -11,10 +11,10 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    CreateOutcome, ExportRequest, FoundKey, Health, HubPlan, KeepOptions, KeepPlan, KeyView,
-    OwnKeyView, PasteResult, ReachIssue, ReceivedFile, RegionList, SavedString, Session,
-    SessionError, SignWith, Signing, StartChoice, StorageNameCheck, Stored, StoredWait, StringCard,
-    TestChoice, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
+    AlertChoice, AlertSetUp, CreateOutcome, ExportRequest, FoundKey, Health, HubPlan, KeepOptions,
+    KeepPlan, KeyView, OwnKeyView, PasteResult, ReachIssue, ReceivedFile, RegionList, SavedString,
+    Session, SessionError, SignWith, Signing, StartChoice, StorageNameCheck, Stored, StoredWait,
+    StringCard, TestChoice, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -438,4 +438,24 @@ pub async fn wait_stored(
 #[tauri::command]
 pub async fn hub_health(session: State<'_, Session>) -> Answer<Health> {
     session.health().await
+}
+
+#[tauri::command]
+pub async fn hub_alerts(session: State<'_, Session>) -> Answer<Option<AlertSetUp>> {
+    session.alerts().await
+}
+
+#[tauri::command]
+pub async fn set_up_alerts(session: State<'_, Session>, choice: AlertChoice) -> Answer<AlertSetUp> {
+    session.set_up_alerts(choice).await
+}
+
+#[tauri::command]
+pub async fn send_test_email(session: State<'_, Session>) -> Answer<Vec<String>> {
+    session.send_test_email().await
+}
+
+#[tauri::command]
+pub async fn remove_alerts(session: State<'_, Session>) -> Answer<()> {
+    session.remove_alerts().await
 }

@@ -72,6 +72,10 @@ fn main() {
             commands::plan_keep,
             commands::wait_stored,
             commands::hub_health,
+            commands::hub_alerts,
+            commands::set_up_alerts,
+            commands::send_test_email,
+            commands::remove_alerts,
         ])
         .setup(|app| {
             // Provisioning progress (device codes, hub creation) goes to the webview as events.

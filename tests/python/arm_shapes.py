@@ -114,6 +114,17 @@ COVERED = [
     "StorageAccounts_RegenerateKey",
     "BlobContainers_Create",
     "BlobContainers_Delete",
+    "ActionGroups_CreateOrUpdate",
+    "ActionGroups_Get",
+    "ActionGroups_Delete",
+    "ActionGroups_ListByResourceGroup",
+    "ActionGroups_CreateNotificationsAtActionGroupResourceLevel",
+    "ActionGroups_GetTestNotificationsAtActionGroupResourceLevel",
+    "MetricAlerts_CreateOrUpdate",
+    "MetricAlerts_Get",
+    "MetricAlerts_ListByResourceGroup",
+    "MetricAlerts_Delete",
+    "MetricAlertsStatus_List",
 ]
 
 

@@ -175,6 +175,28 @@ COMMANDS = [
      lambda out, seen: (out["interval"], out["namespace"]) == ("PT1M", "Microsoft.Devices/IotHubs")
      and len(out["value"][0]["timeseries"][0]["data"]) in (60, 61)
      and all(p["total"] == 0.0 for p in out["value"][0]["timeseries"][0]["data"])),
+    ("az monitor action-group create -n ops-alerts -g GROUP --short-name ops --action email admin admin@contoso.com",
+     ["monitor", "action-group", "create", "-n", "ops-alerts", "-g", GROUP, "--short-name", "ops", "--action", "email", "admin", "admin@contoso.com"],
+     lambda out, seen: (out["groupShortName"], [(r["name"], r["emailAddress"], r["status"]) for r in out["emailReceivers"]])
+     == ("ops", [("admin", "admin@contoso.com", "Enabled")])),
+    ("az monitor action-group test-notifications create --action-group ops-alerts -g GROUP --alert-type metricstaticthreshold --add-action email admin admin@contoso.com",
+     ["monitor", "action-group", "test-notifications", "create", "--action-group", "ops-alerts", "-g", GROUP,
+      "--alert-type", "metricstaticthreshold", "--add-action", "email", "admin", "admin@contoso.com"],
+     lambda out, seen: out["state"] == "Complete" and [(d["MechanismType"], d["Status"]) for d in out["actionDetails"]] == [("Email", "Success")]),
+    ("az monitor metrics alert create -n no-data -g GROUP --scopes HUB_ID --condition \"total d2c.telemetry.ingress.success < 1\" --window-size 1h --evaluation-frequency 5m --action ops-alerts",
+     ["monitor", "metrics", "alert", "create", "-n", "no-data", "-g", GROUP, "--scopes", HUB_ID, "--condition", "total d2c.telemetry.ingress.success < 1",
+      "--window-size", "1h", "--evaluation-frequency", "5m", "--action", "ops-alerts"],
+     lambda out, seen: (out["windowSize"], out["evaluationFrequency"], out["criteria"]["allOf"][0]["metricName"],
+                        out["criteria"]["allOf"][0]["operator"], out["criteria"]["allOf"][0]["threshold"])
+     == ("PT1H", "PT5M", "d2c.telemetry.ingress.success", "LessThan", 1.0)),
+    ("az monitor metrics alert list -g GROUP", ["monitor", "metrics", "alert", "list", "-g", GROUP],
+     lambda out, seen: [(r["name"], r["enabled"]) for r in out] == [("no-data", True)]),
+    ("az monitor metrics alert show -n no-data -g GROUP", ["monitor", "metrics", "alert", "show", "-n", "no-data", "-g", GROUP],
+     lambda out, seen: out["scopes"] == [HUB_ID] and out["actions"][0]["actionGroupId"].lower().endswith("/actiongroups/ops-alerts")),
+    ("az monitor metrics alert delete -n no-data -g GROUP", ["monitor", "metrics", "alert", "delete", "-n", "no-data", "-g", GROUP],
+     lambda out, seen: out is None),
+    ("az monitor action-group delete -n ops-alerts -g GROUP", ["monitor", "action-group", "delete", "-n", "ops-alerts", "-g", GROUP],
+     lambda out, seen: out is None),
     ("az storage account delete -n ACCOUNT -g GROUP --yes", ["storage", "account", "delete", "-n", ACCOUNT, "-g", GROUP, "--yes"],
      lambda out, seen: out is None),
     ("az iot hub identity remove -n HUB --system-assigned", ["iot", "hub", "identity", "remove", "-n", HUB, "--system-assigned"],

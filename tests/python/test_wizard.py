@@ -449,11 +449,11 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     assert hidden, "no secret on the summary"
     app.screenshot("18-summary")
 
-    check_the_health(app)
+    check_the_health(app, cloud, hub)
     watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path)
 
 
-def check_the_health(app):
+def check_the_health(app, cloud, hub):
     """The Health screen from the summary, on what the live tests did: ten messages (two
     strings over five protocols, all as the device) counted by the sandbox's Azure Monitor, the
     device's last activity from the registry, and routing that delivered each to storage."""
@@ -472,8 +472,44 @@ def check_the_health(app):
     assert app.text("#routing-totals").startswith("10 delivered to storage, 0 dropped, 0 matched no route")
     assert f"store-{DEVICE}" in app.text("#endpoints") and "healthy" in app.text("#endpoints")
     app.screenshot("32-health")
+    set_up_the_alert(app, cloud, hub)
     app.click("#close-health")
     app.wait_text("#step-title", "Summary")
+
+
+def set_up_the_alert(app, cloud, hub):
+    """The alert when data stops, set up on the Health screen with consent for the admin and
+    the partner's support contact; the test e-mail reaches the sandbox's outbox. Then the
+    partner's device stops: an hour passes for the hub, the alert fires, its e-mail arrives, and
+    the screen shows it firing."""
+    control = f"https://control.{cloud['suffix']}"
+
+    def mail(kind):
+        answer = requests.get(f"{control}/mail")
+        assert answer.status_code == 200, answer.text
+        return [m for m in answer.json()["value"] if m["kind"] == kind and hub in m["source"] + m["subject"]]
+
+    app.type("#alert-email", "admin@contoso.com")
+    app.click("#alert-tell-partner")
+    app.type("#alert-partner-email", "support@partner.example")
+    app.click("#alert-consent")
+    app.screenshot("33-alert-set-up")
+    app.click("#set-up-alert")
+    app.wait_text("#alert-rules", "Watching No messages from any device for 1 hour")
+    assert "admin@contoso.com and support@partner.example" in app.text("#alert-summary")
+    app.click("#send-test-email")
+    app.wait_text("#test-email-sent", "A test e-mail was sent to admin@contoso.com and support@partner.example.")
+    assert sorted(m["to"] for m in mail("test")) == ["admin@contoso.com", "support@partner.example"]
+
+    passed = requests.post(f"{control}/hubs/{hub}/time-passes", json={"by": "PT1H5M"})
+    assert passed.status_code == 200, passed.text
+    fired = mail("alert")
+    assert sorted(m["to"] for m in fired) == ["admin@contoso.com", "support@partner.example"], fired
+    assert fired[0]["subject"].startswith(f"Fired:Sev2 Azure Monitor Alert {hub}-no-data on {hub}")
+    app.click("#refresh-health")
+    app.wait_text("#alert-rules", "Firing No messages from any device for 1 hour")
+    app.wait_text("#verdicts", "No messages from")
+    app.screenshot("34-alert-fired")
 
 
 def keep_the_data(app, cloud, hub):

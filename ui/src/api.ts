@@ -36,6 +36,8 @@ import type { KeepPlan } from "./bindings/KeepPlan";
 import type { StorageNameCheck } from "./bindings/StorageNameCheck";
 import type { Stored } from "./bindings/Stored";
 import type { StoredWait } from "./bindings/StoredWait";
+import type { AlertChoice } from "./bindings/AlertChoice";
+import type { AlertSetUp } from "./bindings/AlertSetUp";
 import type { HubHealth } from "./bindings/HubHealth";
 
 /** The message of a failed command, as the Rust side worded it. */
@@ -95,6 +97,10 @@ export const api = {
   watchStop: () => invoke<void>("watch_stop"),
   watchSave: (path: string, lines: string[]) => invoke<void>("watch_save", { path, lines }),
   hubHealth: () => invoke<HubHealth>("hub_health"),
+  hubAlerts: () => invoke<AlertSetUp | null>("hub_alerts"),
+  setUpAlerts: (choice: AlertChoice) => invoke<AlertSetUp>("set_up_alerts", { choice }),
+  sendTestEmail: () => invoke<string[]>("send_test_email"),
+  removeAlerts: () => invoke<null>("remove_alerts"),
   storageOptions: () => invoke<KeepOptions>("storage_options"),
   checkStorageName: (name: string) => invoke<StorageNameCheck>("check_storage_name", { name }),
   planKeep: (keep: KeepPlan | null) => invoke<WizardView>("plan_keep", { keep }),

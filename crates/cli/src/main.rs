@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 2 bad input (the string or the arguments), 1 any other failure.
 
+mod alert;
 mod check;
 mod cloud_args;
 mod export;
@@ -52,6 +53,7 @@ enum Command {
     Verify(verify::Args),
     Watch(watch::Args),
     Health(health::Args),
+    Alert(alert::Args),
     Login(login::Args),
     Proxy(proxy::Args),
     // Boxed: its many flags would make every other command's value as large.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Health(args) => health::run(args),
+        Command::Alert(args) => alert::run(args),
         Command::Login(args) => login::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Provision(args) => provision::run(*args),

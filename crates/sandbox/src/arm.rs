@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::entra::{self, BearerProblem};
 use crate::http::{arm_error, json_response, with_header, Req, Resp};
+use crate::monitor::alerting;
 use crate::state::{self, now_ms, State};
 use crate::SandboxConfig;
 use api_versions::Place;
@@ -59,6 +60,14 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
         }
         [.., "providers", "microsoft.insights", "metrics" | "metricdefinitions"] => {
             &api_versions::MONITOR
+        }
+        ["subscriptions", _, "providers", "microsoft.insights", "actiongroups"]
+        | ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.insights", "actiongroups", ..] => {
+            &api_versions::ACTION_GROUPS
+        }
+        ["subscriptions", _, "providers", "microsoft.insights", "metricalerts"]
+        | ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.insights", "metricalerts", ..] => {
+            &api_versions::METRIC_ALERTS
         }
         ["subscriptions", _, "providers", "microsoft.storage", ..]
         | ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", ..] => {
@@ -277,11 +286,43 @@ fn answer(req: &Req, state: &mut State, config: &SandboxConfig) -> Resp {
             _,
             ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", "storageaccounts", _, rest @ ..],
         ) => storage::account_request(req, rest, &original, state, config),
+        (
+            &Method::GET,
+            ["subscriptions", _, "providers", "microsoft.insights", kind @ ("actiongroups" | "metricalerts")],
+        ) => alerting::list(state, insights_kind(kind), sub, None),
+        (
+            &Method::GET,
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.insights", kind @ ("actiongroups" | "metricalerts")],
+        ) => alerting::list(state, insights_kind(kind), sub, Some(original[3])),
+        (
+            _,
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.insights", kind @ ("actiongroups" | "metricalerts"), _, rest @ ..],
+        ) => {
+            if !resources::group_exists(state, sub, original[3]) {
+                return resources::group_not_found(original[3]);
+            }
+            alerting::resource(
+                req,
+                state,
+                config,
+                insights_kind(kind),
+                (sub, original[3], original[7]),
+                rest,
+            )
+        }
         _ => arm_error(
             StatusCode::NOT_FOUND,
             "InvalidResourceType",
             "The resource type could not be found in the namespace.",
         ),
+    }
+}
+
+fn insights_kind(segment: &str) -> alerting::Kind {
+    if segment == "actiongroups" {
+        alerting::Kind::ActionGroups
+    } else {
+        alerting::Kind::MetricAlerts
     }
 }
 
@@ -392,6 +433,22 @@ fn required_action(method: &Method, lower: &[&str], original: &[&str]) -> Option
         }
         [_, _, _, _, _, _, "iothubs", _, "certificates", ..] => {
             (format!("Microsoft.Devices/IotHubs/certificates/{verb}"), 8)
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.insights", "actiongroups", _, "createnotifications"] => {
+            ("Microsoft.Insights/ActionGroups/write".to_owned(), 8)
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.insights", kind @ ("actiongroups" | "metricalerts"), _] => {
+            (
+                format!(
+                    "Microsoft.Insights/{}/{verb}",
+                    if *kind == "actiongroups" {
+                        "ActionGroups"
+                    } else {
+                        "metricAlerts"
+                    }
+                ),
+                8,
+            )
         }
         [_, _, _, _, _, _, "iothubs", _, "exportdevices"] => (
             "Microsoft.Devices/IotHubs/exportDevices/action".to_owned(),

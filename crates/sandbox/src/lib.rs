@@ -255,6 +255,7 @@ impl Sandbox {
                                 server_app.storage.clone(),
                                 server_app.config.routing_time_scale,
                             ));
+                            tokio::spawn(monitor::evaluate::run(server_app.state.clone()));
                             tokio::spawn(jobs::run(
                                 jobs,
                                 server_app.state.clone(),
@@ -372,6 +373,18 @@ impl Sandbox {
             let _ = state.save(dir);
         }
         result
+    }
+
+    /// Lets `by` pass for `hub` without a message, as the control endpoint's
+    /// `POST /hubs/{hub}/time-passes` does: its measurements and devices' activity move into
+    /// the past, and its alert rules are evaluated.
+    pub fn let_time_pass(&self, hub: &str, by: std::time::Duration) {
+        self.with_state(|s| monitor::evaluate::time_passes(s, hub, by.as_millis() as u64));
+    }
+
+    /// What Azure Monitor's action groups have e-mailed so far, oldest first.
+    pub fn mail(&self) -> Vec<state::Mail> {
+        self.with_state(|s| s.alerting.outbox.clone())
     }
 
     /// The messages `device` of `hub` has sent, oldest first.

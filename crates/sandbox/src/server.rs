@@ -242,6 +242,34 @@ impl App {
                     None => response(StatusCode::NOT_FOUND, "text/plain", "no such hub"),
                 }
             }
+            // What Azure Monitor's action groups e-mailed (alerts and test notifications).
+            (&Method::GET, ["mail"]) => json_response(
+                StatusCode::OK,
+                &serde_json::json!({ "value": state.alerting.outbox }),
+            ),
+            (&Method::DELETE, ["mail"]) => {
+                state.alerting.outbox.clear();
+                crate::http::empty(StatusCode::NO_CONTENT)
+            }
+            // Lets time pass for one hub (`{"by": "PT1H5M"}`): its measurements and devices'
+            // activity move into the past and its alert rules are evaluated, so that an hour
+            // without data passes at once.
+            (&Method::POST, ["hubs", hub, "time-passes"]) => {
+                let by = req
+                    .json()
+                    .and_then(|b| b.get("by")?.as_str().map(str::to_owned))
+                    .and_then(|d| crate::monitor::api::duration_secs(&d));
+                match by.map(|secs| crate::monitor::evaluate::time_passes(state, hub, secs * 1000))
+                {
+                    Some(Some(changed)) => json_response(StatusCode::OK, &changed),
+                    Some(None) => response(StatusCode::NOT_FOUND, "text/plain", "no such hub"),
+                    None => response(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain",
+                        "give {\"by\": \"PT1H\"}, an ISO 8601 duration",
+                    ),
+                }
+            }
             (&Method::GET, ["health"]) => {
                 json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
             }

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::eventhubs::log::{EventLog, ReceivedMessage};
 use crate::SandboxError;
 
+mod alerts;
 mod storage;
+pub use alerts::{Alerting, Condition, InsightsResource, Mail};
 pub use storage::{Container, RoleAssignment, StorageAccount};
 
 const STATE_FILE: &str = "state.json";
@@ -513,6 +515,9 @@ pub struct State {
     /// Where import and export jobs wait to run (see `jobs`).
     #[serde(skip)]
     pub(crate) job_queue: Option<crate::jobs::Queue>,
+    /// Azure Monitor's action groups, metric alerts and their e-mails.
+    #[serde(default)]
+    pub alerting: Alerting,
 }
 
 /// One public key published for the key lookups ([`crate::keys`]), as a test gives it.
@@ -651,6 +656,7 @@ impl State {
             role_assignments: Vec::new(),
             outbox: None,
             job_queue: None,
+            alerting: Alerting::default(),
         };
         state.seed_hub(
             SUBSCRIPTION_PRODUCTION,

@@ -21,7 +21,7 @@ pub use flow::{
 pub use handoff::{
     ExportRequest, FoundKey, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith, Signing,
 };
-pub use hubsetup_health::Health;
+pub use hubsetup_health::{AlertChoice, AlertSetUp, Health};
 pub use hubsetup_keep::{NameCheck as StorageNameCheck, Stored};
 pub use keep::{KeepOptions, KeepPlan, StorageFormat, StoredWait};
 pub use session::{

@@ -166,6 +166,32 @@ pub(crate) const MONITOR: Versions = Versions {
     ],
 };
 
+/// Azure Monitor's action groups (`monitor/resource-manager/Microsoft.Insights`): azure-mgmt-monitor 7
+/// writes them at 2023-01-01, azure-cli 2.91 at 2024-10-01-preview.
+pub(crate) const ACTION_GROUPS: Versions = Versions {
+    namespace: Some("Microsoft.Insights"),
+    listed: &[
+        "2017-04-01",
+        "2018-03-01",
+        "2018-09-01",
+        "2019-03-01",
+        "2019-06-01",
+        "2021-09-01",
+        "2022-04-01",
+        "2022-06-01",
+        "2023-01-01",
+        "2023-09-01-preview",
+        "2024-10-01-preview",
+    ],
+};
+
+/// Azure Monitor's metric alert rules: 2018-03-01, as azure-mgmt-monitor 7 and azure-cli 2.91
+/// write them.
+pub(crate) const METRIC_ALERTS: Versions = Versions {
+    namespace: Some("Microsoft.Insights"),
+    listed: &["2017-09-01-preview", "2018-03-01", "2024-03-01-preview"],
+};
+
 /// Role definitions and assignments (`authorization/resource-manager/Microsoft.Authorization`):
 /// azure-cli reads definitions at 2022-05-01-preview and writes assignments at 2022-04-01.
 pub(crate) const ROLES: Versions = Versions {

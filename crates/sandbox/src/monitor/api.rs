@@ -268,7 +268,7 @@ fn instant(text: &str) -> Option<u64> {
 }
 
 /// Seconds of an ISO 8601 duration of days, hours, minutes and seconds (`P1D`, `PT1H30M`).
-fn duration_secs(text: &str) -> Option<u64> {
+pub(crate) fn duration_secs(text: &str) -> Option<u64> {
     let rest = text.trim().strip_prefix(['P', 'p'])?;
     let (days, time) = match rest.split_once(['T', 't']) {
         Some((days, time)) => (days, time),

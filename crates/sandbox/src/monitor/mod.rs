@@ -1,10 +1,14 @@
 //! Azure Monitor's platform metrics for the sandbox's hubs, measured from what the hub really
 //! did: every message attempt, acceptance and throttle, what routing delivered or dropped, the
 //! day's quota used, the devices connected and registered. Kept per minute (Azure's grain) and
-//! answered through `…/providers/Microsoft.Insights/metrics` and `metricDefinitions` ([`api`]).
+//! answered through `…/providers/Microsoft.Insights/metrics` and `metricDefinitions` ([`api`]);
+//! alert rules on them and the action groups they tell ([`alerting`]), evaluated as Azure
+//! Monitor evaluates them ([`evaluate`]).
 
+pub(crate) mod alerting;
 pub(crate) mod api;
 pub(crate) mod catalog;
+pub(crate) mod evaluate;
 
 use std::collections::BTreeMap;
 
@@ -116,6 +120,20 @@ impl Meter {
             self.gauges = self.gauges.split_off(&oldest);
             self.gauges.entry(oldest).or_insert(kept);
         }
+    }
+
+    /// Moves everything measured `minutes` into the past, as if that long had passed since
+    /// without anything happening (see `evaluate::time_passes`).
+    pub(crate) fn shift_back(&mut self, minutes: u64) {
+        let shifted = |minute: u64| minute.saturating_sub(minutes);
+        self.counts = std::mem::take(&mut self.counts)
+            .into_iter()
+            .map(|(m, c)| (shifted(m), c))
+            .collect();
+        self.gauges = std::mem::take(&mut self.gauges)
+            .into_iter()
+            .map(|(m, g)| (shifted(m), g))
+            .collect();
     }
 
     /// `metric` over the minutes `from..to`, one point per `step` minutes.
