@@ -117,6 +117,10 @@ def test_a_rule_fires_when_the_hubs_messages_stop(monitor, cloud, action_group, 
     ({"metric": "d2c.telemetry.ingress.successs"}, "Couldn't find a metric named 'd2c.telemetry.ingress.successs' for IoT hubs (Microsoft.Devices/IotHubs): check the name, for example d2c.telemetry.ingress.success."),
     ({"aggregation": "Total", "metric": "connectedDeviceCount"}, "The metric 'connectedDeviceCount' cannot be aggregated as 'Total': use one of Average, Minimum, Maximum, Count."),
     ({"severity": 5}, "The rule's severity must be a whole number from 0 (critical) to 4 (verbose)."),
+    # What az sends for --condition "total d2c.telemetry.ingress.success < 1", the name unquoted.
+    ({"namespace": "d2c.telemetry.ingress", "metric": "success"},
+     "Couldn't find a metric named 'success' in namespace 'd2c.telemetry.ingress': IoT hubs' metrics are in Microsoft.Devices/IotHubs. "
+     "A metric name with dots goes in quotes in az's condition, as in \"total 'd2c.telemetry.ingress.success' < 1\"."),
     ({"action_group": "/subscriptions/x/resourceGroups/contoso-iot/providers/Microsoft.Insights/actionGroups/nobody"},
      "The action group '/subscriptions/x/resourceGroups/contoso-iot/providers/Microsoft.Insights/actionGroups/nobody' does not exist: create it first, or give its full resource id."),
 ])
@@ -130,7 +134,7 @@ def test_a_rule_azure_would_refuse_is_refused_in_words(monitor, action_group, ch
             location="global", severity=change.get("severity", 3), enabled=True, scopes=[HUB_ID],
             evaluation_frequency=change.get("evaluation_frequency", "PT5M"), window_size=change.get("window_size", "PT1H"),
             criteria=MetricAlertSingleResourceMultipleMetricCriteria(all_of=[MetricCriteria(
-                name="c", metric_name=change.get("metric", "d2c.telemetry.ingress.success"),
+                name="c", metric_name=change.get("metric", "d2c.telemetry.ingress.success"), metric_namespace=change.get("namespace"),
                 time_aggregation=change.get("aggregation", "Total"), operator="LessThan", threshold=1)]),
             actions=[MetricAlertAction(action_group_id=change.get("action_group", action_group.id))],
         ))
@@ -155,3 +159,33 @@ def test_an_action_group_azure_would_refuse_is_refused_in_words(monitor):
             email_receivers=[EmailReceiver(name="admin", email_address="admin at contoso")]))
     assert bad_address.value.error.message == ("The e-mail receiver 'admin' has an invalid address 'admin at contoso': "
                                                "give one address such as admin@contoso.com.")
+
+
+def test_the_cli_sets_up_tests_shows_and_removes_the_alert(cloud, device_connection_string):
+    import subprocess
+
+    from conftest import HUBSETUP
+
+    def hubsetup(*args):
+        return subprocess.run(
+            [HUBSETUP, "alert", *args, "--hub", HUB, "--subscription", PRODUCTION,
+             "--sandbox", cloud["description_file"], "--method", "device-code"],
+            capture_output=True, text=True, timeout=120,
+        )
+
+    refused = hubsetup("set-up", "--email", "admin at contoso")
+    assert refused.returncode == 2
+    assert "'admin at contoso' is not an e-mail address: give one address such as admin@contoso.com." in refused.stderr
+    send(cloud, device_connection_string, 1)
+    set_up = hubsetup("set-up", "--email", "cli@contoso.com", "--quiet-minutes", "30")
+    assert set_up.returncode == 0, set_up.stderr
+    assert f"{HUB}-no-data: No messages from any device for 30 minutes (watching)" in set_up.stdout
+    tested = hubsetup("test")
+    assert tested.returncode == 0, tested.stderr
+    assert tested.stdout.strip() == "A test e-mail was sent to cli@contoso.com."
+    group = f"/subscriptions/{PRODUCTION}/resourceGroups/{GROUP}/providers/Microsoft.Insights/actionGroups/{HUB}-data-alerts"
+    assert [m["to"] for m in mail(cloud, group)] == ["cli@contoso.com"]
+    assert "(watching)" in hubsetup("show").stdout
+    removed = hubsetup("remove")
+    assert removed.stdout.strip() == f"The alert on hub '{HUB}' was removed."
+    assert hubsetup("show").stdout.strip() == f"No alert is set up on hub '{HUB}'."

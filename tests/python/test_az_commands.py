@@ -183,8 +183,9 @@ COMMANDS = [
      ["monitor", "action-group", "test-notifications", "create", "--action-group", "ops-alerts", "-g", GROUP,
       "--alert-type", "metricstaticthreshold", "--add-action", "email", "admin", "admin@contoso.com"],
      lambda out, seen: out["state"] == "Complete" and [(d["MechanismType"], d["Status"]) for d in out["actionDetails"]] == [("Email", "Success")]),
-    ("az monitor metrics alert create -n no-data -g GROUP --scopes HUB_ID --condition \"total d2c.telemetry.ingress.success < 1\" --window-size 1h --evaluation-frequency 5m --action ops-alerts",
-     ["monitor", "metrics", "alert", "create", "-n", "no-data", "-g", GROUP, "--scopes", HUB_ID, "--condition", "total d2c.telemetry.ingress.success < 1",
+    # A metric name with dots goes in quotes, or az reads the part before the last dot as its namespace.
+    ("az monitor metrics alert create -n no-data -g GROUP --scopes HUB_ID --condition \"total 'd2c.telemetry.ingress.success' < 1\" --window-size 1h --evaluation-frequency 5m --action ops-alerts",
+     ["monitor", "metrics", "alert", "create", "-n", "no-data", "-g", GROUP, "--scopes", HUB_ID, "--condition", "total 'd2c.telemetry.ingress.success' < 1",
       "--window-size", "1h", "--evaluation-frequency", "5m", "--action", "ops-alerts"],
      lambda out, seen: (out["windowSize"], out["evaluationFrequency"], out["criteria"]["allOf"][0]["metricName"],
                         out["criteria"]["allOf"][0]["operator"], out["criteria"]["allOf"][0]["threshold"])

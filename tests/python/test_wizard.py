@@ -493,6 +493,7 @@ def set_up_the_alert(app, cloud, hub):
     app.click("#alert-tell-partner")
     app.type("#alert-partner-email", "support@partner.example")
     app.click("#alert-consent")
+    shown(app, "#set-up-alert")
     app.screenshot("33-alert-set-up")
     app.click("#set-up-alert")
     app.wait_text("#alert-rules", "Watching No messages from any device for 1 hour")
@@ -509,7 +510,13 @@ def set_up_the_alert(app, cloud, hub):
     app.click("#refresh-health")
     app.wait_text("#alert-rules", "Firing No messages from any device for 1 hour")
     app.wait_text("#verdicts", "No messages from")
+    shown(app, "#alert-rules")
     app.screenshot("34-alert-fired")
+
+
+def shown(app, selector):
+    """Scrolls the element into the middle of the window, for a screenshot that shows it."""
+    app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", app.find(selector))
 
 
 def keep_the_data(app, cloud, hub):
@@ -713,6 +720,32 @@ def test_the_wizard_creates_a_hub_with_the_real_azure_cli_login(launch, cloud, a
     resource = re.search(rf"/subscriptions/\S+/IotHubs/{hub}", app.text("#created")).group(0)
     shown = json.loads(az(az_env, "rest", "--method", "get", "--url", f"{cloud['arm_endpoint']}{resource}?api-version=2023-06-30").stdout)
     assert shown["properties"]["state"] == "Active", "az, with its own token, sees the hub the app made with its login"
+
+
+def test_an_admin_checks_a_hub_set_up_before(app):
+    """"Check a hub I set up" from the start screen: sign in, choose the hub (no new one is
+    offered), and its health, with the alert for when its data stops offered."""
+    app.click("#start-check-sandbox")
+    assert app.title() == "Sign in"
+    app.click("#signin-device_code")
+    app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
+    app.click("#next")
+    assert app.title() == "Hub"
+    WebDriverWait(app.driver, 20).until(lambda d: len(Select(d.find_element(By.CSS_SELECTOR, "#subscription")).options) == 6)
+    Select(app.find("#subscription")).select_by_visible_text("Contoso Production")
+    assert app.driver.find_elements(By.CSS_SELECTOR, "#reuse") == [], "only an existing hub can be checked"
+    WebDriverWait(app.driver, 20).until(
+        lambda d: "contoso-plant-hub" in [o.get_attribute("value") for o in Select(d.find_element(By.CSS_SELECTOR, "#existing-hub")).options])
+    Select(app.find("#existing-hub")).select_by_value("contoso-plant-hub")
+    WebDriverWait(app.driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hub-facts"))
+    app.click("#next")
+    app.wait_text("#step-title", "Is the data arriving?")
+    app.wait_text("p.row span.grow", "contoso-plant-hub (S1), read at ", seconds=30)
+    assert len(app.driver.find_elements(By.CSS_SELECTOR, "#health-chart rect.bar")) == 24
+    assert "Set up the alert" in app.text("#set-up-alert")
+    app.screenshot("35-check-a-hub")
+    app.click("#close-health")
+    assert app.title() == "Hub"
 
 
 def test_roles_policies_and_locks_are_said_before_and_at_creation(app):

@@ -17,12 +17,17 @@ use crate::CliError;
 pub struct Args {
     #[command(subcommand)]
     action: Action,
+}
+
+/// The hub an alert is about, and how to reach it.
+#[derive(Debug, clap::Args)]
+struct HubArgs {
     /// The hub's name.
-    #[arg(long, global = true)]
-    hub: Option<String>,
+    #[arg(long)]
+    hub: String,
     /// The subscription the hub is in.
-    #[arg(long, global = true)]
-    subscription: Option<String>,
+    #[arg(long)]
+    subscription: String,
     #[command(flatten)]
     sign_in: SignInArgs,
     #[command(flatten)]
@@ -33,6 +38,8 @@ pub struct Args {
 enum Action {
     /// Set up the alert (again): who is e-mailed, after how long without messages.
     SetUp {
+        #[command(flatten)]
+        target: HubArgs,
         /// An address to e-mail; give it again for more (the admin, the partner's support).
         #[arg(long = "email", required = true)]
         emails: Vec<String>,
@@ -47,47 +54,80 @@ enum Action {
         dropped_warning: bool,
     },
     /// Send a test e-mail to everyone the alert tells.
-    Test,
+    Test {
+        #[command(flatten)]
+        target: HubArgs,
+    },
     /// Show the alert and whether it is firing.
-    Show,
+    Show {
+        #[command(flatten)]
+        target: HubArgs,
+    },
     /// Remove the alert rules and the action group IoT Hub Setup made.
-    Remove,
+    Remove {
+        #[command(flatten)]
+        target: HubArgs,
+    },
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let (Some(hub_name), Some(subscription)) = (args.hub.clone(), args.subscription.clone()) else {
-        return Err(CliError::BadInput(
-            "Name the hub with --hub NAME and its subscription with --subscription ID.".into(),
-        ));
+    let target = match &args.action {
+        Action::SetUp { target, .. }
+        | Action::Test { target }
+        | Action::Show { target }
+        | Action::Remove { target } => target,
     };
+    let choice = match &args.action {
+        Action::SetUp {
+            emails,
+            quiet_minutes,
+            quota_warning,
+            dropped_warning,
+            ..
+        } => Some(AlertChoice {
+            emails: emails.clone(),
+            quiet_minutes: *quiet_minutes,
+            quota_warning: *quota_warning,
+            dropped_warning: *dropped_warning,
+        }),
+        _ => None,
+    };
+    if let Some(problem) = choice.as_ref().and_then(hubsetup_health::choice_problem) {
+        return Err(CliError::BadInput(problem));
+    }
     crate::runtime::start(Load::Light)?.block_on(async {
-        let azure = session(&args.sign_in, &args.cloud, &progress_printer()).await?;
-        let hub = azure.find_hub(&subscription, &hub_name).await.map_err(cli_error)?;
-        match args.action {
-            Action::SetUp { emails, quiet_minutes, quota_warning, dropped_warning } => {
-                let choice = AlertChoice { emails, quiet_minutes, quota_warning, dropped_warning };
-                if let Some(problem) = hubsetup_health::choice_problem(&choice) {
-                    return Err(CliError::BadInput(problem));
-                }
+        let azure = session(&target.sign_in, &target.cloud, &progress_printer()).await?;
+        let hub = azure
+            .find_hub(&target.subscription, &target.hub)
+            .await
+            .map_err(cli_error)?;
+        match (&args.action, &choice) {
+            (Action::SetUp { .. }, Some(choice)) => {
                 let facts = azure.hub_facts(&hub).await.map_err(cli_error)?;
-                let set_up = set_up_alerts(&azure, &hub, &choice, facts.daily_quota)
+                let set_up = set_up_alerts(&azure, &hub, choice, facts.daily_quota)
                     .await
                     .map_err(health_error)?;
                 print!("{}", render(&set_up));
-                println!("Send a test e-mail with: hubsetup alert test --hub {hub_name} --subscription {subscription}");
+                println!(
+                    "Send a test e-mail with: hubsetup alert test --hub {} --subscription {}",
+                    target.hub, target.subscription
+                );
             }
-            Action::Test => {
+            (Action::Test { .. }, _) => {
                 let reached = send_test_email(&azure, &hub).await.map_err(health_error)?;
                 println!("A test e-mail was sent to {}.", reached.join(" and "));
             }
-            Action::Show => match read_alerts(&azure, &hub).await.map_err(health_error)? {
-                Some(set_up) => print!("{}", render(&set_up)),
-                None => println!("No alert is set up on hub '{hub_name}'."),
-            },
-            Action::Remove => {
-                remove_alerts(&azure, &hub).await.map_err(health_error)?;
-                println!("The alert on hub '{hub_name}' was removed.");
+            (Action::Show { .. }, _) => {
+                match read_alerts(&azure, &hub).await.map_err(health_error)? {
+                    Some(set_up) => print!("{}", render(&set_up)),
+                    None => println!("No alert is set up on hub '{}'.", target.hub),
+                }
             }
+            (Action::Remove { .. }, _) => {
+                remove_alerts(&azure, &hub).await.map_err(health_error)?;
+                println!("The alert on hub '{}' was removed.", target.hub);
+            }
+            (Action::SetUp { .. }, None) => {}
         }
         Ok(())
     })

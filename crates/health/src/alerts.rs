@@ -91,7 +91,7 @@ struct Wanted {
 
 fn wanted(hub: &HubInfo, choice: &AlertChoice, daily_quota: u64) -> Vec<Wanted> {
     let minutes = choice.quiet_minutes;
-    let window = if minutes % 60 == 0 {
+    let window = if minutes.is_multiple_of(60) {
         format!("PT{}H", minutes / 60)
     } else {
         format!("PT{minutes}M")
@@ -143,7 +143,7 @@ fn wanted(hub: &HubInfo, choice: &AlertChoice, daily_quota: u64) -> Vec<Wanted> 
 
 fn quiet_words(minutes: u32) -> String {
     match minutes {
-        m if m % 60 == 0 && m >= 60 => {
+        m if m.is_multiple_of(60) && m >= 60 => {
             let hours = m / 60;
             format!("{hours} hour{}", if hours == 1 { "" } else { "s" })
         }

@@ -1,5 +1,5 @@
-//! The steps of the two flows (the admin who creates a hub, the support person who checks a
-//! string they received), what each step needs before Next, and the state saved after every
+//! The steps of the three flows (the admin who creates a hub, the support person who checks a
+//! string they received, the admin who checks a hub set up before), what each step needs before Next, and the state saved after every
 //! change so that a closed or crashed app resumes where it was. Secrets are never part of it.
 
 use std::path::Path;
@@ -31,6 +31,8 @@ pub enum Step {
     Keychain,
     Handoff,
     Summary,
+    /// Is the data arriving? The health of a hub set up before, and its alert.
+    Health,
 }
 
 impl Step {
@@ -49,6 +51,7 @@ impl Step {
             Step::Keychain => "Keychain",
             Step::Handoff => "Hand-off",
             Step::Summary => "Summary",
+            Step::Health => "Is the data arriving?",
         }
     }
 }
@@ -62,6 +65,8 @@ pub enum Flow {
     Admin,
     /// Support staff checking a string they received.
     Support,
+    /// An admin checking whether the data of a hub set up before is still arriving.
+    Check,
 }
 
 impl Flow {
@@ -90,6 +95,7 @@ impl Flow {
                 Step::Handoff,
                 Step::Summary,
             ],
+            Flow::Check => &[Step::Start, Step::SignIn, Step::Hub, Step::Health],
         }
     }
 }
@@ -103,6 +109,8 @@ pub enum StartChoice {
     Create { cloud: String },
     /// Check a string I have.
     Verify,
+    /// Check a hub I set up, in an Azure cloud or the sandbox.
+    Check { cloud: String },
 }
 
 /// Where the hub goes and what it is called.
@@ -242,17 +250,26 @@ impl WizardState {
 
     pub fn start(&mut self, choice: StartChoice) {
         let previous_cloud = self.cloud.clone();
+        let in_cloud = |state: &mut WizardState, cloud: String| {
+            if previous_cloud.as_deref() != Some(cloud.as_str()) {
+                state.account = None;
+                state.hub = WizardState::default().hub;
+                state.hub_id = None;
+                state.keep = None;
+                state.kept = None;
+            }
+            state.cloud = Some(cloud);
+        };
         match choice {
             StartChoice::Create { cloud } => {
                 self.flow = Some(Flow::Admin);
-                if previous_cloud.as_deref() != Some(cloud.as_str()) {
-                    self.account = None;
-                    self.hub = WizardState::default().hub;
-                    self.hub_id = None;
-                    self.keep = None;
-                    self.kept = None;
-                }
-                self.cloud = Some(cloud);
+                in_cloud(self, cloud);
+            }
+            StartChoice::Check { cloud } => {
+                self.flow = Some(Flow::Check);
+                in_cloud(self, cloud);
+                // Only a hub that exists can be checked.
+                self.hub.reuse = true;
             }
             StartChoice::Verify => self.flow = Some(Flow::Support),
         }
@@ -327,7 +344,7 @@ impl WizardState {
                 .any(|s| s.verified.is_none())
                 .then(|| "Run the live test first.".to_owned()),
             Step::Keychain | Step::Handoff => None,
-            Step::Summary => Some("This is the last step.".to_owned()),
+            Step::Summary | Step::Health => Some("This is the last step.".to_owned()),
         }
     }
 
@@ -341,7 +358,7 @@ impl WizardState {
 
     pub fn forward(&mut self) -> Result<Step, WizardError> {
         if let Some(reason) = self.blocker() {
-            return Err(if self.step == Step::Summary {
+            return Err(if matches!(self.step, Step::Summary | Step::Health) {
                 WizardError::AtEnd
             } else {
                 WizardError::StepIncomplete(reason)

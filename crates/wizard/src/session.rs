@@ -103,7 +103,7 @@ impl SavedString {
 
 /// Everything the desktop app holds for one user.
 pub struct Session {
-    state: Mutex<WizardState>,
+    pub(crate) state: Mutex<WizardState>,
     pub(crate) shelf: Shelf,
     pub(crate) state_dir: PathBuf,
     sandbox: Mutex<Option<Arc<Sandbox>>>,

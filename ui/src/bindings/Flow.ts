@@ -3,4 +3,4 @@
 /**
  * Who is using the wizard.
  */
-export type Flow = "admin" | "support";
+export type Flow = "admin" | "support" | "check";

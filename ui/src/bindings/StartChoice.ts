@@ -3,4 +3,4 @@
 /**
  * The first screen's choices.
  */
-export type StartChoice = { "kind": "create", cloud: string, } | { "kind": "verify" };
+export type StartChoice = { "kind": "create", cloud: string, } | { "kind": "verify" } | { "kind": "check", cloud: string, };

@@ -3,4 +3,4 @@
 /**
  * One screen of the wizard.
  */
-export type Step = "start" | "sign_in" | "hub" | "tier" | "devices" | "policy" | "keep_data" | "create" | "connection_string" | "test" | "keychain" | "handoff" | "summary";
+export type Step = "start" | "sign_in" | "hub" | "tier" | "devices" | "policy" | "keep_data" | "create" | "connection_string" | "test" | "keychain" | "handoff" | "summary" | "health";

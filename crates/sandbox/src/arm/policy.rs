@@ -335,7 +335,9 @@ pub(crate) fn assignments(scope: &str) -> Resp {
                     "displayName": a.display_name,
                     "policyDefinitionId": format!("/providers/Microsoft.Authorization/policyDefinitions/{definition}"),
                     "scope": assignment_scope(a),
+                    "notScopes": [],
                     "parameters": a.rule.parameters(),
+                    "metadata": { "assignedBy": "Contoso IT governance" },
                     "enforcementMode": "Default",
                 },
             })

@@ -13,7 +13,7 @@ use crate::state::{InsightsResource, Mail, State};
 use crate::SandboxConfig;
 
 /// The kinds of receiver an action group lists, each shown (empty where none) as Azure does.
-const RECEIVERS: [&str; 11] = [
+const RECEIVERS: [&str; 12] = [
     "emailReceivers",
     "smsReceivers",
     "webhookReceivers",
@@ -25,6 +25,7 @@ const RECEIVERS: [&str; 11] = [
     "azureFunctionReceivers",
     "armRoleReceivers",
     "eventHubReceivers",
+    "incidentReceivers",
 ];
 /// How often a rule may be evaluated, and over how long a window (Azure's choices).
 const FREQUENCIES: [&str; 5] = ["PT1M", "PT5M", "PT15M", "PT30M", "PT1H"];
@@ -90,7 +91,7 @@ pub(crate) fn list(state: &State, kind: Kind, sub: &str, group: Option<&str>) ->
         .values()
         .filter(|r| r.subscription_id.eq_ignore_ascii_case(sub))
         .filter(|r| group.is_none_or(|g| r.resource_group.eq_ignore_ascii_case(g)))
-        .map(|r| shown(state, kind, r))
+        .map(|r| shown(kind, r))
         .collect();
     json_response(StatusCode::OK, &json!({ "value": value }))
 }
@@ -108,7 +109,7 @@ pub(crate) fn resource(
     let key = id.to_ascii_lowercase();
     match (&req.method, kind, rest) {
         (&hyper::Method::GET, _, []) => match kind.store(state).get(&key).cloned() {
-            Some(found) => json_response(StatusCode::OK, &shown(state, kind, &found)),
+            Some(found) => json_response(StatusCode::OK, &shown(kind, &found)),
             None => not_found(kind, group, name),
         },
         (&hyper::Method::DELETE, _, []) => {
@@ -153,7 +154,7 @@ pub(crate) fn resource(
                 // A rule written again starts from a fresh evaluation, as in Azure.
                 state.alerting.conditions.remove(&key);
             }
-            let answer = shown(state, kind, &written);
+            let answer = shown(kind, &written);
             kind.store(state).insert(key, written);
             // Action groups answer 201 when new; metric alert rules always 200, as specified.
             let created = !existed && kind == Kind::ActionGroups;
@@ -178,7 +179,7 @@ pub(crate) fn resource(
                 found.body["properties"]["enabled"] = json!(enabled);
             }
             let found = found.clone();
-            json_response(StatusCode::OK, &shown(state, kind, &found))
+            json_response(StatusCode::OK, &shown(kind, &found))
         }
         (&hyper::Method::POST, Kind::ActionGroups, ["createnotifications"]) => {
             let Some(group_resource) = state.alerting.action_groups.get(&key).cloned() else {
@@ -209,16 +210,11 @@ pub(crate) fn resource(
     }
 }
 
-/// A resource as ARM shows it; a rule with when it was last written.
-fn shown(state: &State, kind: Kind, r: &InsightsResource) -> Value {
+/// A resource as ARM shows it.
+fn shown(kind: Kind, r: &InsightsResource) -> Value {
     let mut body = r.body.clone();
     if kind == Kind::MetricAlerts {
-        let key = body["id"].as_str().unwrap_or_default().to_ascii_lowercase();
-        let changed = state.alerting.conditions.get(&key).map(|c| c.changed_ms);
         body["properties"]["isMigrated"] = json!(false);
-        if let Some(changed) = changed.filter(|c| *c > 0) {
-            body["properties"]["lastUpdatedTime"] = json!(crate::arm::iothub::rfc3339(changed));
-        }
     }
     body
 }
@@ -358,7 +354,7 @@ fn metric_alert(body: &Value, state: &State, sub: &str) -> Result<Value, Resp> {
         ));
     }
     let severity = properties.get("severity").and_then(Value::as_u64);
-    if !severity.is_some_and(|s| s <= 4) {
+    if severity.is_none_or(|s| s > 4) {
         return Err(bad_request(
             "InvalidSeverity",
             "The rule's severity must be a whole number from 0 (critical) to 4 (verbose).",
@@ -443,6 +439,10 @@ fn metric_alert(body: &Value, state: &State, sub: &str) -> Result<Value, Resp> {
         if !field("criterionType").eq_ignore_ascii_case("StaticThresholdCriterion") {
             return Err(bad_request("InvalidCriteria", &format!("The condition '{}' is a {}: the sandbox evaluates static thresholds (StaticThresholdCriterion).", field("name"), field("criterionType"))));
         }
+        let namespace = field("metricNamespace");
+        if !namespace.is_empty() && !namespace.eq_ignore_ascii_case("Microsoft.Devices/IotHubs") {
+            return Err(bad_request("MetricNotFound", &format!("Couldn't find a metric named '{}' in namespace '{namespace}': IoT hubs' metrics are in Microsoft.Devices/IotHubs. A metric name with dots goes in quotes in az's condition, as in \"total 'd2c.telemetry.ingress.success' < 1\".", field("metricName"))));
+        }
         let Some(metric) = catalog::metric(field("metricName")) else {
             return Err(bad_request("MetricNotFound", &format!("Couldn't find a metric named '{}' for IoT hubs (Microsoft.Devices/IotHubs): check the name, for example d2c.telemetry.ingress.success.", field("metricName"))));
         };
@@ -505,8 +505,27 @@ fn metric_alert(body: &Value, state: &State, sub: &str) -> Result<Value, Resp> {
     let _ = sub;
     properties["evaluationFrequency"] = json!(frequency);
     properties["windowSize"] = json!(window);
+    properties["lastUpdatedTime"] = json!(crate::arm::iothub::rfc3339(crate::state::now_ms()));
+    // Each condition as Azure keeps it: its namespace, dimensions and validation spelled out.
+    if let Some(conditions) = properties
+        .pointer_mut("/criteria/allOf")
+        .and_then(Value::as_array_mut)
+    {
+        for condition in conditions {
+            for (key, default) in [
+                ("metricNamespace", json!("Microsoft.Devices/IotHubs")),
+                ("dimensions", json!([])),
+                ("skipMetricValidation", json!(false)),
+            ] {
+                if condition.get(key).is_none_or(Value::is_null) {
+                    condition[key] = default;
+                }
+            }
+        }
+    }
     for (key, default) in [
         ("autoMitigate", json!(true)),
+        ("description", json!("")),
         ("targetResourceType", json!("Microsoft.Devices/IotHubs")),
         ("actions", json!([])),
     ] {

@@ -150,8 +150,10 @@ fn findings(state: &State, properties: &Value, now_ms: u64) -> Vec<Finding> {
 
 fn window_words(minutes: u64) -> String {
     match minutes {
-        m if m % 1440 == 0 => format!("{} day{}", m / 1440, if m == 1440 { "" } else { "s" }),
-        m if m % 60 == 0 => format!("{} hour{}", m / 60, if m == 60 { "" } else { "s" }),
+        m if m.is_multiple_of(1440) => {
+            format!("{} day{}", m / 1440, if m == 1440 { "" } else { "s" })
+        }
+        m if m.is_multiple_of(60) => format!("{} hour{}", m / 60, if m == 60 { "" } else { "s" }),
         m => format!("{m} minute{}", if m == 1 { "" } else { "s" }),
     }
 }
