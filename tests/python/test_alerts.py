@@ -161,7 +161,8 @@ def test_an_action_group_azure_would_refuse_is_refused_in_words(monitor):
                                                "give one address such as admin@contoso.com.")
 
 
-def test_the_cli_sets_up_tests_shows_and_removes_the_alert(cloud, device_connection_string):
+def test_the_cli_sets_up_tests_shows_and_removes_the_alert(cloud, device_connection_string, tmp_path):
+    import json
     import subprocess
 
     from conftest import HUBSETUP
@@ -177,9 +178,14 @@ def test_the_cli_sets_up_tests_shows_and_removes_the_alert(cloud, device_connect
     assert refused.returncode == 2
     assert "'admin at contoso' is not an e-mail address: give one address such as admin@contoso.com." in refused.stderr
     send(cloud, device_connection_string, 1)
-    set_up = hubsetup("set-up", "--email", "cli@contoso.com", "--quiet-minutes", "30")
+    records = tmp_path / "commands.sh", tmp_path / "alert.json"
+    set_up = hubsetup("set-up", "--email", "cli@contoso.com", "--quiet-minutes", "30",
+                      "--az-commands", str(records[0]), "--arm-template", str(records[1]))
     assert set_up.returncode == 0, set_up.stderr
     assert f"{HUB}-no-data: No messages from any device for 30 minutes (watching)" in set_up.stdout
+    assert f"az monitor metrics alert create --name {HUB}-no-data" in records[0].read_text()
+    template = json.loads(records[1].read_text())
+    assert [r["type"] for r in template["resources"]] == ["Microsoft.Insights/actionGroups", "Microsoft.Insights/metricAlerts"]
     tested = hubsetup("test")
     assert tested.returncode == 0, tested.stderr
     assert tested.stdout.strip() == "A test e-mail was sent to cli@contoso.com."

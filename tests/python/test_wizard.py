@@ -475,6 +475,7 @@ def check_the_health(app, cloud, hub):
     set_up_the_alert(app, cloud, hub)
     app.click("#close-health")
     app.wait_text("#step-title", "Summary")
+    app.wait_text("#summary-alert", "e-mails admin@contoso.com and support@partner.example: no messages from any device for 1 hour")
 
 
 def set_up_the_alert(app, cloud, hub):

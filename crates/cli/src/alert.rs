@@ -52,6 +52,12 @@ enum Action {
         /// Also alert when routing drops messages.
         #[arg(long)]
         dropped_warning: bool,
+        /// Write the `az` commands that make the same alert to FILE.
+        #[arg(long, value_name = "FILE")]
+        az_commands: Option<std::path::PathBuf>,
+        /// Write an ARM template of the action group and alert rules to FILE.
+        #[arg(long, value_name = "FILE")]
+        arm_template: Option<std::path::PathBuf>,
     },
     /// Send a test e-mail to everyone the alert tells.
     Test {
@@ -102,12 +108,35 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .await
             .map_err(cli_error)?;
         match (&args.action, &choice) {
-            (Action::SetUp { .. }, Some(choice)) => {
+            (
+                Action::SetUp {
+                    az_commands,
+                    arm_template,
+                    ..
+                },
+                Some(choice),
+            ) => {
                 let facts = azure.hub_facts(&hub).await.map_err(cli_error)?;
                 let set_up = set_up_alerts(&azure, &hub, choice, facts.daily_quota)
                     .await
                     .map_err(health_error)?;
                 print!("{}", render(&set_up));
+                let (commands, template) =
+                    hubsetup_health::alert_records(&hub, choice, facts.daily_quota);
+                let write = |path: &std::path::Path, text: String| {
+                    std::fs::write(path, text).map_err(|e| {
+                        CliError::Failure(format!(
+                            "The alert is set up, but {} could not be written: {e}. Check the folder and that it may be written to.",
+                            path.display()
+                        ))
+                    })
+                };
+                if let Some(path) = az_commands {
+                    write(path, commands)?;
+                }
+                if let Some(path) = arm_template {
+                    write(path, format!("{template:#}\n"))?;
+                }
                 println!(
                     "Send a test e-mail with: hubsetup alert test --hub {} --subscription {}",
                     target.hub, target.subscription

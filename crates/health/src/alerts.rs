@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use hubsetup_provision::{Azure, Error, HubInfo};
+use hubsetup_provision::{shell_quote as quote, Azure, Error, HubInfo};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -19,6 +19,8 @@ const ACTION_GROUPS_API: &str = "2023-01-01";
 const METRIC_ALERTS_API: &str = "2018-03-01";
 /// How often Azure Monitor evaluates the rules.
 const EVERY: &str = "PT5M";
+/// The action group's short name, which names it in e-mails (12 characters at most).
+const SHORT_NAME: &str = "IoT data";
 
 /// What the admin chose on the Health screen or in the CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -195,24 +197,7 @@ pub async fn set_up_alerts(
         return Err(HealthError::Choice(problem));
     }
     check_alert_rights(azure, hub).await?;
-    let receivers: Vec<Value> = choice
-        .emails
-        .iter()
-        .enumerate()
-        .map(|(i, address)| {
-            let name = if i == 0 {
-                "admin".to_owned()
-            } else {
-                format!("contact-{i}")
-            };
-            json!({ "name": name, "emailAddress": address, "useCommonAlertSchema": true })
-        })
-        .collect();
-    let group = json!({
-        "location": "Global",
-        "tags": { "created-by": "IoT Hub Setup" },
-        "properties": { "groupShortName": "IoT data", "enabled": true, "emailReceivers": receivers },
-    });
+    let group = group_body(choice);
     let group_id = group_id(hub);
     azure
         .arm_request(
@@ -225,24 +210,7 @@ pub async fn set_up_alerts(
         .await?;
     let rules = wanted(hub, choice, daily_quota);
     for rule in &rules {
-        let body = json!({
-            "location": "global",
-            "tags": { "created-by": "IoT Hub Setup" },
-            "properties": {
-                "description": format!("{} (set up by IoT Hub Setup).", rule.watches),
-                "severity": rule.severity,
-                "enabled": true,
-                "scopes": [hub.id],
-                "evaluationFrequency": EVERY,
-                "windowSize": rule.window,
-                "criteria": {
-                    "odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                    "allOf": [rule.criterion],
-                },
-                "autoMitigate": true,
-                "actions": [{ "actionGroupId": group_id }],
-            },
-        });
+        let body = rule_body(hub, rule, &group_id);
         azure
             .arm_request(
                 Method::PUT,
@@ -279,6 +247,144 @@ pub async fn set_up_alerts(
             })
             .collect(),
     })
+}
+
+/// The action group as ARM takes it: each address a receiver, the admin's first.
+fn group_body(choice: &AlertChoice) -> Value {
+    let receivers: Vec<Value> = choice
+        .emails
+        .iter()
+        .enumerate()
+        .map(|(i, address)| {
+            json!({ "name": receiver_name(i), "emailAddress": address, "useCommonAlertSchema": true })
+        })
+        .collect();
+    json!({
+        "location": "Global",
+        "tags": { "created-by": "IoT Hub Setup" },
+        "properties": { "groupShortName": SHORT_NAME, "enabled": true, "emailReceivers": receivers },
+    })
+}
+
+fn receiver_name(i: usize) -> String {
+    if i == 0 {
+        "admin".to_owned()
+    } else {
+        format!("contact-{i}")
+    }
+}
+
+/// A rule as ARM takes it, telling the action group `group_id`.
+fn rule_body(hub: &HubInfo, rule: &Wanted, group_id: &str) -> Value {
+    json!({
+        "location": "global",
+        "tags": { "created-by": "IoT Hub Setup" },
+        "properties": {
+            "description": format!("{} (set up by IoT Hub Setup).", rule.watches),
+            "severity": rule.severity,
+            "enabled": true,
+            "scopes": [hub.id],
+            "evaluationFrequency": EVERY,
+            "windowSize": rule.window,
+            "criteria": {
+                "odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                "allOf": [rule.criterion],
+            },
+            "autoMitigate": true,
+            "actions": [{ "actionGroupId": group_id }],
+        },
+    })
+}
+
+/// What `choice` sets up on `hub`, as the records an admin keeps: the `az` commands that make
+/// the same, and an ARM template of the action group and rules.
+pub fn alert_records(hub: &HubInfo, choice: &AlertChoice, daily_quota: u64) -> (String, Value) {
+    let group = action_group_name(&hub.name);
+    let mut lines = vec![
+        "# Alert when data stops: an action group that e-mails, and alert rules on the hub."
+            .to_owned(),
+        format!(
+            "az monitor action-group create --name {} --resource-group {} --short-name {} {}",
+            quote(&group),
+            quote(&hub.resource_group),
+            quote(SHORT_NAME),
+            choice
+                .emails
+                .iter()
+                .enumerate()
+                .map(|(i, e)| format!(
+                    "--action email {} {} usecommonalertschema",
+                    receiver_name(i),
+                    quote(e)
+                ))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    ];
+    let rules = wanted(hub, choice, daily_quota);
+    for rule in &rules {
+        let c = &rule.criterion;
+        let aggregation = match c["timeAggregation"].as_str().unwrap_or_default() {
+            "Maximum" => "max",
+            "Minimum" => "min",
+            "Average" => "avg",
+            "Count" => "count",
+            _ => "total",
+        };
+        let operator = match c["operator"].as_str().unwrap_or_default() {
+            "LessThan" => "<",
+            "GreaterThan" => ">",
+            "LessThanOrEqual" => "<=",
+            "GreaterThanOrEqual" => ">=",
+            _ => "=",
+        };
+        // A metric name with dots goes in quotes, or az takes its first part for a namespace.
+        let condition = format!(
+            "{aggregation} \"{}\" {operator} {}",
+            c["metricName"].as_str().unwrap_or_default(),
+            c["threshold"]
+        );
+        lines.push(format!(
+            "az monitor metrics alert create --name {} --resource-group {} --scopes {} --condition {} --window-size {} --evaluation-frequency 5m --severity {} --action {} --description {}",
+            quote(&rule.name),
+            quote(&hub.resource_group),
+            quote(&hub.id),
+            quote(&condition),
+            rule.window.trim_start_matches("PT").trim_start_matches('P').to_ascii_lowercase(),
+            rule.severity,
+            quote(&group),
+            quote(&rule.watches),
+        ));
+    }
+    let group_ref = format!("[resourceId('Microsoft.Insights/actionGroups', '{group}')]");
+    let resource = |mut body: Value, kind: &str, api: &str, name: &str| {
+        body["type"] = json!(kind);
+        body["apiVersion"] = json!(api);
+        body["name"] = json!(name);
+        body
+    };
+    let mut resources = vec![resource(
+        group_body(choice),
+        "Microsoft.Insights/actionGroups",
+        ACTION_GROUPS_API,
+        &group,
+    )];
+    for rule in &rules {
+        let mut alert = resource(
+            rule_body(hub, rule, &group_ref),
+            "Microsoft.Insights/metricAlerts",
+            METRIC_ALERTS_API,
+            &rule.name,
+        );
+        alert["dependsOn"] = json!([group_ref]);
+        resources.push(alert);
+    }
+    let template = json!({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": resources,
+    });
+    (lines.join("\n") + "\n", template)
 }
 
 /// Said before anything is written, with the role to ask for.
@@ -522,9 +628,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn quiet_windows_are_said_and_written_as_azure_takes_them() {
-        let hub = HubInfo {
+    fn plant() -> HubInfo {
+        HubInfo {
             id: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Devices/IotHubs/plant"
                 .into(),
             name: "plant".into(),
@@ -535,7 +640,12 @@ mod tests {
             units: 1,
             host_name: "plant.azure-devices.net".into(),
             provisioning_state: "Succeeded".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn quiet_windows_are_said_and_written_as_azure_takes_them() {
+        let hub = plant();
         let windows = |minutes| {
             let rule = &wanted(&hub, &choice(&["a@b.c"], minutes), 400_000)[0];
             (rule.window.clone(), rule.watches.clone())
@@ -571,5 +681,34 @@ mod tests {
             ["plant-no-data", "plant-quota-80", "plant-dropped"]
         );
         assert_eq!(rules[1].criterion["threshold"], 320_000);
+    }
+
+    #[test]
+    fn records_make_the_same_alert_with_az_or_a_template() {
+        let hub = plant();
+        let (az, template) = alert_records(
+            &hub,
+            &choice(&["admin@contoso.com", "ops@partner.example"], 30),
+            400_000,
+        );
+        assert_eq!(
+            az.lines().nth(1).unwrap(),
+            "az monitor action-group create --name plant-data-alerts --resource-group g --short-name 'IoT data' --action email admin 'admin@contoso.com' usecommonalertschema --action email contact-1 'ops@partner.example' usecommonalertschema"
+        );
+        assert_eq!(
+            az.lines().nth(2).unwrap(),
+            "az monitor metrics alert create --name plant-no-data --resource-group g --scopes /subscriptions/s/resourceGroups/g/providers/Microsoft.Devices/IotHubs/plant --condition 'total \"d2c.telemetry.ingress.success\" < 1' --window-size 30m --evaluation-frequency 5m --severity 2 --action plant-data-alerts --description 'No messages from any device for 30 minutes'"
+        );
+        let resources = template["resources"].as_array().unwrap();
+        assert_eq!(resources[0]["type"], "Microsoft.Insights/actionGroups");
+        assert_eq!(resources[1]["properties"]["windowSize"], "PT30M");
+        assert_eq!(
+            resources[1]["properties"]["actions"][0]["actionGroupId"],
+            "[resourceId('Microsoft.Insights/actionGroups', 'plant-data-alerts')]"
+        );
+        assert_eq!(
+            resources[1]["dependsOn"][0],
+            resources[1]["properties"]["actions"][0]["actionGroupId"]
+        );
     }
 }

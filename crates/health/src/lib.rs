@@ -14,8 +14,8 @@ mod sparkline;
 mod verdicts;
 
 pub use alerts::{
-    action_group_name, choice_problem, read_alerts, remove_alerts, send_test_email, set_up_alerts,
-    AlertChoice, AlertRule, AlertSetUp,
+    action_group_name, alert_records, choice_problem, read_alerts, remove_alerts, send_test_email,
+    set_up_alerts, AlertChoice, AlertRule, AlertSetUp,
 };
 pub use read::{read_health, EndpointHealth, Health, Hour, RoutingHealth, Stream};
 pub use sparkline::sparkline;
