@@ -10,7 +10,7 @@ use hubsetup_health::{
 use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
-use hubsetup_testsupport::signed_in as session;
+use hubsetup_testsupport::{copy_hub, signed_in as session};
 
 const PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
 const HUB: &str = "contoso-plant-hub";
@@ -100,13 +100,7 @@ async fn the_alert_is_set_up_tested_fires_when_data_stops_and_is_removed() {
 async fn without_the_right_to_write_alerts_the_role_to_ask_for_is_said_first() {
     const SHARED: &str = "66666666-6666-4666-8666-666666666666";
     let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
-    sandbox.with_state(|s| {
-        let mut hub = s.hubs[HUB].clone();
-        hub.name = "ops-hub".into();
-        hub.subscription_id = SHARED.into();
-        hub.resource_group = "team-ops".into();
-        s.hubs.insert("ops-hub".into(), hub);
-    });
+    copy_hub(&sandbox, HUB, "ops-hub", SHARED, "team-ops");
     let azure = session(&sandbox).await;
     let hub = azure.find_hub(SHARED, "ops-hub").await.unwrap();
     let refused = set_up_alerts(&azure, &hub, &choice(false), 400_000)

@@ -7,7 +7,7 @@ use hubsetup_health::{read_health, Level};
 use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
-use hubsetup_testsupport::signed_in as session;
+use hubsetup_testsupport::{copy_hub, signed_in as session};
 
 const PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
 const HUB: &str = "contoso-plant-hub";
@@ -81,13 +81,7 @@ async fn without_a_monitoring_right_the_role_to_ask_for_is_said_first() {
     const SHARED: &str = "66666666-6666-4666-8666-666666666666";
     let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
     // A hub in the group where the admin runs hubs with a custom role that has no Azure Monitor.
-    sandbox.with_state(|s| {
-        let mut hub = s.hubs[HUB].clone();
-        hub.name = "ops-hub".into();
-        hub.subscription_id = SHARED.into();
-        hub.resource_group = "team-ops".into();
-        s.hubs.insert("ops-hub".into(), hub);
-    });
+    copy_hub(&sandbox, HUB, "ops-hub", SHARED, "team-ops");
     let azure = session(&sandbox).await;
     let hub = azure.find_hub(SHARED, "ops-hub").await.unwrap();
     let refused = read_health(&azure, &hub, SystemTime::now())

@@ -6,7 +6,7 @@ use hubsetup_livetest::{Options, Verifier};
 use hubsetup_net::Network;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use hubsetup_storage::routing::Encoding;
-use hubsetup_testsupport::signed_in as session;
+use hubsetup_testsupport::{copy_hub, signed_in as session};
 use serde_json::Value;
 
 const PRODUCTION: &str = "11111111-1111-4111-8111-111111111111";
@@ -335,14 +335,10 @@ async fn azure_policy_that_denies_the_accounts_settings_is_said_and_nothing_is_m
     const REGULATED: &str = "77777777-7777-4777-8777-777777777777";
     let sandbox = Sandbox::start(SandboxConfig::fast()).unwrap();
     // A hub in the group whose policies also demand storage firewalls that deny by default.
+    copy_hub(&sandbox, HUB, "eu-hub", REGULATED, "regulated-eu");
+    // The group's other policy requires the tag of every resource: the account gets the hub's.
     sandbox.with_state(|s| {
-        let mut hub = s.hubs[HUB].clone();
-        hub.name = "eu-hub".into();
-        hub.subscription_id = REGULATED.into();
-        hub.resource_group = "regulated-eu".into();
-        // The group's other policy requires the tag of every resource: the account gets the hub's.
-        hub.tags = serde_json::json!({ "costCenter": "4711" });
-        s.hubs.insert("eu-hub".into(), hub);
+        s.hubs.get_mut("eu-hub").unwrap().tags = serde_json::json!({ "costCenter": "4711" })
     });
     let azure = session(&sandbox).await;
     let hub = azure.find_hub(REGULATED, "eu-hub").await.unwrap();
@@ -371,13 +367,7 @@ async fn azure_policy_that_denies_the_accounts_settings_is_said_and_nothing_is_m
 
 /// The team's hub in the group where the admin is only Contributor (no right to assign roles).
 fn team_hub(sandbox: &Sandbox) {
-    sandbox.with_state(|s| {
-        let mut hub = s.hubs[HUB].clone();
-        hub.name = "team-hub".into();
-        hub.subscription_id = SHARED.into();
-        hub.resource_group = "team-iot".into();
-        s.hubs.insert("team-hub".into(), hub);
-    });
+    copy_hub(sandbox, HUB, "team-hub", SHARED, "team-iot");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -140,3 +140,21 @@ pub async fn signed_in(sandbox: &hubsetup_sandbox::Sandbox) -> hubsetup_provisio
     hubsetup_provision::Azure::new(&network, credential, std::sync::Arc::new(|_| {}))
         .expect("session")
 }
+
+/// Copies the sandbox's seeded hub `from` as hub `name` in `subscription` and `group`, so that
+/// a test sees it under another resource group's roles, policies or tier.
+pub fn copy_hub(
+    sandbox: &hubsetup_sandbox::Sandbox,
+    from: &str,
+    name: &str,
+    subscription: &str,
+    group: &str,
+) {
+    sandbox.with_state(|s| {
+        let mut hub = s.hubs[from].clone();
+        hub.name = name.into();
+        hub.subscription_id = subscription.into();
+        hub.resource_group = group.into();
+        s.hubs.insert(name.to_ascii_lowercase(), hub);
+    });
+}
