@@ -13,7 +13,8 @@ pub struct MailAddress {
 }
 
 impl MailAddress {
-    /// `local@domain`, with exactly one `@`, a local part and a domain with a dot.
+    /// `local@domain`, with exactly one `@`, a local part and a domain with a dot: one address,
+    /// not a list (no `,` or `;`).
     pub fn parse(address: &str) -> Option<MailAddress> {
         let address = address.trim();
         let (local, domain) = address.split_once('@')?;
@@ -24,11 +25,17 @@ impl MailAddress {
             && !domain.ends_with('.')
             && !address
                 .chars()
-                .any(|c| c.is_whitespace() || c == '/' || c == '?');
+                .any(|c| c.is_whitespace() || matches!(c, '/' | '?' | ',' | ';'));
         valid.then(|| MailAddress {
             local: local.to_owned(),
             domain: domain.to_ascii_lowercase(),
         })
+    }
+
+    /// Whether `text` is one address exactly as written, nothing around it (a field for an
+    /// address, not a search box).
+    pub fn is_address(text: &str) -> bool {
+        text.trim() == text && MailAddress::parse(text).is_some()
     }
 
     /// The address as a key's user ID should hold it (domain in lower case).
@@ -125,9 +132,18 @@ mod tests {
             "sam@partner",
             "a@b@c.d",
             "sam @x.y",
+            "sam,ops@x.y",
+            "sam;ops@x.y",
         ] {
             assert_eq!(MailAddress::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_field_for_one_address_takes_it_exactly_as_written() {
+        assert!(MailAddress::is_address("admin@contoso.com"));
+        assert!(!MailAddress::is_address(" admin@contoso.com"));
+        assert!(!MailAddress::is_address("admin at contoso"));
     }
 
     /// GnuPG's own client names the same URLs, for addresses beyond the draft's example

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use hubsetup_core::wkd::MailAddress;
 use hubsetup_provision::{shell_quote as quote, Azure, Error, HubInfo};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -158,7 +159,7 @@ pub fn choice_problem(choice: &AlertChoice) -> Option<String> {
     if choice.emails.is_empty() {
         return Some("Give at least one e-mail address to tell when the data stops.".into());
     }
-    if let Some(bad) = choice.emails.iter().find(|e| !plausible_address(e)) {
+    if let Some(bad) = choice.emails.iter().find(|e| !MailAddress::is_address(e)) {
         return Some(format!(
             "'{bad}' is not an e-mail address: give one address such as admin@contoso.com."
         ));
@@ -170,18 +171,6 @@ pub fn choice_problem(choice: &AlertChoice) -> Option<String> {
         ));
     }
     None
-}
-
-fn plausible_address(address: &str) -> bool {
-    address.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !address
-                .chars()
-                .any(|c| c.is_whitespace() || c == ',' || c == ';')
-    })
 }
 
 /// Sets up (or brings up to date) the alerting `choice` asks for on `hub`: the rights are

@@ -349,18 +349,9 @@ fn exported(device: &Device, exclude_keys: bool) -> Value {
         },
         "twinETag": STANDARD.encode(twin_version.to_be_bytes()),
         "tags": {},
-        "properties": {
-            "desired": with_version(&twin.desired, twin.desired_version),
-            "reported": with_version(&twin.reported, twin.reported_version),
-        },
+        "properties": crate::twins::device_document(twin),
         "capabilities": { "iotEdge": device.iot_edge },
     })
-}
-
-fn with_version(properties: &Map<String, Value>, version: u64) -> Value {
-    let mut side = properties.clone();
-    side.insert("$version".into(), json!(version));
-    Value::Object(side)
 }
 
 async fn put(

@@ -69,7 +69,7 @@ pub(crate) fn device_request(
 }
 
 /// The twin as a device reads it: desired and reported properties with their versions.
-fn device_document(twin: &Twin) -> Value {
+pub(crate) fn device_document(twin: &Twin) -> Value {
     let side = |properties: &Map<String, Value>, version: u64| {
         let mut side = properties.clone();
         side.insert("$version".into(), json!(version));

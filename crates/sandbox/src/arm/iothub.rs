@@ -234,7 +234,7 @@ pub(crate) fn check_name(req: &Req, state: &State) -> Resp {
     json_response(StatusCode::OK, &body)
 }
 
-fn hub_id(hub: &Hub) -> String {
+pub(crate) fn hub_id(hub: &Hub) -> String {
     format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Devices/IotHubs/{}",
         hub.subscription_id, hub.resource_group, hub.name

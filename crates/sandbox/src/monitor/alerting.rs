@@ -4,6 +4,7 @@
 //! checks it when written. Rules are evaluated in [`super::evaluate`]; e-mails land in the
 //! sandbox's outbox, which tests read through the control endpoint.
 
+use hubsetup_core::wkd::MailAddress;
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -130,7 +131,7 @@ pub(crate) fn resource(
             };
             let checked = match kind {
                 Kind::ActionGroups => action_group(&body),
-                Kind::MetricAlerts => metric_alert(&body, state, sub),
+                Kind::MetricAlerts => metric_alert(&body, state),
             };
             let properties = match checked {
                 Ok(properties) => properties,
@@ -295,7 +296,7 @@ fn action_group(body: &Value) -> Result<Value, Resp> {
                 .into_iter()
                 .map(|mut r| {
                     let address = r.get("emailAddress").and_then(Value::as_str).unwrap_or_default();
-                    if !plausible_address(address) {
+                    if !MailAddress::is_address(address) {
                         return Err(bad_request(
                             "InvalidEmailAddress",
                             &format!("The e-mail receiver '{}' has an invalid address '{address}': give one address such as admin@contoso.com.", r["name"].as_str().unwrap_or_default()),
@@ -316,25 +317,10 @@ fn action_group(body: &Value) -> Result<Value, Resp> {
     Ok(Value::Object(kept))
 }
 
-fn plausible_address(address: &str) -> bool {
-    match address.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !address
-                    .chars()
-                    .any(|c| c.is_whitespace() || c == ',' || c == ';')
-        }
-        None => false,
-    }
-}
-
 /// A metric alert rule's properties as Azure keeps them, or its refusal in words: the times
 /// Azure allows, a severity from 0 to 4, scopes that exist, metrics their resource has with an
 /// aggregation it supports, and action groups that exist.
-fn metric_alert(body: &Value, state: &State, sub: &str) -> Result<Value, Resp> {
+fn metric_alert(body: &Value, state: &State) -> Result<Value, Resp> {
     let mut properties = body.get("properties").cloned().unwrap_or_default();
     let text = |name: &str| {
         properties
@@ -502,7 +488,6 @@ fn metric_alert(body: &Value, state: &State, sub: &str) -> Result<Value, Resp> {
             return Err(bad_request("ActionGroupNotFound", &format!("The action group '{group}' does not exist: create it first, or give its full resource id.")));
         }
     }
-    let _ = sub;
     properties["evaluationFrequency"] = json!(frequency);
     properties["windowSize"] = json!(window);
     properties["lastUpdatedTime"] = json!(crate::arm::iothub::rfc3339(crate::state::now_ms()));
@@ -580,7 +565,7 @@ fn test_notifications(
             .get("emailAddress")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let sent = plausible_address(address);
+        let sent = MailAddress::is_address(address);
         if sent {
             state.alerting.outbox.push(Mail {
                 to: address.to_owned(),

@@ -240,11 +240,7 @@ pub(crate) fn time_passes(state: &mut State, hub: &str, by_ms: u64) -> Option<Va
         activity.last_activity_ms = activity.last_activity_ms.saturating_sub(by_ms);
         activity.connection_changed_ms = activity.connection_changed_ms.saturating_sub(by_ms);
     }
-    let id = format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Devices/IotHubs/{}",
-        hub.subscription_id, hub.resource_group, hub.name
-    )
-    .to_ascii_lowercase();
+    let id = crate::arm::iothub::hub_id(hub);
     let watching: Vec<String> = state
         .alerting
         .metric_alerts
