@@ -19,7 +19,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hubsetup_core::numbers::thousands;
 use hubsetup_core::{ConnectionString, SharedAccessKey};
 use hubsetup_sandbox::state::{random_base64, Device};
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
@@ -126,9 +125,9 @@ fn main() {
         }
         println!(
             "--file, {} strings over {HUBS} hubs, concurrency {concurrency}: best of 3 {:.2} s = {} strings/s",
-            thousands(strings.len() as u64),
+            hubsetup_locale::count(strings.len() as u64),
             best.as_secs_f64(),
-            thousands((strings.len() as f64 / best.as_secs_f64()) as u64)
+            hubsetup_locale::count((strings.len() as f64 / best.as_secs_f64()) as u64)
         );
     }
 }

@@ -4,7 +4,6 @@
 
 use std::time::SystemTime;
 
-use hubsetup_core::numbers::thousands;
 use hubsetup_health::{read_health, sparkline, Health, HealthError, Level};
 
 use crate::cloud_args::CloudArgs;
@@ -76,14 +75,14 @@ fn render(health: &Health) -> String {
     text.push_str(&format!(
         "  Messages per hour, last 24 h: {}  (peak {}/h, {} in all)\n",
         sparkline(&sent),
-        thousands(peak),
-        thousands(sent.iter().sum())
+        hubsetup_locale::count(peak),
+        hubsetup_locale::count(sent.iter().sum())
     ));
     text.push_str(&format!(
         "  Today: {} of {} messages; {} device{} connected now\n",
-        thousands(health.messages_today),
-        thousands(health.daily_quota),
-        thousands(health.connected_devices),
+        hubsetup_locale::count(health.messages_today),
+        hubsetup_locale::count(health.daily_quota),
+        hubsetup_locale::count(health.connected_devices),
         if health.connected_devices == 1 {
             ""
         } else {
@@ -106,10 +105,10 @@ fn render(health: &Health) -> String {
     if let Some(routing) = &health.routing {
         text.push_str(&format!(
             "  Routing, last 24 h: {} delivered to storage, {} dropped, {} orphaned, {} incompatible\n",
-            thousands(routing.delivered_to_storage),
-            thousands(routing.dropped),
-            thousands(routing.orphaned),
-            thousands(routing.invalid)
+            hubsetup_locale::count(routing.delivered_to_storage),
+            hubsetup_locale::count(routing.dropped),
+            hubsetup_locale::count(routing.orphaned),
+            hubsetup_locale::count(routing.invalid)
         ));
         for endpoint in &routing.endpoints {
             text.push_str(&format!("    {}  {}\n", endpoint.name, endpoint.status));

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use hubsetup_core::numbers::thousands;
 use hubsetup_provision::{
     check_policy_name, suggested_region, Azure, Decide, HubChoice, HubInfo, ReachProblem, Records,
     Request, Tier, DEFAULT_DEVICE_ID, DEFAULT_POLICY_NAME, OWN_CONSUMER_GROUP,
@@ -435,7 +434,7 @@ fn describe_tier(tier: Tier) -> String {
     let facts = tier.facts();
     let mut text = format!(
         "{tier}: {} messages/day per unit, up to {} unit{}.",
-        thousands(facts.messages_per_day_per_unit),
+        hubsetup_locale::count(facts.messages_per_day_per_unit),
         facts.max_units,
         if facts.max_units == 1 { "" } else { "s" }
     );

@@ -41,6 +41,10 @@ pub struct Cloud {
     /// Keybase, for public keys by Keybase user name: keybase.io, or the sandbox's.
     #[serde(default = "default_keybase")]
     pub keybase: String,
+    /// Azure's Retail Prices API (`https://prices.azure.com`), which lists the global cloud's
+    /// prices only; `None` for the sovereign clouds.
+    #[serde(default)]
+    pub retail_prices: Option<String>,
 }
 
 fn default_storage_suffix() -> String {
@@ -81,12 +85,13 @@ impl Cloud {
             dns_server: None,
             key_server: default_key_server(),
             keybase: default_keybase(),
+            retail_prices: None,
         }
     }
 
     /// Azure's global public cloud.
     pub fn public() -> Cloud {
-        Cloud::builtin(
+        let mut cloud = Cloud::builtin(
             "public",
             "Azure",
             [
@@ -95,7 +100,9 @@ impl Cloud {
                 "azure-devices.net",
                 "core.windows.net",
             ],
-        )
+        );
+        cloud.retail_prices = Some("https://prices.azure.com".to_owned());
+        cloud
     }
 
     /// Azure operated by 21Vianet in China.

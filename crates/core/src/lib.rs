@@ -14,7 +14,6 @@ pub mod cloud;
 pub mod connection_string;
 pub mod dns_wire;
 pub mod names;
-pub mod numbers;
 pub mod rbac;
 pub mod sas;
 pub mod secret;

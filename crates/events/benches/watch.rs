@@ -118,10 +118,10 @@ fn main() {
     let watch_rate = WATCHED as f64 / elapsed.as_secs_f64();
     println!(
         "watch --json: {} messages/s read, decoded and printed ({} in {:.2} s, process start included; goal 5,000/s), the sandbox took them over HTTPS at {} messages/s; ratio {:.2}",
-        thousands(watch_rate),
-        thousands(WATCHED as f64),
+        hubsetup_locale::count(watch_rate as u64),
+        hubsetup_locale::count(WATCHED as u64),
         elapsed.as_secs_f64(),
-        thousands(send_rate),
+        hubsetup_locale::count(send_rate as u64),
         watch_rate / send_rate
     );
 }
@@ -178,17 +178,4 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// 12345.6 → "12,346".
-fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -2,7 +2,6 @@
 //! endpoint that stopped taking data, a data stream gone quiet, throttling, a quota nearly
 //! spent, messages that went nowhere; else that data is arriving.
 
-use hubsetup_core::numbers::thousands;
 use serde::Serialize;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::OffsetDateTime;
@@ -63,7 +62,7 @@ pub fn verdicts(health: &Health, now: i64) -> Vec<Verdict> {
                 Level::Bad,
                 format!(
                     "Routing dropped {} messages in the last 24 hours: an endpoint could not take them.",
-                    thousands(routing.dropped)
+                    hubsetup_locale::count(routing.dropped)
                 ),
             ));
         }
@@ -92,7 +91,7 @@ pub fn verdicts(health: &Health, now: i64) -> Vec<Verdict> {
             Level::Warn,
             format!(
                 "Throttled {} times in the last 24 hours: {}.",
-                thousands(throttled),
+                hubsetup_locale::count(throttled),
                 more_capacity(&health.tier)
             ),
         ));
@@ -107,8 +106,8 @@ pub fn verdicts(health: &Health, now: i64) -> Vec<Verdict> {
             level,
             format!(
                 "{} of {} messages used today ({}%): at the limit the hub refuses messages until midnight UTC; {}.",
-                thousands(health.messages_today),
-                thousands(health.daily_quota),
+                hubsetup_locale::count(health.messages_today),
+                hubsetup_locale::count(health.daily_quota),
                 health.messages_today * 100 / health.daily_quota,
                 more_capacity(&health.tier)
             ),
@@ -119,7 +118,7 @@ pub fn verdicts(health: &Health, now: i64) -> Vec<Verdict> {
             Level::Warn,
             format!(
                 "{} messages matched no route in the last 24 hours and were kept nowhere: add a route for them, or the route to the built-in endpoint.",
-                thousands(routing.orphaned)
+                hubsetup_locale::count(routing.orphaned)
             ),
         ));
     }
@@ -132,7 +131,13 @@ pub fn verdicts(health: &Health, now: i64) -> Vec<Verdict> {
 
 /// Whether messages came in the current clock hour (or, just after the hour, the one before).
 fn arriving(health: &Health) -> Verdict {
-    let messages = |n: u64| format!("{} message{}", thousands(n), if n == 1 { "" } else { "s" });
+    let messages = |n: u64| {
+        format!(
+            "{} message{}",
+            hubsetup_locale::count(n),
+            if n == 1 { "" } else { "s" }
+        )
+    };
     let mut hours = health.hourly.iter().rev();
     let (Some(current), previous) = (hours.next(), hours.next()) else {
         return verdict(Level::Warn, "No messages yet.".to_owned());

@@ -3,7 +3,6 @@
 //! (`quotaMetrics`), the tiers it may move to (`skus`) and the consumer groups of its Event
 //! Hub-compatible endpoint.
 
-use hubsetup_core::numbers::thousands;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -64,14 +63,14 @@ impl HubFacts {
         let mut lines = vec![
             format!(
                 "{} device{} ({} enabled)",
-                thousands(devices),
+                hubsetup_locale::count(devices),
                 if devices == 1 { "" } else { "s" },
-                thousands(enabled_devices)
+                hubsetup_locale::count(enabled_devices)
             ),
             format!(
                 "{} of {} messages used today ({percent}%); the count starts again at midnight UTC",
-                thousands(messages_today),
-                thousands(daily_quota)
+                hubsetup_locale::count(messages_today),
+                hubsetup_locale::count(daily_quota)
             ),
         ];
         lines.push(match tiers_allowed.as_slice() {
@@ -83,8 +82,8 @@ impl HubFacts {
             format!(
                 "The hub has used {} of its {} messages today: a live test may be refused with \
                  \"quota exceeded\" until midnight UTC. Test later, or add a unit.",
-                thousands(messages_today),
-                thousands(daily_quota)
+                hubsetup_locale::count(messages_today),
+                hubsetup_locale::count(daily_quota)
             )
         });
         HubFacts {

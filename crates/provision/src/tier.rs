@@ -117,6 +117,43 @@ impl Tier {
         }
     }
 
+    /// Device-to-cloud send operations per second the hub accepts before throttling (Azure's
+    /// "IoT Hub quotas and throttling"): on F1, B1 and S1 the higher of 100 or 12 per unit;
+    /// 120 per unit on B2 and S2; 6,000 per unit on B3 and S3.
+    pub fn sends_per_second(self, units: u32) -> u64 {
+        let units = u64::from(units);
+        match self {
+            Tier::F1 | Tier::B1 | Tier::S1 => (12 * units).max(100),
+            Tier::B2 | Tier::S2 => 120 * units,
+            Tier::B3 | Tier::S3 => 6_000 * units,
+        }
+    }
+
+    /// What one unit costs relative to an S1 unit, from Azure's list prices (per unit and
+    /// month on the IoT Hub pricing page: B1 $10, B2 $50, B3 $500, S1 $25, S2 $250, S3 $2,500;
+    /// F1 free). It orders choices when live prices cannot be read; shown prices always come
+    /// from Azure.
+    pub fn list_price_in_s1_units(self) -> f64 {
+        match self {
+            Tier::F1 => 0.0,
+            Tier::B1 => 0.4,
+            Tier::B2 => 2.0,
+            Tier::B3 => 20.0,
+            Tier::S1 => 1.0,
+            Tier::S2 => 10.0,
+            Tier::S3 => 100.0,
+        }
+    }
+
+    /// The bytes counted as one message: 0.5 KB on the free tier, 4 KB on the others.
+    pub fn message_meter_bytes(self) -> u32 {
+        if self == Tier::F1 {
+            512
+        } else {
+            4096
+        }
+    }
+
     /// Refuses a number of units the tier does not allow.
     pub fn check_units(self, units: u32) -> Result<(), Error> {
         if (1..=self.max_units()).contains(&units) {
@@ -153,7 +190,7 @@ impl Tier {
             tier: self,
             edition: self.edition(),
             messages_per_day_per_unit: self.messages_per_day_per_unit(),
-            message_meter_bytes: if self == Tier::F1 { 512 } else { 4096 },
+            message_meter_bytes: self.message_meter_bytes(),
             max_units: self.max_units(),
             lacks: if self.edition() == Edition::Basic {
                 BASIC_LACKS.to_vec()
@@ -213,5 +250,15 @@ mod tests {
         assert!(Tier::S1.facts().lacks.is_empty());
         assert_eq!(Tier::suggested(999), Tier::S1);
         assert_eq!(Tier::suggested(5_000), Tier::S2);
+    }
+
+    #[test]
+    fn send_throttles_follow_the_tier_table() {
+        // S1: at least 100/s, 12/s per unit beyond that (9 units give 108/s, Azure's example).
+        assert_eq!(Tier::S1.sends_per_second(2), 100);
+        assert_eq!(Tier::S1.sends_per_second(9), 108);
+        assert_eq!(Tier::F1.sends_per_second(1), 100);
+        assert_eq!(Tier::S2.sends_per_second(3), 360);
+        assert_eq!(Tier::B3.sends_per_second(2), 12_000);
     }
 }

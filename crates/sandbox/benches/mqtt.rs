@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
-use hubsetup_core::numbers::thousands;
 use hubsetup_core::sas;
 use hubsetup_sandbox::{Sandbox, SandboxConfig};
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet, PubAck, Publish};
@@ -45,10 +44,10 @@ fn main() {
     let one_by_one = runtime.block_on(one_at_a_time(&sandbox, 2_000));
     println!(
         "MQTT QoS 1 publishes: {} /s acknowledged ({} in {:.1} s over {CONNECTIONS} TLS connections, {WINDOW} in flight each; goal 20,000/s); one at a time on one connection: {} /s; ratio {:.1}",
-        thousands(rate as u64),
-        thousands(pipelined),
+        hubsetup_locale::count(rate as u64),
+        hubsetup_locale::count(pipelined),
         elapsed.as_secs_f64(),
-        thousands(one_by_one as u64),
+        hubsetup_locale::count(one_by_one as u64),
         rate / one_by_one
     );
 }

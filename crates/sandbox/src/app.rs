@@ -34,6 +34,8 @@ pub(crate) enum Service<'h> {
     },
     KeyServer,
     Keybase,
+    /// Azure's Retail Prices API (`prices.…`).
+    Prices,
     /// Microsoft Graph's directory (`graph.…`).
     Graph,
     /// A hub's Event Hub-compatible namespace (`iothub-ns-{hub}.servicebus.…`).
@@ -53,6 +55,7 @@ impl App {
             "control" => Some(Service::Control),
             "keys" => Some(Service::KeyServer),
             "keybase" => Some(Service::Keybase),
+            "prices" => Some(Service::Prices),
             "graph" => Some(Service::Graph),
             _ if crate::eventhubs::hub_of_namespace(host, &self.config.suffix).is_some() => {
                 Some(Service::EventHubs)

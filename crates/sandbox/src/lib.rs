@@ -7,7 +7,8 @@
 //! and answers carry Azure's status codes, error codes and body shapes. Hosts look like
 //! Azure's (`login.`, `management.` and `{hub}.azure-devices.` under [`SandboxConfig::suffix`]);
 //! clients reach them through [`Cloud::loopback`] instead of DNS. It also serves public-key
-//! lookups (Web Key Directory, a VKS key server, Keybase) for the hand-off, see [`keys`].
+//! lookups (Web Key Directory, a VKS key server, Keybase) for the hand-off, see [`keys`], and
+//! Azure's retail price list for the Tier step, see [`prices`].
 //!
 //! Start it in-process with [`Sandbox::start`] (its own runtime thread, so it works from sync
 //! and async code alike) or as a process with `hubsetup sandbox`.
@@ -32,6 +33,7 @@ pub mod keys;
 mod messages;
 mod monitor;
 mod mqtt;
+pub mod prices;
 mod refusal;
 mod routing;
 mod server;
@@ -351,6 +353,7 @@ impl Sandbox {
             dns_server: Some(self.address),
             key_server: format!("https://keys.{suffix}"),
             keybase: format!("https://keybase.{suffix}"),
+            retail_prices: Some(format!("https://prices.{suffix}")),
         }
     }
 

@@ -123,6 +123,12 @@ impl App {
                 }
                 Service::KeyServer => keys::key_server(&req, &state).into(),
                 Service::Keybase => keys::keybase(&req, &state).into(),
+                Service::Prices => crate::prices::handle(
+                    &req,
+                    &self.config.suffix,
+                    state.prices_page_size.unwrap_or(crate::prices::PAGE_SIZE),
+                )
+                .into(),
                 Service::Graph => crate::graph::handle(&req, &state, &self.config).into(),
                 Service::EventHubs => eventhubs_over_https().into(),
                 // Blob hosts are relayed before HTTP is read; a client that named another host
@@ -186,6 +192,20 @@ impl App {
                     format!("not a fault rule: {e}"),
                 ),
             },
+            // A smaller page for the price list, so that tests see clients follow its links.
+            (&Method::PUT, ["prices", "page-size"]) => {
+                match req.json().and_then(|body| body["size"].as_u64()) {
+                    Some(size) if size > 0 => {
+                        state.prices_page_size = Some(size as usize);
+                        crate::http::empty(StatusCode::NO_CONTENT)
+                    }
+                    _ => response(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain",
+                        "give {\"size\": N} with N at least 1",
+                    ),
+                }
+            }
             (&Method::DELETE, ["faults"]) => {
                 self.faults.clear();
                 crate::http::empty(StatusCode::NO_CONTENT)
@@ -304,6 +324,7 @@ fn fault_answer(service: &Service<'_>, status: StatusCode) -> Resp {
         Service::KeyDirectory { .. }
         | Service::KeyServer
         | Service::Keybase
+        | Service::Prices
         | Service::EventHubs
         | Service::Blob(_) => response(
             status,

@@ -503,6 +503,9 @@ pub struct State {
     /// act before a sign-in ends (Cancel) holds it, then releases it (control `holds`).
     #[serde(default)]
     pub device_code_approval_held: bool,
+    /// The price list's page size, when a test made it smaller than Azure's 1,000.
+    #[serde(default)]
+    pub prices_page_size: Option<usize>,
     /// Keyed by name: storage account names are global, lower case.
     #[serde(default)]
     pub storage_accounts: BTreeMap<String, StorageAccount>,
@@ -651,6 +654,7 @@ impl State {
             token_signing_key: random_base64(32),
             etag_counter: 0,
             published_keys: Vec::new(),
+            prices_page_size: None,
             device_code_approval_held: false,
             storage_accounts: BTreeMap::new(),
             role_assignments: Vec::new(),
