@@ -14,6 +14,7 @@ mod keep;
 mod key_info;
 mod login;
 mod open;
+mod plan;
 mod prompt;
 mod provision;
 mod proxy;
@@ -53,6 +54,7 @@ enum Command {
     Verify(verify::Args),
     Watch(watch::Args),
     Health(health::Args),
+    Plan(plan::Args),
     Alert(alert::Args),
     Login(login::Args),
     Proxy(proxy::Args),
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Health(args) => health::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Alert(args) => alert::run(args),
         Command::Login(args) => login::run(args),
         Command::Proxy(args) => proxy::run(args),

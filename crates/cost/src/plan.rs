@@ -211,6 +211,12 @@ fn fit(input: &PlanInput, tier: Tier, peak: u32, prices: Option<&TierPrices>) ->
     }
 }
 
+/// Gigabytes (of 2^30 bytes, as Azure bills storage) the plan's messages fill in a month of
+/// 30 days, as sent; stored JSON or Avro adds a little.
+pub fn stored_gb_per_month(input: &PlanInput) -> f64 {
+    input.sends_per_day() as f64 * f64::from(input.message_bytes) * 30.0 / f64::from(1u32 << 30)
+}
+
 /// How the plan fares on `units` units of `tier`.
 pub fn check_choice(input: &PlanInput, tier: Tier, units: u32) -> ChoiceCheck {
     let metered = fit(input, tier, input.peak_sends_per_second(), None).metered_per_day;
