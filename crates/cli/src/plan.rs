@@ -290,7 +290,8 @@ mod tests {
         assert!(german.contains("read 08.12.2026."), "{german}");
         let american = render(&plan, Some(&prices), None, &Locale::parse("en-US").unwrap());
         assert!(
-            american.contains("S1            432,000      2         €23.00   €46.00"),
+            american.contains("\nS1          432,000      2        €23.00     €46.00\n")
+                && american.contains("\nF1        1,728,000      –         €0.00          –\n"),
             "{american}"
         );
         let none = render(
