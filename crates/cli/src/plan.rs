@@ -304,6 +304,9 @@ mod tests {
             none.ends_with("No prices: Prices could not be read.\n"),
             "{none}"
         );
-        assert!(none.contains("Recommended: S1 × 2 units.\n"), "{none}");
+        assert!(
+            none.contains("Recommended: S1 × 2 units. B1 × 2 would carry it, without"),
+            "{none}"
+        );
     }
 }
