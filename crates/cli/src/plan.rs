@@ -294,8 +294,9 @@ mod tests {
                 && american.contains("\nF1        1,728,000      –         €0.00          –\n"),
             "{american}"
         );
+        let unpriced = hubsetup_cost::plan(&input, None).unwrap();
         let none = render(
-            &plan,
+            &unpriced,
             None,
             Some("Prices could not be read."),
             &Locale::us(),
