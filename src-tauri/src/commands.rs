@@ -11,10 +11,11 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    AlertChoice, AlertSetUp, CreateOutcome, ExportRequest, FoundKey, Health, HubPlan, KeepOptions,
-    KeepPlan, KeyView, OwnKeyView, PasteResult, ReachIssue, ReceivedFile, RegionList, SavedString,
-    Session, SessionError, SignWith, Signing, StartChoice, StorageNameCheck, Stored, StoredWait,
-    StringCard, TestChoice, TestStage, WatchEvent, WatchOptions, WatchRequest, WizardView,
+    AlertChoice, AlertSetUp, CreateOutcome, ExportRequest, Formats, FoundKey, Health, HubPlan,
+    KeepOptions, KeepPlan, KeyView, OwnKeyView, PasteResult, PlanInput, PlanView, ReachIssue,
+    ReceivedFile, RegionList, SavedString, Session, SessionError, SignWith, Signing, StartChoice,
+    StorageNameCheck, Stored, StoredWait, StringCard, TestChoice, TestStage, TierPrices,
+    WatchEvent, WatchOptions, WatchRequest, WizardView,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -337,6 +338,24 @@ pub async fn permissions(
 #[tauri::command]
 pub fn tiers(session: State<'_, Session>) -> Vec<TierFacts> {
     session.tiers()
+}
+
+#[tauri::command]
+pub fn formats(session: State<'_, Session>) -> Formats {
+    session.formats()
+}
+
+#[tauri::command]
+pub async fn prices(session: State<'_, Session>, currency: String) -> Answer<TierPrices> {
+    session.prices(currency).await
+}
+
+#[tauri::command]
+pub fn capacity_plan(
+    session: State<'_, Session>,
+    input: Option<PlanInput>,
+) -> Answer<Option<PlanView>> {
+    session.capacity_plan(input)
 }
 
 #[tauri::command]

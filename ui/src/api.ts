@@ -18,6 +18,10 @@ import type { CreateOutcome } from "./bindings/CreateOutcome";
 import type { HubFacts } from "./bindings/HubFacts";
 import type { HubInfo } from "./bindings/HubInfo";
 import type { HubPlan } from "./bindings/HubPlan";
+import type { Formats } from "./bindings/Formats";
+import type { PlanInput } from "./bindings/PlanInput";
+import type { PlanView } from "./bindings/PlanView";
+import type { TierPrices } from "./bindings/TierPrices";
 import type { NameCheck } from "./bindings/NameCheck";
 import type { Permissions } from "./bindings/Permissions";
 import type { PolicyRequirements } from "./bindings/PolicyRequirements";
@@ -85,6 +89,9 @@ export const api = {
   policyRequirements: (subscription: string, resourceGroup: string) =>
     invoke<PolicyRequirements>("policy_requirements", { subscription, resourceGroup }),
   tiers: () => invoke<TierFacts[]>("tiers"),
+  formats: () => invoke<Formats>("formats"),
+  prices: (currency: string) => invoke<TierPrices>("prices", { currency }),
+  capacityPlan: (input: PlanInput | null) => invoke<PlanView | null>("capacity_plan", { input }),
   planHub: (hub: HubPlan, devices: string[], policy: string | null) => invoke<WizardView>("plan_hub", { hub, devices, policy }),
   createHub: () => invoke<CreateOutcome>("create_hub"),
   fixReach: (agreed: number[]) => invoke<ReachIssue[]>("fix_reach", { agreed }),

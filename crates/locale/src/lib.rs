@@ -23,9 +23,8 @@ pub use dates::{date, date_time};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Locale(icu_locale_core::Locale);
 
-/// What the webview needs to format as the Rust side does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[ts(export)]
+/// A locale's tag and country, as the webview and currency defaults need them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LocaleView {
     /// The BCP 47 tag, for `Intl` (`de-DE`).
     pub tag: String,

@@ -51,6 +51,7 @@ pub const S1_DEVICE_GUIDE: u32 = 1_000;
 pub struct TierFacts {
     pub tier: Tier,
     pub edition: Edition,
+    #[ts(type = "number")]
     pub messages_per_day_per_unit: u64,
     /// Messages are counted in blocks of this size (0.5 KB on the free tier, 4 KB otherwise).
     pub message_meter_bytes: u32,

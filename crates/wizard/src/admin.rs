@@ -45,7 +45,7 @@ pub struct ReachIssue {
 }
 
 /// What creating (or reusing) the hub gave: the wizard, and problems to offer to fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct CreateOutcome {
     pub view: WizardView,

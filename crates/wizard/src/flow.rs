@@ -168,7 +168,7 @@ pub enum WizardError {
 }
 
 /// Everything the wizard remembers. Saved after every change; holds no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct WizardState {
     pub flow: Option<Flow>,
@@ -195,6 +195,15 @@ pub struct WizardState {
     /// What keeping the data set up, once it is.
     #[serde(default)]
     pub kept: Option<KeptData>,
+    /// The capacity plan entered on the Tier step, if any.
+    #[serde(default)]
+    pub capacity: Option<hubsetup_cost::PlanInput>,
+    /// The currency prices are shown in, once the admin chose or saw one.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The list prices last read for the chosen region and currency.
+    #[serde(default)]
+    pub prices: Option<hubsetup_cost::TierPrices>,
 }
 
 impl Default for WizardState {
@@ -219,6 +228,9 @@ impl Default for WizardState {
             own_consumer_group: None,
             keep: None,
             kept: None,
+            capacity: None,
+            currency: None,
+            prices: None,
         }
     }
 }
@@ -234,7 +246,7 @@ pub struct StepInfo {
 }
 
 /// What the webview renders: the state, the step list and whether Next is possible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct WizardView {
     pub state: WizardState,

@@ -6,6 +6,7 @@
 //! `ui/src/bindings` by `cargo test`).
 
 mod admin;
+mod cost;
 mod flow;
 mod handoff;
 mod health;
@@ -15,12 +16,14 @@ mod shelf;
 mod watch;
 
 pub use admin::{CreateOutcome, ReachIssue, RegionList};
+pub use cost::{Formats, PlanView};
 pub use flow::{
     Flow, HubPlan, StartChoice, Step, StepInfo, StringCard, WizardError, WizardState, WizardView,
 };
 pub use handoff::{
     ExportRequest, FoundKey, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith, Signing,
 };
+pub use hubsetup_cost::{CapacityPlan, PlanInput, TierPrices};
 pub use hubsetup_health::{AlertChoice, AlertSetUp, Health};
 pub use hubsetup_keep::{NameCheck as StorageNameCheck, Stored};
 pub use keep::{KeepOptions, KeepPlan, StorageFormat, StoredWait};

@@ -5,7 +5,7 @@ import type { Tier } from "./Tier";
 /**
  * Everything the wizard shows about a tier.
  */
-export type TierFacts = { tier: Tier, edition: Edition, messages_per_day_per_unit: bigint, 
+export type TierFacts = { tier: Tier, edition: Edition, messages_per_day_per_unit: number, 
 /**
  * Messages are counted in blocks of this size (0.5 KB on the free tier, 4 KB otherwise).
  */

@@ -3,8 +3,10 @@ import type { Flow } from "./Flow";
 import type { HubPlan } from "./HubPlan";
 import type { KeepPlan } from "./KeepPlan";
 import type { KeptData } from "./KeptData";
+import type { PlanInput } from "./PlanInput";
 import type { Step } from "./Step";
 import type { StringCard } from "./StringCard";
+import type { TierPrices } from "./TierPrices";
 
 /**
  * Everything the wizard remembers. Saved after every change; holds no secret.
@@ -37,4 +39,16 @@ keep: KeepPlan | null,
 /**
  * What keeping the data set up, once it is.
  */
-kept: KeptData | null, };
+kept: KeptData | null, 
+/**
+ * The capacity plan entered on the Tier step, if any.
+ */
+capacity: PlanInput | null, 
+/**
+ * The currency prices are shown in, once the admin chose or saw one.
+ */
+currency: string | null, 
+/**
+ * The list prices last read for the chosen region and currency.
+ */
+prices: TierPrices | null, };

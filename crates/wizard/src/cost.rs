@@ -1,0 +1,104 @@
+//! The Tier step's two questions: what will it cost a month, and is it enough? Prices come
+//! from Azure's retail price list for the chosen region, in the admin's currency (the OS
+//! locale's country's to start with), kept for a day; the capacity plan is saved with the
+//! wizard so that the summary and a resumed wizard show it.
+
+use hubsetup_cost::{
+    check_choice, check_currency, currency_for_region, plan, price_list, read_prices, CapacityPlan,
+    ChoiceCheck, PlanInput, PriceCache, TierPrices, CURRENCIES,
+};
+use hubsetup_provision::Tier;
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::session::{Session, SessionError};
+
+/// How the webview formats numbers, money and dates, and the currencies it may offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Formats {
+    /// The OS locale's BCP 47 tag, for `Intl` (`de-DE`).
+    pub locale: String,
+    /// The currency chosen, or the locale's country's.
+    pub currency: String,
+    pub currencies: Vec<String>,
+}
+
+/// The capacity plan against every tier, and how the chosen tier and units fare.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct PlanView {
+    pub plan: CapacityPlan,
+    pub choice: ChoiceCheck,
+    /// Gigabytes the plan's messages fill in a month, for a storage estimate.
+    pub stored_gb_per_month: f64,
+}
+
+impl Session {
+    pub fn formats(&self) -> Formats {
+        let locale = hubsetup_locale::current().view();
+        let chosen = self.view().state.currency;
+        Formats {
+            currency: chosen
+                .unwrap_or_else(|| currency_for_region(locale.region.as_deref()).to_owned()),
+            locale: locale.tag,
+            currencies: CURRENCIES.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    /// Azure's list prices for the chosen region in `currency` (kept as the wizard's choice).
+    pub async fn prices(&self, currency: String) -> Result<TierPrices, SessionError> {
+        let currency = check_currency(&currency).map_err(|e| SessionError::new("prices", e))?;
+        let region = self.view().state.hub.region.ok_or_else(|| {
+            SessionError::new(
+                "prices",
+                "Choose a region on the Hub step first: prices depend on it.",
+            )
+        })?;
+        self.update(|s| s.currency = Some(currency.clone()))?;
+        let network = self.network()?;
+        let endpoint = price_list(network.cloud())
+            .map_err(|e| SessionError::new("prices", e))?
+            .to_owned();
+        let http = network
+            .http_client()
+            .map_err(|e| SessionError::new("network", e))?;
+        let cache = PriceCache::new(self.state_dir.join("prices"));
+        let prices = read_prices(&http, &endpoint, &region, &currency, Some(&cache))
+            .await
+            .map_err(|e| SessionError::new("prices", e))?;
+        self.update(|s| s.prices = Some(prices.clone()))?;
+        Ok(prices)
+    }
+
+    /// Saves the plan and returns it against every tier, priced with the prices last read for
+    /// the chosen region and currency; `None` forgets the plan.
+    pub fn capacity_plan(
+        &self,
+        input: Option<PlanInput>,
+    ) -> Result<Option<PlanView>, SessionError> {
+        if let Some(input) = &input {
+            input.check().map_err(|e| SessionError::new("plan", e))?;
+        }
+        let state = self.update(|s| {
+            s.capacity = input;
+            s.clone()
+        })?;
+        state
+            .capacity
+            .as_ref()
+            .map(|input| {
+                let prices = state.prices.as_ref().filter(|p| {
+                    Some(&p.region) == state.hub.region.as_ref()
+                        && Some(&p.currency) == state.currency.as_ref()
+                });
+                let tier = Tier::parse(&state.hub.sku).map_err(|e| SessionError::new("plan", e))?;
+                Ok(PlanView {
+                    plan: plan(input, prices).map_err(|e| SessionError::new("plan", e))?,
+                    choice: check_choice(input, tier, state.hub.units.max(1)),
+                    stored_gb_per_month: hubsetup_cost::plan::stored_gb_per_month(input),
+                })
+            })
+            .transpose()
+    }
+}
