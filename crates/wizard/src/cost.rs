@@ -30,8 +30,6 @@ pub struct Formats {
 pub struct PlanView {
     pub plan: CapacityPlan,
     pub choice: ChoiceCheck,
-    /// Gigabytes the plan's messages fill in a month, for a storage estimate.
-    pub stored_gb_per_month: f64,
 }
 
 impl Session {
@@ -96,7 +94,6 @@ impl Session {
                 Ok(PlanView {
                     plan: plan(input, prices).map_err(|e| SessionError::new("plan", e))?,
                     choice: check_choice(input, tier, state.hub.units.max(1)),
-                    stored_gb_per_month: hubsetup_cost::plan::stored_gb_per_month(input),
                 })
             })
             .transpose()

@@ -253,6 +253,9 @@ pub struct WizardView {
     pub steps: Vec<StepInfo>,
     /// Why Next is not possible yet, if it is not.
     pub blocked: Option<String>,
+    /// Gigabytes a month the planned messages fill where the data is kept, for the cost's
+    /// storage estimate; `None` without a capacity plan or without keeping the data.
+    pub stored_gb_per_month: Option<f64>,
 }
 
 impl WizardState {
@@ -409,6 +412,11 @@ impl WizardState {
                 })
                 .collect(),
             blocked: self.blocker(),
+            stored_gb_per_month: self
+                .capacity
+                .as_ref()
+                .filter(|_| self.keep.is_some())
+                .map(hubsetup_cost::plan::stored_gb_per_month),
         }
     }
 

@@ -5,8 +5,4 @@ import type { ChoiceCheck } from "./ChoiceCheck";
 /**
  * The capacity plan against every tier, and how the chosen tier and units fare.
  */
-export type PlanView = { plan: CapacityPlan, choice: ChoiceCheck, 
-/**
- * Gigabytes the plan's messages fill in a month, for a storage estimate.
- */
-stored_gb_per_month: number, };
+export type PlanView = { plan: CapacityPlan, choice: ChoiceCheck, };

@@ -9,4 +9,9 @@ export type WizardView = { state: WizardState, steps: Array<StepInfo>,
 /**
  * Why Next is not possible yet, if it is not.
  */
-blocked: string | null, };
+blocked: string | null, 
+/**
+ * Gigabytes a month the planned messages fill where the data is kept, for the cost's
+ * storage estimate; `None` without a capacity plan or without keeping the data.
+ */
+stored_gb_per_month: number | null, };
