@@ -50,6 +50,19 @@ return [...document.querySelectorAll('input, select, textarea, button')]
 """
 
 
+# The text a person reads on the screen, without identifiers (set in monospace: names, IDs, hosts,
+# fingerprints) and what they typed.
+READ_TEXT = """
+const page = document.body.cloneNode(true);
+page.querySelectorAll('.mono, code, pre, input, textarea, select').forEach((e) => e.remove());
+return page.textContent;
+"""
+
+# Five digits or more in a row, standing alone: a number nobody grouped (`432000`, not
+# `432,000`, `432.000` or `e2e-hub-12345`, `127.0.0.1:43215`).
+UNGROUPED = re.compile(r"(?<![\w.,:/'-])\d{5,}(?![\w-]|[.,:]\d)")
+
+
 class Wizard:
     """The running app, with the few gestures the tests need."""
 
@@ -131,9 +144,13 @@ class Wizard:
             self.click("#next")
 
     def screenshot(self, name):
-        """Saves the screen for the README, after checking a screen reader can name every control."""
+        """Saves the screen for the README, after checking a screen reader can name every control
+        and every number is grouped as people read it."""
         unnamed = self.driver.execute_script(UNNAMED_CONTROLS)
         assert not unnamed, f"controls without a name for screen readers on {name}: {unnamed}"
+        text = self.driver.execute_script(READ_TEXT)
+        ungrouped = [text[max(0, m.start() - 40):m.end() + 20] for m in UNGROUPED.finditer(text)]
+        assert not ungrouped, f"numbers without grouping on {name}: {ungrouped}"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         # The last transition settled: no CSS animation or transition still running.
         WebDriverWait(self.driver, 10).until(lambda d: d.execute_script(
@@ -721,6 +738,113 @@ def test_the_wizard_creates_a_hub_with_the_real_azure_cli_login(launch, cloud, a
     resource = re.search(rf"/subscriptions/\S+/IotHubs/{hub}", app.text("#created")).group(0)
     shown = json.loads(az(az_env, "rest", "--method", "get", "--url", f"{cloud['arm_endpoint']}{resource}?api-version=2023-06-30").stdout)
     assert shown["properties"]["state"] == "Active", "az, with its own token, sees the hub the app made with its login"
+
+
+def test_ungrouped_numbers_are_found():
+    """The screens' number check finds what it should, and only that."""
+    found = lambda text: [m.group() for m in UNGROUPED.finditer(text)]  # noqa: E731
+    assert found("S1 carries 400000 messages; 432000.") == ["400000", "432000"]
+    assert found("$12345 a month") == ["12345"]
+    assert found("432,000 and 432.000 and 432 000 and 1'234'567") == []
+    assert found("e2e-hub-12345, 127.0.0.1:43215, 10.12.2026, 00000000-0000") == []
+
+
+def walk_to_tier(app, hub, region):
+    """From the start screen, in the sandbox: signs in and chooses a new hub in `region`."""
+    app.click("#start-sandbox")
+    app.click("#signin-device_code")
+    app.wait_text("#signed-in", "Signed in with device code sign-in", seconds=40)
+    app.click("#next")
+    choose_place(app, "Contoso Production")
+    app.type("#hub-name", hub)
+    app.wait_text("#name-check", f"✓ {hub} is available.")
+    WebDriverWait(app.driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#region option[value='{region}']"))
+    Select(app.find("#region")).select_by_value(region)
+    app.click("#next")
+    assert app.title() == "Tier"
+
+
+def plan_capacity(app, devices, per_hour, size):
+    app.type("#plan-devices", str(devices))
+    app.type("#plan-per-hour", str(per_hour))
+    app.type("#plan-bytes", str(size))
+
+
+def today_in(zone):
+    import datetime
+    import zoneinfo
+
+    return datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date()
+
+
+def test_a_german_admin_sees_prices_in_euros_and_a_plan_that_fits(launch):
+    """With a German locale the Tier step prices in euros, numbers and dates as Germans write
+    them; the plan for 1,500 devices sending 12 messages of 2 KB an hour recommends two S1
+    units and its price, and Review + create and the summary show the month's cost."""
+    app = launch({"LC_ALL": "de_DE.UTF-8", "LANG": "de_DE.UTF-8"})
+    hub = f"e2e-cost-de-{os.getpid()}"
+    walk_to_tier(app, hub, "westeurope")
+    # The sandbox's snapshot: S1 is $25, at its illustrative 0.92 € to the dollar.
+    app.wait_text("#price-S1", "23,00 €")
+    assert app.text("#price-S3") == "2.300,00 €"
+    assert app.text("#price-F1") == "0,00 €"
+    today = today_in("Europe/Berlin")
+    app.wait_text("#price-note", f"Azure's list prices for westeurope in EUR, read {today.day:02}.{today.month:02}.{today.year}.")
+    rows = app.text("table[aria-label='Tiers'] tbody")
+    assert "300 Mio." in rows and "6 Mio." in rows, rows
+    app.click("#tier-S1")
+    plan_capacity(app, 1500, 12, 2048)
+    app.wait_text("#plan-outcome", "1.500 devices send 432.000 messages a day, 15 a second at the busiest.")
+    app.wait_text("#plan-recommendation", "Recommended: S1 × 2 units, 46,00 € a month")
+    app.wait_text("#plan-over-quota", "S1 × 1 carries 400.000 messages a day; this plan meters 432.000.")
+    app.screenshot("12-tier-plan-de")
+    app.click("#use-recommendation")
+    app.wait_text("#cost-total", "2 units of S1: 46,00 € a month (23,00 € each).")
+    app.wait_text("#plan-share", "S1 × 2 carries it, using 54 % of the daily quota.")
+    app.screenshot("12-tier-prices-de")
+
+    app.click("#next")
+    assert app.title() == "Devices"
+    app.click("#next")
+    assert app.title() == "Access policy"
+    app.click("#next")
+    assert app.title() == "Keep the data"
+    app.click("#next")
+    assert app.title() == "Review + create"
+    app.wait_text("#review-cost", "2 units of S1: 46,00 € a month")
+    app.click("#create")
+    app.wait_text("#created", f"/IotHubs/{hub}", seconds=90)
+    app.click("#next")
+    assert app.title() == "Connection string"
+    app.click("#next")
+    app.click(".run-test")
+    app.wait_text(".test-result", "Passed.", seconds=60)
+    while app.title() != "Summary":
+        app.click("#next")
+    app.wait_text("#summary-cost", "2 units of S1: 46,00 € a month (23,00 € each).")
+    app.screenshot("18-summary-cost-de")
+
+
+def test_an_american_admin_sees_dollars_and_may_choose_another_currency(launch):
+    app = launch({"LC_ALL": "en_US.UTF-8", "LANG": "en_US.UTF-8"})
+    walk_to_tier(app, f"e2e-cost-us-{os.getpid()}", "westeurope")
+    app.wait_text("#price-S1", "$25.00")
+    assert app.text("#price-S3") == "$2,500.00"
+    rows = app.text("table[aria-label='Tiers'] tbody")
+    assert "300M" in rows and "400K" in rows, rows
+    plan_capacity(app, 1500, 12, 2048)
+    app.wait_text("#plan-outcome", "1,500 devices send 432,000 messages a day, 15 a second at the busiest.")
+    app.wait_text("#plan-recommendation", "Recommended: S1 × 2 units, $50.00 a month")
+    app.screenshot("12-tier-plan-us")
+    Select(app.find("#currency")).select_by_value("EUR")
+    app.wait_text("#price-S1", "€23.00")
+    app.wait_text("#plan-recommendation", "Recommended: S1 × 2 units, €46.00 a month")
+    # A currency the sandbox's snapshot does not carry: the step goes on without prices, and
+    # says why.
+    Select(app.find("#currency")).select_by_value("AUD")
+    app.wait_text("#prices-unavailable", "Azure's price list would not price in 'AUD' (The sandbox's price snapshot carries USD, EUR, GBP, JPY only.). Choose another currency, such as USD.")
+    assert app.text("#price-S1") == "–"
+    app.wait_text("#plan-recommendation", "Recommended: S1 × 2 units, with room for a busy day.")
 
 
 def test_an_admin_checks_a_hub_set_up_before(app):

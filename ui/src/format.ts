@@ -22,13 +22,11 @@ export const decimal = (n: number, digits: number) =>
 export const money = (amount: number, currency: string) =>
   new Intl.NumberFormat(locale, { style: "currency", currency }).format(amount);
 
-/** The local date of an RFC 3339 time: `12/8/2026`, `08.12.2026`. */
-export const date = (iso: string) =>
-  new Date(iso).toLocaleDateString(locale, { year: "numeric", month: "numeric", day: "numeric" });
+/** The local date of an RFC 3339 time, as the CLI writes it: `Dec 8, 2026`, `08.12.2026`. */
+export const date = (iso: string) => new Date(iso).toLocaleDateString(locale, { dateStyle: "medium" });
 
-/** The local date and time, to the minute. */
-export const dateTime = (iso: string) =>
-  new Date(iso).toLocaleString(locale, { year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+/** The local date and time, to the minute: `Dec 8, 2026, 2:05 PM`, `08.12.2026, 14:05`. */
+export const dateTime = (iso: string) => new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
 
 /** The local time of day, to the minute or second. */
 export const time = (iso: string, seconds = false) =>

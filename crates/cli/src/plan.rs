@@ -7,7 +7,6 @@ use hubsetup_cost::{
     plan, price_list, read_prices, CapacityPlan, PlanInput, PriceCache, TierPrices,
 };
 use hubsetup_locale::Locale;
-use hubsetup_provision::Tier;
 
 use crate::cloud_args::CloudArgs;
 use crate::runtime::Load;
@@ -250,6 +249,8 @@ fn storage_line(
 
 #[cfg(test)]
 mod tests {
+    use hubsetup_provision::Tier;
+
     use super::*;
 
     fn prices() -> TierPrices {
