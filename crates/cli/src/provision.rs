@@ -443,7 +443,7 @@ fn describe_tier(tier: Tier) -> String {
     }
     for note in facts.notes {
         text.push(' ');
-        text.push_str(note);
+        text.push_str(&note);
     }
     text
 }

@@ -59,7 +59,7 @@ pub struct TierFacts {
     /// Features missing from this tier (basic only).
     pub lacks: Vec<&'static str>,
     /// Plain-language limits worth knowing before choosing.
-    pub notes: Vec<&'static str>,
+    pub notes: Vec<String>,
 }
 
 impl Tier {
@@ -172,20 +172,24 @@ impl Tier {
         let mut notes = Vec::new();
         match self.edition() {
             Edition::Free => {
-                notes.push("Only one free hub per subscription.");
+                notes.push("Only one free hub per subscription.".into());
                 notes.push(
-                    "A free hub can never be upgraded: moving to a paid tier means a new hub.",
+                    "A free hub can never be upgraded: moving to a paid tier means a new hub."
+                        .into(),
                 );
             }
             Edition::Basic => {
-                notes.push("Can be upgraded to the standard tier later, in place.");
+                notes.push("Can be upgraded to the standard tier later, in place.".into());
             }
             Edition::Standard => {
-                notes.push("Cannot be changed to the basic tier later.");
+                notes.push("Cannot be changed to the basic tier later.".into());
             }
         }
         if self == Tier::S1 {
-            notes.push("Suits most installations under 1,000 devices.");
+            notes.push(format!(
+                "Suits most installations under {} devices.",
+                hubsetup_locale::count(S1_DEVICE_GUIDE.into())
+            ));
         }
         TierFacts {
             tier: self,

@@ -28,9 +28,10 @@
 //!   with nothing, as a real query for an unlisted meter does.
 
 use hyper::{Method, StatusCode};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
 
-use crate::http::{json_response, Req, Resp};
+use crate::http::{json_response, response, Req, Resp};
 
 /// The most items the API returns on one page (Microsoft's documentation, 2026).
 pub const PAGE_SIZE: usize = 1_000;
@@ -162,32 +163,71 @@ fn meter_id(sku: &str) -> &'static str {
     }
 }
 
+/// An item as the API writes it, its fields in the documented order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    currency_code: String,
+    tier_minimum_units: f64,
+    retail_price: f64,
+    unit_price: f64,
+    arm_region_name: &'static str,
+    location: &'static str,
+    effective_start_date: &'static str,
+    meter_id: &'static str,
+    meter_name: &'static str,
+    product_id: &'static str,
+    sku_id: &'static str,
+    product_name: &'static str,
+    sku_name: &'static str,
+    service_name: &'static str,
+    service_id: &'static str,
+    service_family: &'static str,
+    unit_of_measure: &'static str,
+    #[serde(rename = "type")]
+    price_type: &'static str,
+    is_primary_meter_region: bool,
+    arm_sku_name: &'static str,
+}
+
+/// A page of items, its fields in the order the API writes them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Page {
+    billing_currency: String,
+    customer_entity_id: &'static str,
+    customer_entity_type: &'static str,
+    items: Vec<Item>,
+    next_page_link: Option<String>,
+    count: usize,
+}
+
 impl Meter {
-    fn item(&self, currency: &str, rate: f64) -> Value {
+    fn item(&self, currency: &str, rate: f64) -> Item {
         // Prices carry up to six decimals, as the API's do.
         let price = (self.usd * rate * 1e6).round() / 1e6;
-        json!({
-            "currencyCode": currency,
-            "tierMinimumUnits": 0.0,
-            "retailPrice": price,
-            "unitPrice": price,
-            "armRegionName": self.region,
-            "location": self.location,
-            "effectiveStartDate": self.effective_start,
-            "meterId": self.meter_id,
-            "meterName": self.meter_name,
-            "productId": self.product_id,
-            "skuId": self.sku_id,
-            "productName": self.product_name,
-            "skuName": self.sku_name,
-            "serviceName": self.service_name,
-            "serviceId": self.service_id,
-            "serviceFamily": self.service_family,
-            "unitOfMeasure": self.unit_of_measure,
-            "type": "Consumption",
-            "isPrimaryMeterRegion": true,
-            "armSkuName": "",
-        })
+        Item {
+            currency_code: currency.to_owned(),
+            tier_minimum_units: 0.0,
+            retail_price: price,
+            unit_price: price,
+            arm_region_name: self.region,
+            location: self.location,
+            effective_start_date: self.effective_start,
+            meter_id: self.meter_id,
+            meter_name: self.meter_name,
+            product_id: self.product_id,
+            sku_id: self.sku_id,
+            product_name: self.product_name,
+            sku_name: self.sku_name,
+            service_name: self.service_name,
+            service_id: self.service_id,
+            service_family: self.service_family,
+            unit_of_measure: self.unit_of_measure,
+            price_type: "Consumption",
+            is_primary_meter_region: true,
+            arm_sku_name: "",
+        }
     }
 }
 
@@ -263,26 +303,34 @@ pub(crate) fn handle(req: &Req, suffix: &str, page_size: usize) -> Resp {
             )
         }
     };
-    let items: Vec<Value> = snapshot()
+    let items: Vec<Item> = snapshot()
         .iter()
         .map(|meter| meter.item(&currency, rate))
         .filter(|item| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(item, case_sensitive))
+            filter.as_ref().is_none_or(|f| {
+                f.matches(
+                    &serde_json::to_value(item).unwrap_or_default(),
+                    case_sensitive,
+                )
+            })
         })
         .collect();
-    let page: Vec<Value> = items.iter().skip(skip).take(page_size).cloned().collect();
+    let page: Vec<Item> = items.iter().skip(skip).take(page_size).cloned().collect();
     let next =
         (skip + page.len() < items.len()).then(|| next_page_link(req, suffix, skip + page.len()));
-    let mut body = Map::new();
-    body.insert("BillingCurrency".into(), json!(currency));
-    body.insert("CustomerEntityId".into(), json!("Default"));
-    body.insert("CustomerEntityType".into(), json!("Retail"));
-    body.insert("Count".into(), json!(page.len()));
-    body.insert("Items".into(), Value::Array(page));
-    body.insert("NextPageLink".into(), json!(next));
-    json_response(StatusCode::OK, &Value::Object(body))
+    let body = Page {
+        billing_currency: currency,
+        customer_entity_id: "Default",
+        customer_entity_type: "Retail",
+        count: page.len(),
+        items: page,
+        next_page_link: next,
+    };
+    response(
+        StatusCode::OK,
+        "application/json; charset=utf-8",
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 /// The snapshot's rate for `currency`; codes are read as given (`EUR`, not `eur`).
