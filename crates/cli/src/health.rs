@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use hubsetup_health::{read_health, sparkline, Health, HealthError, Level};
 
 use crate::cloud_args::CloudArgs;
+use crate::format::local_time_of;
 use crate::login::{cli_error, progress_printer, session, SignInArgs};
 use crate::runtime::Load;
 use crate::CliError;
@@ -70,7 +71,9 @@ fn render(health: &Health) -> String {
     let peak = sent.iter().copied().max().unwrap_or(0);
     text.push_str(&format!(
         "\n{} ({}), read at {}\n",
-        health.hub, health.tier, health.read_at
+        health.hub,
+        health.tier,
+        local_time_of(&health.read_at)
     ));
     text.push_str(&format!(
         "  Messages per hour, last 24 h: {}  (peak {}/h, {} in all)\n",
@@ -99,7 +102,10 @@ fn render(health: &Health) -> String {
         text.push_str(&format!(
             "    {}  {state}, last activity {}\n",
             stream.device_id,
-            stream.last_activity.as_deref().unwrap_or("never")
+            stream
+                .last_activity
+                .as_deref()
+                .map_or_else(|| "never".to_owned(), local_time_of)
         ));
     }
     if let Some(routing) = &health.routing {

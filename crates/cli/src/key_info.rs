@@ -4,7 +4,7 @@ use std::io::Read;
 
 use hubsetup_handoff::{HandoffError, PublicKey};
 
-use crate::format::timestamp;
+use crate::format::local_time;
 use crate::CliError;
 
 /// Show an OpenPGP public key's fingerprint, user IDs, algorithm and dates.
@@ -41,10 +41,10 @@ pub fn print_key(key: &PublicKey) {
         "Algorithm:    {} (encrypts with {})",
         info.algorithm, info.encryption_algorithm
     );
-    println!("Created:      {}", timestamp(info.created));
+    println!("Created:      {}", local_time(info.created));
     println!(
         "Expires:      {}",
-        info.expires.map_or_else(|| "never".to_owned(), timestamp)
+        info.expires.map_or_else(|| "never".to_owned(), local_time)
     );
     if let Some(warning) = &info.expiry_warning {
         println!("Warning:      {warning}");

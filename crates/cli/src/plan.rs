@@ -211,7 +211,7 @@ fn render(
             p.region,
             p.currency,
             p.read_at
-                .parse::<chrono::DateTime<chrono::Utc>>()
+                .parse()
                 .map(|at| locale.date(at))
                 .unwrap_or_else(|_| p.read_at.clone())
         )),

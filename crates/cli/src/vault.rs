@@ -7,7 +7,7 @@ use hubsetup_vault::{Entry, Vault, VaultError, KEYCHAIN_NAME};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::format::timestamp;
+use crate::format::{local_time, timestamp};
 use crate::{input, CliError};
 
 /// Keep connection strings in the OS keychain: list, save, show, rename, delete.
@@ -135,7 +135,7 @@ fn called(entry: &Entry) -> String {
 }
 
 fn time_or(time: Option<SystemTime>, missing: &str) -> String {
-    time.map_or_else(|| missing.to_owned(), timestamp)
+    time.map_or_else(|| missing.to_owned(), local_time)
 }
 
 fn table(entries: &[Entry]) -> String {
@@ -149,12 +149,12 @@ fn table(entries: &[Entry]) -> String {
         .unwrap_or(0)
         .max("LABEL".len());
     let mut out = format!(
-        "{:width$}  {:20}  {:20}  NAME\n",
+        "{:width$}  {:24}  {:24}  NAME\n",
         "LABEL", "SAVED", "VERIFIED"
     );
     for entry in entries {
         out.push_str(&format!(
-            "{:width$}  {:20}  {:20}  {}\n",
+            "{:width$}  {:24}  {:24}  {}\n",
             entry.label,
             time_or(entry.created, "unknown"),
             time_or(entry.last_verified, "never"),

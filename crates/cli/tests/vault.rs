@@ -106,7 +106,10 @@ fn save_list_show_rename_delete() {
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(lines[0], "Label:     Plant 3");
     assert_eq!(lines[1], format!("Name:      {name}"));
-    assert!(lines[2].starts_with("Saved:     20"), "{shown}");
+    assert!(
+        lines[2].starts_with("Saved:     ") && lines[2].contains(", 20"),
+        "{shown}"
+    );
     assert_eq!(lines[3], "Verified:  never");
     assert_eq!(
         lines[4],
