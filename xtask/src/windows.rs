@@ -14,7 +14,7 @@ pub const TARGET: &str = "x86_64-pc-windows-gnu";
 
 /// Crates whose tests run under Wine: those with code that differs on Windows (credential
 /// store, folders, file access lists, clipboard, sign-in's browser and `az.cmd`, the Internet
-/// Options proxy) and those that write private files through it.
+/// Options proxy, the user's locale) and those that write private files through it.
 const TESTED_CRATES: &[&str] = &[
     "hubsetup-core",
     "hubsetup-platform",
@@ -24,6 +24,8 @@ const TESTED_CRATES: &[&str] = &[
     "hubsetup-net",
     "hubsetup-provision",
     "hubsetup-wizard",
+    "hubsetup-locale",
+    "hubsetup-cost",
 ];
 
 /// What the Windows build made, for the end-to-end tests.

@@ -99,3 +99,64 @@ impl Session {
             .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hubsetup_provision::Tier;
+
+    use super::*;
+    use crate::flow::StartChoice;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn prices_and_the_plan_are_kept_with_the_wizard() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = Session::open(dir.path());
+        session
+            .start(StartChoice::Create {
+                cloud: "sandbox".into(),
+            })
+            .unwrap();
+        assert_eq!(
+            session.prices("EUR".into()).await.unwrap_err().message,
+            "Choose a region on the Hub step first: prices depend on it."
+        );
+        let mut hub = session.view().state.hub;
+        hub.region = Some("westeurope".into());
+        session.plan(hub, vec!["meter".into()], None).unwrap();
+        let prices = session.prices("eur".into()).await.unwrap();
+        assert_eq!(prices.monthly(Tier::S1), Some(23.0));
+        assert_eq!(session.formats().currency, "EUR");
+
+        let input = PlanInput {
+            devices: 1_500,
+            messages_per_hour: 12.0,
+            message_bytes: 2_048,
+            peak_sends_per_second: None,
+        };
+        let planned = session.capacity_plan(Some(input.clone())).unwrap().unwrap();
+        let recommended = planned.plan.recommended.unwrap();
+        assert_eq!((recommended.tier, recommended.units), (Tier::S1, 2));
+        assert_eq!(recommended.monthly_price, Some(46.0));
+        // The hub is still planned with one S1 unit, which the plan overruns.
+        assert!(planned.choice.quota_runs_out_after_hours.is_some());
+
+        // A restarted app has the plan and the prices it read.
+        drop(session);
+        let resumed = Session::open(dir.path());
+        let state = resumed.view().state;
+        assert_eq!(state.capacity.as_ref(), Some(&input));
+        let again = resumed.capacity_plan(state.capacity).unwrap().unwrap();
+        assert_eq!(again.plan.recommended.unwrap().monthly_price, Some(46.0));
+
+        let nothing = PlanInput {
+            devices: 0,
+            ..input
+        };
+        assert_eq!(
+            resumed.capacity_plan(Some(nothing)).unwrap_err().message,
+            "The plan needs at least one device or data stream."
+        );
+        // A plan refused is not saved over the good one.
+        assert_eq!(resumed.view().state.capacity.unwrap().devices, 1_500);
+    }
+}
