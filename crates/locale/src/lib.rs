@@ -4,7 +4,7 @@
 //!
 //! [`Locale::os`] reads the locale the OS names for formats: on Linux and the BSDs `LC_ALL`,
 //! then `LC_NUMERIC`, then `LANG` (POSIX's order; `C` and `POSIX` read as US English); the
-//! user's preferred locale on Windows and macOS. [`current`] is that locale, read once, and the
+//! regional format on Windows; the preferred locale on macOS. [`current`] is that locale, read once, and the
 //! free functions ([`count`], [`short`], [`money`], …) format in it.
 
 use std::sync::OnceLock;
@@ -16,6 +16,7 @@ use icu_experimental::dimension::currency::CurrencyType;
 use serde::Serialize;
 
 mod dates;
+mod os;
 
 pub use dates::{date, date_time};
 
@@ -51,7 +52,7 @@ impl Locale {
 
     /// The locale the OS names for formats, or US English.
     pub fn os() -> Locale {
-        os_locale_name()
+        os::locale_name()
             .and_then(|name| Locale::parse(&name))
             .unwrap_or_else(Locale::us)
     }
@@ -120,18 +121,6 @@ fn decimal_of(x: f64, fraction_digits: usize) -> Option<Decimal> {
         return None;
     }
     format!("{x:.fraction_digits$}").parse().ok()
-}
-
-#[cfg(all(unix, not(target_vendor = "apple")))]
-fn os_locale_name() -> Option<String> {
-    ["LC_ALL", "LC_NUMERIC", "LANG"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-}
-
-#[cfg(not(all(unix, not(target_vendor = "apple"))))]
-fn os_locale_name() -> Option<String> {
-    sys_locale::get_locale()
 }
 
 static CURRENT: OnceLock<Locale> = OnceLock::new();
