@@ -10,6 +10,8 @@ use hubsetup_handoff::{
 use hubsetup_keyfinder::Query;
 use hubsetup_vault::{Identity, Vault};
 
+use hubsetup_lifecycle::{NewHandoff, Recipient};
+
 use crate::cloud_args::CloudArgs;
 use crate::find_key;
 use crate::key_info::read_key_file;
@@ -83,12 +85,27 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 .map_err(|errors| CliError::BadInput(describe_all(&errors)))?
         }
     };
+    // A register that cannot be read refuses the hand-off before anything is written.
+    let register = crate::handoffs::register()?;
+    register
+        .list()
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    let sender = args.sender.clone();
     let note = (args.note || args.sender.is_some()).then(|| Note {
         sender: args.sender,
         date: SystemTime::now(),
     });
     write_encrypted(&args.out, &cs, note.as_ref(), &recipients, signer.as_ref())
         .map_err(handoff_error)?;
+    register
+        .record(NewHandoff {
+            string: &cs,
+            slot: None,
+            recipients: recipients.iter().map(Recipient::of).collect(),
+            file: &args.out,
+            note: sender,
+        })
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     println!(
         "Encrypted the connection string for {} to:",
         Identity::of(&cs).name()
@@ -110,7 +127,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         None => {}
     }
     println!(
-        "Wrote {}. Only the holders of these keys can open it (gpg --decrypt).",
+        "Wrote {}. Only the holders of these keys can open it (gpg --decrypt). Recorded in the \
+         register of hand-offs (hubsetup handoffs).",
         args.out.display()
     );
     if looked_up {

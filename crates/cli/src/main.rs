@@ -8,6 +8,7 @@ mod cloud_args;
 mod export;
 mod find_key;
 mod format;
+mod handoffs;
 mod health;
 mod input;
 mod keep;
@@ -49,6 +50,7 @@ enum Command {
     KeyInfo(key_info::Args),
     FindKey(find_key::Args),
     Export(export::Args),
+    Handoffs(handoffs::Args),
     Open(open::Args),
     Sandbox(sandbox::Args),
     Verify(verify::Args),
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::KeyInfo(args) => key_info::run(args),
         Command::FindKey(args) => find_key::run(args),
         Command::Export(args) => export::run(args),
+        Command::Handoffs(args) => handoffs::run(args),
         Command::Open(args) => open::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Verify(args) => verify::run(args),

@@ -4,6 +4,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 use common::{assert_no_key, assert_no_key_in_files, device_string, hubsetup, text};
@@ -136,7 +137,8 @@ fn export_writes_a_private_file_that_every_recipient_decrypts() {
              your-hub.azure-devices.net/devices/io.microshare.contact.unpacked.event to:\n  \
              {}  Sam Support <sam@partner.example>\n  \
              {}  Kim Backup <kim@partner.example>\n\
-             Wrote {}. Only the holders of these keys can open it (gpg --decrypt).\n",
+             Wrote {}. Only the holders of these keys can open it (gpg --decrypt). Recorded in \
+             the register of hand-offs (hubsetup handoffs).\n",
             spaced(&sam_fingerprint),
             spaced(&kim_fingerprint),
             file.display()
@@ -179,6 +181,80 @@ fn export_writes_a_private_file_that_every_recipient_decrypts() {
         )),
         "{opened}"
     );
+}
+
+#[test]
+fn each_export_is_recorded_in_the_register_without_its_key() {
+    let sam = GpgHome::new();
+    let (sam_fingerprint, sam_key) = sam.contact("Sam Support <sam@partner.example>");
+    let state = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("for-support.asc");
+    let device = device_string("meter-1");
+    let env = [("HUBSETUP_STATE_DIR", state.path())];
+    let export = |file: &Path| {
+        hubsetup(
+            &[
+                "export",
+                "--to",
+                sam_key.to_str().unwrap(),
+                "--out",
+                file.to_str().unwrap(),
+                "--sender",
+                "Alice Admin <alice@example.com>",
+            ],
+            &device,
+            &env,
+        )
+    };
+    let output = export(&file);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    let listed = hubsetup(&["handoffs", "--json"], "", &env);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    let handoffs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let handoff = &handoffs[0];
+    assert_eq!(handoff["hub"], "your-hub.azure-devices.net");
+    assert_eq!(
+        handoff["target"],
+        serde_json::json!({"kind": "device", "device_id": "meter-1"})
+    );
+    assert_eq!(
+        handoff["recipients"][0]["fingerprint"],
+        spaced(&sam_fingerprint)
+    );
+    assert_eq!(handoff["file"], file.display().to_string());
+    assert_eq!(handoff["note"], "Alice Admin <alice@example.com>");
+    assert_eq!(handoff["key_id"].as_str().unwrap().len(), 12);
+    let shown = hubsetup(&["handoffs"], "", &env);
+    assert!(
+        text(&shown.stdout).contains("your-hub.azure-devices.net / device meter-1, key "),
+        "{}",
+        text(&shown.stdout)
+    );
+    assert_no_key(&listed);
+    assert_no_key(&shown);
+    assert_no_key_in_files(state.path());
+
+    // A register that cannot be read stops the next hand-off before anything is written.
+    let register = state.path().join("handoffs.json");
+    std::fs::write(&register, "not json").unwrap();
+    let second = out.path().join("second.asc");
+    let refused = export(&second);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains(&format!(
+            "The register of hand-offs ({}) cannot be read: expected ident",
+            register.display()
+        )),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        !second.exists(),
+        "a hand-off was written without being recorded"
+    );
+    assert_eq!(std::fs::read_to_string(&register).unwrap(), "not json");
 }
 
 #[test]

@@ -25,6 +25,14 @@ pub fn hubsetup(args: &[&str], stdin: &str, env: &[(&str, &Path)]) -> Output {
     for (name, value) in env {
         cmd.env(name, value);
     }
+    // Commands that keep state (the register of hand-offs) keep it apart from the user's.
+    let own_state = tempfile::tempdir().unwrap();
+    if !env
+        .iter()
+        .any(|(name, _)| *name == "HUBSETUP_CONFIG_DIR" || *name == "HUBSETUP_STATE_DIR")
+    {
+        cmd.env("HUBSETUP_STATE_DIR", own_state.path());
+    }
     let mut child = cmd.spawn().expect("hubsetup starts");
     let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     // A command that refuses its arguments may exit before reading its input.
