@@ -11,11 +11,11 @@ use hubsetup_provision::{
     Tenant, TierFacts,
 };
 use hubsetup_wizard::{
-    AlertChoice, AlertSetUp, CreateOutcome, ExportRequest, Formats, FoundKey, Health, HubPlan,
-    KeepOptions, KeepPlan, KeyView, OwnKeyView, PasteResult, PlanInput, PlanView, ReachIssue,
-    ReceivedFile, RegionList, SavedString, Session, SessionError, SignWith, Signing, StartChoice,
-    StorageNameCheck, Stored, StoredWait, StringCard, TestChoice, TestStage, TierPrices,
-    WatchEvent, WatchOptions, WatchRequest, WizardView,
+    AlertChoice, AlertSetUp, CreateOutcome, ExportRequest, Formats, FoundKey, HandoffView, Health,
+    HubPlan, KeepOptions, KeepPlan, KeyView, OwnKeyView, PasteResult, PlanInput, PlanView,
+    ReachIssue, ReceivedFile, RegionList, SavedString, Session, SessionError, SignWith, Signing,
+    StartChoice, StorageNameCheck, Stored, StoredWait, StringCard, TestChoice, TestStage,
+    TierPrices, WatchEvent, WatchOptions, WatchRequest, WizardView,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -338,6 +338,11 @@ pub async fn permissions(
 #[tauri::command]
 pub fn tiers(session: State<'_, Session>) -> Vec<TierFacts> {
     session.tiers()
+}
+
+#[tauri::command]
+pub fn handoffs(session: State<'_, Session>) -> Answer<Vec<HandoffView>> {
+    session.handoffs()
 }
 
 #[tauri::command]

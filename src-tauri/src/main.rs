@@ -59,6 +59,7 @@ fn main() {
             commands::tiers,
             commands::plan_hub,
             commands::formats,
+            commands::handoffs,
             commands::prices,
             commands::capacity_plan,
             commands::create_hub,

@@ -466,6 +466,16 @@ def test_admin_creates_a_hub_and_hands_its_string_over(app, cloud, support_key, 
     assert hidden, "no secret on the summary"
     app.screenshot("18-summary")
 
+    # The hand-off is in the register: the hub, the device, the contact's key; never the key.
+    app.click("#open-handoffs")
+    app.wait_text("#handoffs", f"{hub}.{cloud['iot_hub_suffix']}")
+    register = app.text("#handoffs")
+    assert DEVICE in register and grouped(fingerprint) in register and str(out) in register, register
+    hidden = device_string.split("SharedAccessKey=")[1] not in app.page()
+    assert hidden, "no secret in the register's screen"
+    app.screenshot("36-handoffs")
+    app.click("#close-handoffs")
+
     check_the_health(app, cloud, hub)
     watch_the_data_arrive(app, cloud, hub, policy_string, tmp_path)
 

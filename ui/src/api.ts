@@ -19,6 +19,7 @@ import type { HubFacts } from "./bindings/HubFacts";
 import type { HubInfo } from "./bindings/HubInfo";
 import type { HubPlan } from "./bindings/HubPlan";
 import type { Formats } from "./bindings/Formats";
+import type { HandoffView } from "./bindings/HandoffView";
 import type { PlanInput } from "./bindings/PlanInput";
 import type { PlanView } from "./bindings/PlanView";
 import type { TierPrices } from "./bindings/TierPrices";
@@ -90,6 +91,7 @@ export const api = {
     invoke<PolicyRequirements>("policy_requirements", { subscription, resourceGroup }),
   tiers: () => invoke<TierFacts[]>("tiers"),
   formats: () => invoke<Formats>("formats"),
+  handoffs: () => invoke<HandoffView[]>("handoffs"),
   prices: (currency: string) => invoke<TierPrices>("prices", { currency }),
   capacityPlan: (input: PlanInput | null) => invoke<PlanView | null>("capacity_plan", { input }),
   planHub: (hub: HubPlan, devices: string[], policy: string | null) => invoke<WizardView>("plan_hub", { hub, devices, policy }),

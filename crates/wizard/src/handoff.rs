@@ -9,6 +9,7 @@ use hubsetup_handoff::{
     open_with_gnupg, open_with_key, own_keys, HandoffError, PublicKey, Signed, Signer, SigningKey,
 };
 use hubsetup_keyfinder::{Finder, Query};
+use hubsetup_lifecycle::{Handoff, NewHandoff, Recipient, Register, DEFAULT_ROTATION_DAYS};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use zeroize::Zeroizing;
@@ -196,8 +197,13 @@ impl Session {
                     .map_err(|e| SessionError::new("sign", e))?,
             );
         }
+        // A register that cannot be read stops the hand-off before anything is written.
+        let register = Register::in_dir(&self.state_dir);
+        register
+            .list()
+            .map_err(|e| SessionError::new("register", e))?;
         let note = hubsetup_handoff::Note {
-            sender,
+            sender: sender.clone(),
             date: SystemTime::now(),
         };
         hubsetup_handoff::write_encrypted(out, &cs, Some(&note), &recipients, signer.as_ref())
@@ -207,10 +213,37 @@ impl Session {
                 }
                 _ => SessionError::new("export", e),
             })?;
+        register
+            .record(NewHandoff {
+                string: &cs,
+                slot: None,
+                recipients: recipients.iter().map(Recipient::of).collect(),
+                file: out,
+                note: sender,
+            })
+            .map_err(|e| SessionError::new("register", e))?;
         let written = out.display().to_string();
         let recorded = written.clone();
         self.update(move |s| s.exported_to = Some(recorded))?;
         Ok(written)
+    }
+
+    /// The register of hand-offs, newest first, each with its key's age and whether it is due
+    /// for rotation.
+    pub fn handoffs(&self) -> Result<Vec<HandoffView>, SessionError> {
+        let now = time::OffsetDateTime::now_utc();
+        let mut handoffs = Register::in_dir(&self.state_dir)
+            .list()
+            .map_err(|e| SessionError::new("register", e))?;
+        handoffs.reverse();
+        Ok(handoffs
+            .into_iter()
+            .map(|handoff| HandoffView {
+                age_days: handoff.age_days(now),
+                rotation_due: handoff.needs_rotation(now, DEFAULT_ROTATION_DAYS),
+                handoff,
+            })
+            .collect())
     }
 
     /// Opens a received `.asc` with the user's secret key file (and its passphrase) or, without
@@ -236,6 +269,17 @@ impl Session {
             card: self.shelve(opened.connection_string, None)?,
         })
     }
+}
+
+/// A hand-off as the Hand-offs screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct HandoffView {
+    pub handoff: Handoff,
+    /// Whole days since it was handed off.
+    pub age_days: Option<u32>,
+    /// Still in use and older than the rotation age (180 days).
+    pub rotation_due: bool,
 }
 
 /// A secret key that needs its passphrase (again) is of kind `passphrase`, so the screen asks

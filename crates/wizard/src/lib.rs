@@ -21,7 +21,8 @@ pub use flow::{
     Flow, HubPlan, StartChoice, Step, StepInfo, StringCard, WizardError, WizardState, WizardView,
 };
 pub use handoff::{
-    ExportRequest, FoundKey, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith, Signing,
+    ExportRequest, FoundKey, HandoffView, KeySource, KeyView, OwnKeyView, ReceivedFile, SignWith,
+    Signing,
 };
 pub use hubsetup_cost::{CapacityPlan, PlanInput, TierPrices};
 pub use hubsetup_health::{AlertChoice, AlertSetUp, Health};
