@@ -96,7 +96,7 @@ fn save_list_show_rename_delete() {
         .find(|l| l.starts_with("Plant 3 "))
         .unwrap_or_else(|| panic!("{listed}"));
     assert!(
-        line.ends_with(&format!("  never                 {name}")),
+        line.ends_with(&format!("  never{}{name}", " ".repeat(21))),
         "{line}"
     );
 
