@@ -165,6 +165,21 @@ pub enum Error {
         name: String,
         rights: String,
     },
+    #[error(
+        "Device '{device}' is no longer in hub '{hub}': it was deleted after its string was \
+         handed off, so whoever holds that string is cut off already. Nothing was changed."
+    )]
+    DeviceGone { hub: String, device: String },
+    #[error(
+        "Device '{device}' of hub '{hub}' was changed by someone else while its key was being \
+         renewed. Nothing was changed: look at the device, then renew again."
+    )]
+    DeviceChanged { hub: String, device: String },
+    #[error(
+        "Hub '{hub}' has no shared access policy named '{policy}' any more: it was deleted after \
+         its string was handed off, so that string works no longer. Nothing was changed."
+    )]
+    PolicyGone { hub: String, policy: String },
 
     // --- Local files ---
     #[error(
@@ -214,6 +229,9 @@ impl Error {
             Error::NoRegistryPolicy { .. } => "no_registry_policy",
             Error::HubRefused { .. } => "hub_refused",
             Error::PolicyConflict { .. } => "policy_conflict",
+            Error::DeviceGone { .. } => "device_gone",
+            Error::DeviceChanged { .. } => "device_changed",
+            Error::PolicyGone { .. } => "policy_gone",
             Error::Record { .. } => "record",
         }
     }

@@ -373,7 +373,7 @@ impl Azure {
     }
 
     /// The `value` list of `listkeys`, keys included: scrub it when done.
-    async fn list_keys_json(&self, hub: &HubInfo) -> Result<Value, Error> {
+    pub(crate) async fn list_keys_json(&self, hub: &HubInfo) -> Result<Value, Error> {
         let url = self.url(&format!("{}/listkeys", hub.path()), IOTHUB_API);
         // listkeys is a read, safe to repeat.
         let answer = self

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hubsetup_core::{sas, ConnectionString, SharedAccessKey};
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -17,6 +17,7 @@ use crate::http::{self, backoff, wait, Answer, Repeat, MAX_ATTEMPTS};
 use crate::hub::{scrub_keys, PolicyKeys};
 use crate::progress::Progress;
 use crate::record::now_secs;
+use crate::renew::{RenewKey, RenewedKeys};
 use crate::Error;
 
 const HUB_API: &str = "2021-04-12";
@@ -118,6 +119,17 @@ impl Azure {
         Ok(devices)
     }
 
+    /// Gives device `device_id` new keys (`which`) in the hub's registry, guarded by its etag;
+    /// requests signed with a replaced key are refused at once.
+    pub async fn renew_device_keys(
+        &self,
+        hub: &HubInfo,
+        device_id: &str,
+        which: RenewKey,
+    ) -> Result<RenewedKeys, Error> {
+        self.registry(hub).await?.renew(device_id, which).await
+    }
+
     /// Which of `device_ids` already exist (for a plan).
     pub(crate) async fn existing_devices(
         &self,
@@ -180,16 +192,20 @@ impl Registry<'_> {
         method: Method,
         id: &str,
         body: Option<&Value>,
+        if_match: Option<&str>,
         repeat: Repeat,
     ) -> Result<Answer, Error> {
         let url = self.url(id);
         let build = || {
-            let request = self
+            let mut request = self
                 .azure
                 .http()
                 .request(method.clone(), &url)
                 .header(AUTHORIZATION, self.authorization.clone())
                 .header(ACCEPT, "application/json");
+            if let Some(etag) = if_match {
+                request = request.header(IF_MATCH, format!("\"{etag}\""));
+            }
             match body {
                 Some(body) => request
                     .header(CONTENT_TYPE, "application/json")
@@ -223,7 +239,7 @@ impl Registry<'_> {
 
     /// The device's JSON (with keys: scrub it), or `None` if it is not registered.
     async fn get(&self, id: &str) -> Result<Option<Value>, Error> {
-        let answer = self.send(Method::GET, id, None, Repeat::Safe).await?;
+        let answer = self.send(Method::GET, id, None, None, Repeat::Safe).await?;
         match answer.status {
             StatusCode::OK => answer.json().map(Some),
             StatusCode::NOT_FOUND if hub_error_code(&answer) == "DeviceNotFound" => Ok(None),
@@ -249,7 +265,10 @@ impl Registry<'_> {
                 "authentication": { "type": "sas", "symmetricKey": { "primaryKey": null, "secondaryKey": null } },
                 "capabilities": { "iotEdge": false },
             });
-            let answer = match self.send(Method::PUT, id, Some(&body), Repeat::Never).await {
+            let answer = match self
+                .send(Method::PUT, id, Some(&body), None, Repeat::Never)
+                .await
+            {
                 Err(Error::Network(_)) => {
                     let reason = format!("The connection was lost while creating device '{id}'; checking whether it arrived.");
                     wait(self.azure.reporter(), reason, backoff(attempt)).await;
@@ -283,6 +302,56 @@ impl Registry<'_> {
             service: format!("The hub '{}'", self.hub.name),
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// Gives device `id` new keys, guarded by the etag it was read with: a device changed or
+    /// deleted meanwhile is refused in words, and nothing is changed.
+    async fn renew(&self, id: &str, which: RenewKey) -> Result<RenewedKeys, Error> {
+        let gone = || Error::DeviceGone {
+            hub: self.hub.name.clone(),
+            device: id.to_owned(),
+        };
+        let mut device = self.get(id).await?.ok_or_else(gone)?;
+        let etag = device
+            .get("etag")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::UnexpectedAnswer {
+                what: format!("device '{id}' without an etag"),
+            })?;
+        if let Some(keys) = device.pointer_mut("/authentication/symmetricKey") {
+            which.apply(keys, "primaryKey", "secondaryKey");
+        }
+        let answer = self
+            .send(Method::PUT, id, Some(&device), Some(&etag), Repeat::Never)
+            .await;
+        scrub_keys(&mut device);
+        let answer = answer?;
+        match answer.status {
+            StatusCode::OK => {
+                let renewed = answer.json()?;
+                let key = |field: &str| {
+                    renewed
+                        .pointer(&format!("/authentication/symmetricKey/{field}"))
+                        .and_then(Value::as_str)
+                        .and_then(|k| SharedAccessKey::from_base64(k).ok())
+                        .map(|k| ConnectionString::for_device(&self.host, id, k))
+                        .ok_or_else(|| Error::UnexpectedAnswer {
+                            what: format!("device '{id}' without its {field} after renewal"),
+                        })
+                };
+                Ok(RenewedKeys {
+                    primary: key("primaryKey")?,
+                    secondary: key("secondaryKey")?,
+                })
+            }
+            StatusCode::PRECONDITION_FAILED => Err(Error::DeviceChanged {
+                hub: self.hub.name.clone(),
+                device: id.to_owned(),
+            }),
+            StatusCode::NOT_FOUND => Err(gone()),
+            _ => Err(self.refusal(&answer)),
+        }
     }
 
     fn credentials(
