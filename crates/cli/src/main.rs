@@ -19,6 +19,7 @@ mod plan;
 mod prompt;
 mod provision;
 mod proxy;
+mod revoke;
 mod runtime;
 mod sandbox;
 mod sas_token;
@@ -51,6 +52,7 @@ enum Command {
     FindKey(find_key::Args),
     Export(export::Args),
     Handoffs(handoffs::Args),
+    Revoke(revoke::Args),
     Open(open::Args),
     Sandbox(sandbox::Args),
     Verify(verify::Args),
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::FindKey(args) => find_key::run(args),
         Command::Export(args) => export::run(args),
         Command::Handoffs(args) => handoffs::run(args),
+        Command::Revoke(args) => revoke::run(args),
         Command::Open(args) => open::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Verify(args) => verify::run(args),

@@ -211,6 +211,27 @@ impl Register {
         Ok(handoff)
     }
 
+    /// Marks every hand-off of `target` on hub `hub` (its host name) still in use as revoked
+    /// now; how many were.
+    pub fn mark_revoked(&self, hub: &str, target: &Target) -> Result<usize, RegisterError> {
+        let mut handoffs = self.list()?;
+        let now = now_text();
+        let mut marked = 0;
+        for handoff in &mut handoffs {
+            if handoff.hub.eq_ignore_ascii_case(hub)
+                && handoff.target == *target
+                && handoff.revoked_at.is_none()
+            {
+                handoff.revoked_at = Some(now.clone());
+                marked += 1;
+            }
+        }
+        if marked > 0 {
+            self.write(handoffs)?;
+        }
+        Ok(marked)
+    }
+
     fn write(&self, handoffs: Vec<Handoff>) -> Result<(), RegisterError> {
         let file = RegisterFile {
             format: FORMAT.to_owned(),
@@ -380,6 +401,42 @@ mod tests {
         let kept = register.list().unwrap();
         assert_eq!(kept[0].slot, Some(KeySlot::Secondary));
         assert_eq!(kept[0].revoked_at, None);
+    }
+
+    #[test]
+    fn revoking_marks_only_that_targets_hand_offs() {
+        let dir = tempfile::tempdir().unwrap();
+        let register = Register::in_dir(dir.path());
+        record(&register, "/tmp/a.asc");
+        record(&register, "/tmp/b.asc");
+        let other = Target::Policy { name: "p".into() };
+        assert_eq!(
+            register
+                .mark_revoked("contoso.azure-devices.net", &other)
+                .unwrap(),
+            0
+        );
+        let device = Target::Device {
+            device_id: "meter-1".into(),
+        };
+        assert_eq!(
+            register
+                .mark_revoked("Contoso.azure-devices.net", &device)
+                .unwrap(),
+            2
+        );
+        assert!(register
+            .list()
+            .unwrap()
+            .iter()
+            .all(|h| h.revoked_at.is_some()));
+        // Already revoked: nothing more to mark.
+        assert_eq!(
+            register
+                .mark_revoked("contoso.azure-devices.net", &device)
+                .unwrap(),
+            0
+        );
     }
 
     #[test]

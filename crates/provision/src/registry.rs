@@ -130,6 +130,20 @@ impl Azure {
         self.registry(hub).await?.renew(device_id, which).await
     }
 
+    /// Disables device `device_id`, guarded by its etag: it can no longer connect, whatever
+    /// key it holds, until it is enabled again.
+    pub async fn disable_device(&self, hub: &HubInfo, device_id: &str) -> Result<(), Error> {
+        let mut device = self
+            .registry(hub)
+            .await?
+            .change(device_id, |device| {
+                device["status"] = "disabled".into();
+            })
+            .await?;
+        scrub_keys(&mut device);
+        Ok(())
+    }
+
     /// Which of `device_ids` already exist (for a plan).
     pub(crate) async fn existing_devices(
         &self,
@@ -304,9 +318,35 @@ impl Registry<'_> {
         })
     }
 
-    /// Gives device `id` new keys, guarded by the etag it was read with: a device changed or
-    /// deleted meanwhile is refused in words, and nothing is changed.
+    /// Gives device `id` new keys, guarded by the etag it was read with.
     async fn renew(&self, id: &str, which: RenewKey) -> Result<RenewedKeys, Error> {
+        let renewed = self
+            .change(id, |device| {
+                if let Some(keys) = device.pointer_mut("/authentication/symmetricKey") {
+                    which.apply(keys, "primaryKey", "secondaryKey");
+                }
+            })
+            .await?;
+        let key = |field: &str| {
+            renewed
+                .pointer(&format!("/authentication/symmetricKey/{field}"))
+                .and_then(Value::as_str)
+                .and_then(|k| SharedAccessKey::from_base64(k).ok())
+                .map(|k| ConnectionString::for_device(&self.host, id, k))
+                .ok_or_else(|| Error::UnexpectedAnswer {
+                    what: format!("device '{id}' without its {field} after renewal"),
+                })
+        };
+        Ok(RenewedKeys {
+            primary: key("primaryKey")?,
+            secondary: key("secondaryKey")?,
+        })
+    }
+
+    /// Reads device `id`, changes it and writes it back guarded by the etag it was read with:
+    /// a device deleted or changed meanwhile is refused in words, and nothing is changed. The
+    /// device as the hub now has it (with keys: scrub it).
+    async fn change(&self, id: &str, edit: impl FnOnce(&mut Value)) -> Result<Value, Error> {
         let gone = || Error::DeviceGone {
             hub: self.hub.name.clone(),
             device: id.to_owned(),
@@ -319,32 +359,14 @@ impl Registry<'_> {
             .ok_or_else(|| Error::UnexpectedAnswer {
                 what: format!("device '{id}' without an etag"),
             })?;
-        if let Some(keys) = device.pointer_mut("/authentication/symmetricKey") {
-            which.apply(keys, "primaryKey", "secondaryKey");
-        }
+        edit(&mut device);
         let answer = self
             .send(Method::PUT, id, Some(&device), Some(&etag), Repeat::Never)
             .await;
         scrub_keys(&mut device);
         let answer = answer?;
         match answer.status {
-            StatusCode::OK => {
-                let renewed = answer.json()?;
-                let key = |field: &str| {
-                    renewed
-                        .pointer(&format!("/authentication/symmetricKey/{field}"))
-                        .and_then(Value::as_str)
-                        .and_then(|k| SharedAccessKey::from_base64(k).ok())
-                        .map(|k| ConnectionString::for_device(&self.host, id, k))
-                        .ok_or_else(|| Error::UnexpectedAnswer {
-                            what: format!("device '{id}' without its {field} after renewal"),
-                        })
-                };
-                Ok(RenewedKeys {
-                    primary: key("primaryKey")?,
-                    secondary: key("secondaryKey")?,
-                })
-            }
+            StatusCode::OK => answer.json(),
             StatusCode::PRECONDITION_FAILED => Err(Error::DeviceChanged {
                 hub: self.hub.name.clone(),
                 device: id.to_owned(),
