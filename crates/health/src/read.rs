@@ -122,7 +122,10 @@ pub async fn read_health(
         .and_then(|t| t.replace_nanosecond(0))
         .unwrap_or(now);
     let start = this_hour - time::Duration::hours(HOURS - 1);
-    let timespan = format!("{}/{}", rfc3339(start), rfc3339(now));
+    // To the end of the current hour: an end of `now`, written to the second, would leave out
+    // what arrived in the same second (Azure Monitor's end is exclusive).
+    let end = this_hour + time::Duration::hours(1);
+    let timespan = format!("{}/{}", rfc3339(start), rfc3339(end));
     let metrics = azure
         .arm_get_with(
             &format!("{}/providers/Microsoft.Insights/metrics", hub.id),
